@@ -1,0 +1,125 @@
+#include "app/single_node.hpp"
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "common/logging.hpp"
+#include "crypto/secret_box.hpp"
+#include "eventlog/embedded_log.hpp"
+#include "pki/dev_pki.hpp"
+#include "projector/projector.hpp"
+#include "projector/queries.hpp"
+
+namespace cairn::app {
+namespace {
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error("cannot read " + path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::string host_name() {
+  char buf[256] = {};
+  return gethostname(buf, sizeof buf - 1) == 0 ? buf : "cairn";
+}
+
+}  // namespace
+
+struct SingleNode::Parts {
+  crypto::SecretBox secrets;
+  std::unique_ptr<eventlog::EventLog> log;
+  projector::Store store;
+  projector::AppliedWatermark watermark;
+  projector::Projector projector;
+  projector::StoreReader reader;
+  ingest::ApiKeys api_keys;
+  ingest::EventWriter writer;
+  ingest::IdentityResolver identity;
+  ingest::DeviceService devices;
+  ingest::AdminApi admin;
+  std::unique_ptr<ingest::HttpServer> http;
+
+  Parts(const NodeConfig& c, crypto::SecretBox box, std::unique_ptr<eventlog::EventLog> event_log,
+        std::shared_ptr<const crypto::TrustStore> device_ca)
+      : secrets(std::move(box)),
+        log(std::move(event_log)),
+        store(c.data_dir + "/projection"),
+        projector(*log, store, watermark),
+        reader(store),
+        api_keys(ingest::ApiKeys::load(c.data_dir)),
+        writer(*log, watermark, c.node_name.empty() ? host_name() : c.node_name, c.apply_timeout),
+        identity(std::move(device_ca)),
+        devices(writer, reader, secrets),
+        admin(writer, reader, store) {}
+};
+
+SingleNode::SingleNode(
+    NodeConfig config,
+    std::function<std::unique_ptr<eventlog::EventLog>(std::unique_ptr<eventlog::EventLog>)>
+        wrap_log) {
+  std::filesystem::create_directories(config.data_dir);
+  auto secrets = crypto::SecretBox::load_or_create(config.data_dir);
+  if (config.tls_certificate_file.empty()) {
+    pki::ensure_dev_pki(config.data_dir, secrets);
+    const auto paths = pki::dev_pki_paths(config.data_dir);
+    config.tls_certificate_file = paths.server_cert();
+    config.tls_private_key_file = paths.server_key();
+    if (config.device_ca_file.empty()) config.device_ca_file = paths.ca_cert();
+  }
+  config.http.client_ca_pem = read_file(config.device_ca_file);
+  if (config.http.tls) {
+    config.http.tls_certificate_pem = read_file(config.tls_certificate_file);
+    const std::string passphrase = secrets.derive_passphrase(pki::kKeyPassphrasePurpose);
+    auto key = pki::parse_private_key_pem(read_file(config.tls_private_key_file), &passphrase);
+    config.http.tls_private_key_pem = pki::private_key_pem(key.get(), nullptr);  // memory only
+  }
+  std::unique_ptr<eventlog::EventLog> log =
+      std::make_unique<eventlog::EmbeddedLog>(config.data_dir + "/log");
+  if (wrap_log) log = wrap_log(std::move(log));
+  auto device_ca = std::make_shared<const crypto::TrustStore>(
+      crypto::TrustStore::from_pem(config.http.client_ca_pem));
+  parts_ =
+      std::make_unique<Parts>(config, std::move(secrets), std::move(log), std::move(device_ca));
+  parts_->http =
+      std::make_unique<ingest::HttpServer>(config.http, parts_->devices, parts_->admin,
+                                           parts_->identity, parts_->api_keys, parts_->writer);
+  port_ = parts_->http->bind();
+}
+
+SingleNode::~SingleNode() {
+  stop();
+}
+
+void SingleNode::start() {
+  parts_->projector.start();
+  http_thread_ = std::thread([this] { parts_->http->serve(); });
+  logging::info("cairn serving", {{"port", std::to_string(port_)}});
+}
+
+void SingleNode::stop() {
+  if (!parts_) return;
+  parts_->http->stop();
+  if (http_thread_.joinable()) http_thread_.join();
+  parts_->projector.stop();
+}
+
+ReplayResult replay(const std::string& data_dir, const std::string& into) {
+  if (std::filesystem::exists(into) && !std::filesystem::is_empty(into))
+    throw std::runtime_error(into + " is not empty: replay builds a fresh projection");
+  eventlog::EmbeddedLog log(data_dir + "/log", eventlog::EmbeddedLog::Mode::kReadOnly);
+  projector::Store store(into);
+  projector::AppliedWatermark watermark;
+  projector::Projector projector(log, store, watermark);
+  ReplayResult result;
+  result.events = projector.catch_up();
+  result.digest = store.digest().sha256;
+  return result;
+}
+
+}  // namespace cairn::app

@@ -1,0 +1,59 @@
+// `cairn serve`: ingest, projector (and, from the dispatcher issue on, the dispatcher) as threads
+// of one process over the embedded log in a data directory:
+//   <data>/log/events.log   the event log (source of truth)
+//   <data>/projection/      RocksDB, rebuilt from the log by `cairn replay`
+//   <data>/pki/             development PKI (when no certificates are configured)
+//   <data>/secrets/keyring  the key that seals secrets at rest
+//   <data>/api_keys         admin API key hashes
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "eventlog/event_log.hpp"
+#include "ingest/http_server.hpp"
+
+namespace cairn::app {
+
+struct NodeConfig {
+  std::string data_dir = "data";
+  std::string node_name;  // defaults to the host name
+  ingest::HttpOptions http;
+  // Files; empty means the development PKI in <data>/pki.
+  std::string tls_certificate_file;
+  std::string tls_private_key_file;  // PEM; encrypted keys are opened with the keyring
+  std::string device_ca_file;
+  std::chrono::milliseconds apply_timeout{5000};
+};
+
+class SingleNode {
+ public:
+  // Opens everything and binds the port. `log` may be given to wrap the embedded log (tests
+  // inject faults this way); by default the node opens <data>/log.
+  explicit SingleNode(
+      NodeConfig config,
+      std::function<std::unique_ptr<eventlog::EventLog>(std::unique_ptr<eventlog::EventLog>)>
+          wrap_log = nullptr);
+  ~SingleNode();
+
+  void start();  // projector and HTTP threads
+  void stop();
+  int port() const { return port_; }
+
+ private:
+  struct Parts;
+  std::unique_ptr<Parts> parts_;
+  int port_ = 0;
+  std::thread http_thread_;
+};
+
+// Rebuilds a projection from the whole log into `into` (a new directory) and returns its digest.
+struct ReplayResult {
+  uint64_t events = 0;
+  std::string digest;
+};
+ReplayResult replay(const std::string& data_dir, const std::string& into);
+
+}  // namespace cairn::app

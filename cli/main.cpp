@@ -1,0 +1,157 @@
+// The `cairn` command: every role and tool of Cairn from one binary.
+#include <csignal>
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "app/single_node.hpp"
+#include "common/logging.hpp"
+#include "crypto/secret_box.hpp"
+#include "ingest/api_keys.hpp"
+#include "pki/dev_pki.hpp"
+
+namespace {
+
+constexpr const char* kUsage = R"(usage: cairn <command> [options]
+
+commands:
+  serve     run ingest + projector on the embedded log (single node)
+            --data-dir DIR (data)  --listen HOST:PORT (127.0.0.1:8443)  --no-tls
+            --tls-cert FILE --tls-key FILE --device-ca FILE   (default: the dev PKI in DIR/pki)
+            --trusted-proxy-header NAME  --max-body-bytes N (4194304)  --threads N (64)
+            --node NAME  --apply-timeout-ms N (5000)  --keep-alive-seconds N (5)
+  replay    rebuild the projection from the log into a fresh directory, print the digest
+            --data-dir DIR  --into DIR (a new temporary directory when omitted)
+  pki init        create the development PKI in DIR/pki      --data-dir DIR
+  pki passphrase  print the passphrase of the PEM keys Cairn wrote   --data-dir DIR
+  apikey create   create an admin API key (shown once)     --data-dir DIR --name NAME
+)";
+
+using Options = std::map<std::string, std::string>;
+
+Options parse_options(const std::vector<std::string>& args, size_t first) {
+  Options o;
+  for (size_t i = first; i < args.size(); ++i) {
+    const auto& a = args[i];
+    if (!a.starts_with("--")) throw std::invalid_argument("unexpected argument " + a);
+    const auto eq = a.find('=');
+    if (eq != std::string::npos) {
+      o[a.substr(2, eq - 2)] = a.substr(eq + 1);
+    } else if (a == "--no-tls") {
+      o["no-tls"] = "1";
+    } else {
+      if (i + 1 >= args.size()) throw std::invalid_argument(a + " needs a value");
+      o[a.substr(2)] = args[++i];
+    }
+  }
+  return o;
+}
+
+std::string opt(const Options& o, const std::string& key, const std::string& fallback) {
+  auto it = o.find(key);
+  return it == o.end() ? fallback : it->second;
+}
+
+int serve(const Options& o) {
+  cairn::app::NodeConfig c;
+  c.data_dir = opt(o, "data-dir", "data");
+  c.node_name = opt(o, "node", "");
+  const std::string listen = opt(o, "listen", "127.0.0.1:8443");
+  const auto colon = listen.rfind(':');
+  if (colon == std::string::npos) throw std::invalid_argument("--listen wants HOST:PORT");
+  c.http.host = listen.substr(0, colon);
+  c.http.port = std::stoi(listen.substr(colon + 1));
+  c.http.tls = !o.contains("no-tls");
+  c.tls_certificate_file = opt(o, "tls-cert", "");
+  c.tls_private_key_file = opt(o, "tls-key", "");
+  c.device_ca_file = opt(o, "device-ca", "");
+  c.http.trusted_proxy_header = opt(o, "trusted-proxy-header", "");
+  c.http.max_body_bytes = std::stoull(opt(o, "max-body-bytes", "4194304"));
+  c.http.threads = std::stoi(opt(o, "threads", "64"));
+  c.http.keep_alive_seconds = std::stoi(opt(o, "keep-alive-seconds", "5"));
+  c.apply_timeout = std::chrono::milliseconds(std::stoll(opt(o, "apply-timeout-ms", "5000")));
+
+  std::filesystem::create_directories(c.data_dir);
+  if (cairn::ingest::ApiKeys::load(c.data_dir).empty()) {
+    const auto key = cairn::ingest::ApiKeys::create(c.data_dir, "admin", "admin");
+    std::cout << "Created the first admin API key (shown only now, stored hashed):\n  " << key
+              << "\nUse it as the password of HTTP Basic auth, e.g. curl -u nanomdm:" << key
+              << " ...\n"
+              << std::flush;
+  }
+  // Block the stop signals before any thread starts, so only sigwait below receives them.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  cairn::app::SingleNode node(c);
+  node.start();
+  std::cout << "cairn serving on " << (c.http.tls ? "https://" : "http://") << c.http.host << ":"
+            << node.port() << " (data in " << c.data_dir << ")" << std::endl;
+  int sig = 0;
+  sigwait(&stop_signals, &sig);
+  cairn::logging::info("stopping", {{"signal", std::to_string(sig)}});
+  node.stop();
+  return 0;
+}
+
+int replay(const Options& o) {
+  const std::string data_dir = opt(o, "data-dir", "data");
+  std::string into = opt(o, "into", "");
+  const bool temporary = into.empty();
+  if (temporary) {
+    into = (std::filesystem::temp_directory_path() / ("cairn-replay-" + std::to_string(::getpid())))
+               .string();
+  }
+  const auto result = cairn::app::replay(data_dir, into);
+  std::cout << "events " << result.events << "\ndigest " << result.digest << std::endl;
+  if (temporary) std::filesystem::remove_all(into);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::vector<std::string> args(argv, argv + argc);
+  try {
+    if (args.size() < 2 || args[1] == "help" || args[1] == "--help") {
+      std::cout << kUsage;
+      return args.size() < 2 ? 2 : 0;
+    }
+    const std::string& cmd = args[1];
+    if (cmd == "serve") return serve(parse_options(args, 2));
+    if (cmd == "replay") return replay(parse_options(args, 2));
+    if ((cmd == "pki" || cmd == "apikey") && args.size() >= 3) {
+      const auto o = parse_options(args, 3);
+      const std::string data_dir = opt(o, "data-dir", "data");
+      std::filesystem::create_directories(data_dir);
+      if (cmd == "pki" && args[2] == "init") {
+        const bool created = cairn::pki::ensure_dev_pki(
+            data_dir, cairn::crypto::SecretBox::load_or_create(data_dir));
+        std::cout << (created ? "created" : "kept existing") << " development PKI in "
+                  << cairn::pki::dev_pki_paths(data_dir).dir << std::endl;
+        return 0;
+      }
+      if (cmd == "pki" && args[2] == "passphrase") {
+        std::cout << cairn::crypto::SecretBox::load_or_create(data_dir).derive_passphrase(
+                         cairn::pki::kKeyPassphrasePurpose)
+                  << std::endl;
+        return 0;
+      }
+      if (cmd == "apikey" && args[2] == "create") {
+        std::cout << cairn::ingest::ApiKeys::create(data_dir, opt(o, "name", "admin"), "admin")
+                  << std::endl;
+        return 0;
+      }
+    }
+    std::cerr << kUsage;
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "cairn: " << e.what() << std::endl;
+    return 1;
+  }
+}

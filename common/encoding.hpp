@@ -1,0 +1,19 @@
+// Byte encodings used across Cairn: base64, hex, percent-decoding, UTF-8 validation.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace cairn {
+
+std::string base64_encode(std::string_view bytes);
+// Accepts standard base64 with or without padding and ignores whitespace (plist <data> is wrapped);
+// throws BadRequest on any other character.
+std::string base64_decode(std::string_view text);
+std::string hex_encode(std::string_view bytes);
+// Decodes %XX escapes (as nginx's $ssl_client_escaped_cert produces); throws BadRequest if
+// malformed.
+std::string percent_decode(std::string_view text);
+bool is_valid_utf8(std::string_view bytes);
+
+}  // namespace cairn

@@ -1,0 +1,83 @@
+#include "crypto/certificate.hpp"
+
+#include <openssl/pem.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "common/errors.hpp"
+#include "crypto/digest.hpp"
+
+namespace cairn::crypto {
+
+X509Ptr parse_certificate_pem(std::string_view pem) {
+  auto bio = memory_bio(pem);
+  X509Ptr cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
+  if (!cert) {
+    drain_openssl_errors();
+    throw BadRequest("not a PEM certificate");
+  }
+  return cert;
+}
+
+std::string certificate_der(X509* cert) {
+  unsigned char* der = nullptr;
+  int len = i2d_X509(cert, &der);
+  if (len < 0) throw CryptoError("i2d_X509");
+  std::string out(reinterpret_cast<char*>(der), static_cast<size_t>(len));
+  OPENSSL_free(der);
+  return out;
+}
+
+std::string certificate_pem(X509* cert) {
+  BioPtr bio(BIO_new(BIO_s_mem()));
+  if (!PEM_write_bio_X509(bio.get(), cert)) throw CryptoError("PEM_write_bio_X509");
+  char* data = nullptr;
+  long len = BIO_get_mem_data(bio.get(), &data);
+  return std::string(data, static_cast<size_t>(len));
+}
+
+std::string certificate_fingerprint(X509* cert) {
+  return sha256_hex(certificate_der(cert));
+}
+
+std::string certificate_subject(X509* cert) {
+  BioPtr bio(BIO_new(BIO_s_mem()));
+  X509_NAME_print_ex(bio.get(), X509_get_subject_name(cert), 0, XN_FLAG_RFC2253);
+  char* data = nullptr;
+  long len = BIO_get_mem_data(bio.get(), &data);
+  return std::string(data, static_cast<size_t>(len));
+}
+
+TrustStore TrustStore::from_pem(std::string_view pem) {
+  X509StorePtr store(X509_STORE_new());
+  auto bio = memory_bio(pem);
+  int loaded = 0;
+  while (X509Ptr cert{PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)}) {
+    if (X509_STORE_add_cert(store.get(), cert.get()) != 1) throw CryptoError("X509_STORE_add_cert");
+    ++loaded;
+  }
+  drain_openssl_errors();  // the read loop ends with a "no start line" error
+  if (loaded == 0) throw std::runtime_error("no CA certificate found");
+  return TrustStore(std::move(store));
+}
+
+TrustStore TrustStore::from_pem_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error("cannot read CA file " + path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return from_pem(ss.str());
+}
+
+std::string TrustStore::verify(X509* leaf, STACK_OF(X509) * untrusted) const {
+  X509StoreCtxPtr ctx(X509_STORE_CTX_new());
+  if (!ctx || X509_STORE_CTX_init(ctx.get(), store_.get(), leaf, untrusted) != 1)
+    throw CryptoError("X509_STORE_CTX_init");
+  if (X509_verify_cert(ctx.get()) == 1) return {};
+  std::string reason = X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx.get()));
+  drain_openssl_errors();
+  return reason;
+}
+
+}  // namespace cairn::crypto

@@ -1,0 +1,34 @@
+// X.509 certificates: parsing, fingerprints, and chain verification against Cairn's trust anchors.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "crypto/openssl_handles.hpp"
+
+namespace cairn::crypto {
+
+X509Ptr parse_certificate_pem(std::string_view pem);  // throws BadRequest
+std::string certificate_der(X509* cert);
+std::string certificate_pem(X509* cert);
+// The identity Cairn binds to a UDID: SHA-256 of the certificate's DER, hex.
+std::string certificate_fingerprint(X509* cert);
+std::string certificate_subject(X509* cert);
+
+// A set of trusted CA certificates. Thread-safe for verification.
+class TrustStore {
+ public:
+  // Loads every certificate in a PEM file. Throws std::runtime_error if none can be read.
+  static TrustStore from_pem_file(const std::string& path);
+  static TrustStore from_pem(std::string_view pem);
+
+  // Verifies `leaf` chains to a trusted CA (with `untrusted` intermediates, may be null) and is
+  // within its validity period. Returns an empty string on success, else the reason.
+  std::string verify(X509* leaf, STACK_OF(X509) * untrusted) const;
+
+ private:
+  explicit TrustStore(X509StorePtr store) : store_(std::move(store)) {}
+  std::shared_ptr<X509_STORE> store_;
+};
+
+}  // namespace cairn::crypto

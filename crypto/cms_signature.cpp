@@ -1,0 +1,102 @@
+#include "crypto/cms_signature.hpp"
+
+#include <openssl/err.h>
+
+#include <vector>
+
+#include "common/encoding.hpp"
+#include "common/errors.hpp"
+
+namespace cairn::crypto {
+
+bool ber_within_depth(std::string_view der, int max_depth) {
+  constexpr size_t kIndefinite = static_cast<size_t>(-1);
+  std::vector<size_t> open_ends;  // end offset of each open constructed value, or kIndefinite
+  const auto* p = reinterpret_cast<const unsigned char*>(der.data());
+  const size_t n = der.size();
+  size_t pos = 0;
+  while (true) {
+    while (!open_ends.empty() && open_ends.back() != kIndefinite && pos == open_ends.back())
+      open_ends.pop_back();
+    if (pos == n) return open_ends.empty();
+    size_t limit = n;
+    for (auto it = open_ends.rbegin(); it != open_ends.rend(); ++it)
+      if (*it != kIndefinite) {
+        limit = *it;
+        break;
+      }
+    if (pos + 2 > limit) return false;
+    if (p[pos] == 0 && p[pos + 1] == 0) {  // end-of-contents closes an indefinite value
+      if (open_ends.empty() || open_ends.back() != kIndefinite) return false;
+      open_ends.pop_back();
+      pos += 2;
+      continue;
+    }
+    const bool constructed = p[pos] & 0x20;
+    if ((p[pos++] & 0x1f) == 0x1f) {  // high tag number form
+      int bytes = 0;
+      while (pos < limit && (p[pos] & 0x80)) {
+        if (++bytes > 4) return false;
+        ++pos;
+      }
+      if (++pos > limit) return false;
+    }
+    if (pos >= limit) return false;
+    const unsigned char first = p[pos++];
+    size_t length = 0;
+    bool indefinite = false;
+    if (first == 0x80) {
+      indefinite = true;
+    } else if (first & 0x80) {
+      int count = first & 0x7f;
+      if (count > 8 || pos + count > limit) return false;
+      while (count--) length = (length << 8) | p[pos++];
+    } else {
+      length = first;
+    }
+    if (indefinite && !constructed) return false;
+    if (!indefinite && length > limit - pos) return false;
+    if (constructed) {
+      open_ends.push_back(indefinite ? kIndefinite : pos + length);
+      if (static_cast<int>(open_ends.size()) > max_depth) return false;
+    } else {
+      pos += length;
+    }
+  }
+}
+
+X509Ptr verify_mdm_signature(std::string_view header_base64, std::string_view body,
+                             const TrustStore* trust) {
+  const std::string der = base64_decode(header_base64);
+  if (!ber_within_depth(der, kMaxBerDepth))
+    throw BadRequest("Mdm-Signature is not well-formed BER or nests deeper than 64");
+  auto der_bio = memory_bio(der);
+  CmsPtr cms(d2i_CMS_bio(der_bio.get(), nullptr));
+  if (!cms) {
+    drain_openssl_errors();
+    throw BadRequest("Mdm-Signature is not a CMS structure");
+  }
+  auto content = memory_bio(body);
+  // The chain is checked below with our own policy; CMS_verify's default S/MIME purpose would
+  // reject device identities that carry only the clientAuth usage.
+  if (CMS_verify(cms.get(), nullptr, nullptr, content.get(), nullptr,
+                 CMS_BINARY | CMS_NO_SIGNER_CERT_VERIFY) != 1) {
+    drain_openssl_errors();
+    throw BadRequest("Mdm-Signature does not verify against the request body");
+  }
+  // CMS_get0_signers returns borrowed certificates in a new stack: free only the stack.
+  STACK_OF(X509)* signers = CMS_get0_signers(cms.get());
+  X509* signer = signers && sk_X509_num(signers) == 1 ? sk_X509_value(signers, 0) : nullptr;
+  if (signer) X509_up_ref(signer);
+  sk_X509_free(signers);
+  if (!signer) throw BadRequest("Mdm-Signature must have exactly one signer");
+  X509Ptr result(signer);
+  if (trust) {
+    X509StackPtr embedded(CMS_get1_certs(cms.get()));
+    if (auto why = trust->verify(result.get(), embedded.get()); !why.empty())
+      throw BadRequest("Mdm-Signature signer is not trusted: " + why);
+  }
+  return result;
+}
+
+}  // namespace cairn::crypto

@@ -1,0 +1,24 @@
+// The Mdm-Signature header: a base64 CMS SignedData with a detached signature of the request body,
+// sent by devices whose profile sets SignMessage (so identity survives TLS-terminating proxies).
+#pragma once
+
+#include <string_view>
+
+#include "crypto/certificate.hpp"
+
+namespace cairn::crypto {
+
+// Deeper BER than this is refused before OpenSSL parses it (crafted nesting is a DoS vector).
+inline constexpr int kMaxBerDepth = 64;
+
+// True if `der` is a well-formed run of BER TLVs nested at most `max_depth` deep. Iterative, so a
+// hostile input cannot exhaust the stack; it checks structure only, not ASN.1 semantics.
+bool ber_within_depth(std::string_view der, int max_depth);
+
+// Verifies the detached signature over `body` (SHA-1 and SHA-256 digests both occur in the field)
+// and returns the signer's certificate. When `trust` is given, the signer must also chain to it.
+// Throws BadRequest with the reason when the signature is malformed or does not verify.
+X509Ptr verify_mdm_signature(std::string_view header_base64, std::string_view body,
+                             const TrustStore* trust);
+
+}  // namespace cairn::crypto

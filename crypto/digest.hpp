@@ -1,0 +1,14 @@
+// Hashes and randomness.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace cairn::crypto {
+
+std::string sha256(std::string_view bytes);      // 32 raw bytes
+std::string sha256_hex(std::string_view bytes);  // 64 lowercase hex digits
+std::string random_bytes(size_t n);              // from OpenSSL's CSPRNG
+std::string uuid_v4();                           // upper-case, as Apple writes CommandUUIDs
+
+}  // namespace cairn::crypto

@@ -1,0 +1,47 @@
+// The event log: Cairn's source of truth. An append-only, durable, replayable sequence of records
+// per partition, keyed by device so that all events of a device stay in order. The embedded log
+// (eventlog/embedded_log.hpp) and the Kafka log implement this same interface.
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "common/strong_types.hpp"
+
+namespace cairn::eventlog {
+
+struct RecordToAppend {
+  std::string key;    // device ID: chooses the partition
+  std::string type;   // event type, also a header for cheap filtering
+  std::string value;  // the encoded event
+};
+
+struct LogRecord {
+  LogPosition position;
+  std::string key;
+  std::string type;
+  std::string value;
+};
+
+class EventLog {
+ public:
+  virtual ~EventLog() = default;
+
+  // Appends all records durably and returns their positions in order. Returns only once the
+  // records survive a crash; throws Unavailable if the log cannot take writes (nothing of the
+  // call is then visible to readers... or all of it, if the failure was after durability).
+  virtual std::vector<LogPosition> append(std::vector<RecordToAppend> records) = 0;
+
+  virtual int32_t partition_count() const = 0;
+
+  // Up to `max` durable records of `partition` from `from` on; if none is there yet, waits up to
+  // `wait` for one. Throws Unavailable on read failures.
+  virtual std::vector<LogRecord> read(PartitionId partition, Offset from, size_t max,
+                                      std::chrono::milliseconds wait) = 0;
+
+  // One past the last durable offset of `partition`.
+  virtual Offset end_offset(PartitionId partition) const = 0;
+};
+
+}  // namespace cairn::eventlog

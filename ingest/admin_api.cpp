@@ -1,0 +1,206 @@
+#include "ingest/admin_api.hpp"
+
+#include "common/errors.hpp"
+#include "common/json_writer.hpp"
+#include "ingest/device_service.hpp"
+#include "plist/plist.hpp"
+#include "protocol/messages.hpp"
+
+namespace cairn::ingest {
+namespace {
+
+using projector::CommandRecord;
+using projector::DeviceRecord;
+
+void write_device(JsonWriter& j, const DeviceRecord& d) {
+  j.begin_object()
+      .field("udid", d.udid)
+      .field("enrollment_state", projector::enrollment_state_name(d.state))
+      .field("topic", d.topic)
+      .field_if("serial_number", d.serial_number)
+      .field("certificate_fingerprint", d.certificate_fingerprint)
+      .field("identity_source", d.identity_source)
+      .field("pushable", !d.token_hex.empty() && d.state == projector::EnrollmentState::kEnrolled)
+      .field("unlock_token_escrowed", !d.unlock_token_sealed.empty())
+      .field("awaiting_configuration", d.awaiting_configuration)
+      .field("first_seen", d.first_seen)
+      .field("last_seen", d.last_seen)
+      .field_if("authenticated_at", d.authenticated_at)
+      .field_if("enrolled_at", d.enrolled_at)
+      .field_if("checked_out_at", d.checked_out_at)
+      .field("enrollments", d.enrollments)
+      .end_object();
+}
+
+void write_command(JsonWriter& j, const CommandRecord& c, bool with_result) {
+  j.begin_object()
+      .field("udid", c.udid)
+      .field("command_uuid", c.command_uuid)
+      .field("request_type", c.request_type)
+      .field("status", projector::command_state_name(c.state))
+      .field("actor", c.actor)
+      .field("enqueued_at", c.enqueued_at)
+      .field_if("last_delivered_at", c.last_delivered_at)
+      .field_if("finished_at", c.finished_at)
+      .field("deliveries", c.deliveries)
+      .field("not_now_count", c.not_now_count)
+      .field("duplicate_results", c.duplicate_results);
+  if (with_result) j.field_if("result", c.result_plist);
+  j.end_object();
+}
+
+ApiResponse not_found(std::string_view what) {
+  JsonWriter j;
+  j.begin_object().field("error", std::string(what) + " not found").end_object();
+  return {404, j.str()};
+}
+
+// The command as it will be sent: the admin's own bytes when they are an XML plist, else
+// libplist's XML rendering of it (devices are sent XML).
+std::string command_xml(std::string_view body, const Plist& parsed) {
+  if (!body.starts_with("bplist00")) return std::string(body);
+  return parsed.to_xml();
+}
+
+}  // namespace
+
+std::vector<std::string> split_ids(std::string_view ids) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= ids.size()) {
+    size_t comma = ids.find(',', start);
+    if (comma == std::string_view::npos) comma = ids.size();
+    if (comma > start) out.emplace_back(ids.substr(start, comma - start));
+    start = comma + 1;
+  }
+  return out;
+}
+
+std::string AdminApi::refusal(const std::string& udid) const {
+  if (!is_valid_identifier(udid)) return "invalid device id";
+  auto d = reader_.device(DeviceId(udid));
+  if (!d) return "unknown device";
+  if (d->state == projector::EnrollmentState::kCheckedOut) return "device checked out";
+  return {};
+}
+
+ApiResponse AdminApi::enqueue(const std::vector<std::string>& ids, std::string_view body,
+                              bool no_push, const Principal& actor) {
+  if (ids.empty()) throw BadRequest("no device ids in the path");
+  const Plist parsed = Plist::parse(body);
+  const auto command = protocol::decode_command(parsed);
+  if (!is_valid_identifier(command.uuid.value()))
+    throw BadRequest("CommandUUID must be 1-128 characters of [A-Za-z0-9._-]");
+  const std::string xml = command_xml(body, parsed);
+
+  std::vector<std::pair<std::string, std::string>> errors;  // id → why not queued
+  std::vector<events::Event> batch;
+  for (const auto& id : ids) {
+    std::string why = refusal(id);
+    if (why.empty() && reader_.command(DeviceId(id), command.uuid))
+      why = "command UUID already used for this device";
+    if (!why.empty()) {
+      errors.emplace_back(id, why);
+      continue;
+    }
+    batch.push_back(writer_.make(
+        id, actor.name,
+        events::CommandEnqueued{command.uuid.value(), command.request_type, xml, no_push}));
+  }
+  if (!batch.empty()) writer_.append_and_wait_applied(batch);
+
+  JsonWriter j;
+  j.begin_object();
+  if (!errors.empty()) {
+    j.key("status").begin_object();
+    for (const auto& [id, why] : errors)
+      j.key(id).begin_object().field("command_error", why).end_object();
+    j.end_object();
+  }
+  if (no_push) j.field("no_push", true);
+  if (batch.empty()) j.field("command_error", "no device accepted the command");
+  j.field("command_uuid", command.uuid.value()).field("request_type", command.request_type);
+  j.end_object();
+  const int status = errors.empty() ? 200 : batch.empty() ? 500 : 207;
+  return {status, j.str()};
+}
+
+ApiResponse AdminApi::push(const std::vector<std::string>& ids, const Principal& actor) {
+  if (ids.empty()) throw BadRequest("no device ids in the path");
+  std::vector<std::pair<std::string, std::string>> errors;
+  std::vector<events::Event> batch;
+  for (const auto& id : ids) {
+    if (auto why = refusal(id); !why.empty()) {
+      errors.emplace_back(id, why);
+      continue;
+    }
+    batch.push_back(writer_.make(id, actor.name, events::PushRequested{"admin request"}));
+  }
+  if (!batch.empty()) writer_.append(batch);
+  JsonWriter j;
+  j.begin_object();
+  if (!errors.empty()) {
+    j.key("status").begin_object();
+    for (const auto& [id, why] : errors)
+      j.key(id).begin_object().field("push_error", why).end_object();
+    j.end_object();
+  }
+  if (batch.empty()) j.field("push_error", "no device accepted the push request");
+  j.end_object();
+  return {errors.empty() ? 200 : batch.empty() ? 500 : 207, j.str()};
+}
+
+ApiResponse AdminApi::devices(const std::string& after, size_t limit) const {
+  const auto page = reader_.devices(after, limit);
+  JsonWriter j;
+  j.begin_object().key("devices").begin_array();
+  for (const auto& d : page) write_device(j, d);
+  j.end_array();
+  if (page.size() == limit && !page.empty()) j.field("next_after", page.back().udid);
+  j.end_object();
+  return {200, j.str()};
+}
+
+ApiResponse AdminApi::device(const std::string& udid) const {
+  if (!is_valid_identifier(udid)) throw BadRequest("invalid device id");
+  auto d = reader_.device(DeviceId(udid));
+  if (!d) return not_found("device");
+  JsonWriter j;
+  write_device(j, *d);
+  return {200, j.str()};
+}
+
+ApiResponse AdminApi::device_commands(const std::string& udid) const {
+  if (!is_valid_identifier(udid)) throw BadRequest("invalid device id");
+  if (!reader_.device(DeviceId(udid))) return not_found("device");
+  JsonWriter j;
+  j.begin_object().key("queue").begin_array();
+  for (const auto& c : reader_.queue(DeviceId(udid))) write_command(j, c, false);
+  j.end_array().key("finished").begin_array();
+  for (const auto& c : reader_.commands(DeviceId(udid)))
+    if (!projector::is_queued(c.state)) write_command(j, c, true);
+  j.end_array().end_object();
+  return {200, j.str()};
+}
+
+ApiResponse AdminApi::command(const std::string& uuid) const {
+  if (!is_valid_identifier(uuid)) throw BadRequest("invalid command UUID");
+  const auto targets = reader_.command_targets(CommandUuid(uuid));
+  if (targets.empty()) return not_found("command");
+  JsonWriter j;
+  j.begin_object().field("command_uuid", uuid).key("devices").begin_array();
+  for (const auto& c : targets) write_command(j, c, true);
+  j.end_array().end_object();
+  return {200, j.str()};
+}
+
+ApiResponse AdminApi::projection() const {
+  const auto digest = store_.digest();
+  JsonWriter j;
+  j.begin_object().field("digest", digest.sha256).key("positions").begin_object();
+  for (const auto& [partition, next] : digest.positions) j.field(std::to_string(partition), next);
+  j.end_object().end_object();
+  return {200, j.str()};
+}
+
+}  // namespace cairn::ingest

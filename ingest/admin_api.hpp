@@ -1,0 +1,51 @@
+// The admin API, independent of HTTP. NanoMDM-compatible where NanoMDM has the endpoint
+// (enqueue a raw command plist to many devices, request pushes), plus read endpoints for
+// devices, queues and command status. Every change is an event carrying the admin's name.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "ingest/api_keys.hpp"
+#include "ingest/event_writer.hpp"
+#include "projector/queries.hpp"
+
+namespace cairn::ingest {
+
+struct ApiResponse {
+  int status = 200;
+  std::string json;
+};
+
+class AdminApi {
+ public:
+  AdminApi(EventWriter& writer, const projector::ProjectionReader& reader,
+           const projector::Store& store)
+      : writer_(writer), reader_(reader), store_(store) {}
+
+  // PUT /v1/enqueue/{ids}: 200 all queued, 207 some, 500 none (per-ID reasons in "status").
+  ApiResponse enqueue(const std::vector<std::string>& ids, std::string_view command_plist,
+                      bool no_push, const Principal& actor);
+  // GET /v1/push/{ids}: records PushRequested for each known device.
+  ApiResponse push(const std::vector<std::string>& ids, const Principal& actor);
+
+  ApiResponse devices(const std::string& after, size_t limit) const;
+  ApiResponse device(const std::string& udid) const;
+  ApiResponse device_commands(const std::string& udid) const;  // queue and history
+  ApiResponse command(const std::string& uuid) const;          // status on each device
+  ApiResponse projection() const;                              // digest and position
+
+ private:
+  // Why a device cannot take commands, or empty if it can.
+  std::string refusal(const std::string& udid) const;
+
+  EventWriter& writer_;
+  const projector::ProjectionReader& reader_;
+  const projector::Store& store_;
+};
+
+// "a,b,c" → {"a","b","c"}; empty items dropped.
+std::vector<std::string> split_ids(std::string_view ids);
+
+}  // namespace cairn::ingest

@@ -1,0 +1,125 @@
+#include "ingest/device_service.hpp"
+
+#include "common/encoding.hpp"
+#include "common/errors.hpp"
+#include "protocol/messages.hpp"
+
+namespace cairn::ingest {
+namespace {
+
+constexpr const char* kUnlockTokenKey = "UnlockToken";
+
+void require_valid_udid(const DeviceId& udid) {
+  if (!is_valid_identifier(udid.value()))
+    throw BadRequest("UDID must be 1-128 characters of [A-Za-z0-9._-]");
+}
+
+// The TokenUpdate body with the UnlockToken's value cut out: the audit record keeps everything
+// the device said except the secret, which is sealed into its own field.
+events::RawMessage redact_unlock_token(const Plist& message, std::string_view body) {
+  auto raw = events::raw_message(body);
+  raw.redacted = kUnlockTokenKey;
+  const std::string key_tag = "<key>UnlockToken</key>";
+  if (raw.encoding == "utf8") {
+    const size_t key = raw.body.find(key_tag);
+    const size_t open = key == std::string::npos ? key : raw.body.find("<data>", key);
+    const size_t close = open == std::string::npos ? open : raw.body.find("</data>", open);
+    const bool adjacent = open != std::string::npos &&
+                          raw.body.find_first_not_of(" \t\r\n", key + key_tag.size()) == open;
+    if (adjacent && close != std::string::npos) {
+      raw.body.erase(open + 6, close - open - 6);
+      return raw;
+    }
+  }
+  // Binary or unusually formatted: keep the message re-encoded as XML without the secret.
+  Plist copy = Plist::adopt(plist_copy(message.root()));
+  copy.remove(kUnlockTokenKey);
+  raw.encoding = "utf8";
+  raw.body = copy.to_xml();
+  raw.redacted = "UnlockToken (message re-encoded as XML)";
+  return raw;
+}
+
+}  // namespace
+
+bool is_valid_identifier(std::string_view id) {
+  if (id.empty() || id.size() > 128) return false;
+  for (char c : id)
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' || c == '_'))
+      return false;
+  return true;
+}
+
+projector::DeviceRecord DeviceService::authorize(const DeviceId& udid,
+                                                 const ClientIdentity& who) const {
+  auto device = reader_.device(udid);
+  if (!device) throw NotManaged("unknown device");
+  if (device->state == projector::EnrollmentState::kCheckedOut)
+    throw NotManaged("device checked out");
+  if (device->certificate_fingerprint != who.fingerprint)
+    throw NotManaged("certificate is not the one bound to this UDID");
+  return *device;
+}
+
+DeviceAnswer DeviceService::checkin(const Plist& message, std::string_view body,
+                                    const ClientIdentity& who) {
+  auto decoded = protocol::decode_checkin(message);
+  events::Event event = std::visit(
+      [&](auto& m) -> events::Event {
+        using T = std::decay_t<decltype(m)>;
+        require_valid_udid(m.udid);
+        if constexpr (std::is_same_v<T, protocol::Authenticate>) {
+          // A certificate identifies one device; re-enrolling the same UDID may bring a new one.
+          if (auto owner = reader_.device_for_certificate(who.fingerprint);
+              owner && *owner != m.udid)
+            throw NotManaged("certificate is already bound to another device");
+          return writer_.make(m.udid.value(), "device",
+                              events::DeviceAuthenticated{m.topic, m.serial_number, who.fingerprint,
+                                                          who.source, events::raw_message(body)});
+        } else if constexpr (std::is_same_v<T, protocol::TokenUpdate>) {
+          authorize(m.udid, who);
+          events::TokenUpdated p;
+          p.topic = m.topic;
+          p.token_hex = hex_encode(m.token);
+          p.push_magic = m.push_magic;
+          p.awaiting_configuration = m.awaiting_configuration;
+          p.certificate_fingerprint = who.fingerprint;
+          if (m.unlock_token) {
+            p.unlock_token_sealed = secrets_.seal(*m.unlock_token, m.udid.value());
+            p.message = redact_unlock_token(message, body);
+          } else {
+            p.message = events::raw_message(body);
+          }
+          return writer_.make(m.udid.value(), "device", std::move(p));
+        } else {
+          authorize(m.udid, who);
+          return writer_.make(
+              m.udid.value(), "device",
+              events::DeviceCheckedOut{m.topic, who.fingerprint, events::raw_message(body)});
+        }
+      },
+      decoded);
+  writer_.append_and_wait_applied({std::move(event)});
+  return {};
+}
+
+DeviceAnswer DeviceService::report(const Plist& message, std::string_view body,
+                                   const ClientIdentity& who) {
+  const auto r = protocol::decode_report(message);
+  require_valid_udid(r.udid);
+  authorize(r.udid, who);
+  const std::string uuid = r.command_uuid ? r.command_uuid->value() : std::string();
+  writer_.append_and_wait_applied(
+      {writer_.make(r.udid.value(), "device",
+                    events::CommandReported{std::string(protocol::status_name(r.status)), uuid,
+                                            who.fingerprint, events::raw_message(body)})});
+  // An Idle poll starts a session and may retry NotNow'd commands; within the session (any
+  // result), they are passed over so the device is not asked again right away.
+  auto next = reader_.next_command(r.udid, r.status != protocol::Status::kIdle);
+  if (!next) return {};
+  writer_.append(
+      {writer_.make(r.udid.value(), "server", events::CommandDelivered{next->command_uuid})});
+  return {next->command_plist, next->command_uuid};
+}
+
+}  // namespace cairn::ingest

@@ -1,0 +1,46 @@
+// What handling a device's message means, independent of HTTP: authorize it against the
+// certificate binding, record it as an event, and compute the answer from the projection.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "crypto/secret_box.hpp"
+#include "ingest/event_writer.hpp"
+#include "ingest/identity.hpp"
+#include "plist/plist.hpp"
+#include "projector/queries.hpp"
+
+namespace cairn::ingest {
+
+struct DeviceAnswer {
+  std::string body;  // empty: a 200 with no body (check-in accepted, or no more commands)
+  std::string command_uuid;
+};
+
+class DeviceService {
+ public:
+  DeviceService(EventWriter& writer, const projector::ProjectionReader& reader,
+                const crypto::SecretBox& secrets)
+      : writer_(writer), reader_(reader), secrets_(secrets) {}
+
+  // Check-in channel: Authenticate, TokenUpdate, CheckOut. Throws BadRequest,
+  // protocol::UnknownMessageType, NotManaged (→ 401) or Unavailable.
+  DeviceAnswer checkin(const Plist& message, std::string_view body, const ClientIdentity& who);
+
+  // Command channel: records the report, then answers with the next command, if any.
+  DeviceAnswer report(const Plist& message, std::string_view body, const ClientIdentity& who);
+
+ private:
+  // Throws NotManaged unless `udid` is enrolled or authenticated and bound to `who`.
+  projector::DeviceRecord authorize(const DeviceId& udid, const ClientIdentity& who) const;
+
+  EventWriter& writer_;
+  const projector::ProjectionReader& reader_;
+  const crypto::SecretBox& secrets_;
+};
+
+// UDIDs and command UUIDs become store keys: only [A-Za-z0-9._-], 1 to 128 characters.
+bool is_valid_identifier(std::string_view id);
+
+}  // namespace cairn::ingest

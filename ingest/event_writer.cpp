@@ -1,0 +1,43 @@
+#include "ingest/event_writer.hpp"
+
+#include <map>
+
+#include "common/clock.hpp"
+#include "common/errors.hpp"
+#include "crypto/digest.hpp"
+
+namespace cairn::ingest {
+
+EventWriter::EventWriter(eventlog::EventLog& log, const projector::AppliedWatermark& watermark,
+                         std::string node, std::chrono::milliseconds apply_timeout)
+    : log_(log), watermark_(watermark), node_(std::move(node)), apply_timeout_(apply_timeout) {}
+
+events::Event EventWriter::make(std::string device, std::string actor,
+                                events::Payload payload) const {
+  return events::Event{crypto::uuid_v4(), now_rfc3339(),     std::move(device), node_,
+                       std::move(actor),  std::move(payload)};
+}
+
+std::vector<LogPosition> EventWriter::append(const std::vector<events::Event>& batch) {
+  std::vector<eventlog::RecordToAppend> records;
+  records.reserve(batch.size());
+  for (const auto& e : batch)
+    records.push_back({e.device, std::string(events::type_name(e.payload)), events::encode(e)});
+  return log_.append(std::move(records));
+}
+
+void EventWriter::append_and_wait_applied(const std::vector<events::Event>& batch) {
+  const auto positions = append(batch);
+  // Waiting for the highest offset of each partition covers all the others.
+  std::map<PartitionId, Offset> highest;
+  for (const auto& p : positions) {
+    auto& h = highest[p.partition];
+    if (p.offset > h) h = p.offset;
+  }
+  const auto deadline = std::chrono::steady_clock::now() + apply_timeout_;
+  for (const auto& [partition, offset] : highest)
+    if (!watermark_.wait_applied({partition, offset}, deadline))
+      throw Unavailable("projection did not apply the event in time");
+}
+
+}  // namespace cairn::ingest

@@ -1,0 +1,35 @@
+// Appends events for ingest and implements the read-your-writes wait: after the log accepts an
+// event durably, wait until the local projection has applied it, so the answer reflects it.
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "eventlog/event_log.hpp"
+#include "projector/watermark.hpp"
+#include "schemas/events.hpp"
+
+namespace cairn::ingest {
+
+class EventWriter {
+ public:
+  EventWriter(eventlog::EventLog& log, const projector::AppliedWatermark& watermark,
+              std::string node, std::chrono::milliseconds apply_timeout);
+
+  // A new event with a fresh id, the current time and this node's name.
+  events::Event make(std::string device, std::string actor, events::Payload payload) const;
+
+  // Durable when it returns. Throws Unavailable if the log refuses.
+  std::vector<LogPosition> append(const std::vector<events::Event>& batch);
+  // Durable and applied to the projection when it returns. Throws Unavailable on timeout.
+  void append_and_wait_applied(const std::vector<events::Event>& batch);
+
+ private:
+  eventlog::EventLog& log_;
+  const projector::AppliedWatermark& watermark_;
+  std::string node_;
+  std::chrono::milliseconds apply_timeout_;
+};
+
+}  // namespace cairn::ingest

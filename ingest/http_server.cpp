@@ -1,0 +1,261 @@
+#include "ingest/http_server.hpp"
+
+#include <openssl/ssl.h>
+
+#include "common/errors.hpp"
+#include "common/json_writer.hpp"
+#include "common/logging.hpp"
+#include "crypto/certificate.hpp"
+#include "crypto/digest.hpp"
+#include "pki/issuer.hpp"
+#include "protocol/messages.hpp"
+
+namespace cairn::ingest {
+namespace {
+
+std::string error_json(std::string_view reason) {
+  JsonWriter j;
+  j.begin_object().field("error", reason).end_object();
+  return j.str();
+}
+
+bool configure_tls(SSL_CTX& ctx, const HttpOptions& o) {
+  SSL_CTX_set_min_proto_version(&ctx, TLS1_2_VERSION);
+  auto cert = crypto::parse_certificate_pem(o.tls_certificate_pem);
+  auto key = pki::parse_private_key_pem(o.tls_private_key_pem, nullptr);
+  if (SSL_CTX_use_certificate(&ctx, cert.get()) != 1 ||
+      SSL_CTX_use_PrivateKey(&ctx, key.get()) != 1 || SSL_CTX_check_private_key(&ctx) != 1)
+    return false;
+  // Client certificates are requested and verified against the device CA when sent, but not
+  // required: admin clients use API keys and proxied devices use Mdm-Signature.
+  X509_STORE* store = SSL_CTX_get_cert_store(&ctx);
+  auto bio = crypto::memory_bio(o.client_ca_pem);
+  STACK_OF(X509_NAME)* names = sk_X509_NAME_new_null();
+  while (crypto::X509Ptr ca{PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)}) {
+    X509_STORE_add_cert(store, ca.get());
+    sk_X509_NAME_push(names, X509_NAME_dup(X509_get_subject_name(ca.get())));
+  }
+  crypto::drain_openssl_errors();
+  SSL_CTX_set_client_CA_list(&ctx, names);
+  SSL_CTX_set_verify(&ctx, SSL_VERIFY_PEER, nullptr);
+  // Devices reconnect for every burst; resumption saves most of the handshake.
+  static const unsigned char kSessionContext[] = "cairn";
+  SSL_CTX_set_session_id_context(&ctx, kSessionContext, sizeof kSessionContext - 1);
+  SSL_CTX_set_session_cache_mode(&ctx, SSL_SESS_CACHE_SERVER);
+  return true;
+}
+
+}  // namespace
+
+HttpServer::HttpServer(HttpOptions options, DeviceService& devices, AdminApi& admin,
+                       const IdentityResolver& identity, const ApiKeys& api_keys,
+                       EventWriter& writer)
+    : options_(std::move(options)),
+      devices_(devices),
+      admin_(admin),
+      identity_(identity),
+      api_keys_(api_keys),
+      writer_(writer) {
+  if (options_.tls)
+    server_ = std::make_unique<httplib::SSLServer>(
+        [this](SSL_CTX& ctx) { return configure_tls(ctx, options_); });
+  else
+    server_ = std::make_unique<httplib::Server>();
+  if (!server_->is_valid())
+    throw std::runtime_error("cannot set up TLS with the given certificate");
+  const int threads = options_.threads;
+  // httplib takes ownership of the queue it gets from this factory.
+  server_->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  server_->set_tcp_nodelay(true);
+  server_->set_keep_alive_max_count(100000);
+  server_->set_keep_alive_timeout(options_.keep_alive_seconds);
+  // Slightly above the limit: the pre-routing check below answers (and records) over-limit
+  // requests that declare a length; httplib's own limit catches chunked ones.
+  server_->set_payload_max_length(options_.max_body_bytes + 1);
+  routes();
+}
+
+HttpServer::~HttpServer() {
+  stop();
+}
+
+int HttpServer::bind() {
+  if (options_.port == 0) {
+    int port = server_->bind_to_any_port(options_.host);
+    if (port < 0) throw std::runtime_error("cannot bind " + options_.host);
+    options_.port = port;
+  } else if (!server_->bind_to_port(options_.host, options_.port)) {
+    throw std::runtime_error("cannot bind " + options_.host + ":" + std::to_string(options_.port));
+  }
+  return options_.port;
+}
+
+void HttpServer::serve() {
+  server_->listen_after_bind();
+}
+
+void HttpServer::stop() {
+  if (server_) server_->stop();
+}
+
+void HttpServer::reject(const httplib::Request& req, httplib::Response& res, int status,
+                        const std::string& reason, const std::string& udid,
+                        const std::string& fingerprint) {
+  res.status = status;
+  res.set_content(error_json(reason), "application/json");
+  logging::warn("request rejected", {{"status", std::to_string(status)},
+                                     {"reason", reason},
+                                     {"path", req.path},
+                                     {"udid", udid},
+                                     {"remote", req.remote_addr}});
+  events::MessageRejected p;
+  p.http_status = status;
+  p.reason = reason;
+  p.path = req.path;
+  p.content_type = req.get_header_value("Content-Type");
+  p.body_size = req.body.size();
+  p.body_sha256 = crypto::sha256_hex(req.body);
+  p.remote_address = req.remote_addr;
+  p.certificate_fingerprint = fingerprint;
+  try {
+    writer_.append({writer_.make(udid, "device", std::move(p))});
+  } catch (const std::exception& e) {
+    logging::error("could not record a rejected request", {{"error", e.what()}});
+  }
+}
+
+void HttpServer::handle_device(const httplib::Request& req, httplib::Response& res,
+                               Channel channel) {
+  std::string udid;
+  std::string fingerprint;
+  try {
+    IdentityEvidence evidence;
+    crypto::X509Ptr peer;
+    if (req.ssl) peer.reset(SSL_get1_peer_certificate(req.ssl));
+    evidence.tls_peer = peer.get();
+    if (req.has_header("Mdm-Signature"))
+      evidence.mdm_signature = req.get_header_value("Mdm-Signature");
+    if (!options_.trusted_proxy_header.empty() &&
+        req.has_header(options_.trusted_proxy_header.c_str()))
+      evidence.proxy_certificate = req.get_header_value(options_.trusted_proxy_header.c_str());
+    const auto who = identity_.resolve(evidence, req.body);
+    fingerprint = who.fingerprint;
+    const Plist message = Plist::parse(req.body);
+    udid = protocol::claimed_udid(message).value_or("");
+    const bool is_checkin =
+        channel == Channel::kCheckin ||
+        req.get_header_value("Content-Type").starts_with(protocol::kCheckinContentType) ||
+        message.has("MessageType");
+    const auto answer = is_checkin ? devices_.checkin(message, req.body, who)
+                                   : devices_.report(message, req.body, who);
+    res.status = 200;
+    if (!answer.body.empty()) res.set_content(answer.body, "application/xml");
+  } catch (const NotManaged& e) {
+    reject(req, res, 401, e.what(), udid, fingerprint);
+  } catch (const protocol::UnknownMessageType& e) {
+    reject(req, res, 400, e.what(), udid, fingerprint);
+  } catch (const ClientError& e) {
+    reject(req, res, e.status(), e.what(), udid, fingerprint);
+  } catch (const Unavailable& e) {
+    logging::error("device request unavailable", {{"error", e.what()}, {"udid", udid}});
+    res.status = 503;
+    res.set_header("Retry-After", "5");
+    res.set_content(error_json(e.what()), "application/json");
+  } catch (const std::exception& e) {
+    logging::error("device request failed", {{"error", e.what()}, {"udid", udid}});
+    res.status = 500;
+    res.set_content(error_json("internal error"), "application/json");
+  }
+}
+
+void HttpServer::handle_admin(const httplib::Request& req, httplib::Response& res,
+                              const std::function<ApiResponse(const Principal&)>& call) {
+  auto principal = api_keys_.authenticate(req.get_header_value("Authorization"));
+  if (!principal) {
+    res.status = 401;
+    res.set_header("WWW-Authenticate", "Basic realm=\"cairn\"");
+    res.set_content(error_json("missing or unknown API key"), "application/json");
+    return;
+  }
+  try {
+    auto r = call(*principal);
+    res.status = r.status;
+    res.set_content(r.json, "application/json");
+  } catch (const ClientError& e) {
+    res.status = e.status();
+    res.set_content(error_json(e.what()), "application/json");
+  } catch (const Unavailable& e) {
+    res.status = 503;
+    res.set_header("Retry-After", "5");
+    res.set_content(error_json(e.what()), "application/json");
+  } catch (const std::exception& e) {
+    logging::error("admin request failed", {{"error", e.what()}, {"path", req.path}});
+    res.status = 500;
+    res.set_content(error_json("internal error"), "application/json");
+  }
+}
+
+void HttpServer::routes() {
+  auto& s = *server_;
+  s.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+    const std::string declared = req.get_header_value("Content-Length");
+    const uint64_t length = declared.empty() ? 0 : std::strtoull(declared.c_str(), nullptr, 10);
+    if (length <= options_.max_body_bytes) return httplib::Server::HandlerResponse::Unhandled;
+    reject(req, res, 413,
+           "body of " + std::to_string(length) + " bytes exceeds the limit of " +
+               std::to_string(options_.max_body_bytes),
+           "", "");
+    res.set_header("Connection", "close");
+    return httplib::Server::HandlerResponse::Handled;
+  });
+  auto device = [this](Channel c) {
+    return [this, c](const httplib::Request& req, httplib::Response& res) {
+      handle_device(req, res, c);
+    };
+  };
+  s.Put("/mdm", device(Channel::kServerUrl));
+  s.Put("/checkin", device(Channel::kCheckin));
+
+  auto admin = [this](auto call) {
+    return [this, call](const httplib::Request& req, httplib::Response& res) {
+      handle_admin(req, res, [&](const Principal& p) { return call(req, p); });
+    };
+  };
+  auto enqueue = admin([this](const httplib::Request& req, const Principal& p) {
+    const bool no_push = req.has_param("nopush") && req.get_param_value("nopush") != "0";
+    return admin_.enqueue(split_ids(req.matches[1].str()), req.body, no_push, p);
+  });
+  s.Put(R"(/v1/enqueue/([^/]+))", enqueue);
+  s.Post(R"(/v1/enqueue/([^/]+))", enqueue);
+  s.Get(R"(/v1/push/([^/]+))", admin([this](const httplib::Request& req, const Principal& p) {
+          return admin_.push(split_ids(req.matches[1].str()), p);
+        }));
+  s.Get("/v1/devices", admin([this](const httplib::Request& req, const Principal&) {
+          size_t limit = 100;
+          if (req.has_param("limit")) {
+            const std::string text = req.get_param_value("limit");
+            if (text.empty() || text.find_first_not_of("0123456789") != std::string::npos ||
+                text.size() > 6)
+              throw BadRequest("limit must be a number from 1 to 1000");
+            limit = std::clamp<size_t>(std::stoul(text), 1, 1000);
+          }
+          return admin_.devices(req.get_param_value("after"), limit);
+        }));
+  s.Get(R"(/v1/devices/([^/]+))", admin([this](const httplib::Request& req, const Principal&) {
+          return admin_.device(req.matches[1].str());
+        }));
+  s.Get(R"(/v1/devices/([^/]+)/commands)",
+        admin([this](const httplib::Request& req, const Principal&) {
+          return admin_.device_commands(req.matches[1].str());
+        }));
+  s.Get(R"(/v1/commands/([^/]+))", admin([this](const httplib::Request& req, const Principal&) {
+          return admin_.command(req.matches[1].str());
+        }));
+  s.Get("/v1/projection",
+        admin([this](const httplib::Request&, const Principal&) { return admin_.projection(); }));
+  s.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content("ok\n", "text/plain");
+  });
+}
+
+}  // namespace cairn::ingest

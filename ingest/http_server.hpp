@@ -1,0 +1,63 @@
+// The HTTP(S) front of ingest: device endpoints (ServerURL /mdm, CheckInURL /checkin), the admin
+// API (/v1/...), health. Maps errors to status codes in one place (see common/errors.hpp): only
+// NotManaged becomes 401; every 4xx is logged and recorded as a MessageRejected event.
+#pragma once
+
+#include <httplib.h>
+
+#include <memory>
+#include <string>
+
+#include "ingest/admin_api.hpp"
+#include "ingest/api_keys.hpp"
+#include "ingest/device_service.hpp"
+#include "ingest/identity.hpp"
+
+namespace cairn::ingest {
+
+struct HttpOptions {
+  std::string host = "127.0.0.1";
+  int port = 8443;  // 0: pick a free port
+  bool tls = true;
+  std::string tls_certificate_pem;
+  std::string tls_private_key_pem;   // decrypted
+  std::string client_ca_pem;         // device CA; client certificates are optional but verified
+  std::string trusted_proxy_header;  // e.g. X-Ssl-Client-Cert; empty disables
+  size_t max_body_bytes = 4u << 20;
+  int threads = 64;  // requests block on log syncs, so more threads than cores
+  // How long an idle keep-alive connection is held. httplib's stop() waits for idle connections
+  // to time out, so this also bounds shutdown time.
+  int keep_alive_seconds = 5;
+};
+
+class HttpServer {
+ public:
+  HttpServer(HttpOptions options, DeviceService& devices, AdminApi& admin,
+             const IdentityResolver& identity, const ApiKeys& api_keys, EventWriter& writer);
+  ~HttpServer();
+
+  // Binds the port (throws if it cannot); returns the bound port.
+  int bind();
+  // Serves until stop(); call from its own thread.
+  void serve();
+  void stop();
+
+ private:
+  enum class Channel { kServerUrl, kCheckin };
+  void routes();
+  void handle_device(const httplib::Request& req, httplib::Response& res, Channel channel);
+  void handle_admin(const httplib::Request& req, httplib::Response& res,
+                    const std::function<ApiResponse(const Principal&)>& call);
+  void reject(const httplib::Request& req, httplib::Response& res, int status,
+              const std::string& reason, const std::string& udid, const std::string& fingerprint);
+
+  HttpOptions options_;
+  DeviceService& devices_;
+  AdminApi& admin_;
+  const IdentityResolver& identity_;
+  const ApiKeys& api_keys_;
+  EventWriter& writer_;
+  std::unique_ptr<httplib::Server> server_;
+};
+
+}  // namespace cairn::ingest

@@ -1,0 +1,25 @@
+#include "ingest/identity.hpp"
+
+#include "common/encoding.hpp"
+#include "common/errors.hpp"
+#include "crypto/cms_signature.hpp"
+
+namespace cairn::ingest {
+
+ClientIdentity IdentityResolver::resolve(const IdentityEvidence& evidence,
+                                         std::string_view body) const {
+  if (evidence.tls_peer) return {crypto::certificate_fingerprint(evidence.tls_peer), "tls"};
+  if (evidence.mdm_signature) {
+    auto signer = crypto::verify_mdm_signature(*evidence.mdm_signature, body, device_ca_.get());
+    return {crypto::certificate_fingerprint(signer.get()), "mdm-signature"};
+  }
+  if (evidence.proxy_certificate) {
+    auto cert = crypto::parse_certificate_pem(percent_decode(*evidence.proxy_certificate));
+    if (auto why = device_ca_->verify(cert.get(), nullptr); !why.empty())
+      throw BadRequest("proxy-supplied client certificate is not trusted: " + why);
+    return {crypto::certificate_fingerprint(cert.get()), "proxy-header"};
+  }
+  throw BadRequest("no device identity: send a TLS client certificate or an Mdm-Signature header");
+}
+
+}  // namespace cairn::ingest

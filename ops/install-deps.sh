@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs every Debian package Cairn needs to build, test and benchmark. Idempotent.
+set -euo pipefail
+packages=(
+  build-essential cmake ninja-build pkg-config ccache clang-format
+  libssl-dev openssl libcpp-httplib-dev librocksdb-dev libplist-dev libcereal-dev rapidjson-dev
+  libgtest-dev libgmock-dev libbenchmark-dev libyaml-cpp-dev
+  wrk curl
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  sudo_cmd=""
+  [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi

@@ -1,0 +1,35 @@
+// The development PKI that `cairn pki init` writes into a data directory:
+//   pki/ca.crt, pki/ca.key         Cairn's CA (device identities and the server certificate)
+//   pki/server.crt, pki/server.key TLS server identity (SANs: localhost, 127.0.0.1, ::1, host name)
+//   pki/device.crt, pki/device.key an example device identity for trying the protocol by hand
+// Private keys are encrypted PKCS#8 under a passphrase derived from the secret keyring
+// (`cairn pki passphrase` prints it for use with openssl/curl).
+#pragma once
+
+#include <string>
+
+#include "crypto/secret_box.hpp"
+#include "pki/issuer.hpp"
+
+namespace cairn::pki {
+
+inline constexpr std::string_view kKeyPassphrasePurpose = "cairn private key v1";
+
+struct DevPkiPaths {
+  std::string dir;
+  std::string ca_cert() const { return dir + "/ca.crt"; }
+  std::string ca_key() const { return dir + "/ca.key"; }
+  std::string server_cert() const { return dir + "/server.crt"; }
+  std::string server_key() const { return dir + "/server.key"; }
+  std::string device_cert() const { return dir + "/device.crt"; }
+  std::string device_key() const { return dir + "/device.key"; }
+};
+
+DevPkiPaths dev_pki_paths(const std::string& data_dir);
+// Creates the files that are missing; never overwrites existing ones. Returns true if it created
+// any.
+bool ensure_dev_pki(const std::string& data_dir, const crypto::SecretBox& secrets);
+// Reads a key written by ensure_dev_pki.
+crypto::PkeyPtr load_private_key(const std::string& path, const crypto::SecretBox& secrets);
+
+}  // namespace cairn::pki

@@ -1,0 +1,109 @@
+#include "pki/issuer.hpp"
+
+#include <arpa/inet.h>
+#include <openssl/ec.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+
+#include "crypto/digest.hpp"
+
+namespace cairn::pki {
+namespace {
+
+using crypto::CryptoError;
+
+void add_extension(X509* cert, X509* issuer, int nid, const std::string& value) {
+  X509V3_CTX ctx;
+  X509V3_set_ctx_nodb(&ctx);
+  X509V3_set_ctx(&ctx, issuer, cert, nullptr, nullptr, 0);
+  X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, &ctx, nid, value.c_str());
+  if (!ext) throw CryptoError("X509V3_EXT_conf_nid " + value);
+  X509_add_ext(cert, ext, -1);
+  X509_EXTENSION_free(ext);
+}
+
+crypto::X509Ptr new_certificate(std::string_view common_name, EVP_PKEY* subject_key, int days) {
+  crypto::X509Ptr cert(X509_new());
+  X509_set_version(cert.get(), 2);
+  const std::string serial = crypto::random_bytes(16);
+  BIGNUM* bn = BN_bin2bn(reinterpret_cast<const unsigned char*>(serial.data()), 15, nullptr);
+  BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(cert.get()));
+  BN_free(bn);
+  X509_gmtime_adj(X509_getm_notBefore(cert.get()), -3600);  // tolerate small clock skew
+  X509_gmtime_adj(X509_getm_notAfter(cert.get()), static_cast<long>(days) * 86400);
+  X509_set_pubkey(cert.get(), subject_key);
+  X509_NAME* name = X509_get_subject_name(cert.get());
+  X509_NAME_add_entry_by_txt(name, "O", MBSTRING_UTF8,
+                             reinterpret_cast<const unsigned char*>("Cairn"), -1, -1, 0);
+  X509_NAME_add_entry_by_txt(
+      name, "CN", MBSTRING_UTF8,
+      reinterpret_cast<const unsigned char*>(std::string(common_name).c_str()), -1, -1, 0);
+  return cert;
+}
+
+bool is_ip_address(const std::string& s) {
+  unsigned char buf[16];
+  return inet_pton(AF_INET, s.c_str(), buf) == 1 || inet_pton(AF_INET6, s.c_str(), buf) == 1;
+}
+
+}  // namespace
+
+crypto::PkeyPtr generate_ec_p256_key() {
+  crypto::PkeyPtr key(EVP_EC_gen("P-256"));
+  if (!key) throw CryptoError("EVP_EC_gen");
+  return key;
+}
+
+Identity make_ca(std::string_view common_name, int days) {
+  auto key = generate_ec_p256_key();
+  auto cert = new_certificate(common_name, key.get(), days);
+  X509_set_issuer_name(cert.get(), X509_get_subject_name(cert.get()));
+  add_extension(cert.get(), cert.get(), NID_basic_constraints, "critical,CA:TRUE");
+  add_extension(cert.get(), cert.get(), NID_key_usage, "critical,keyCertSign,cRLSign");
+  add_extension(cert.get(), cert.get(), NID_subject_key_identifier, "hash");
+  if (!X509_sign(cert.get(), key.get(), EVP_sha256())) throw CryptoError("X509_sign");
+  return {std::move(key), std::move(cert)};
+}
+
+Identity issue_certificate(const Identity& ca, std::string_view common_name, CertUsage usage,
+                           const std::vector<std::string>& subject_alt_names, int days) {
+  auto key = generate_ec_p256_key();
+  auto cert = new_certificate(common_name, key.get(), days);
+  X509_set_issuer_name(cert.get(), X509_get_subject_name(ca.cert.get()));
+  add_extension(cert.get(), ca.cert.get(), NID_basic_constraints, "critical,CA:FALSE");
+  add_extension(cert.get(), ca.cert.get(), NID_key_usage, "critical,digitalSignature");
+  add_extension(cert.get(), ca.cert.get(), NID_ext_key_usage,
+                usage == CertUsage::kServer ? "serverAuth" : "clientAuth");
+  add_extension(cert.get(), ca.cert.get(), NID_authority_key_identifier, "keyid");
+  if (!subject_alt_names.empty()) {
+    std::string sans;
+    for (const auto& san : subject_alt_names)
+      sans += (sans.empty() ? "" : ",") + std::string(is_ip_address(san) ? "IP:" : "DNS:") + san;
+    add_extension(cert.get(), ca.cert.get(), NID_subject_alt_name, sans);
+  }
+  if (!X509_sign(cert.get(), ca.key.get(), EVP_sha256())) throw CryptoError("X509_sign");
+  return {std::move(key), std::move(cert)};
+}
+
+std::string private_key_pem(EVP_PKEY* key, const std::string* passphrase) {
+  crypto::BioPtr bio(BIO_new(BIO_s_mem()));
+  const EVP_CIPHER* cipher = passphrase ? EVP_aes_256_cbc() : nullptr;
+  if (!PEM_write_bio_PKCS8PrivateKey(
+          bio.get(), key, cipher, passphrase ? passphrase->c_str() : nullptr,
+          passphrase ? static_cast<int>(passphrase->size()) : 0, nullptr, nullptr))
+    throw CryptoError("PEM_write_bio_PKCS8PrivateKey");
+  char* data = nullptr;
+  long len = BIO_get_mem_data(bio.get(), &data);
+  return std::string(data, static_cast<size_t>(len));
+}
+
+crypto::PkeyPtr parse_private_key_pem(std::string_view pem, const std::string* passphrase) {
+  auto bio = crypto::memory_bio(pem);
+  crypto::PkeyPtr key(PEM_read_bio_PrivateKey(
+      bio.get(), nullptr, nullptr,
+      passphrase ? const_cast<char*>(passphrase->c_str()) : const_cast<char*>("")));
+  if (!key) throw CryptoError("cannot read private key (wrong keyring?)");
+  return key;
+}
+
+}  // namespace cairn::pki

@@ -1,0 +1,31 @@
+// Certificate issuance with Cairn's CA: key generation, CA creation, leaf certificates, PEM I/O.
+// Used by `cairn pki init`, by tests (which make their own CAs and devices) and by simulators.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "crypto/openssl_handles.hpp"
+
+namespace cairn::pki {
+
+struct Identity {
+  crypto::PkeyPtr key;
+  crypto::X509Ptr cert;
+};
+
+enum class CertUsage { kServer, kClient };
+
+crypto::PkeyPtr generate_ec_p256_key();
+Identity make_ca(std::string_view common_name, int days);
+// `subject_alt_names` are DNS names or IP addresses (for servers).
+Identity issue_certificate(const Identity& ca, std::string_view common_name, CertUsage usage,
+                           const std::vector<std::string>& subject_alt_names, int days);
+
+// PKCS#8 PEM; encrypted with AES-256-CBC when a passphrase is given (Cairn always gives one for
+// keys it writes to disk).
+std::string private_key_pem(EVP_PKEY* key, const std::string* passphrase);
+crypto::PkeyPtr parse_private_key_pem(std::string_view pem, const std::string* passphrase);
+
+}  // namespace cairn::pki

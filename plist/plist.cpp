@@ -1,0 +1,97 @@
+#include "plist/plist.hpp"
+
+#include <cstdlib>
+#include <limits>
+
+#include "common/errors.hpp"
+
+namespace cairn {
+namespace {
+
+struct FreeDeleter {
+  void operator()(char* p) const { std::free(p); }
+};
+using MallocString = std::unique_ptr<char, FreeDeleter>;
+
+}  // namespace
+
+Plist Plist::parse(std::string_view body, const PlistLimits& limits) {
+  if (body.size() > std::numeric_limits<uint32_t>::max()) throw BadRequest("plist too large");
+  check_plist_bounds(body, limits);
+  plist_t root = nullptr;
+  const auto size = static_cast<uint32_t>(body.size());
+  if (body.starts_with("bplist00"))
+    plist_from_bin(body.data(), size, &root);
+  else
+    plist_from_xml(body.data(), size, &root);
+  if (!root) throw BadRequest("body is not a valid plist");
+  Plist result(root);
+  if (plist_get_node_type(root) != PLIST_DICT) throw BadRequest("plist root must be a dictionary");
+  return result;
+}
+
+plist_t Plist::item(const char* key, plist_type expected, const char* type_name) const {
+  plist_t node = plist_dict_get_item(root(), key);
+  if (node && plist_get_node_type(node) != expected)
+    throw BadRequest(std::string(key) + " must be a " + type_name);
+  return node;
+}
+
+bool Plist::has(const char* key) const {
+  return plist_dict_get_item(root(), key) != nullptr;
+}
+
+std::optional<std::string> Plist::string(const char* key) const {
+  plist_t node = item(key, PLIST_STRING, "string");
+  if (!node) return std::nullopt;
+  char* raw = nullptr;
+  plist_get_string_val(node, &raw);
+  MallocString owned(raw);
+  return std::string(raw ? raw : "");
+}
+
+std::optional<std::string> Plist::data(const char* key) const {
+  plist_t node = item(key, PLIST_DATA, "data");
+  if (!node) return std::nullopt;
+  char* raw = nullptr;
+  uint64_t length = 0;
+  plist_get_data_val(node, &raw, &length);
+  MallocString owned(raw);
+  return std::string(raw ? raw : "", raw ? length : 0);
+}
+
+std::optional<bool> Plist::boolean(const char* key) const {
+  plist_t node = item(key, PLIST_BOOLEAN, "boolean");
+  if (!node) return std::nullopt;
+  uint8_t v = 0;
+  plist_get_bool_val(node, &v);
+  return v != 0;
+}
+
+std::optional<Plist> Plist::dict(const char* key) const {
+  plist_t node = item(key, PLIST_DICT, "dictionary");
+  if (!node) return std::nullopt;
+  return Plist(plist_copy(node));
+}
+
+void Plist::set_string(const char* key, std::string_view value) {
+  plist_dict_set_item(root(), key, plist_new_string(std::string(value).c_str()));
+}
+
+void Plist::set_data(const char* key, std::string_view bytes) {
+  plist_dict_set_item(root(), key, plist_new_data(bytes.data(), bytes.size()));
+}
+
+void Plist::remove(const char* key) {
+  if (has(key)) plist_dict_remove_item(root(), key);
+}
+
+std::string Plist::to_xml() const {
+  char* xml = nullptr;
+  uint32_t length = 0;
+  plist_to_xml(root(), &xml, &length);
+  std::unique_ptr<char, void (*)(char*)> owned(xml, plist_to_xml_free);
+  return std::string(xml ? xml : "", length);
+}
+
+}  // namespace cairn

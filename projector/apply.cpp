@@ -1,0 +1,220 @@
+#include "projector/apply.hpp"
+
+#include "projector/keys.hpp"
+#include "projector/record_codec.hpp"
+#include "projector/records.hpp"
+#include "protocol/messages.hpp"
+
+namespace cairn::projector {
+namespace {
+
+// State access for one event within a batch.
+class Tx {
+ public:
+  Tx(const Store& store, rocksdb::WriteBatchWithIndex& batch) : store_(store), batch_(batch) {}
+
+  template <typename T>
+  std::optional<T> load(const std::string& key) {
+    auto v = store_.get(batch_, key);
+    if (!v) return std::nullopt;
+    return decode_record<T>(*v);
+  }
+  template <typename T>
+  void save(const std::string& key, const T& record) {
+    put(key, encode_record(record));
+  }
+  void put(const std::string& key, const std::string& value) { batch_.Put(key, value); }
+  void erase(const std::string& key) { batch_.Delete(key); }
+  void scan(const std::string& prefix,
+            const std::function<bool(std::string_view, std::string_view)>& visit) {
+    store_.scan(batch_, prefix, visit);
+  }
+
+ private:
+  const Store& store_;
+  rocksdb::WriteBatchWithIndex& batch_;
+};
+
+DeviceRecord touch_device(Tx& tx, const events::Event& e) {
+  auto device = tx.load<DeviceRecord>(keys::device(e.device)).value_or(DeviceRecord{});
+  if (device.udid.empty()) {
+    device.udid = e.device;
+    device.first_seen = e.time;
+  }
+  device.last_seen = e.time;
+  return device;
+}
+
+// A re-enrolling device (restored, wiped, re-installed profile) must not run commands queued for
+// its previous life — an old EraseDevice would wipe it again. They leave the queue as cancelled.
+void cancel_queue(Tx& tx, const std::string& udid, const std::string& time) {
+  std::vector<std::pair<std::string, std::string>> entries;
+  tx.scan(keys::queue_prefix(udid), [&](std::string_view k, std::string_view v) {
+    entries.emplace_back(k, v);
+    return true;
+  });
+  for (const auto& [queue_key, uuid] : entries) {
+    const auto key = keys::command(udid, uuid);
+    if (auto cmd = tx.load<CommandRecord>(key)) {
+      cmd->state = CommandState::kCancelled;
+      cmd->finished_at = time;
+      tx.save(key, *cmd);
+    }
+    tx.erase(queue_key);
+  }
+}
+
+void bind_certificate(Tx& tx, DeviceRecord& device, const std::string& fingerprint) {
+  if (device.certificate_fingerprint == fingerprint) return;
+  if (!device.certificate_fingerprint.empty())
+    tx.erase(keys::certificate(device.certificate_fingerprint));
+  device.certificate_fingerprint = fingerprint;
+  tx.put(keys::certificate(fingerprint), device.udid);
+}
+
+struct Applier {
+  Tx& tx;
+  const events::Event& e;
+  LogPosition position;
+
+  void operator()(const events::DeviceAuthenticated& p) {
+    auto device = touch_device(tx, e);
+    if (device.enrollments > 0) cancel_queue(tx, e.device, e.time);
+    device.state = EnrollmentState::kAuthenticated;
+    device.topic = p.topic;
+    device.serial_number = p.serial_number;
+    device.identity_source = p.identity_source;
+    device.authenticated_at = e.time;
+    device.enrolled_at.clear();
+    device.checked_out_at.clear();
+    device.token_hex.clear();
+    device.push_magic.clear();
+    device.unlock_token_sealed.clear();
+    ++device.enrollments;
+    bind_certificate(tx, device, p.certificate_fingerprint);
+    tx.save(keys::device(e.device), device);
+  }
+
+  void operator()(const events::TokenUpdated& p) {
+    auto device = touch_device(tx, e);
+    if (device.state != EnrollmentState::kEnrolled) {
+      device.state = EnrollmentState::kEnrolled;
+      device.enrolled_at = e.time;
+    }
+    device.topic = p.topic;
+    device.token_hex = p.token_hex;
+    device.push_magic = p.push_magic;
+    if (!p.unlock_token_sealed.empty()) device.unlock_token_sealed = p.unlock_token_sealed;
+    device.awaiting_configuration = p.awaiting_configuration;
+    tx.save(keys::device(e.device), device);
+  }
+
+  void operator()(const events::DeviceCheckedOut&) {
+    auto device = touch_device(tx, e);
+    device.state = EnrollmentState::kCheckedOut;
+    device.checked_out_at = e.time;
+    tx.save(keys::device(e.device), device);
+  }
+
+  void operator()(const events::CommandEnqueued& p) {
+    const auto key = keys::command(e.device, p.command_uuid);
+    if (tx.load<CommandRecord>(key)) return;  // the same UUID twice for a device: first one wins
+    CommandRecord cmd;
+    cmd.udid = e.device;
+    cmd.command_uuid = p.command_uuid;
+    cmd.request_type = p.request_type;
+    cmd.command_plist = p.command_plist;
+    cmd.actor = e.actor;
+    cmd.no_push = p.no_push;
+    cmd.queue_sequence = position.offset.value();
+    cmd.enqueued_at = e.time;
+    tx.save(key, cmd);
+    tx.put(keys::queue_entry(e.device, cmd.queue_sequence), p.command_uuid);
+    tx.put(keys::target(p.command_uuid, e.device), "");
+  }
+
+  void operator()(const events::CommandDelivered& p) {
+    const auto key = keys::command(e.device, p.command_uuid);
+    auto cmd = tx.load<CommandRecord>(key);
+    if (!cmd || !is_queued(cmd->state)) return;
+    cmd->state = CommandState::kDelivered;
+    cmd->last_delivered_at = e.time;
+    ++cmd->deliveries;
+    tx.save(key, *cmd);
+  }
+
+  void operator()(const events::CommandReported& p) {
+    if (auto device = tx.load<DeviceRecord>(keys::device(e.device))) {
+      device->last_seen = e.time;
+      tx.save(keys::device(e.device), *device);
+    }
+    const auto status = protocol::parse_status(p.status);
+    if (!status || *status == protocol::Status::kIdle) return;
+    const auto key = keys::command(e.device, p.command_uuid);
+    auto cmd = tx.load<CommandRecord>(key);
+    if (!cmd) return;  // a result for a command we never queued: recorded in the log only
+    if (!is_queued(cmd->state)) {
+      ++cmd->duplicate_results;  // late or repeated: the queue is not touched
+      tx.save(key, *cmd);
+      return;
+    }
+    if (*status == protocol::Status::kNotNow) {
+      cmd->state = CommandState::kNotNow;
+      ++cmd->not_now_count;
+    } else {
+      cmd->state = *status == protocol::Status::kAcknowledged ? CommandState::kAcknowledged
+                   : *status == protocol::Status::kError      ? CommandState::kError
+                                                              : CommandState::kCommandFormatError;
+      cmd->finished_at = e.time;
+      cmd->result_plist = p.message.body;
+      tx.erase(keys::queue_entry(e.device, cmd->queue_sequence));
+    }
+    tx.save(key, *cmd);
+  }
+
+  // Recorded for the dispatcher and for audit; no projected state.
+  void operator()(const events::PushRequested&) {}
+  void operator()(const events::MessageRejected&) {}
+};
+
+}  // namespace
+
+std::string_view enrollment_state_name(EnrollmentState s) {
+  switch (s) {
+    case EnrollmentState::kAuthenticated:
+      return "authenticated";
+    case EnrollmentState::kEnrolled:
+      return "enrolled";
+    case EnrollmentState::kCheckedOut:
+      return "checked_out";
+  }
+  return "unknown";
+}
+
+std::string_view command_state_name(CommandState s) {
+  switch (s) {
+    case CommandState::kPending:
+      return "pending";
+    case CommandState::kDelivered:
+      return "delivered";
+    case CommandState::kNotNow:
+      return "not_now";
+    case CommandState::kAcknowledged:
+      return "acknowledged";
+    case CommandState::kError:
+      return "error";
+    case CommandState::kCommandFormatError:
+      return "command_format_error";
+    case CommandState::kCancelled:
+      return "cancelled";
+  }
+  return "unknown";
+}
+
+void apply_event(const events::Event& event, LogPosition position, const Store& store,
+                 rocksdb::WriteBatchWithIndex& batch) {
+  Tx tx(store, batch);
+  std::visit(Applier{tx, event, position}, event.payload);
+}
+
+}  // namespace cairn::projector

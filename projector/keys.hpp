@@ -1,0 +1,49 @@
+// The projection's key layout in RocksDB (one keyspace, prefixes by kind):
+//   d/<udid>                    → DeviceRecord
+//   c/<cert fingerprint>        → udid bound to that certificate
+//   q/<udid>/<seq, 16 hex>      → command UUID: the hot queue, FIFO by log offset
+//   m/<udid>/<command uuid>     → CommandRecord (history; prunable, the log keeps everything)
+//   u/<command uuid>/<udid>     → "" (which devices a command went to)
+//   p/<partition, 8 hex>        → next log offset to apply (stored in the same batch as state)
+// UDIDs and command UUIDs are restricted to [A-Za-z0-9._-] at ingest, so '/' separates safely.
+#pragma once
+
+#include <cstdio>
+#include <string>
+#include <string_view>
+
+namespace cairn::projector::keys {
+
+inline std::string device(std::string_view udid) {
+  return "d/" + std::string(udid);
+}
+inline std::string certificate(std::string_view fingerprint) {
+  return "c/" + std::string(fingerprint);
+}
+inline std::string queue_prefix(std::string_view udid) {
+  return "q/" + std::string(udid) + "/";
+}
+inline std::string queue_entry(std::string_view udid, int64_t sequence) {
+  char seq[17];
+  std::snprintf(seq, sizeof seq, "%016llx", static_cast<unsigned long long>(sequence));
+  return queue_prefix(udid) + seq;
+}
+inline std::string command_prefix(std::string_view udid) {
+  return "m/" + std::string(udid) + "/";
+}
+inline std::string command(std::string_view udid, std::string_view uuid) {
+  return command_prefix(udid) + std::string(uuid);
+}
+inline std::string targets_prefix(std::string_view uuid) {
+  return "u/" + std::string(uuid) + "/";
+}
+inline std::string target(std::string_view uuid, std::string_view udid) {
+  return targets_prefix(uuid) + std::string(udid);
+}
+inline std::string position(int32_t partition) {
+  char p[9];
+  std::snprintf(p, sizeof p, "%08x", static_cast<unsigned>(partition));
+  return std::string("p/") + p;
+}
+
+}  // namespace cairn::projector::keys

@@ -1,0 +1,46 @@
+// The projector: tails the event log and applies each event to the store, in order, storing its
+// position in the same RocksDB batch as the state it derived (a crash never double-applies or
+// skips). Runs one thread per partition.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <thread>
+#include <vector>
+
+#include "eventlog/event_log.hpp"
+#include "projector/store.hpp"
+#include "projector/watermark.hpp"
+
+namespace cairn::projector {
+
+class Projector {
+ public:
+  Projector(eventlog::EventLog& log, Store& store, AppliedWatermark& watermark);
+  ~Projector();
+  Projector(const Projector&) = delete;
+  Projector& operator=(const Projector&) = delete;
+
+  void start();
+  void stop();
+
+  // Applies everything up to the current end of the log on the calling thread (for `replay`).
+  // Returns the number of events applied.
+  uint64_t catch_up();
+
+  uint64_t skipped_events() const { return skipped_; }
+
+ private:
+  // Reads and applies one batch of `partition`; returns how many records it consumed.
+  size_t apply_batch(PartitionId partition, std::chrono::milliseconds wait);
+  void run(PartitionId partition);
+
+  eventlog::EventLog& log_;
+  Store& store_;
+  AppliedWatermark& watermark_;
+  std::atomic<bool> stopping_{false};
+  std::atomic<uint64_t> skipped_{0};
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace cairn::projector

@@ -1,0 +1,78 @@
+#include "projector/queries.hpp"
+
+#include "projector/keys.hpp"
+#include "projector/record_codec.hpp"
+
+namespace cairn::projector {
+
+std::optional<DeviceRecord> StoreReader::device(const DeviceId& udid) const {
+  auto v = store_.get(keys::device(udid.value()));
+  if (!v) return std::nullopt;
+  return decode_record<DeviceRecord>(*v);
+}
+
+std::optional<DeviceId> StoreReader::device_for_certificate(const std::string& fingerprint) const {
+  auto v = store_.get(keys::certificate(fingerprint));
+  if (!v) return std::nullopt;
+  return DeviceId(*v);
+}
+
+std::optional<CommandRecord> StoreReader::command(const DeviceId& udid,
+                                                  const CommandUuid& uuid) const {
+  auto v = store_.get(keys::command(udid.value(), uuid.value()));
+  if (!v) return std::nullopt;
+  return decode_record<CommandRecord>(*v);
+}
+
+std::optional<CommandRecord> StoreReader::next_command(const DeviceId& udid,
+                                                       bool skip_not_now) const {
+  std::optional<CommandRecord> found;
+  store_.scan(keys::queue_prefix(udid.value()), {}, [&](std::string_view, std::string_view uuid) {
+    auto cmd = command(udid, CommandUuid(std::string(uuid)));
+    if (!cmd || (skip_not_now && cmd->state == CommandState::kNotNow)) return true;
+    found = std::move(cmd);
+    return false;
+  });
+  return found;
+}
+
+std::vector<DeviceRecord> StoreReader::devices(const std::string& after, size_t limit) const {
+  std::vector<DeviceRecord> out;
+  const std::string start = after.empty() ? std::string() : keys::device(after) + '\0';
+  store_.scan("d/", start, [&](std::string_view, std::string_view value) {
+    out.push_back(decode_record<DeviceRecord>(value));
+    return out.size() < limit;
+  });
+  return out;
+}
+
+std::vector<CommandRecord> StoreReader::queue(const DeviceId& udid) const {
+  std::vector<CommandRecord> out;
+  store_.scan(keys::queue_prefix(udid.value()), {}, [&](std::string_view, std::string_view uuid) {
+    if (auto cmd = command(udid, CommandUuid(std::string(uuid)))) out.push_back(std::move(*cmd));
+    return true;
+  });
+  return out;
+}
+
+std::vector<CommandRecord> StoreReader::commands(const DeviceId& udid) const {
+  std::vector<CommandRecord> out;
+  store_.scan(keys::command_prefix(udid.value()), {}, [&](std::string_view, std::string_view v) {
+    out.push_back(decode_record<CommandRecord>(v));
+    return true;
+  });
+  return out;
+}
+
+std::vector<CommandRecord> StoreReader::command_targets(const CommandUuid& uuid) const {
+  std::vector<CommandRecord> out;
+  const auto prefix = keys::targets_prefix(uuid.value());
+  store_.scan(prefix, {}, [&](std::string_view key, std::string_view) {
+    const DeviceId udid(std::string(key.substr(prefix.size())));
+    if (auto cmd = command(udid, uuid)) out.push_back(std::move(*cmd));
+    return true;
+  });
+  return out;
+}
+
+}  // namespace cairn::projector

@@ -1,0 +1,51 @@
+// Read access to the projection: what ingest needs to answer devices and what the admin API
+// shows. An interface, so the service layer does not depend on RocksDB (and tests can make reads
+// fail to prove a failing store is a 5xx, never a 401).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/strong_types.hpp"
+#include "projector/records.hpp"
+#include "projector/store.hpp"
+
+namespace cairn::projector {
+
+class ProjectionReader {
+ public:
+  virtual ~ProjectionReader() = default;
+  virtual std::optional<DeviceRecord> device(const DeviceId& udid) const = 0;
+  virtual std::optional<DeviceId> device_for_certificate(const std::string& fingerprint) const = 0;
+  // The first queued command in FIFO order; with `skip_not_now`, commands the device answered
+  // NotNow to are passed over (they wait for its next Idle poll).
+  virtual std::optional<CommandRecord> next_command(const DeviceId& udid,
+                                                    bool skip_not_now) const = 0;
+  virtual std::optional<CommandRecord> command(const DeviceId& udid,
+                                               const CommandUuid& uuid) const = 0;
+  // Devices in UDID order, starting after `after` (exclusive; empty for the first page).
+  virtual std::vector<DeviceRecord> devices(const std::string& after, size_t limit) const = 0;
+  virtual std::vector<CommandRecord> queue(const DeviceId& udid) const = 0;     // FIFO order
+  virtual std::vector<CommandRecord> commands(const DeviceId& udid) const = 0;  // all, by UUID
+  virtual std::vector<CommandRecord> command_targets(const CommandUuid& uuid) const = 0;
+};
+
+class StoreReader final : public ProjectionReader {
+ public:
+  explicit StoreReader(const Store& store) : store_(store) {}
+  std::optional<DeviceRecord> device(const DeviceId& udid) const override;
+  std::optional<DeviceId> device_for_certificate(const std::string& fingerprint) const override;
+  std::optional<CommandRecord> next_command(const DeviceId& udid, bool skip_not_now) const override;
+  std::optional<CommandRecord> command(const DeviceId& udid,
+                                       const CommandUuid& uuid) const override;
+  std::vector<DeviceRecord> devices(const std::string& after, size_t limit) const override;
+  std::vector<CommandRecord> queue(const DeviceId& udid) const override;
+  std::vector<CommandRecord> commands(const DeviceId& udid) const override;
+  std::vector<CommandRecord> command_targets(const CommandUuid& uuid) const override;
+
+ private:
+  const Store& store_;
+};
+
+}  // namespace cairn::projector

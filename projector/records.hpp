@@ -1,0 +1,81 @@
+// What the projection holds per device and per command, as read by ingest and the admin API.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace cairn::projector {
+
+enum class EnrollmentState : uint8_t {
+  kAuthenticated = 0,  // Authenticate accepted; the MDM payload may still fail to install
+  kEnrolled = 1,       // first TokenUpdate received: the device is managed and pushable
+  kCheckedOut = 2,     // CheckOut received: no longer managed
+};
+std::string_view enrollment_state_name(EnrollmentState s);
+
+struct DeviceRecord {
+  std::string udid;
+  EnrollmentState state = EnrollmentState::kAuthenticated;
+  std::string topic;
+  std::string serial_number;
+  std::string certificate_fingerprint;  // the identity bound at Authenticate
+  std::string identity_source;
+  std::string token_hex;
+  std::string push_magic;
+  std::string unlock_token_sealed;  // never in clear
+  bool awaiting_configuration = false;
+  std::string first_seen;
+  std::string last_seen;
+  std::string authenticated_at;
+  std::string enrolled_at;
+  std::string checked_out_at;
+  uint32_t enrollments = 0;  // Authenticate count: >1 means re-enrolled
+
+  template <class Archive>
+  void serialize(Archive& a) {
+    a(udid, state, topic, serial_number, certificate_fingerprint, identity_source, token_hex,
+      push_magic, unlock_token_sealed, awaiting_configuration, first_seen, last_seen,
+      authenticated_at, enrolled_at, checked_out_at, enrollments);
+  }
+};
+
+enum class CommandState : uint8_t {
+  kPending = 0,    // queued, never sent
+  kDelivered = 1,  // sent to the device, no final status yet
+  kNotNow = 2,     // the device answered NotNow; sent again on its next Idle poll
+  kAcknowledged = 3,
+  kError = 4,
+  kCommandFormatError = 5,
+  kCancelled = 6,  // left the queue without a result (the device re-enrolled)
+};
+std::string_view command_state_name(CommandState s);
+inline bool is_queued(CommandState s) {
+  return s == CommandState::kPending || s == CommandState::kDelivered || s == CommandState::kNotNow;
+}
+
+struct CommandRecord {
+  std::string udid;
+  std::string command_uuid;
+  std::string request_type;
+  std::string command_plist;
+  std::string actor;
+  bool no_push = false;
+  CommandState state = CommandState::kPending;
+  int64_t queue_sequence = 0;  // log offset of its CommandEnqueued: FIFO order per device
+  std::string enqueued_at;
+  std::string last_delivered_at;
+  std::string finished_at;
+  uint32_t deliveries = 0;
+  uint32_t not_now_count = 0;
+  uint32_t duplicate_results = 0;  // results after the final one (recorded in the log only)
+  std::string result_plist;        // the final result as the device sent it
+
+  template <class Archive>
+  void serialize(Archive& a) {
+    a(udid, command_uuid, request_type, command_plist, actor, no_push, state, queue_sequence,
+      enqueued_at, last_delivered_at, finished_at, deliveries, not_now_count, duplicate_results,
+      result_plist);
+  }
+};
+
+}  // namespace cairn::projector

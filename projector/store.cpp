@@ -1,0 +1,111 @@
+#include "projector/store.hpp"
+
+#include <openssl/evp.h>
+
+#include "common/encoding.hpp"
+#include "common/errors.hpp"
+#include "projector/keys.hpp"
+
+namespace cairn::projector {
+namespace {
+
+void check(const rocksdb::Status& s, std::string_view what) {
+  if (!s.ok()) throw Unavailable("projection store " + std::string(what) + ": " + s.ToString());
+}
+
+}  // namespace
+
+Store::Store(const std::string& path) {
+  rocksdb::Options options;
+  options.create_if_missing = true;
+  options.IncreaseParallelism(2);
+  options.OptimizeLevelStyleCompaction();
+  rocksdb::DB* raw = nullptr;
+  auto status = rocksdb::DB::Open(options, path, &raw);
+  if (!status.ok())
+    throw std::runtime_error("cannot open projection at " + path + ": " + status.ToString());
+  db_.reset(raw);
+}
+
+std::optional<std::string> Store::get(std::string_view key) const {
+  std::string value;
+  auto s = db_->Get(rocksdb::ReadOptions(), rocksdb::Slice(key.data(), key.size()), &value);
+  if (s.IsNotFound()) return std::nullopt;
+  check(s, "read");
+  return value;
+}
+
+std::optional<std::string> Store::get(rocksdb::WriteBatchWithIndex& batch,
+                                      std::string_view key) const {
+  std::string value;
+  auto s = batch.GetFromBatchAndDB(db_.get(), rocksdb::ReadOptions(),
+                                   rocksdb::Slice(key.data(), key.size()), &value);
+  if (s.IsNotFound()) return std::nullopt;
+  check(s, "read");
+  return value;
+}
+
+namespace {
+
+void scan_iterator(rocksdb::Iterator* it, std::string_view prefix, std::string_view start,
+                   const std::function<bool(std::string_view, std::string_view)>& visit) {
+  const std::string from(start.empty() ? prefix : start);
+  for (it->Seek(from); it->Valid(); it->Next()) {
+    const auto k = it->key();
+    const std::string_view key(k.data(), k.size());
+    if (!key.starts_with(prefix)) break;
+    const auto v = it->value();
+    if (!visit(key, std::string_view(v.data(), v.size()))) break;
+  }
+  check(it->status(), "scan");
+}
+
+}  // namespace
+
+void Store::scan(std::string_view prefix, std::string_view start,
+                 const std::function<bool(std::string_view, std::string_view)>& visit) const {
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  scan_iterator(it.get(), prefix, start, visit);
+}
+
+void Store::scan(rocksdb::WriteBatchWithIndex& batch, std::string_view prefix,
+                 const std::function<bool(std::string_view, std::string_view)>& visit) const {
+  std::unique_ptr<rocksdb::Iterator> it(
+      batch.NewIteratorWithBase(db_->NewIterator(rocksdb::ReadOptions())));
+  scan_iterator(it.get(), prefix, {}, visit);
+}
+
+void Store::write(rocksdb::WriteBatchWithIndex& batch) {
+  // No sync: the log is the durable record. A crash loses the unsynced tail of the projection
+  // together with the position stored in the same batch, so it is re-applied from the log.
+  check(db_->Write(rocksdb::WriteOptions(), batch.GetWriteBatch()), "write");
+}
+
+Store::Digest Store::digest() const {
+  Digest result;
+  std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+  EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr);
+  scan("", "", [&](std::string_view key, std::string_view value) {
+    for (auto part : {key, value}) {
+      const uint64_t n = part.size();
+      EVP_DigestUpdate(ctx.get(), &n, sizeof n);
+      EVP_DigestUpdate(ctx.get(), part.data(), part.size());
+    }
+    if (key.starts_with("p/"))
+      result.positions[static_cast<int32_t>(std::stoul(std::string(key.substr(2)), nullptr, 16))] =
+          std::stoll(std::string(value));
+    return true;
+  });
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_DigestFinal_ex(ctx.get(), out, &len);
+  result.sha256 = hex_encode(std::string_view(reinterpret_cast<char*>(out), len));
+  return result;
+}
+
+Offset Store::next_offset(PartitionId partition) const {
+  auto v = get(keys::position(partition.value()));
+  return Offset(v ? std::stoll(*v) : 0);
+}
+
+}  // namespace cairn::projector

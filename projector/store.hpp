@@ -1,0 +1,47 @@
+// The projection's RocksDB database. RocksDB errors become Unavailable (a 5xx, never a 401).
+#pragma once
+
+#include <rocksdb/db.h>
+#include <rocksdb/utilities/write_batch_with_index.h>
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "common/strong_types.hpp"
+
+namespace cairn::projector {
+
+class Store {
+ public:
+  // Opens or creates the database at `path`.
+  explicit Store(const std::string& path);
+
+  std::optional<std::string> get(std::string_view key) const;
+  // Calls `visit(key, value)` for keys with `prefix`, in order, starting at `start` (inclusive,
+  // or the prefix when empty) until it returns false.
+  void scan(std::string_view prefix, std::string_view start,
+            const std::function<bool(std::string_view, std::string_view)>& visit) const;
+  // Reads through a batch being built, so an event sees the effects of earlier ones in the batch.
+  std::optional<std::string> get(rocksdb::WriteBatchWithIndex& batch, std::string_view key) const;
+  void scan(rocksdb::WriteBatchWithIndex& batch, std::string_view prefix,
+            const std::function<bool(std::string_view, std::string_view)>& visit) const;
+  void write(rocksdb::WriteBatchWithIndex& batch);
+
+  // SHA-256 over every key and value in order (one consistent snapshot): equal digests mean equal
+  // projections. `positions` are the applied positions in that same snapshot.
+  struct Digest {
+    std::string sha256;
+    std::map<int32_t, int64_t> positions;
+  };
+  Digest digest() const;
+  Offset next_offset(PartitionId partition) const;
+
+ private:
+  std::unique_ptr<rocksdb::DB> db_;
+};
+
+}  // namespace cairn::projector

@@ -1,0 +1,89 @@
+#include "protocol/messages.hpp"
+
+#include <array>
+
+#include "common/errors.hpp"
+
+namespace cairn::protocol {
+namespace {
+
+std::string required_string(const Plist& p, const char* key) {
+  auto v = p.string(key);
+  if (!v || v->empty()) throw BadRequest(std::string("missing ") + key);
+  return *v;
+}
+
+constexpr std::array<std::pair<Status, std::string_view>, 5> kStatusNames{{
+    {Status::kIdle, "Idle"},
+    {Status::kAcknowledged, "Acknowledged"},
+    {Status::kError, "Error"},
+    {Status::kCommandFormatError, "CommandFormatError"},
+    {Status::kNotNow, "NotNow"},
+}};
+
+}  // namespace
+
+std::string_view status_name(Status s) {
+  for (const auto& [status, name] : kStatusNames)
+    if (status == s) return name;
+  return "Unknown";
+}
+
+std::optional<Status> parse_status(std::string_view name) {
+  for (const auto& [status, n] : kStatusNames)
+    if (n == name) return status;
+  return std::nullopt;
+}
+
+std::optional<std::string> claimed_udid(const Plist& message) {
+  try {
+    return message.string("UDID");
+  } catch (const BadRequest&) {
+    return std::nullopt;
+  }
+}
+
+CheckinMessage decode_checkin(const Plist& m) {
+  const std::string type = required_string(m, "MessageType");
+  if (type == "Authenticate") {
+    return Authenticate{DeviceId(required_string(m, "UDID")), required_string(m, "Topic"),
+                        m.string("SerialNumber").value_or("")};
+  }
+  if (type == "TokenUpdate") {
+    TokenUpdate t;
+    t.udid = DeviceId(required_string(m, "UDID"));
+    t.topic = required_string(m, "Topic");
+    auto token = m.data("Token");
+    if (!token || token->empty()) throw BadRequest("missing Token");
+    t.token = std::move(*token);
+    t.push_magic = required_string(m, "PushMagic");
+    t.unlock_token = m.data("UnlockToken");
+    t.awaiting_configuration = m.boolean("AwaitingConfiguration").value_or(false);
+    return t;
+  }
+  if (type == "CheckOut")
+    return CheckOut{DeviceId(required_string(m, "UDID")), required_string(m, "Topic")};
+  throw UnknownMessageType(type);
+}
+
+Report decode_report(const Plist& m) {
+  Report r;
+  r.udid = DeviceId(required_string(m, "UDID"));
+  const std::string status = required_string(m, "Status");
+  const auto parsed = parse_status(status);
+  if (!parsed) throw BadRequest("unknown Status \"" + status + "\"");
+  r.status = *parsed;
+  if (r.status != Status::kIdle) r.command_uuid = CommandUuid(required_string(m, "CommandUUID"));
+  return r;
+}
+
+Command decode_command(const Plist& command) {
+  Command c;
+  c.uuid = CommandUuid(required_string(command, "CommandUUID"));
+  auto body = command.dict("Command");
+  if (!body) throw BadRequest("missing Command dictionary");
+  c.request_type = required_string(*body, "RequestType");
+  return c;
+}
+
+}  // namespace cairn::protocol

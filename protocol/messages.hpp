@@ -1,0 +1,88 @@
+// Apple's MDM protocol messages as Cairn understands them, decoded from plists. This layer knows
+// nothing of HTTP, the log or storage.
+//
+// Check-in channel (Content-Type application/x-apple-aspen-mdm-checkin): Authenticate,
+// TokenUpdate, CheckOut. Command channel (application/x-apple-aspen-mdm): a report with a Status
+// (Idle, or the result of the command named by CommandUUID), answered with the next command.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+
+#include "common/strong_types.hpp"
+#include "plist/plist.hpp"
+
+namespace cairn::protocol {
+
+inline constexpr std::string_view kCheckinContentType = "application/x-apple-aspen-mdm-checkin";
+inline constexpr std::string_view kCommandContentType = "application/x-apple-aspen-mdm";
+
+struct Authenticate {
+  DeviceId udid;
+  std::string topic;
+  std::string serial_number;  // optional in the message
+};
+
+struct TokenUpdate {
+  DeviceId udid;
+  std::string topic;
+  std::string token;  // raw bytes (32 on current devices)
+  std::string push_magic;
+  std::optional<std::string> unlock_token;  // raw bytes; a secret
+  bool awaiting_configuration = false;
+};
+
+struct CheckOut {
+  DeviceId udid;
+  std::string topic;
+};
+
+using CheckinMessage = std::variant<Authenticate, TokenUpdate, CheckOut>;
+
+// An unknown or unsupported MessageType; the 400 names it.
+class UnknownMessageType : public std::runtime_error {
+ public:
+  explicit UnknownMessageType(const std::string& type)
+      : std::runtime_error("unsupported MessageType \"" + type + "\""), type_(type) {}
+  const std::string& type() const { return type_; }
+
+ private:
+  std::string type_;
+};
+
+// Throws BadRequest (missing or mistyped keys) or UnknownMessageType.
+CheckinMessage decode_checkin(const Plist& message);
+
+enum class Status { kIdle, kAcknowledged, kError, kCommandFormatError, kNotNow };
+
+std::string_view status_name(Status s);
+std::optional<Status> parse_status(std::string_view name);
+// Acknowledged, Error and CommandFormatError end a command: only these dequeue it.
+inline bool is_final(Status s) {
+  return s == Status::kAcknowledged || s == Status::kError || s == Status::kCommandFormatError;
+}
+
+struct Report {
+  DeviceId udid;
+  Status status = Status::kIdle;
+  std::optional<CommandUuid> command_uuid;  // absent only for Idle
+};
+
+// Throws BadRequest.
+Report decode_report(const Plist& message);
+
+// A command as an admin submits it: {CommandUUID, Command: {RequestType, ...}}.
+struct Command {
+  CommandUuid uuid;
+  std::string request_type;
+};
+
+// Throws BadRequest if CommandUUID or Command.RequestType is missing.
+Command decode_command(const Plist& command);
+
+// The UDID a message claims, if it has one of the right type; used to attribute rejected messages.
+std::optional<std::string> claimed_udid(const Plist& message);
+
+}  // namespace cairn::protocol

@@ -1,0 +1,146 @@
+// The event types: Cairn's contract with every consumer of the log (projectors, dispatchers,
+// analytics). Each type has a JSON Schema in schemas/events/<Type>.schema.json; a test checks
+// every encoded type against its schema.
+//
+// Envelope (one JSON object per record): id, type, version, time (RFC 3339 UTC), device (UDID),
+// node (the ingest node that wrote it), actor (who caused it: "device" or an admin key's name),
+// payload (per type). Adding a field is a new minor shape that old readers ignore; changing or
+// removing one is a new version.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <variant>
+
+namespace cairn::events {
+
+// The device's message as received. `body` is the text when it is UTF-8, else base64. When a
+// secret was cut out of it (TokenUpdate's UnlockToken, sealed separately), `redacted` names the
+// key; `sha256` is always of the bytes as received, so a keyholder can prove the original.
+struct RawMessage {
+  std::string encoding;  // "utf8" or "base64"
+  std::string body;
+  std::string sha256;
+  std::string redacted;
+
+  template <class Archive>
+  void serialize(Archive& a);
+};
+
+struct DeviceAuthenticated {
+  static constexpr std::string_view kType = "DeviceAuthenticated";
+  static constexpr int kVersion = 1;
+  std::string topic;
+  std::string serial_number;
+  std::string certificate_fingerprint;  // SHA-256 of the identity certificate's DER, hex
+  std::string identity_source;          // "tls", "mdm-signature" or "proxy-header"
+  RawMessage message;
+  template <class Archive>
+  void serialize(Archive& a);
+};
+
+struct TokenUpdated {
+  static constexpr std::string_view kType = "TokenUpdated";
+  static constexpr int kVersion = 1;
+  std::string topic;
+  std::string token_hex;
+  std::string push_magic;
+  std::string unlock_token_sealed;  // SecretBox-sealed, bound to the UDID; empty if none sent
+  bool awaiting_configuration = false;
+  std::string certificate_fingerprint;
+  RawMessage message;
+  template <class Archive>
+  void serialize(Archive& a);
+};
+
+struct DeviceCheckedOut {
+  static constexpr std::string_view kType = "DeviceCheckedOut";
+  static constexpr int kVersion = 1;
+  std::string topic;
+  std::string certificate_fingerprint;
+  RawMessage message;
+  template <class Archive>
+  void serialize(Archive& a);
+};
+
+struct CommandEnqueued {
+  static constexpr std::string_view kType = "CommandEnqueued";
+  static constexpr int kVersion = 1;
+  std::string command_uuid;
+  std::string request_type;
+  std::string command_plist;  // XML, exactly as it will be sent to the device
+  bool no_push = false;
+  template <class Archive>
+  void serialize(Archive& a);
+};
+
+struct CommandDelivered {
+  static constexpr std::string_view kType = "CommandDelivered";
+  static constexpr int kVersion = 1;
+  std::string command_uuid;
+  template <class Archive>
+  void serialize(Archive& a);
+};
+
+// Every command-channel message: Idle polls and results (Acknowledged, Error, CommandFormatError,
+// NotNow), including duplicates and results for unknown commands.
+struct CommandReported {
+  static constexpr std::string_view kType = "CommandReported";
+  static constexpr int kVersion = 1;
+  std::string status;
+  std::string command_uuid;  // empty for Idle
+  std::string certificate_fingerprint;
+  RawMessage message;
+  template <class Archive>
+  void serialize(Archive& a);
+};
+
+struct PushRequested {
+  static constexpr std::string_view kType = "PushRequested";
+  static constexpr int kVersion = 1;
+  std::string reason;
+  template <class Archive>
+  void serialize(Archive& a);
+};
+
+// A request refused with a 4xx. The body itself is not kept (it may hold secrets and is
+// attacker-sized): only its size and SHA-256.
+struct MessageRejected {
+  static constexpr std::string_view kType = "MessageRejected";
+  static constexpr int kVersion = 1;
+  int http_status = 0;
+  std::string reason;
+  std::string path;
+  std::string content_type;
+  uint64_t body_size = 0;
+  std::string body_sha256;
+  std::string remote_address;
+  std::string certificate_fingerprint;
+  template <class Archive>
+  void serialize(Archive& a);
+};
+
+using Payload = std::variant<DeviceAuthenticated, TokenUpdated, DeviceCheckedOut, CommandEnqueued,
+                             CommandDelivered, CommandReported, PushRequested, MessageRejected>;
+
+struct Event {
+  std::string id;
+  std::string time;
+  std::string device;
+  std::string node;
+  std::string actor;
+  Payload payload;
+};
+
+std::string_view type_name(const Payload& payload);
+int type_version(const Payload& payload);
+
+std::string encode(const Event& event);  // one line of JSON
+// Throws std::runtime_error for malformed JSON or an unknown type/version.
+Event decode(std::string_view json);
+
+// Builds the RawMessage for a body as received.
+RawMessage raw_message(std::string_view body);
+
+}  // namespace cairn::events

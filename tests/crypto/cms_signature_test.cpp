@@ -1,0 +1,90 @@
+#include "crypto/cms_signature.hpp"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "common/encoding.hpp"
+#include "common/errors.hpp"
+#include "pki/issuer.hpp"
+#include "tests/support/messages.hpp"
+
+namespace cairn::crypto {
+namespace {
+
+std::string read_fixture(const std::string& name) {
+  std::ifstream in(std::string(CAIRN_TEST_FIXTURES) + "/mdm-signature/" + name, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// A real device's header: BER with indefinite lengths, SHA-1, signer certificate embedded.
+TEST(MdmSignature, VerifiesRealDeviceSignature) {
+  const auto header = read_fixture("idle-request.mdm-signature");
+  const auto body = read_fixture("idle-request.body");
+  auto signer = verify_mdm_signature(header, body, nullptr);
+  ASSERT_TRUE(signer);
+  EXPECT_EQ(certificate_fingerprint(signer.get()).size(), 64u);
+}
+
+TEST(MdmSignature, RejectsTamperedBody) {
+  const auto header = read_fixture("idle-request.mdm-signature");
+  auto body = read_fixture("idle-request.body");
+  body.replace(body.find("Idle"), 4, "Iddl");
+  EXPECT_THROW(verify_mdm_signature(header, body, nullptr), BadRequest);
+}
+
+TEST(MdmSignature, RealSignerIsNotTrustedByAnotherCa) {
+  const auto ca = pki::make_ca("Other CA", 1);
+  const auto trust = TrustStore::from_pem(certificate_pem(ca.cert.get()));
+  EXPECT_THROW(verify_mdm_signature(read_fixture("idle-request.mdm-signature"),
+                                    read_fixture("idle-request.body"), &trust),
+               BadRequest);
+}
+
+TEST(MdmSignature, AcceptsSha1AndSha256FromTrustedDevice) {
+  const auto ca = pki::make_ca("Test CA", 1);
+  const auto device = pki::issue_certificate(ca, "device", pki::CertUsage::kClient, {}, 1);
+  const auto trust = TrustStore::from_pem(certificate_pem(ca.cert.get()));
+  const std::string body = testing::report_body("UDID-1", "Idle");
+  for (const EVP_MD* md : {EVP_sha1(), EVP_sha256()}) {
+    const auto header = testing::mdm_signature(body, device.cert.get(), device.key.get(), md);
+    auto signer = verify_mdm_signature(header, body, &trust);
+    EXPECT_EQ(certificate_fingerprint(signer.get()), certificate_fingerprint(device.cert.get()));
+  }
+}
+
+TEST(MdmSignature, RejectsGarbage) {
+  EXPECT_THROW(verify_mdm_signature("not base64!", "body", nullptr), BadRequest);
+  EXPECT_THROW(verify_mdm_signature("AAAA", "body", nullptr), BadRequest);
+}
+
+TEST(BerDepth, RefusesDeepNestingBeforeParsing) {
+  // 100,000 nested indefinite-length SEQUENCEs, closed properly.
+  std::string der;
+  for (int i = 0; i < 100000; ++i) der += "\x30\x80";
+  for (int i = 0; i < 100000; ++i) der += std::string("\0\0", 2);
+  EXPECT_FALSE(ber_within_depth(der, kMaxBerDepth));
+  try {
+    verify_mdm_signature(base64_encode(der), "x", nullptr);
+    FAIL() << "accepted";
+  } catch (const BadRequest& e) {
+    EXPECT_NE(std::string(e.what()).find("deeper than 64"), std::string::npos) << e.what();
+  }
+}
+
+TEST(BerDepth, AcceptsRealSignatureAndRejectsTruncation) {
+  std::string der;
+  {
+    const auto header = read_fixture("idle-request.mdm-signature");
+    der = base64_decode(header);
+  }
+  EXPECT_TRUE(ber_within_depth(der, kMaxBerDepth));
+  EXPECT_FALSE(ber_within_depth(der.substr(0, der.size() - 3), kMaxBerDepth));
+  EXPECT_FALSE(ber_within_depth(std::string("\x30\x05\x02\x01", 4), kMaxBerDepth));
+}
+
+}  // namespace
+}  // namespace cairn::crypto

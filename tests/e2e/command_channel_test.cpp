@@ -1,0 +1,244 @@
+// End to end over real HTTPS with client certificates: a real node (embedded log, RocksDB) on
+// loopback and devices speaking the protocol. The command-channel rules from DESIGN.md.
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "app/single_node.hpp"
+#include "projector/store.hpp"
+#include "tests/support/messages.hpp"
+#include "tests/support/temp_dir.hpp"
+#include "tests/support/test_node.hpp"
+
+namespace cairn::testing {
+namespace {
+
+class CommandChannel : public ::testing::Test {
+ protected:
+  TempDir dir;
+  std::unique_ptr<TestNode> node = std::make_unique<TestNode>(dir.path());
+
+  void enqueue(const std::string& ids, const std::string& uuid,
+               const std::string& type = "DeviceInformation") {
+    auto r = node->enqueue(ids, command_body(uuid, type));
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 200) << r->body;
+  }
+  static std::string answer(TestDevice& d, const std::string& status,
+                            const std::string& uuid = "") {
+    auto r = d.report(status, uuid);
+    EXPECT_TRUE(r);
+    if (!r) return "<no response>";
+    EXPECT_EQ(r->status, 200) << r->body;
+    return command_uuid_of(r);
+  }
+};
+
+TEST_F(CommandChannel, EnrollEnqueuePollAcknowledge) {
+  TestDevice d(*node, "DEV-1");
+  d.enroll();
+  auto r = node->enqueue("DEV-1", command_body("CMD-1", "DeviceInformation"));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_NE(r->body.find("\"command_uuid\":\"CMD-1\""), std::string::npos) << r->body;
+  EXPECT_NE(r->body.find("\"request_type\":\"DeviceInformation\""), std::string::npos);
+
+  auto poll = d.report("Idle");
+  ASSERT_TRUE(poll);
+  EXPECT_EQ(poll->status, 200);
+  EXPECT_EQ(poll->get_header_value("Content-Type"), "application/xml");
+  EXPECT_EQ(command_uuid_of(poll), "CMD-1");
+  EXPECT_EQ(answer(d, "Acknowledged", "CMD-1"), "");  // empty 200: nothing more
+
+  auto status = node->admin_get("/v1/commands/CMD-1");
+  ASSERT_TRUE(status);
+  EXPECT_NE(status->body.find("\"status\":\"acknowledged\""), std::string::npos) << status->body;
+  auto device = node->admin_get("/v1/devices/DEV-1");
+  EXPECT_NE(device->body.find("\"enrollment_state\":\"enrolled\""), std::string::npos)
+      << device->body;
+  EXPECT_NE(device->body.find("\"unlock_token_escrowed\":true"), std::string::npos);
+}
+
+TEST_F(CommandChannel, EmptyQueueAnswersEmpty200) {
+  TestDevice d(*node, "DEV-1");
+  d.enroll();
+  auto r = d.report("Idle");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_TRUE(r->body.empty());
+}
+
+TEST_F(CommandChannel, FifoAndNotNowWithinAndAcrossSessions) {
+  TestDevice d(*node, "DEV-1");
+  d.enroll();
+  for (auto uuid : {"A", "B", "C"}) enqueue("DEV-1", uuid);
+  EXPECT_EQ(answer(d, "Idle"), "A");
+  EXPECT_EQ(answer(d, "NotNow", "A"), "B");  // A is not sent again in this session
+  EXPECT_EQ(answer(d, "Acknowledged", "B"), "C");
+  EXPECT_EQ(answer(d, "Acknowledged", "C"), "");  // only A is left, and it was NotNow'd
+  EXPECT_EQ(answer(d, "Idle"), "A");              // a later poll: A again
+  EXPECT_EQ(answer(d, "Acknowledged", "A"), "");
+  auto queue = node->admin_get("/v1/devices/DEV-1/commands");
+  EXPECT_NE(queue->body.find("\"queue\":[]"), std::string::npos) << queue->body;
+}
+
+TEST_F(CommandChannel, AnswerToAResultNeverResendsTheFinishedCommand) {
+  TestDevice d(*node, "DEV-1");
+  d.enroll();
+  // Many rounds: the read-your-writes wait must hold every time, not just when the projector
+  // happens to be fast.
+  for (int i = 0; i < 50; ++i) enqueue("DEV-1", "CMD-" + std::to_string(i));
+  std::string next = answer(d, "Idle");
+  for (int i = 0; i < 50; ++i) {
+    ASSERT_EQ(next, "CMD-" + std::to_string(i));
+    next = answer(d, i % 3 == 0 ? "Error" : "Acknowledged", next);
+  }
+  EXPECT_EQ(next, "");
+}
+
+TEST_F(CommandChannel, DuplicateAndResentResultsChangeNothing) {
+  TestDevice d(*node, "DEV-1");
+  d.enroll();
+  enqueue("DEV-1", "A");
+  enqueue("DEV-1", "B");
+  EXPECT_EQ(answer(d, "Idle"), "A");
+  // The answer to this result is "lost"; the device resends the same result.
+  EXPECT_EQ(answer(d, "Acknowledged", "A"), "B");
+  EXPECT_EQ(answer(d, "Acknowledged", "A"), "B");  // B is still queued, A not resent
+  EXPECT_EQ(answer(d, "Acknowledged", "B"), "");
+  EXPECT_EQ(answer(d, "Acknowledged", "B"), "");  // a duplicate of the last: nothing wiped, 200
+  int reports_for_a = 0;
+  for (const auto& e : logged_events(dir.path()))
+    if (auto* r = std::get_if<events::CommandReported>(&e.payload); r && r->command_uuid == "A")
+      ++reports_for_a;
+  EXPECT_EQ(reports_for_a, 2);  // both results for A are recorded, the duplicate too
+}
+
+TEST_F(CommandChannel, ResultForUnknownCommandIsAcceptedAndRecorded) {
+  TestDevice d(*node, "DEV-1");
+  d.enroll();
+  EXPECT_EQ(answer(d, "Acknowledged", "NEVER-QUEUED"), "");
+  bool recorded = false;
+  for (const auto& e : logged_events(dir.path()))
+    if (auto* r = std::get_if<events::CommandReported>(&e.payload))
+      recorded |= r->command_uuid == "NEVER-QUEUED" && r->status == "Acknowledged";
+  EXPECT_TRUE(recorded);
+}
+
+TEST_F(CommandChannel, OneCommandToManyDevicesWithPartialFailure) {
+  TestDevice a(*node, "DEV-A"), b(*node, "DEV-B");
+  a.enroll();
+  b.enroll();
+  auto r = node->enqueue("DEV-A,DEV-B,NOBODY", command_body("MULTI", "ProfileList"), "?nopush=1");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 207) << r->body;
+  EXPECT_NE(r->body.find("\"NOBODY\":{\"command_error\":\"unknown device\"}"), std::string::npos)
+      << r->body;
+  EXPECT_NE(r->body.find("\"no_push\":true"), std::string::npos);
+  EXPECT_EQ(answer(a, "Idle"), "MULTI");
+  EXPECT_EQ(answer(b, "Idle"), "MULTI");
+  auto none = node->enqueue("NOBODY", command_body("X", "ProfileList"));
+  EXPECT_EQ(none->status, 500);
+  auto again = node->enqueue("DEV-A", command_body("MULTI", "ProfileList"));
+  EXPECT_EQ(again->status, 500) << again->body;  // same UUID twice for one device
+}
+
+TEST_F(CommandChannel, PushRequestsAreRecorded) {
+  TestDevice d(*node, "DEV-1");
+  d.enroll();
+  auto r = node->admin()->Get("/v1/push/DEV-1,GHOST");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 207) << r->body;
+  int pushes = 0;
+  for (const auto& e : logged_events(dir.path()))
+    if (std::holds_alternative<events::PushRequested>(e.payload)) {
+      ++pushes;
+      EXPECT_EQ(e.device, "DEV-1");
+      EXPECT_EQ(e.actor, "tester");
+    }
+  EXPECT_EQ(pushes, 1);
+}
+
+TEST_F(CommandChannel, AdminApiNeedsAKey) {
+  httplib::SSLClient anonymous("127.0.0.1", node->port());
+  anonymous.enable_server_certificate_verification(false);
+  EXPECT_EQ(anonymous.Get("/v1/devices")->status, 401);
+  anonymous.set_basic_auth("nanomdm", "wrong");
+  EXPECT_EQ(anonymous.Get("/v1/devices")->status, 401);
+  EXPECT_EQ(node->admin_get("/v1/devices")->status, 200);
+  auto bad = node->enqueue("DEV-1", "<plist><dict><key>Command</key><dict/></dict></plist>");
+  EXPECT_EQ(bad->status, 400);
+  EXPECT_NE(bad->body.find("CommandUUID"), std::string::npos) << bad->body;
+}
+
+TEST_F(CommandChannel, DeviceListingPagesThroughTheFleet) {
+  for (int i = 0; i < 5; ++i) {
+    TestDevice d(*node, "DEV-" + std::to_string(i));
+    d.enroll();
+  }
+  auto first = node->admin_get("/v1/devices?limit=3");
+  EXPECT_NE(first->body.find("\"next_after\":\"DEV-2\""), std::string::npos) << first->body;
+  auto second = node->admin_get("/v1/devices?limit=3&after=DEV-2");
+  EXPECT_NE(second->body.find("DEV-4"), std::string::npos);
+  EXPECT_EQ(second->body.find("DEV-2\""), std::string::npos) << second->body;
+  EXPECT_EQ(node->admin_get("/v1/devices?limit=abc")->status, 400);
+}
+
+TEST_F(CommandChannel, StateSurvivesARestartMidSession) {
+  TestDevice d(*node, "DEV-1");
+  d.enroll();
+  enqueue("DEV-1", "A");
+  enqueue("DEV-1", "B");
+  EXPECT_EQ(answer(d, "Idle"), "A");
+  node->restart();
+  d.reconnect(*node);
+  EXPECT_EQ(answer(d, "Acknowledged", "A"), "B");
+  EXPECT_EQ(answer(d, "Acknowledged", "B"), "");
+}
+
+TEST_F(CommandChannel, ReplayRebuildsTheSameProjection) {
+  TestDevice d(*node, "DEV-1"), e(*node, "DEV-2");
+  d.enroll();
+  e.enroll();
+  enqueue("DEV-1,DEV-2", "A");
+  enqueue("DEV-1", "B");
+  answer(d, "Idle");
+  answer(d, "NotNow", "A");
+  answer(e, "Idle");
+  answer(e, "Acknowledged", "A");
+  auto live = node->admin_get("/v1/projection");
+  ASSERT_EQ(live->status, 200);
+  node->stop();
+  TempDir fresh;
+  const auto replayed = app::replay(dir.path(), fresh / "projection");
+  EXPECT_NE(live->body.find("\"digest\":\"" + replayed.digest + "\""), std::string::npos)
+      << live->body << " vs " << replayed.digest;
+  EXPECT_NE(live->body.find("\"0\":" + std::to_string(replayed.events)), std::string::npos);
+}
+
+TEST_F(CommandChannel, ManyDevicesConcurrently) {
+  constexpr int kDevices = 12, kCommands = 10;
+  std::vector<std::unique_ptr<TestDevice>> devices;
+  std::string ids;
+  for (int i = 0; i < kDevices; ++i) {
+    devices.push_back(std::make_unique<TestDevice>(*node, "PAR-" + std::to_string(i)));
+    devices.back()->enroll();
+    ids += (i ? "," : "") + devices.back()->udid();
+  }
+  for (int c = 0; c < kCommands; ++c) enqueue(ids, "C" + std::to_string(c));
+  std::vector<std::thread> threads;
+  std::vector<int> done(kDevices, 0);
+  for (int i = 0; i < kDevices; ++i)
+    threads.emplace_back([&, i] {
+      auto next = command_uuid_of(devices[i]->report("Idle"));
+      while (!next.empty()) {
+        ++done[i];
+        next = command_uuid_of(devices[i]->report("Acknowledged", next));
+      }
+    });
+  for (auto& t : threads) t.join();
+  for (int i = 0; i < kDevices; ++i) EXPECT_EQ(done[i], kCommands) << "device " << i;
+}
+
+}  // namespace
+}  // namespace cairn::testing

@@ -1,0 +1,131 @@
+// The device service over a real log and a real RocksDB projection, with the store made to fail:
+// a failing store must surface as Unavailable (→ 503), never as NotManaged (→ 401, which would
+// unenroll the device).
+#include "ingest/device_service.hpp"
+
+#include <gtest/gtest.h>
+
+#include "common/encoding.hpp"
+#include "common/errors.hpp"
+#include "crypto/digest.hpp"
+#include "eventlog/embedded_log.hpp"
+#include "projector/projector.hpp"
+#include "tests/support/messages.hpp"
+#include "tests/support/temp_dir.hpp"
+
+namespace cairn::ingest {
+namespace {
+
+// Reads through to the real store unless armed; armed, it fails like RocksDB does.
+class FailingReader final : public projector::ProjectionReader {
+ public:
+  explicit FailingReader(const projector::ProjectionReader& inner) : inner_(inner) {}
+  bool armed = false;
+  void check() const {
+    if (armed) throw Unavailable("projection store read: IO error (injected)");
+  }
+  std::optional<projector::DeviceRecord> device(const DeviceId& u) const override {
+    check();
+    return inner_.device(u);
+  }
+  std::optional<DeviceId> device_for_certificate(const std::string& f) const override {
+    check();
+    return inner_.device_for_certificate(f);
+  }
+  std::optional<projector::CommandRecord> next_command(const DeviceId& u, bool s) const override {
+    check();
+    return inner_.next_command(u, s);
+  }
+  std::optional<projector::CommandRecord> command(const DeviceId& u,
+                                                  const CommandUuid& c) const override {
+    check();
+    return inner_.command(u, c);
+  }
+  std::vector<projector::DeviceRecord> devices(const std::string& a, size_t l) const override {
+    check();
+    return inner_.devices(a, l);
+  }
+  std::vector<projector::CommandRecord> queue(const DeviceId& u) const override {
+    check();
+    return inner_.queue(u);
+  }
+  std::vector<projector::CommandRecord> commands(const DeviceId& u) const override {
+    check();
+    return inner_.commands(u);
+  }
+  std::vector<projector::CommandRecord> command_targets(const CommandUuid& c) const override {
+    check();
+    return inner_.command_targets(c);
+  }
+
+ private:
+  const projector::ProjectionReader& inner_;
+};
+
+class DeviceServiceTest : public ::testing::Test {
+ protected:
+  testing::TempDir dir;
+  eventlog::EmbeddedLog log{dir / "log"};
+  projector::Store store{dir / "db"};
+  projector::AppliedWatermark watermark;
+  projector::Projector projector{log, store, watermark};
+  projector::StoreReader store_reader{store};
+  FailingReader reader{store_reader};
+  crypto::SecretBox secrets{{crypto::random_bytes(32)}};
+  EventWriter writer{log, watermark, "test", std::chrono::milliseconds(5000)};
+  DeviceService service{writer, reader, secrets};
+  ClientIdentity who{std::string(64, 'a'), "tls"};
+
+  void SetUp() override { projector.start(); }
+  void TearDown() override { projector.stop(); }
+  DeviceAnswer checkin(const std::string& body) {
+    return service.checkin(Plist::parse(body), body, who);
+  }
+  DeviceAnswer report(const std::string& body) {
+    return service.report(Plist::parse(body), body, who);
+  }
+};
+
+TEST_F(DeviceServiceTest, StoreFailureIsUnavailableNeverNotManaged) {
+  checkin(testing::authenticate_body("U1"));
+  checkin(testing::token_update_body("U1"));
+  reader.armed = true;
+  EXPECT_THROW(report(testing::report_body("U1", "Idle")), Unavailable);
+  EXPECT_THROW(checkin(testing::token_update_body("U1")), Unavailable);
+  EXPECT_THROW(checkin(testing::authenticate_body("U2")), Unavailable);
+  reader.armed = false;
+  EXPECT_NO_THROW(report(testing::report_body("U1", "Idle")));
+}
+
+TEST_F(DeviceServiceTest, OnlyTrulyUnmanagedDevicesAreNotManaged) {
+  EXPECT_THROW(report(testing::report_body("NEVER-SEEN", "Idle")), NotManaged);
+  checkin(testing::authenticate_body("U1"));
+  ClientIdentity other{std::string(64, 'b'), "tls"};
+  const auto idle = testing::report_body("U1", "Idle");
+  EXPECT_THROW(service.report(Plist::parse(idle), idle, other), NotManaged);
+  checkin(testing::checkout_body("U1"));
+  EXPECT_THROW(report(idle), NotManaged);
+}
+
+TEST_F(DeviceServiceTest, UnlockTokenIsSealedAndCutFromTheRecordedMessage) {
+  const std::string secret = "UNLOCK-TOKEN-BYTES-0123456789";
+  checkin(testing::authenticate_body("U1"));
+  const auto body = testing::token_update_body("U1", secret);
+  checkin(body);
+  const auto records = log.read(PartitionId(0), Offset(0), 100, std::chrono::milliseconds(0));
+  ASSERT_EQ(records.size(), 2u);
+  const auto& json = records[1].value;
+  EXPECT_EQ(json.find(secret), std::string::npos);
+  EXPECT_EQ(json.find(base64_encode(secret)), std::string::npos);
+  const auto event = events::decode(json);
+  const auto& token = std::get<events::TokenUpdated>(event.payload);
+  EXPECT_EQ(secrets.open(token.unlock_token_sealed, "U1"), secret);
+  EXPECT_EQ(token.message.redacted, "UnlockToken");
+  EXPECT_EQ(token.message.sha256, crypto::sha256_hex(body));  // proves the original body
+  // Everything else the device said is still there, verbatim.
+  EXPECT_NE(token.message.body.find("<string>PUSH-MAGIC-U1</string>"), std::string::npos);
+  EXPECT_EQ(reader.device(DeviceId("U1"))->unlock_token_sealed, token.unlock_token_sealed);
+}
+
+}  // namespace
+}  // namespace cairn::ingest

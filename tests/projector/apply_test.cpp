@@ -1,0 +1,208 @@
+// Events in → state out. The sequences here are the ones that broke other servers' queues
+// (DESIGN.md, "Lessons"): duplicate and late results, NotNow, results for unknown commands.
+#include "projector/apply.hpp"
+
+#include <gtest/gtest.h>
+
+#include "projector/keys.hpp"
+#include "projector/queries.hpp"
+#include "tests/support/temp_dir.hpp"
+
+namespace cairn::projector {
+namespace {
+
+using events::Event;
+
+const std::string kUdid = "UDID-1";
+const std::string kCert(64, 'c');
+
+class Projection {
+ public:
+  Projection() : store_(dir_ / "db"), reader_(store_) {}
+
+  void apply(const std::vector<Event>& events, size_t batch_size = 1) {
+    for (size_t i = 0; i < events.size(); i += batch_size) {
+      rocksdb::WriteBatchWithIndex batch(rocksdb::BytewiseComparator(), 0, true);
+      for (size_t k = i; k < std::min(events.size(), i + batch_size); ++k)
+        apply_event(events[k], {PartitionId(0), Offset(next_++)}, store_, batch);
+      batch.Put(keys::position(0), std::to_string(next_));
+      store_.write(batch);
+    }
+  }
+  void apply(const Event& e) { apply(std::vector<Event>{e}); }
+
+  const StoreReader& reader() const { return reader_; }
+  std::string digest() const { return store_.digest().sha256; }
+  std::optional<std::string> next(bool skip_not_now) const {
+    auto c = reader_.next_command(DeviceId(kUdid), skip_not_now);
+    return c ? std::optional(c->command_uuid) : std::nullopt;
+  }
+  CommandState state(const std::string& uuid) const {
+    return reader_.command(DeviceId(kUdid), CommandUuid(uuid))->state;
+  }
+
+ private:
+  testing::TempDir dir_;
+  Store store_;
+  StoreReader reader_;
+  int64_t next_ = 0;
+};
+
+int g_clock = 0;
+Event event(events::Payload p, const std::string& actor = "device",
+            const std::string& udid = kUdid) {
+  char time[32];
+  std::snprintf(time, sizeof time, "2026-11-22T00:00:%02d.%03dZ", (g_clock / 1000) % 60,
+                g_clock % 1000);
+  ++g_clock;
+  return Event{"id-" + std::to_string(g_clock), time, udid, "node", actor, std::move(p)};
+}
+Event authenticated(const std::string& cert = kCert) {
+  return event(events::DeviceAuthenticated{"com.apple.mgmt.t", "", cert, "tls", {}});
+}
+Event token_updated() {
+  return event(
+      events::TokenUpdated{"com.apple.mgmt.t", "abcd", "magic", "v1.x.y", false, kCert, {}});
+}
+Event enqueued(const std::string& uuid) {
+  return event(events::CommandEnqueued{uuid, "DeviceInformation", "<plist/>", false}, "admin");
+}
+Event delivered(const std::string& uuid) {
+  return event(events::CommandDelivered{uuid}, "server");
+}
+Event reported(const std::string& status, const std::string& uuid = "") {
+  events::RawMessage raw;
+  raw.body = "<result " + status + "/>";
+  return event(events::CommandReported{status, uuid, kCert, raw});
+}
+
+std::vector<Event> enrolled_with_queue(std::initializer_list<std::string> uuids) {
+  std::vector<Event> events{authenticated(), token_updated()};
+  for (const auto& u : uuids) events.push_back(enqueued(u));
+  return events;
+}
+
+TEST(Apply, EnrollmentStates) {
+  Projection p;
+  p.apply(authenticated());
+  auto d = p.reader().device(DeviceId(kUdid));
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->state, EnrollmentState::kAuthenticated);
+  EXPECT_EQ(p.reader().device_for_certificate(kCert), DeviceId(kUdid));
+  p.apply(token_updated());
+  d = p.reader().device(DeviceId(kUdid));
+  EXPECT_EQ(d->state, EnrollmentState::kEnrolled);
+  EXPECT_EQ(d->push_magic, "magic");
+  EXPECT_FALSE(d->enrolled_at.empty());
+  p.apply(event(events::DeviceCheckedOut{"com.apple.mgmt.t", kCert, {}}));
+  EXPECT_EQ(p.reader().device(DeviceId(kUdid))->state, EnrollmentState::kCheckedOut);
+}
+
+TEST(Apply, QueueIsFifoAndOnlyFinalStatusesDequeue) {
+  Projection p;
+  p.apply(enrolled_with_queue({"A", "B", "C"}));
+  EXPECT_EQ(p.next(false), "A");
+  p.apply(delivered("A"));
+  EXPECT_EQ(p.next(false), "A");  // delivered but not answered: still first
+  p.apply(reported("Acknowledged", "A"));
+  EXPECT_EQ(p.next(true), "B");
+  p.apply({delivered("B"), reported("Error", "B")});
+  EXPECT_EQ(p.state("B"), CommandState::kError);
+  p.apply({delivered("C"), reported("CommandFormatError", "C")});
+  EXPECT_EQ(p.next(false), std::nullopt);
+  EXPECT_EQ(p.reader().queue(DeviceId(kUdid)).size(), 0u);
+  EXPECT_EQ(p.reader().commands(DeviceId(kUdid)).size(), 3u);  // history stays
+}
+
+TEST(Apply, RepeatedResultForLastCommandDoesNotWipePendingCommands) {
+  Projection p;
+  p.apply(enrolled_with_queue({"A", "B"}));
+  p.apply({delivered("A"), reported("Acknowledged", "A"), reported("Acknowledged", "A")});
+  EXPECT_EQ(p.next(true), "B");
+  EXPECT_EQ(p.state("B"), CommandState::kPending);
+  EXPECT_EQ(p.reader().command(DeviceId(kUdid), CommandUuid("A"))->duplicate_results, 1u);
+}
+
+TEST(Apply, AcknowledgedCommandIsNeverOfferedAgain) {
+  Projection p;
+  p.apply(enrolled_with_queue({"A"}));
+  p.apply({delivered("A"), reported("Acknowledged", "A")});
+  // A late NotNow or a second delivery record for A must not bring it back.
+  p.apply({reported("NotNow", "A"), delivered("A")});
+  EXPECT_EQ(p.next(false), std::nullopt);
+  EXPECT_EQ(p.state("A"), CommandState::kAcknowledged);
+}
+
+TEST(Apply, LateResultForEarlierCommandDequeuesOnlyThatCommand) {
+  Projection p;
+  p.apply(enrolled_with_queue({"A", "B", "C"}));
+  p.apply({delivered("A"), reported("Acknowledged", "B")});  // B's result arrives out of order
+  EXPECT_EQ(p.next(false), "A");
+  EXPECT_EQ(p.state("B"), CommandState::kAcknowledged);
+  p.apply(reported("Acknowledged", "A"));
+  EXPECT_EQ(p.next(true), "C");
+}
+
+TEST(Apply, NotNowWaitsForTheNextIdlePoll) {
+  Projection p;
+  p.apply(enrolled_with_queue({"A", "B"}));
+  p.apply({delivered("A"), reported("NotNow", "A")});
+  EXPECT_EQ(p.state("A"), CommandState::kNotNow);
+  EXPECT_EQ(p.next(true), "B");   // same session: passed over
+  EXPECT_EQ(p.next(false), "A");  // next Idle: offered again, still first
+  p.apply({delivered("B"), reported("NotNow", "B")});
+  EXPECT_EQ(p.next(true), std::nullopt);  // everything NotNow'd: end the session
+  p.apply({reported("Idle"), delivered("A"), reported("Acknowledged", "A")});
+  EXPECT_EQ(p.next(true), std::nullopt);
+  EXPECT_EQ(p.next(false), "B");
+  EXPECT_EQ(p.reader().command(DeviceId(kUdid), CommandUuid("A"))->not_now_count, 1u);
+}
+
+TEST(Apply, ResultForUnknownCommandChangesNoQueue) {
+  Projection p;
+  p.apply(enrolled_with_queue({"A"}));
+  const auto before = p.reader().queue(DeviceId(kUdid)).size();
+  p.apply(reported("Acknowledged", "NEVER-QUEUED"));
+  EXPECT_EQ(p.reader().queue(DeviceId(kUdid)).size(), before);
+  EXPECT_FALSE(p.reader().command(DeviceId(kUdid), CommandUuid("NEVER-QUEUED")));
+}
+
+TEST(Apply, SameUuidTwiceForADeviceKeepsTheFirst) {
+  Projection p;
+  p.apply(enrolled_with_queue({"A"}));
+  p.apply(event(events::CommandEnqueued{"A", "EraseDevice", "<other/>", false}, "admin"));
+  EXPECT_EQ(p.reader().queue(DeviceId(kUdid)).size(), 1u);
+  EXPECT_EQ(p.reader().command(DeviceId(kUdid), CommandUuid("A"))->request_type,
+            "DeviceInformation");
+}
+
+TEST(Apply, ReEnrollmentCancelsCommandsQueuedForThePreviousEnrollment) {
+  Projection p;
+  p.apply(enrolled_with_queue({"ERASE"}));
+  const std::string new_cert(64, 'd');
+  p.apply(authenticated(new_cert));
+  EXPECT_EQ(p.next(false), std::nullopt);
+  EXPECT_EQ(p.state("ERASE"), CommandState::kCancelled);
+  EXPECT_EQ(p.reader().device_for_certificate(new_cert), DeviceId(kUdid));
+  EXPECT_FALSE(p.reader().device_for_certificate(kCert));  // the old certificate is unbound
+}
+
+TEST(Apply, ProjectionIsAPureFunctionOfTheLog) {
+  std::vector<Event> log = enrolled_with_queue({"A", "B", "C"});
+  for (const auto& e : std::vector<Event>{
+           delivered("A"), reported("NotNow", "A"), delivered("B"), reported("Acknowledged", "B"),
+           reported("Acknowledged", "B"), reported("Idle"), delivered("A"), reported("Error", "A")})
+    log.push_back(e);
+  Projection one_by_one, all_at_once, in_threes;
+  one_by_one.apply(log, 1);
+  all_at_once.apply(log, log.size());
+  in_threes.apply(log, 3);
+  EXPECT_EQ(one_by_one.digest(), all_at_once.digest());
+  EXPECT_EQ(one_by_one.digest(), in_threes.digest());
+  Projection shorter;
+  shorter.apply(std::vector<Event>(log.begin(), log.end() - 1));
+  EXPECT_NE(shorter.digest(), one_by_one.digest());
+}
+
+}  // namespace
+}  // namespace cairn::projector

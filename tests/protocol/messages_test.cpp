@@ -1,0 +1,146 @@
+// The protocol codec against real device messages (NanoMDM's captures) and against every
+// check-in message Apple's schemas describe.
+#include "protocol/messages.hpp"
+
+#include <gtest/gtest.h>
+#include <yaml-cpp/yaml.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "common/errors.hpp"
+
+namespace cairn::protocol {
+namespace {
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+Plist fixture(const std::string& name) {
+  return Plist::parse(read_file(std::string(CAIRN_TEST_FIXTURES) + "/device-messages/" + name));
+}
+
+TEST(Checkin, DecodesRealAuthenticate) {
+  for (const char* name : {"Authenticate.1.plist", "Authenticate.2.plist"}) {
+    auto m = decode_checkin(fixture(name));
+    ASSERT_TRUE(std::holds_alternative<Authenticate>(m)) << name;
+    const auto& a = std::get<Authenticate>(m);
+    EXPECT_FALSE(a.udid.value().empty());
+    EXPECT_TRUE(a.topic.starts_with("com.apple.mgmt.")) << a.topic;
+  }
+}
+
+TEST(Checkin, DecodesRealTokenUpdateWithUnlockToken) {
+  auto m = decode_checkin(fixture("TokenUpdate.1.plist"));
+  const auto& t = std::get<TokenUpdate>(m);
+  EXPECT_EQ(t.udid.value(), "663b07bb783e9ade1dae4fbb92ea12afc0ce5b69");
+  EXPECT_EQ(t.token.size(), 32u);
+  EXPECT_EQ(t.push_magic, "CEFDF0BD-E342-4A27-8742-E930EA116B0A");
+  ASSERT_TRUE(t.unlock_token);
+  EXPECT_GT(t.unlock_token->size(), 1000u);
+  EXPECT_FALSE(t.awaiting_configuration);
+}
+
+TEST(Report, DecodesRealDeviceInformationResult) {
+  auto r = decode_report(fixture("DeviceInformation.1.plist"));
+  EXPECT_EQ(r.status, Status::kAcknowledged);
+  ASSERT_TRUE(r.command_uuid);
+  EXPECT_FALSE(r.command_uuid->value().empty());
+}
+
+TEST(Report, StatusRules) {
+  auto idle = Plist::parse(
+      "<plist><dict><key>Status</key><string>Idle</string><key>UDID</key>"
+      "<string>X</string></dict></plist>");
+  EXPECT_EQ(decode_report(idle).status, Status::kIdle);
+  EXPECT_FALSE(decode_report(idle).command_uuid);
+  auto missing_uuid = Plist::parse(
+      "<plist><dict><key>Status</key><string>Acknowledged</string>"
+      "<key>UDID</key><string>X</string></dict></plist>");
+  EXPECT_THROW(decode_report(missing_uuid), BadRequest);
+  auto bogus = Plist::parse(
+      "<plist><dict><key>Status</key><string>Maybe</string><key>UDID</key>"
+      "<string>X</string></dict></plist>");
+  EXPECT_THROW(decode_report(bogus), BadRequest);
+  EXPECT_TRUE(is_final(Status::kAcknowledged));
+  EXPECT_TRUE(is_final(Status::kError));
+  EXPECT_TRUE(is_final(Status::kCommandFormatError));
+  EXPECT_FALSE(is_final(Status::kNotNow));
+  EXPECT_FALSE(is_final(Status::kIdle));
+}
+
+// A value of the schema's type for a payload key.
+void set_sample(plist_t dict, const std::string& key, const std::string& type) {
+  plist_t v = type == "<data>"         ? plist_new_data("\x01\x02\x03", 3)
+              : type == "<boolean>"    ? plist_new_bool(0)
+              : type == "<integer>"    ? plist_new_uint(7)
+              : type == "<real>"       ? plist_new_real(1.5)
+              : type == "<date>"       ? plist_new_date(0, 0)
+              : type == "<array>"      ? plist_new_array()
+              : type == "<dictionary>" ? plist_new_dict()
+                                       : plist_new_string(("sample-" + key).c_str());
+  plist_dict_set_item(dict, key.c_str(), v);
+}
+
+// Every key Apple documents for each check-in message, with a value of its type: the messages
+// Cairn handles decode (extra keys are fine), the others get a clear "unsupported MessageType".
+TEST(Checkin, EveryAppleCheckinSchema) {
+  const std::filesystem::path dir = std::string(CAIRN_APPLE_SCHEMAS) + "/mdm/checkin";
+  int files = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    const YAML::Node doc = YAML::LoadFile(entry.path().string());
+    const std::string type = doc["payload"]["requesttype"].as<std::string>();
+    Plist message = Plist::new_dict();
+    for (const auto& key : doc["payloadkeys"])
+      set_sample(message.root(), key["key"].as<std::string>(), key["type"].as<std::string>());
+    message.set_string("MessageType", type);
+    message.set_string("UDID", "0000-SCHEMA");
+    message.set_string("Topic", "com.apple.mgmt.schema");
+    ++files;
+    const auto reparsed = Plist::parse(message.to_xml());
+    if (type == "Authenticate" || type == "TokenUpdate" || type == "CheckOut") {
+      auto decoded = decode_checkin(reparsed);
+      std::visit([](const auto& m) { EXPECT_EQ(m.udid.value(), "0000-SCHEMA"); }, decoded);
+    } else {
+      try {
+        decode_checkin(reparsed);
+        ADD_FAILURE() << type << " was accepted";
+      } catch (const UnknownMessageType& e) {
+        EXPECT_EQ(e.type(), type);
+        EXPECT_NE(std::string(e.what()).find(type), std::string::npos);
+      }
+    }
+  }
+  EXPECT_EQ(files, 8);
+}
+
+TEST(Checkin, MissingOrMistypedFieldsAreBadRequests) {
+  auto no_udid = Plist::parse(
+      "<plist><dict><key>MessageType</key><string>Authenticate</string>"
+      "<key>Topic</key><string>t</string></dict></plist>");
+  EXPECT_THROW(decode_checkin(no_udid), BadRequest);
+  auto token_as_string = Plist::parse(
+      "<plist><dict><key>MessageType</key><string>TokenUpdate</string><key>Topic</key><string>t"
+      "</string><key>UDID</key><string>u</string><key>Token</key><string>abc</string><key>"
+      "PushMagic</key><string>m</string></dict></plist>");
+  EXPECT_THROW(decode_checkin(token_as_string), BadRequest);
+}
+
+TEST(Command, RequiresUuidAndRequestType) {
+  auto ok = Plist::parse(
+      "<plist><dict><key>CommandUUID</key><string>U1</string><key>Command</key>"
+      "<dict><key>RequestType</key><string>ProfileList</string></dict></dict></plist>");
+  EXPECT_EQ(decode_command(ok).request_type, "ProfileList");
+  auto no_type = Plist::parse(
+      "<plist><dict><key>CommandUUID</key><string>U1</string><key>Command"
+      "</key><dict/></dict></plist>");
+  EXPECT_THROW(decode_command(no_type), BadRequest);
+}
+
+}  // namespace
+}  // namespace cairn::protocol

@@ -1,0 +1,126 @@
+// Every event type round-trips through its JSON encoding and matches its published JSON Schema,
+// so consumers of the log can rely on schemas/events/*.schema.json.
+#include "schemas/events.hpp"
+
+#include <gtest/gtest.h>
+#include <rapidjson/document.h>
+#include <rapidjson/error/en.h>
+#include <rapidjson/schema.h>
+#include <rapidjson/stringbuffer.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+namespace cairn::events {
+namespace {
+
+std::vector<Event> one_of_each() {
+  const auto raw = raw_message("<plist>caf\xc3\xa9</plist>");
+  auto binary = raw_message(std::string("bplist00\xff\x00", 10));
+  TokenUpdated token{"com.apple.mgmt.x",   "00ff", "magic", "v1.0123456789abcdef.AAAA", true,
+                     std::string(64, 'a'), raw};
+  token.message.redacted = "UnlockToken";
+  MessageRejected rejected{400,         "unsupported MessageType \"X\"",
+                           "/checkin",  "text/xml",
+                           12,          std::string(64, 'b'),
+                           "127.0.0.1", ""};
+  std::vector<Payload> payloads{
+      DeviceAuthenticated{"com.apple.mgmt.x", "SERIAL1", std::string(64, 'c'), "tls", binary},
+      token,
+      DeviceCheckedOut{"com.apple.mgmt.x", std::string(64, 'c'), raw},
+      CommandEnqueued{"CMD-1", "DeviceLock", "<plist/>", true},
+      CommandDelivered{"CMD-1"},
+      CommandReported{"NotNow", "CMD-1", std::string(64, 'c'), raw},
+      PushRequested{"admin request"},
+      rejected,
+  };
+  EXPECT_EQ(payloads.size(), std::variant_size_v<Payload>);
+  std::vector<Event> out;
+  for (auto& p : payloads)
+    out.push_back(Event{"id-1", "2026-11-22T01:02:03.456Z", "UDID-1", "node-a", "device", p});
+  return out;
+}
+
+TEST(Events, RoundTripEveryType) {
+  for (const auto& e : one_of_each()) {
+    const auto json = encode(e);
+    EXPECT_EQ(json.find('\n'), std::string::npos) << json;
+    const auto back = decode(json);
+    EXPECT_EQ(encode(back), json);
+    EXPECT_EQ(type_name(back.payload), type_name(e.payload));
+  }
+}
+
+TEST(Events, MatchTheirJsonSchemas) {
+  for (const auto& e : one_of_each()) {
+    const std::string type(type_name(e.payload));
+    std::ifstream in(std::string(CAIRN_SCHEMAS_DIR) + "/events/" + type + ".schema.json");
+    ASSERT_TRUE(in) << "no schema for " << type;
+    std::stringstream ss;
+    ss << in.rdbuf();
+    rapidjson::Document schema_doc;
+    ASSERT_FALSE(schema_doc.Parse(ss.str().c_str()).HasParseError()) << type;
+    rapidjson::SchemaDocument schema(schema_doc);
+    rapidjson::Document event_doc;
+    const auto json = encode(e);
+    ASSERT_FALSE(event_doc.Parse(json.c_str()).HasParseError()) << json;
+    rapidjson::SchemaValidator validator(schema);
+    const bool valid = event_doc.Accept(validator);
+    rapidjson::StringBuffer where;
+    validator.GetInvalidDocumentPointer().StringifyUriFragment(where);
+    EXPECT_TRUE(valid) << type << ": " << validator.GetInvalidSchemaKeyword() << " at "
+                       << where.GetString();
+  }
+}
+
+TEST(Events, SchemaCatchesAMissingField) {
+  // The schema test above can fail: drop a required payload field and validation must say so.
+  std::ifstream in(std::string(CAIRN_SCHEMAS_DIR) + "/events/CommandDelivered.schema.json");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  rapidjson::Document schema_doc;
+  schema_doc.Parse(ss.str().c_str());
+  rapidjson::SchemaDocument schema(schema_doc);
+  rapidjson::Document event_doc;
+  event_doc.Parse(
+      R"({"id":"i","type":"CommandDelivered","version":1,"time":"2026-11-22T01:02:03.456Z",
+      "device":"d","node":"n","actor":"server","payload":{}})");
+  rapidjson::SchemaValidator validator(schema);
+  EXPECT_FALSE(event_doc.Accept(validator));
+}
+
+TEST(Events, EverySchemaFileHasAType) {
+  int files = 0;
+  for (const auto& f :
+       std::filesystem::directory_iterator(std::string(CAIRN_SCHEMAS_DIR) + "/events")) {
+    ++files;
+    const auto name = f.path().filename().string();
+    const auto type = name.substr(0, name.find('.'));
+    bool known = false;
+    for (const auto& e : one_of_each()) known |= type_name(e.payload) == type;
+    EXPECT_TRUE(known) << name << " describes no event type";
+  }
+  EXPECT_EQ(files, static_cast<int>(std::variant_size_v<Payload>));
+}
+
+TEST(Events, RawMessageKeepsTextVerbatimAndBinaryAsBase64) {
+  const std::string text = "<plist>\n\t<dict/>\n</plist>\n";
+  EXPECT_EQ(raw_message(text).body, text);
+  EXPECT_EQ(raw_message(text).encoding, "utf8");
+  EXPECT_EQ(raw_message(std::string("\xff\xfe", 2)).encoding, "base64");
+}
+
+TEST(Events, DecodeRejectsUnknownTypesAndVersions) {
+  auto json = encode(one_of_each()[4]);
+  EXPECT_THROW(decode("{not json"), std::runtime_error);
+  auto unknown = json;
+  unknown.replace(unknown.find("CommandDelivered"), 16, "CommandExploded!");
+  EXPECT_THROW(decode(unknown), std::runtime_error);
+  auto future = json;
+  future.replace(future.find("\"version\": 1"), 12, "\"version\": 9");
+  EXPECT_THROW(decode(future), std::runtime_error);
+}
+
+}  // namespace
+}  // namespace cairn::events

@@ -1,0 +1,67 @@
+// Builders for the plists a device sends, and a CMS signer for Mdm-Signature headers.
+#pragma once
+
+#include <openssl/evp.h>
+
+#include <initializer_list>
+#include <string>
+#include <utility>
+
+#include "crypto/openssl_handles.hpp"
+#include "plist/plist.hpp"
+
+namespace cairn::testing {
+
+struct Field {
+  const char* key;
+  std::string value;
+  bool is_data = false;
+};
+
+inline std::string plist_xml(std::initializer_list<Field> fields) {
+  Plist p = Plist::new_dict();
+  for (const auto& f : fields)
+    f.is_data ? p.set_data(f.key, f.value) : p.set_string(f.key, f.value);
+  return p.to_xml();
+}
+
+inline std::string authenticate_body(const std::string& udid,
+                                     const std::string& topic = "com.apple.mgmt.test") {
+  return plist_xml({{"MessageType", "Authenticate"}, {"Topic", topic}, {"UDID", udid}});
+}
+
+inline std::string token_update_body(const std::string& udid, const std::string& unlock_token = "",
+                                     const std::string& topic = "com.apple.mgmt.test") {
+  Plist p = Plist::new_dict();
+  p.set_string("MessageType", "TokenUpdate");
+  p.set_string("Topic", topic);
+  p.set_string("UDID", udid);
+  p.set_data("Token", std::string(32, '\x42'));
+  p.set_string("PushMagic", "PUSH-MAGIC-" + udid);
+  if (!unlock_token.empty()) p.set_data("UnlockToken", unlock_token);
+  return p.to_xml();
+}
+
+inline std::string checkout_body(const std::string& udid) {
+  return plist_xml({{"MessageType", "CheckOut"}, {"Topic", "com.apple.mgmt.test"}, {"UDID", udid}});
+}
+
+inline std::string report_body(const std::string& udid, const std::string& status,
+                               const std::string& command_uuid = "") {
+  if (command_uuid.empty()) return plist_xml({{"Status", status}, {"UDID", udid}});
+  return plist_xml({{"Status", status}, {"UDID", udid}, {"CommandUUID", command_uuid}});
+}
+
+inline std::string command_body(const std::string& uuid, const std::string& request_type) {
+  Plist p = Plist::new_dict();
+  p.set_string("CommandUUID", uuid);
+  Plist command = Plist::new_dict();
+  command.set_string("RequestType", request_type);
+  plist_dict_set_item(p.root(), "Command", plist_copy(command.root()));
+  return p.to_xml();
+}
+
+// Base64 DER of a detached CMS signature over `body`, as a device puts in Mdm-Signature.
+std::string mdm_signature(std::string_view body, X509* cert, EVP_PKEY* key, const EVP_MD* digest);
+
+}  // namespace cairn::testing

@@ -1,0 +1,145 @@
+#include "tests/support/test_node.hpp"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "crypto/certificate.hpp"
+#include "eventlog/embedded_log.hpp"
+#include "ingest/api_keys.hpp"
+#include "pki/dev_pki.hpp"
+#include "plist/plist.hpp"
+#include "tests/support/messages.hpp"
+
+namespace cairn::testing {
+
+TestNode::TestNode(std::string data_dir, TestNodeOptions options)
+    : data_dir_(std::move(data_dir)), options_(std::move(options)) {
+  api_key_ = ingest::ApiKeys::create(data_dir_, "tester", "admin");
+  start();
+  const auto secrets = crypto::SecretBox::load_or_create(data_dir_);
+  const auto paths = pki::dev_pki_paths(data_dir_);
+  ca_file_ = paths.ca_cert();
+  ca_.key = pki::load_private_key(paths.ca_key(), secrets);
+  std::ifstream in(paths.ca_cert());
+  std::stringstream ss;
+  ss << in.rdbuf();
+  ca_.cert = crypto::parse_certificate_pem(ss.str());
+}
+
+TestNode::~TestNode() {
+  stop();
+}
+
+void TestNode::start() {
+  app::NodeConfig config;
+  config.data_dir = data_dir_;
+  config.node_name = "test-node";
+  config.http.port = 0;
+  config.http.threads = 16;
+  config.http.keep_alive_seconds = 1;
+  config.http.trusted_proxy_header = options_.trusted_proxy_header;
+  config.http.max_body_bytes = options_.max_body_bytes;
+  config.apply_timeout = options_.apply_timeout;
+  node_ = std::make_unique<app::SingleNode>(config, options_.wrap_log);
+  node_->start();
+}
+
+void TestNode::stop() {
+  if (node_) node_->stop();
+  node_.reset();
+}
+
+void TestNode::restart() {
+  stop();
+  start();
+}
+
+pki::Identity TestNode::issue_device_identity(const std::string& name) const {
+  return pki::issue_certificate(ca_, name, pki::CertUsage::kClient, {}, 30);
+}
+
+std::unique_ptr<httplib::SSLClient> TestNode::admin() const {
+  auto client = std::make_unique<httplib::SSLClient>("127.0.0.1", port());
+  client->set_ca_cert_path(ca_file_.c_str());
+  client->enable_server_certificate_verification(true);
+  client->set_basic_auth("nanomdm", api_key_.c_str());
+  return client;
+}
+
+httplib::Result TestNode::admin_get(const std::string& path) const {
+  return admin()->Get(path.c_str());
+}
+
+httplib::Result TestNode::enqueue(const std::string& ids, const std::string& command_plist,
+                                  const std::string& query) const {
+  return admin()->Put(("/v1/enqueue/" + ids + query).c_str(), command_plist, "application/xml");
+}
+
+TestDevice::TestDevice(const TestNode& node, std::string udid)
+    : udid_(std::move(udid)), identity_(node.issue_device_identity(udid_)) {
+  reconnect(node);
+}
+
+TestDevice::TestDevice(const TestNode& node, std::string udid, const pki::Identity* identity)
+    : udid_(std::move(udid)) {
+  if (identity) {
+    identity_.cert.reset(X509_dup(identity->cert.get()));
+    EVP_PKEY_up_ref(identity->key.get());
+    identity_.key.reset(identity->key.get());
+  } else {
+    present_certificate_ = false;
+  }
+  reconnect(node);
+}
+
+void TestDevice::reconnect(const TestNode& node) {
+  client_ = present_certificate_
+                ? std::make_unique<httplib::SSLClient>("127.0.0.1", node.port(),
+                                                       identity_.cert.get(), identity_.key.get())
+                : std::make_unique<httplib::SSLClient>("127.0.0.1", node.port());
+  client_->set_ca_cert_path(node.ca_file().c_str());
+  client_->enable_server_certificate_verification(true);
+  client_->set_keep_alive(true);
+  client_->set_read_timeout(10, 0);
+}
+
+httplib::Result TestDevice::put(const std::string& path, const std::string& body,
+                                const httplib::Headers& headers) {
+  const bool checkin = path == "/checkin";
+  return client_->Put(
+      path.c_str(), headers, body,
+      checkin ? "application/x-apple-aspen-mdm-checkin" : "application/x-apple-aspen-mdm");
+}
+
+httplib::Result TestDevice::report(const std::string& status, const std::string& uuid) {
+  return put("/mdm", report_body(udid_, status, uuid));
+}
+
+void TestDevice::enroll() {
+  auto a = checkin(authenticate_body(udid_));
+  ASSERT_TRUE(a);
+  ASSERT_EQ(a->status, 200) << a->body;
+  auto t = checkin(token_update_body(udid_, "unlock-" + udid_));
+  ASSERT_TRUE(t);
+  ASSERT_EQ(t->status, 200) << t->body;
+}
+
+std::string command_uuid_of(const httplib::Result& answer) {
+  if (!answer || answer->body.empty()) return "";
+  return Plist::parse(answer->body).string("CommandUUID").value_or("");
+}
+
+}  // namespace cairn::testing
+
+namespace cairn::testing {
+std::vector<events::Event> logged_events(const std::string& data_dir) {
+  eventlog::EmbeddedLog log(data_dir + "/log", eventlog::EmbeddedLog::Mode::kReadOnly);
+  std::vector<events::Event> out;
+  for (const auto& r :
+       log.read(PartitionId(0), Offset(0), 10'000'000, std::chrono::milliseconds(0)))
+    out.push_back(events::decode(r.value));
+  return out;
+}
+}  // namespace cairn::testing

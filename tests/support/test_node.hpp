@@ -1,0 +1,90 @@
+// A real Cairn node on loopback (TLS, embedded log, RocksDB) for end-to-end tests, and devices
+// that talk to it over mTLS with certificates issued by the node's own development CA.
+#pragma once
+
+#include <httplib.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "app/single_node.hpp"
+#include "crypto/secret_box.hpp"
+#include "pki/issuer.hpp"
+#include "schemas/events.hpp"
+
+namespace cairn::testing {
+
+struct TestNodeOptions {
+  std::string trusted_proxy_header;
+  size_t max_body_bytes = 4u << 20;
+  std::chrono::milliseconds apply_timeout{5000};
+  std::function<std::unique_ptr<eventlog::EventLog>(std::unique_ptr<eventlog::EventLog>)> wrap_log;
+};
+
+class TestNode {
+ public:
+  explicit TestNode(std::string data_dir, TestNodeOptions options = {});
+  ~TestNode();
+
+  void restart();  // stop, then start again on the same data directory (and a new port)
+  void stop();
+
+  int port() const { return node_->port(); }
+  const std::string& data_dir() const { return data_dir_; }
+  const std::string& ca_file() const { return ca_file_; }
+  pki::Identity issue_device_identity(const std::string& name) const;
+
+  // An admin client (HTTP Basic with a fresh API key), verifying the server certificate.
+  std::unique_ptr<httplib::SSLClient> admin() const;
+  // The admin API's answer to GET `path`, parsed as status + body.
+  httplib::Result admin_get(const std::string& path) const;
+  httplib::Result enqueue(const std::string& ids, const std::string& command_plist,
+                          const std::string& query = "") const;
+
+ private:
+  void start();
+  std::string data_dir_;
+  TestNodeOptions options_;
+  std::string ca_file_;
+  std::string api_key_;
+  pki::Identity ca_;
+  std::unique_ptr<app::SingleNode> node_;
+};
+
+class TestDevice {
+ public:
+  // A device with its own identity certificate from the node's CA.
+  TestDevice(const TestNode& node, std::string udid);
+  // A device presenting a given identity (or none, with a null identity).
+  TestDevice(const TestNode& node, std::string udid, const pki::Identity* identity);
+
+  const std::string& udid() const { return udid_; }
+  const pki::Identity& identity() const { return identity_; }
+
+  httplib::Result put(const std::string& path, const std::string& body,
+                      const httplib::Headers& headers = {});
+  httplib::Result checkin(const std::string& body) { return put("/checkin", body); }
+  httplib::Result report(const std::string& status, const std::string& uuid = "");
+  // Authenticate + TokenUpdate, both expected to answer 200.
+  void enroll();
+
+  // Reconnects to a node that restarted on another port.
+  void reconnect(const TestNode& node);
+
+ private:
+  std::string udid_;
+  pki::Identity identity_;
+  bool present_certificate_ = true;
+  std::unique_ptr<httplib::SSLClient> client_;
+};
+
+// The CommandUUID of a command the server answered with, or "" for an empty 200.
+std::string command_uuid_of(const httplib::Result& answer);
+
+}  // namespace cairn::testing
+
+namespace cairn::testing {
+// Every event in the node's log (read beside the running server, read-only).
+std::vector<events::Event> logged_events(const std::string& data_dir);
+}  // namespace cairn::testing
