@@ -97,6 +97,10 @@ SingleNode::~SingleNode() {
 }
 
 void SingleNode::start() {
+  // Serve only from a projection that has caught up with the log (after a crash or a deleted
+  // projection it may be far behind); the watermark check in ingest covers later lag.
+  const auto applied = parts_->projector.catch_up();
+  if (applied > 0) logging::info("projection caught up", {{"events", std::to_string(applied)}});
   parts_->projector.start();
   http_thread_ = std::thread([this] { parts_->http->serve(); });
   logging::info("cairn serving", {{"port", std::to_string(port_)}});

@@ -117,6 +117,21 @@ EmbeddedLog::~EmbeddedLog() {
   ::close(fd_);
 }
 
+namespace {
+
+constexpr uint64_t kMaxTailScanBytes = 256ull << 20;
+
+// True if a complete record with a matching CRC starts at `p` of `tail`.
+bool record_starts_at(std::string_view tail, size_t p) {
+  if (p + kHeaderBytes > tail.size()) return false;
+  const uint32_t length = get_u32(tail.data() + p);
+  if (length < 4 || length > kMaxRecordBytes || length > tail.size() - p - kHeaderBytes)
+    return false;
+  return crc_of(tail.data() + p + kHeaderBytes, length) == get_u32(tail.data() + p + 4);
+}
+
+}  // namespace
+
 void EmbeddedLog::recover() {
   struct stat st {};
   if (::fstat(fd_, &st) != 0) throw std::runtime_error("cannot stat " + path_);
@@ -125,29 +140,40 @@ void EmbeddedLog::recover() {
   std::string body;
   while (pos + kHeaderBytes <= size) {
     char header[kHeaderBytes];
-    if (!read_exact(fd_, header, kHeaderBytes, pos)) break;
+    if (!read_exact(fd_, header, kHeaderBytes, pos))
+      throw std::runtime_error("cannot read " + path_ + ": " + std::strerror(errno));
     const uint32_t length = get_u32(header);
     if (length > kMaxRecordBytes || pos + kHeaderBytes + length > size) break;
     body.resize(length);
-    if (!read_exact(fd_, body.data(), length, pos + kHeaderBytes)) break;
+    if (!read_exact(fd_, body.data(), length, pos + kHeaderBytes))
+      throw std::runtime_error("cannot read " + path_ + ": " + std::strerror(errno));
     if (crc_of(body.data(), length) != get_u32(header + 4)) break;
     record_offsets_.push_back(pos);
     pos += kHeaderBytes + length;
   }
-  if (pos < size && mode_ == Mode::kReadOnly) {
-    file_size_ = pos;  // a writer may be mid-append: read up to the last complete record
-    return;
-  }
-  if (pos < size) {
-    truncated_bytes_ = size - pos;
-    logging::warn("event log had a torn tail; truncating",
-                  {{"path", path_},
-                   {"valid_bytes", std::to_string(pos)},
-                   {"discarded_bytes", std::to_string(truncated_bytes_)}});
-    if (::ftruncate(fd_, static_cast<off_t>(pos)) != 0 || ::fsync(fd_) != 0)
-      throw std::runtime_error("cannot truncate torn tail of " + path_);
-  }
   file_size_ = pos;
+  if (pos == size) return;
+  if (mode_ == Mode::kReadOnly) return;  // a writer may be mid-append: read what is complete
+  // Only the last group commit can be torn by a crash, so nothing valid may follow the damage.
+  // A valid record after it means the file was damaged in the middle: that needs an operator,
+  // not a truncation that would throw away acknowledged events.
+  if (size - pos > kMaxTailScanBytes)
+    throw std::runtime_error(path_ + " is damaged at byte " + std::to_string(pos) +
+                             " with more than 256 MiB after it; refusing to truncate");
+  std::string tail(size - pos, '\0');
+  if (!read_exact(fd_, tail.data(), tail.size(), pos))
+    throw std::runtime_error("cannot read " + path_ + ": " + std::strerror(errno));
+  for (size_t p = 1; p < tail.size(); ++p)
+    if (record_starts_at(tail, p))
+      throw std::runtime_error(path_ + " is damaged at byte " + std::to_string(pos) +
+                               " but holds valid records after it; refusing to truncate");
+  truncated_bytes_ = size - pos;
+  logging::warn("event log had a torn tail; truncating",
+                {{"path", path_},
+                 {"valid_bytes", std::to_string(pos)},
+                 {"discarded_bytes", std::to_string(truncated_bytes_)}});
+  if (::ftruncate(fd_, static_cast<off_t>(pos)) != 0 || ::fsync(fd_) != 0)
+    throw std::runtime_error("cannot truncate torn tail of " + path_);
 }
 
 std::vector<LogPosition> EmbeddedLog::append(std::vector<RecordToAppend> records) {
@@ -190,6 +216,11 @@ void EmbeddedLog::writer_loop() {
       if (!open_batch_) return;  // stopping, nothing pending
       batch = std::move(open_batch_);
       at = file_size_;
+      if (failed_) {  // after a failed write the file's tail is unknown: write nothing more
+        batch->failed = batch->done = true;
+        durable_cv_.notify_all();
+        continue;
+      }
     }
     bool ok = true;
     size_t written = 0;

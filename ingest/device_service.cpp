@@ -27,11 +27,22 @@ events::RawMessage redact_unlock_token(const Plist& message, std::string_view bo
     const bool adjacent = open != std::string::npos &&
                           raw.body.find_first_not_of(" \t\r\n", key + key_tag.size()) == open;
     if (adjacent && close != std::string::npos) {
-      raw.body.erase(open + 6, close - open - 6);
-      return raw;
+      std::string cut = raw.body;
+      cut.erase(open + 6, close - open - 6);
+      // Trust the cut only if the plist reader agrees the token is gone (duplicate keys,
+      // comments or CDATA could make the text search cut the wrong span).
+      try {
+        const auto remaining = Plist::parse(cut).data(kUnlockTokenKey);
+        if (remaining && remaining->empty()) {
+          raw.body = std::move(cut);
+          return raw;
+        }
+      } catch (const BadRequest&) {
+        // fall through to re-encoding
+      }
     }
   }
-  // Binary or unusually formatted: keep the message re-encoded as XML without the secret.
+  // Binary, unusually formatted, or not verifiably cut: keep it re-encoded without the secret.
   Plist copy = Plist::adopt(plist_copy(message.root()));
   copy.remove(kUnlockTokenKey);
   raw.encoding = "utf8";
@@ -50,15 +61,19 @@ bool is_valid_identifier(std::string_view id) {
   return true;
 }
 
-projector::DeviceRecord DeviceService::authorize(const DeviceId& udid,
-                                                 const ClientIdentity& who) const {
+std::string DeviceService::refusal(const DeviceId& udid, const ClientIdentity& who) const {
   auto device = reader_.device(udid);
-  if (!device) throw NotManaged("unknown device");
-  if (device->state == projector::EnrollmentState::kCheckedOut)
-    throw NotManaged("device checked out");
+  if (!device) return "unknown device";
+  if (device->state == projector::EnrollmentState::kCheckedOut) return "device checked out";
   if (device->certificate_fingerprint != who.fingerprint)
-    throw NotManaged("certificate is not the one bound to this UDID");
-  return *device;
+    return "certificate is not the one bound to this UDID";
+  return {};
+}
+
+void DeviceService::authorize(const DeviceId& udid, const ClientIdentity& who) const {
+  if (refusal(udid, who).empty()) return;
+  writer_.wait_caught_up();
+  if (auto why = refusal(udid, who); !why.empty()) throw NotManaged(why);
 }
 
 DeviceAnswer DeviceService::checkin(const Plist& message, std::string_view body,

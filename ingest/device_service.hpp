@@ -32,8 +32,12 @@ class DeviceService {
   DeviceAnswer report(const Plist& message, std::string_view body, const ClientIdentity& who);
 
  private:
-  // Throws NotManaged unless `udid` is enrolled or authenticated and bound to `who`.
-  projector::DeviceRecord authorize(const DeviceId& udid, const ClientIdentity& who) const;
+  // Throws NotManaged unless `udid` is enrolled or authenticated and bound to `who`. A refusal is
+  // decided only on a projection that has caught up with the log: a lagging projection (after a
+  // restart or a rebuild) must give 503, never an unenrolling 401.
+  void authorize(const DeviceId& udid, const ClientIdentity& who) const;
+  // Why `udid` may not speak with `who`'s certificate, or empty if it may.
+  std::string refusal(const DeviceId& udid, const ClientIdentity& who) const;
 
   EventWriter& writer_;
   const projector::ProjectionReader& reader_;

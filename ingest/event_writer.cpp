@@ -26,18 +26,30 @@ std::vector<LogPosition> EventWriter::append(const std::vector<events::Event>& b
   return log_.append(std::move(records));
 }
 
+void EventWriter::wait_applied(const std::map<PartitionId, Offset>& last_offsets) const {
+  const auto deadline = std::chrono::steady_clock::now() + apply_timeout_;
+  for (const auto& [partition, offset] : last_offsets)
+    if (!watermark_.wait_applied({partition, offset}, deadline))
+      throw Unavailable("projection did not apply the log in time");
+}
+
 void EventWriter::append_and_wait_applied(const std::vector<events::Event>& batch) {
-  const auto positions = append(batch);
   // Waiting for the highest offset of each partition covers all the others.
   std::map<PartitionId, Offset> highest;
-  for (const auto& p : positions) {
+  for (const auto& p : append(batch)) {
     auto& h = highest[p.partition];
     if (p.offset > h) h = p.offset;
   }
-  const auto deadline = std::chrono::steady_clock::now() + apply_timeout_;
-  for (const auto& [partition, offset] : highest)
-    if (!watermark_.wait_applied({partition, offset}, deadline))
-      throw Unavailable("projection did not apply the event in time");
+  wait_applied(highest);
+}
+
+void EventWriter::wait_caught_up() const {
+  std::map<PartitionId, Offset> last;
+  for (int32_t p = 0; p < log_.partition_count(); ++p) {
+    const Offset end = log_.end_offset(PartitionId(p));
+    if (end.value() > 0) last[PartitionId(p)] = Offset(end.value() - 1);
+  }
+  wait_applied(last);
 }
 
 }  // namespace cairn::ingest

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -24,8 +25,13 @@ class EventWriter {
   std::vector<LogPosition> append(const std::vector<events::Event>& batch);
   // Durable and applied to the projection when it returns. Throws Unavailable on timeout.
   void append_and_wait_applied(const std::vector<events::Event>& batch);
+  // Waits until the projection has applied everything the log holds now. A negative answer
+  // about a device (unknown, checked out) is only trusted after this. Throws Unavailable.
+  void wait_caught_up() const;
 
  private:
+  void wait_applied(const std::map<PartitionId, Offset>& last_offsets) const;
+
   eventlog::EventLog& log_;
   const projector::AppliedWatermark& watermark_;
   std::string node_;

@@ -10,34 +10,52 @@ namespace {
 
 constexpr std::string_view kBinaryMagic = "bplist00";
 
+// Mirrors how libplist 2.2's XML reader delimits markup, so that nothing the reader sees as
+// nesting can hide from this count: comments end at the first "-->" after "<!--", tag ends skip
+// quoted attribute values, and DTD internal subsets (which real plists never have) are refused.
 void check_xml(std::string_view s, const PlistLimits& limits) {
   int depth = 0;
   size_t objects = 0;
   size_t pos = 0;
-  auto skip_past = [&](std::string_view terminator) {
-    const size_t end = s.find(terminator, pos);
+  auto skip_to = [&](size_t from, std::string_view terminator) {
+    const size_t end = s.find(terminator, from);
     if (end == std::string_view::npos) throw BadRequest("malformed XML plist: unterminated markup");
     pos = end + terminator.size();
+  };
+  // Position of the '>' ending the tag that starts at `from`, ignoring '>' inside quotes.
+  auto tag_end = [&](size_t from) {
+    char quote = 0;
+    for (size_t i = from; i < s.size(); ++i) {
+      if (quote) {
+        if (s[i] == quote) quote = 0;
+      } else if (s[i] == '"' || s[i] == '\'') {
+        quote = s[i];
+      } else if (s[i] == '>') {
+        return i;
+      }
+    }
+    throw BadRequest("malformed XML plist: unterminated tag");
   };
   while ((pos = s.find('<', pos)) != std::string_view::npos) {
     const std::string_view rest = s.substr(pos);
     if (rest.starts_with("<?")) {
-      skip_past("?>");
+      skip_to(pos + 2, "?>");
     } else if (rest.starts_with("<!--")) {
-      skip_past("-->");
+      skip_to(pos + 4, "-->");
     } else if (rest.starts_with("<![CDATA[")) {
-      skip_past("]]>");
+      skip_to(pos + 9, "]]>");
     } else if (rest.starts_with("<!")) {
-      skip_past(">");
+      const size_t end = tag_end(pos + 2);
+      if (s.substr(pos, end - pos).find('[') != std::string_view::npos)
+        throw BadRequest("XML plist with a DTD internal subset is not accepted");
+      pos = end + 1;
     } else if (rest.starts_with("</")) {
-      --depth;
-      skip_past(">");
+      pos = tag_end(pos + 2) + 1;
+      if (--depth < 0) throw BadRequest("malformed XML plist: unbalanced closing tag");
     } else {
-      const size_t close = s.find('>', pos);
-      if (close == std::string_view::npos)
-        throw BadRequest("malformed XML plist: unterminated tag");
-      const bool self_closing = s[close - 1] == '/';
-      pos = close + 1;
+      const size_t end = tag_end(pos + 1);
+      const bool self_closing = s[end - 1] == '/';
+      pos = end + 1;
       if (++objects > limits.max_objects)
         throw BadRequest("plist has more than " + std::to_string(limits.max_objects) + " objects");
       // Every element counts toward depth (plist, dict, array, leaves): conservative by two levels.
@@ -87,6 +105,9 @@ class BinaryPlistWalker {
       const uint64_t count = length(marker, pos);
       const uint64_t refs = kind == 0xD ? count * 2 : count;
       if (count > table_ || refs > (table_ - pos) / ref_size_) fail("container out of bounds");
+      // Checked before pushing, so the pending stack itself stays within the object limit.
+      if (visited + stack.size() + refs > limits.max_objects)
+        throw BadRequest("plist has more than " + std::to_string(limits.max_objects) + " objects");
       for (uint64_t i = 0; i < refs; ++i) {
         const uint64_t child = be(bytes(pos + i * ref_size_, ref_size_), ref_size_);
         if (child >= num_objects_) fail("object reference out of range");

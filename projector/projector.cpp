@@ -12,8 +12,18 @@ constexpr size_t kBatchRecords = 2048;
 
 Projector::Projector(eventlog::EventLog& log, Store& store, AppliedWatermark& watermark)
     : log_(log), store_(store), watermark_(watermark) {
-  for (int32_t p = 0; p < log_.partition_count(); ++p)
-    watermark_.advance(PartitionId(p), store_.next_offset(PartitionId(p)));
+  for (int32_t p = 0; p < log_.partition_count(); ++p) {
+    const PartitionId partition(p);
+    const Offset next = store_.next_offset(partition);
+    // A projection ahead of its log was built from records the log no longer has (or from
+    // another log). Serving from it would acknowledge new events as already applied.
+    if (next > log_.end_offset(partition))
+      throw std::runtime_error("projection has applied offset " + std::to_string(next.value()) +
+                               " of partition " + std::to_string(p) + " but the log ends at " +
+                               std::to_string(log_.end_offset(partition).value()) +
+                               "; rebuild it: move the projection directory away and restart");
+    watermark_.advance(partition, next);
+  }
 }
 
 Projector::~Projector() {

@@ -29,7 +29,9 @@ std::optional<CommandRecord> StoreReader::next_command(const DeviceId& udid,
   std::optional<CommandRecord> found;
   store_.scan(keys::queue_prefix(udid.value()), {}, [&](std::string_view, std::string_view uuid) {
     auto cmd = command(udid, CommandUuid(std::string(uuid)));
-    if (!cmd || (skip_not_now && cmd->state == CommandState::kNotNow)) return true;
+    // The queue entry and the record are read separately: re-check that it is still queued.
+    if (!cmd || !is_queued(cmd->state)) return true;
+    if (skip_not_now && cmd->state == CommandState::kNotNow) return true;
     found = std::move(cmd);
     return false;
   });
@@ -49,7 +51,8 @@ std::vector<DeviceRecord> StoreReader::devices(const std::string& after, size_t 
 std::vector<CommandRecord> StoreReader::queue(const DeviceId& udid) const {
   std::vector<CommandRecord> out;
   store_.scan(keys::queue_prefix(udid.value()), {}, [&](std::string_view, std::string_view uuid) {
-    if (auto cmd = command(udid, CommandUuid(std::string(uuid)))) out.push_back(std::move(*cmd));
+    auto cmd = command(udid, CommandUuid(std::string(uuid)));
+    if (cmd && is_queued(cmd->state)) out.push_back(std::move(*cmd));
     return true;
   });
   return out;

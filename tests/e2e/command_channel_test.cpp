@@ -21,7 +21,7 @@ class CommandChannel : public ::testing::Test {
   void enqueue(const std::string& ids, const std::string& uuid,
                const std::string& type = "DeviceInformation") {
     auto r = node->enqueue(ids, command_body(uuid, type));
-    ASSERT_TRUE(r);
+    ASSERT_TRUE(r) << httplib::to_string(r.error());
     ASSERT_EQ(r->status, 200) << r->body;
   }
   static std::string answer(TestDevice& d, const std::string& status,

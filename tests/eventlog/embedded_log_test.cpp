@@ -102,6 +102,29 @@ TEST(EmbeddedLog, CorruptRecordEndsTheValidLog) {
   EXPECT_EQ(read_all(log).size(), 2u);
 }
 
+TEST(EmbeddedLog, DamageInTheMiddleIsRefusedNotTruncated) {
+  testing::TempDir dir;
+  uint64_t second_record_at = 0;
+  {
+    EmbeddedLog log(dir.path());
+    log.append({record(0)});
+    second_record_at = std::filesystem::file_size(dir / "events.log");
+    log.append({record(1)});
+    log.append({record(2)});
+  }
+  const auto size = std::filesystem::file_size(dir / "events.log");
+  {
+    std::fstream f(dir / "events.log", std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(static_cast<std::streamoff>(second_record_at + 12));
+    f.put('X');  // record 1 is damaged; record 2 after it is intact
+  }
+  EXPECT_THROW(EmbeddedLog log(dir.path()), std::runtime_error);
+  EXPECT_EQ(std::filesystem::file_size(dir / "events.log"), size);  // nothing was cut
+  // Readers still get the intact prefix.
+  EmbeddedLog reader(dir.path(), EmbeddedLog::Mode::kReadOnly);
+  EXPECT_EQ(read_all(reader).size(), 1u);
+}
+
 TEST(EmbeddedLog, ReadWaitsForNewRecords) {
   testing::TempDir dir;
   EmbeddedLog log(dir.path());

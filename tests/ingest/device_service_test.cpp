@@ -72,7 +72,7 @@ class DeviceServiceTest : public ::testing::Test {
   projector::StoreReader store_reader{store};
   FailingReader reader{store_reader};
   crypto::SecretBox secrets{{crypto::random_bytes(32)}};
-  EventWriter writer{log, watermark, "test", std::chrono::milliseconds(5000)};
+  EventWriter writer{log, watermark, "test", std::chrono::milliseconds(300)};
   DeviceService service{writer, reader, secrets};
   ClientIdentity who{std::string(64, 'a'), "tls"};
 
@@ -125,6 +125,42 @@ TEST_F(DeviceServiceTest, UnlockTokenIsSealedAndCutFromTheRecordedMessage) {
   // Everything else the device said is still there, verbatim.
   EXPECT_NE(token.message.body.find("<string>PUSH-MAGIC-U1</string>"), std::string::npos);
   EXPECT_EQ(reader.device(DeviceId("U1"))->unlock_token_sealed, token.unlock_token_sealed);
+}
+
+TEST_F(DeviceServiceTest, UnlockTokenBehindADecoyIsStillNeverRecordedInClear) {
+  const std::string secret = "THE-REAL-UNLOCK-TOKEN";
+  checkin(testing::authenticate_body("U1"));
+  // A decoy UnlockToken inside a comment comes first; the reader takes the real one.
+  const std::string body =
+      "<plist version=\"1.0\"><dict><key>MessageType</key><string>TokenUpdate</string>"
+      "<key>Topic</key><string>com.apple.mgmt.t</string><key>UDID</key><string>U1</string>"
+      "<key>Token</key><data>AAEC</data><key>PushMagic</key><string>m</string>"
+      "<!-- <key>UnlockToken</key><data>ZGVjb3k=</data> -->"
+      "<key>UnlockToken</key><data>" +
+      base64_encode(secret) + "</data></dict></plist>";
+  checkin(body);
+  const auto records = log.read(PartitionId(0), Offset(0), 100, std::chrono::milliseconds(0));
+  const auto& json = records.back().value;
+  EXPECT_EQ(json.find(base64_encode(secret)), std::string::npos) << json;
+  const auto token = std::get<events::TokenUpdated>(events::decode(json).payload);
+  EXPECT_EQ(secrets.open(token.unlock_token_sealed, "U1"), secret);
+  EXPECT_NE(token.message.redacted.find("re-encoded"), std::string::npos);
+}
+
+TEST_F(DeviceServiceTest, ALaggingProjectionGives503NotAnUnenrolling401) {
+  checkin(testing::authenticate_body("U1"));
+  checkin(testing::token_update_body("U1"));
+  // Stop applying: the next CheckOut is in the log but not in the projection.
+  projector.stop();
+  const auto checkout = testing::checkout_body("U1");
+  EXPECT_THROW(checkin(checkout), Unavailable);
+  // The projection still says "enrolled"... and now a re-Authenticate with a new certificate
+  // for the same UDID is in the log only as well. A report with the new certificate must not be
+  // refused from the stale projection.
+  EXPECT_THROW(service.report(Plist::parse(testing::report_body("U1", "Idle")),
+                              testing::report_body("U1", "Idle"),
+                              ClientIdentity{std::string(64, 'f'), "tls"}),
+               Unavailable);
 }
 
 }  // namespace

@@ -95,6 +95,49 @@ TEST(PlistBounds, RefusesBinaryExponentialExpansion) {
   }
 }
 
+// Markup that libplist skips must not be able to hide closing tags from the depth count.
+TEST(PlistBounds, HiddenClosingTagsCannotMaskDeepNesting) {
+  const std::string closers = [] {
+    std::string c;
+    for (int i = 0; i < 1000; ++i) c += "</array>";
+    return c;
+  }();
+  std::string deep;  // well-formed: libplist would parse it if the check let it through
+  for (int i = 0; i < 1000; ++i) deep += "<array>";
+  deep += closers + "</dict></plist>";
+  const std::string head = "<?xml version=\"1.0\"?><plist version=\"1.0\"><dict><key>a</key>";
+  // "<!-->" opens a comment that runs to the next "-->", not a complete comment.
+  EXPECT_THROW(Plist::parse(head + "<!-->" + closers + " -->" + deep), BadRequest);
+  // A '>' or closing tags inside a quoted attribute value do not end the tag.
+  std::string quoted;
+  for (int i = 0; i < 1000; ++i) quoted += "<array a=\"</array></array>\">";
+  EXPECT_THROW(Plist::parse(head + quoted + closers + "</dict></plist>"), BadRequest);
+  // DTD internal subsets are refused outright.
+  EXPECT_THROW(Plist::parse("<!DOCTYPE plist [ " + closers + " ]>" + head + deep), BadRequest);
+  // And a closing tag with no opening one is malformed, whatever follows.
+  EXPECT_THROW(Plist::parse(head + closers + deep), BadRequest);
+}
+
+TEST(PlistBounds, RefusesSelfReferencingArrayWithoutExpandingIt) {
+  // One array holding a million references to itself (1-byte refs): the walk must refuse it
+  // before queueing them, not after allocating for every level.
+  constexpr uint32_t kRefs = 1'000'000;
+  std::string body = "bplist00";
+  body += static_cast<char>(0xAF);  // array, extended count follows
+  body += static_cast<char>(0x12);  // 4-byte integer
+  put_be(body, kRefs, 4);
+  body += std::string(kRefs, '\0');  // every reference is object 0: itself
+  const uint64_t table = body.size();
+  put_be(body, 8, 1);
+  body += std::string(6, '\0');
+  body += static_cast<char>(1);  // offset size
+  body += static_cast<char>(1);  // ref size
+  put_be(body, 1, 8);
+  put_be(body, 0, 8);
+  put_be(body, table, 8);
+  EXPECT_THROW(Plist::parse(body), BadRequest);
+}
+
 TEST(PlistBounds, RefusesTruncatedAndGarbage) {
   auto good = read_fixture("device-messages/Authenticate.1.plist");
   EXPECT_THROW(Plist::parse(good.substr(0, good.size() / 2)), BadRequest);
