@@ -1,6 +1,9 @@
 #include "app/single_node.hpp"
+#include "common/files.hpp"
 
 #include <unistd.h>
+
+#include <csignal>
 
 #include <filesystem>
 #include <fstream>
@@ -15,14 +18,6 @@
 
 namespace cairn::app {
 namespace {
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error("cannot read " + path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 std::string host_name() {
   char buf[256] = {};
@@ -97,6 +92,10 @@ SingleNode::~SingleNode() {
 }
 
 void SingleNode::start() {
+  // OpenSSL writes with write(2): a device that drops its connection mid-response raises SIGPIPE,
+  // which by default ends the process. httplib's Server happens to ignore it too; this must not
+  // depend on that. The failed write is then an error on that connection only.
+  std::signal(SIGPIPE, SIG_IGN);
   // Serve only from a projection that has caught up with the log (after a crash or a deleted
   // projection it may be far behind); the watermark check in ingest covers later lag.
   const auto applied = parts_->projector.catch_up();

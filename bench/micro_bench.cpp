@@ -11,34 +11,28 @@
 #include "projector/keys.hpp"
 #include "protocol/messages.hpp"
 #include "schemas/events.hpp"
+#include "tests/support/fixtures.hpp"
 #include "tests/support/temp_dir.hpp"
 
 namespace cairn {
 namespace {
 
-std::string fixture(const std::string& name) {
-  std::ifstream in(std::string(CAIRN_TEST_FIXTURES) + "/" + name, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 void BM_ParseTokenUpdate(benchmark::State& state) {
-  const auto body = fixture("device-messages/TokenUpdate.1.plist");
+  const auto body = testing::fixture("device-messages/TokenUpdate.1.plist");
   for (auto _ : state) benchmark::DoNotOptimize(protocol::decode_checkin(Plist::parse(body)));
   state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(body.size()));
 }
 BENCHMARK(BM_ParseTokenUpdate);
 
 void BM_ParseDeviceInformationResult(benchmark::State& state) {
-  const auto body = fixture("device-messages/DeviceInformation.1.plist");
+  const auto body = testing::fixture("device-messages/DeviceInformation.1.plist");
   for (auto _ : state) benchmark::DoNotOptimize(protocol::decode_report(Plist::parse(body)));
   state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(body.size()));
 }
 BENCHMARK(BM_ParseDeviceInformationResult);
 
 void BM_PlistBoundsCheckOnly(benchmark::State& state) {
-  const auto body = fixture("device-messages/DeviceInformation.1.plist");
+  const auto body = testing::fixture("device-messages/DeviceInformation.1.plist");
   for (auto _ : state) check_plist_bounds(body, {});
   state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(body.size()));
 }
@@ -53,7 +47,7 @@ events::Event sample_report(int i) {
       "device",
       events::CommandReported{
           "Acknowledged", "CMD-" + std::to_string(i), std::string(64, 'c'),
-          events::raw_message(fixture("device-messages/DeviceInformation.1.plist"))}};
+          events::raw_message(testing::fixture("device-messages/DeviceInformation.1.plist"))}};
 }
 
 void BM_EventEncode(benchmark::State& state) {
@@ -69,8 +63,8 @@ void BM_EventDecode(benchmark::State& state) {
 BENCHMARK(BM_EventDecode);
 
 void BM_MdmSignatureVerifyRealSha1(benchmark::State& state) {
-  const auto header = fixture("mdm-signature/idle-request.mdm-signature");
-  const auto body = fixture("mdm-signature/idle-request.body");
+  const auto header = testing::fixture("mdm-signature/idle-request.mdm-signature");
+  const auto body = testing::fixture("mdm-signature/idle-request.body");
   for (auto _ : state)
     benchmark::DoNotOptimize(crypto::verify_mdm_signature(header, body, nullptr));
 }

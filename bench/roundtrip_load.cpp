@@ -15,12 +15,14 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <csignal>
 #include <fstream>
 #include <iostream>
 #include <map>
 #include <sstream>
 #include <thread>
 
+#include "common/files.hpp"
 #include "crypto/certificate.hpp"
 #include "crypto/secret_box.hpp"
 #include "pki/dev_pki.hpp"
@@ -52,13 +54,6 @@ long peak_rss_kib_of(int pid) {
   return 0;
 }
 
-std::string read_file(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 std::string uuid_of(const httplib::Result& r) {
   if (!r || r->status != 200 || r->body.empty()) return "";
   return cairn::Plist::parse(r->body).string("CommandUUID").value_or("");
@@ -67,6 +62,7 @@ std::string uuid_of(const httplib::Result& r) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  std::signal(SIGPIPE, SIG_IGN);  // a closed connection is an error to count, not a crash
   std::map<std::string, std::string> o;
   for (int i = 1; i + 1 < argc; i += 2) o[std::string(argv[i]).substr(2)] = argv[i + 1];
   const std::string data_dir = o.contains("data-dir") ? o["data-dir"] : "data";
@@ -79,7 +75,7 @@ int main(int argc, char** argv) {
   const auto secrets = cairn::crypto::SecretBox::load_or_create(data_dir);
   const auto paths = cairn::pki::dev_pki_paths(data_dir);
   cairn::pki::Identity ca{cairn::pki::load_private_key(paths.ca_key(), secrets),
-                          cairn::crypto::parse_certificate_pem(read_file(paths.ca_cert()))};
+                          cairn::crypto::parse_certificate_pem(cairn::read_file(paths.ca_cert()))};
 
   struct Device {
     std::string udid;
@@ -133,6 +129,7 @@ int main(int argc, char** argv) {
   }
 
   const double cpu_before = cpu_seconds_of(server_pid);
+  const double own_cpu_before = cpu_seconds_of(::getpid());
   const auto start = Clock::now();
   std::atomic<long> requests{0};
   {
@@ -156,6 +153,7 @@ int main(int argc, char** argv) {
   }
   const double wall = std::chrono::duration<double>(Clock::now() - start).count();
   const double cpu = cpu_seconds_of(server_pid) - cpu_before;
+  const double own_cpu = cpu_seconds_of(::getpid()) - own_cpu_before;
 
   std::vector<double> all;
   int errors = 0;
@@ -173,6 +171,7 @@ int main(int argc, char** argv) {
             << ",\"latency_us\":{\"p50\":" << pct(0.50) << ",\"p95\":" << pct(0.95)
             << ",\"p99\":" << pct(0.99) << ",\"max\":" << (all.empty() ? 0 : all.back()) << "}"
             << ",\"server_cpu_us_per_request\":" << cpu * 1e6 / static_cast<double>(requests)
+            << ",\"load_tool_cpu_us_per_request\":" << own_cpu * 1e6 / static_cast<double>(requests)
             << ",\"server_peak_rss_kib\":" << peak_rss_kib_of(server_pid)
             << ",\"errors\":" << errors << "}" << std::endl;
   return errors == 0 ? 0 : 1;

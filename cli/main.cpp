@@ -21,7 +21,7 @@ commands:
   serve     run ingest + projector on the embedded log (single node)
             --data-dir DIR (data)  --listen HOST:PORT (127.0.0.1:8443)  --no-tls
             --tls-cert FILE --tls-key FILE --device-ca FILE   (default: the dev PKI in DIR/pki)
-            --trusted-proxy-header NAME  --max-body-bytes N (4194304)  --threads N (64)
+            --trusted-proxy-header NAME  --max-body-bytes N (4194304)  --threads N (256)
             --node NAME  --apply-timeout-ms N (5000)  --keep-alive-seconds N (5)
   replay    rebuild the projection from the log into a fresh directory, print the digest
             --data-dir DIR  --into DIR (a new temporary directory when omitted)
@@ -70,7 +70,7 @@ int serve(const Options& o) {
   c.device_ca_file = opt(o, "device-ca", "");
   c.http.trusted_proxy_header = opt(o, "trusted-proxy-header", "");
   c.http.max_body_bytes = std::stoull(opt(o, "max-body-bytes", "4194304"));
-  c.http.threads = std::stoi(opt(o, "threads", "64"));
+  c.http.threads = std::stoi(opt(o, "threads", "256"));
   c.http.keep_alive_seconds = std::stoi(opt(o, "keep-alive-seconds", "5"));
   c.apply_timeout = std::chrono::milliseconds(std::stoll(opt(o, "apply-timeout-ms", "5000")));
 

@@ -55,6 +55,21 @@ ApiResponse not_found(std::string_view what) {
   return {404, j.str()};
 }
 
+using IdErrors = std::vector<std::pair<std::string, std::string>>;  // device id → why refused
+
+// NanoMDM's per-ID status object: {"status": {"<id>": {"<field>": "<why>"}}}, omitted if empty.
+void write_id_errors(JsonWriter& j, const IdErrors& errors, std::string_view field) {
+  if (errors.empty()) return;
+  j.key("status").begin_object();
+  for (const auto& [id, why] : errors) j.key(id).begin_object().field(field, why).end_object();
+  j.end_object();
+}
+
+// NanoMDM's status codes: 200 all accepted, 207 some, 500 none.
+int multi_status(const IdErrors& errors, bool any_accepted) {
+  return errors.empty() ? 200 : any_accepted ? 207 : 500;
+}
+
 // The command as it will be sent: the admin's own bytes when they are an XML plist, else
 // libplist's XML rendering of it (devices are sent XML).
 std::string command_xml(std::string_view body, const Plist& parsed) {
@@ -93,7 +108,7 @@ ApiResponse AdminApi::enqueue(const std::vector<std::string>& ids, std::string_v
     throw BadRequest("CommandUUID must be 1-128 characters of [A-Za-z0-9._-]");
   const std::string xml = command_xml(body, parsed);
 
-  std::vector<std::pair<std::string, std::string>> errors;  // id → why not queued
+  IdErrors errors;
   std::vector<events::Event> batch;
   for (const auto& id : ids) {
     std::string why = refusal(id);
@@ -111,23 +126,17 @@ ApiResponse AdminApi::enqueue(const std::vector<std::string>& ids, std::string_v
 
   JsonWriter j;
   j.begin_object();
-  if (!errors.empty()) {
-    j.key("status").begin_object();
-    for (const auto& [id, why] : errors)
-      j.key(id).begin_object().field("command_error", why).end_object();
-    j.end_object();
-  }
+  write_id_errors(j, errors, "command_error");
   if (no_push) j.field("no_push", true);
   if (batch.empty()) j.field("command_error", "no device accepted the command");
   j.field("command_uuid", command.uuid.value()).field("request_type", command.request_type);
   j.end_object();
-  const int status = errors.empty() ? 200 : batch.empty() ? 500 : 207;
-  return {status, j.str()};
+  return {multi_status(errors, !batch.empty()), j.str()};
 }
 
 ApiResponse AdminApi::push(const std::vector<std::string>& ids, const Principal& actor) {
   if (ids.empty()) throw BadRequest("no device ids in the path");
-  std::vector<std::pair<std::string, std::string>> errors;
+  IdErrors errors;
   std::vector<events::Event> batch;
   for (const auto& id : ids) {
     if (auto why = refusal(id); !why.empty()) {
@@ -139,15 +148,10 @@ ApiResponse AdminApi::push(const std::vector<std::string>& ids, const Principal&
   if (!batch.empty()) writer_.append(batch);
   JsonWriter j;
   j.begin_object();
-  if (!errors.empty()) {
-    j.key("status").begin_object();
-    for (const auto& [id, why] : errors)
-      j.key(id).begin_object().field("push_error", why).end_object();
-    j.end_object();
-  }
+  write_id_errors(j, errors, "push_error");
   if (batch.empty()) j.field("push_error", "no device accepted the push request");
   j.end_object();
-  return {errors.empty() ? 200 : batch.empty() ? 500 : 207, j.str()};
+  return {multi_status(errors, !batch.empty()), j.str()};
 }
 
 ApiResponse AdminApi::devices(const std::string& after, size_t limit) const {

@@ -24,7 +24,9 @@ struct HttpOptions {
   std::string client_ca_pem;         // device CA; client certificates are optional but verified
   std::string trusted_proxy_header;  // e.g. X-Ssl-Client-Cert; empty disables
   size_t max_body_bytes = 4u << 20;
-  int threads = 64;  // requests block on log syncs, so more threads than cores
+  // httplib serves each open connection on its own thread (idle keep-alive included) and
+  // requests block on log syncs: size this above the number of concurrently connected devices.
+  int threads = 256;
   // How long an idle keep-alive connection is held. httplib's stop() waits for idle connections
   // to time out, so this also bounds shutdown time.
   int keep_alive_seconds = 5;

@@ -1,4 +1,5 @@
 #include "pki/dev_pki.hpp"
+#include "common/files.hpp"
 
 #include <sys/stat.h>
 #include <unistd.h>
@@ -18,14 +19,6 @@ void write_file(const std::string& path, const std::string& content, bool secret
   ::umask(old_mask);
   out << content;
   if (!out.flush()) throw std::runtime_error("cannot write " + path);
-}
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error("cannot read " + path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
 }
 
 void write_identity(const Identity& id, const std::string& cert_path, const std::string& key_path,

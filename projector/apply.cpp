@@ -25,9 +25,9 @@ class Tx {
   }
   void put(const std::string& key, const std::string& value) { batch_.Put(key, value); }
   void erase(const std::string& key) { batch_.Delete(key); }
-  void scan(const std::string& prefix,
+  void scan(const std::string& prefix, const std::string& start,
             const std::function<bool(std::string_view, std::string_view)>& visit) {
-    store_.scan(batch_, prefix, visit);
+    store_.scan(batch_, prefix, start, visit);
   }
 
  private:
@@ -47,12 +47,14 @@ DeviceRecord touch_device(Tx& tx, const events::Event& e) {
 
 // A re-enrolling device (restored, wiped, re-installed profile) must not run commands queued for
 // its previous life — an old EraseDevice would wipe it again. They leave the queue as cancelled.
-void cancel_queue(Tx& tx, const std::string& udid, const std::string& time) {
+void cancel_queue(Tx& tx, DeviceRecord& device, const std::string& time, int64_t now) {
+  const std::string& udid = device.udid;
   std::vector<std::pair<std::string, std::string>> entries;
-  tx.scan(keys::queue_prefix(udid), [&](std::string_view k, std::string_view v) {
-    entries.emplace_back(k, v);
-    return true;
-  });
+  tx.scan(keys::queue_prefix(udid), keys::queue_entry(udid, device.queue_floor),
+          [&](std::string_view k, std::string_view v) {
+            entries.emplace_back(k, v);
+            return true;
+          });
   for (const auto& [queue_key, uuid] : entries) {
     const auto key = keys::command(udid, uuid);
     if (auto cmd = tx.load<CommandRecord>(key)) {
@@ -62,6 +64,20 @@ void cancel_queue(Tx& tx, const std::string& udid, const std::string& time) {
     }
     tx.erase(queue_key);
   }
+  device.queue_floor = now;  // everything queued before this event is gone
+}
+
+// After removing the entry at `removed`, raise the floor past it if nothing before it is queued.
+void advance_queue_floor(Tx& tx, DeviceRecord& device, int64_t removed) {
+  if (removed < device.queue_floor) return;
+  const std::string removed_key = keys::queue_entry(device.udid, removed);
+  bool earlier_queued = false;
+  tx.scan(keys::queue_prefix(device.udid), keys::queue_entry(device.udid, device.queue_floor),
+          [&](std::string_view key, std::string_view) {
+            earlier_queued = key < removed_key;
+            return false;
+          });
+  if (!earlier_queued) device.queue_floor = removed + 1;
 }
 
 void bind_certificate(Tx& tx, DeviceRecord& device, const std::string& fingerprint) {
@@ -79,7 +95,7 @@ struct Applier {
 
   void operator()(const events::DeviceAuthenticated& p) {
     auto device = touch_device(tx, e);
-    if (device.enrollments > 0) cancel_queue(tx, e.device, e.time);
+    if (device.enrollments > 0) cancel_queue(tx, device, e.time, position.offset.value());
     device.state = EnrollmentState::kAuthenticated;
     device.topic = p.topic;
     device.serial_number = p.serial_number;
@@ -144,10 +160,14 @@ struct Applier {
   }
 
   void operator()(const events::CommandReported& p) {
-    if (auto device = tx.load<DeviceRecord>(keys::device(e.device))) {
-      device->last_seen = e.time;
-      tx.save(keys::device(e.device), *device);
-    }
+    auto device = tx.load<DeviceRecord>(keys::device(e.device));
+    if (!device) return;  // ingest only records reports from known devices
+    device->last_seen = e.time;
+    apply_status(p, *device);
+    tx.save(keys::device(e.device), *device);
+  }
+
+  void apply_status(const events::CommandReported& p, DeviceRecord& device) {
     const auto status = protocol::parse_status(p.status);
     if (!status || *status == protocol::Status::kIdle) return;
     const auto key = keys::command(e.device, p.command_uuid);
@@ -168,6 +188,7 @@ struct Applier {
       cmd->finished_at = e.time;
       cmd->result_plist = p.message.body;
       tx.erase(keys::queue_entry(e.device, cmd->queue_sequence));
+      advance_queue_floor(tx, device, cmd->queue_sequence);
     }
     tx.save(key, *cmd);
   }

@@ -24,17 +24,25 @@ std::optional<CommandRecord> StoreReader::command(const DeviceId& udid,
   return decode_record<CommandRecord>(*v);
 }
 
+std::string StoreReader::queue_start(const DeviceId& udid) const {
+  auto d = device(udid);
+  return keys::queue_entry(udid.value(), d ? d->queue_floor : 0);
+}
+
 std::optional<CommandRecord> StoreReader::next_command(const DeviceId& udid,
                                                        bool skip_not_now) const {
   std::optional<CommandRecord> found;
-  store_.scan(keys::queue_prefix(udid.value()), {}, [&](std::string_view, std::string_view uuid) {
-    auto cmd = command(udid, CommandUuid(std::string(uuid)));
-    // The queue entry and the record are read separately: re-check that it is still queued.
-    if (!cmd || !is_queued(cmd->state)) return true;
-    if (skip_not_now && cmd->state == CommandState::kNotNow) return true;
-    found = std::move(cmd);
-    return false;
-  });
+  const auto start = queue_start(udid);
+  store_.scan(keys::queue_prefix(udid.value()), start,
+              [&](std::string_view, std::string_view uuid) {
+                auto cmd = command(udid, CommandUuid(std::string(uuid)));
+                // The queue entry and the record are read separately: re-check that it is still
+                // queued.
+                if (!cmd || !is_queued(cmd->state)) return true;
+                if (skip_not_now && cmd->state == CommandState::kNotNow) return true;
+                found = std::move(cmd);
+                return false;
+              });
   return found;
 }
 
@@ -50,11 +58,13 @@ std::vector<DeviceRecord> StoreReader::devices(const std::string& after, size_t 
 
 std::vector<CommandRecord> StoreReader::queue(const DeviceId& udid) const {
   std::vector<CommandRecord> out;
-  store_.scan(keys::queue_prefix(udid.value()), {}, [&](std::string_view, std::string_view uuid) {
-    auto cmd = command(udid, CommandUuid(std::string(uuid)));
-    if (cmd && is_queued(cmd->state)) out.push_back(std::move(*cmd));
-    return true;
-  });
+  const auto start = queue_start(udid);
+  store_.scan(keys::queue_prefix(udid.value()), start,
+              [&](std::string_view, std::string_view uuid) {
+                auto cmd = command(udid, CommandUuid(std::string(uuid)));
+                if (cmd && is_queued(cmd->state)) out.push_back(std::move(*cmd));
+                return true;
+              });
   return out;
 }
 

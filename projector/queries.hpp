@@ -45,6 +45,7 @@ class StoreReader final : public ProjectionReader {
   std::vector<CommandRecord> command_targets(const CommandUuid& uuid) const override;
 
  private:
+  std::string queue_start(const DeviceId& udid) const;  // the key at the device's queue floor
   const Store& store_;
 };
 

@@ -30,12 +30,15 @@ struct DeviceRecord {
   std::string enrolled_at;
   std::string checked_out_at;
   uint32_t enrollments = 0;  // Authenticate count: >1 means re-enrolled
+  // No queued command has a lower sequence. Queue reads seek here, past the tombstones that
+  // dequeued commands leave in RocksDB until compaction.
+  int64_t queue_floor = 0;
 
   template <class Archive>
   void serialize(Archive& a) {
     a(udid, state, topic, serial_number, certificate_fingerprint, identity_source, token_hex,
       push_magic, unlock_token_sealed, awaiting_configuration, first_seen, last_seen,
-      authenticated_at, enrolled_at, checked_out_at, enrollments);
+      authenticated_at, enrolled_at, checked_out_at, enrollments, queue_floor);
   }
 };
 

@@ -47,6 +47,27 @@ std::optional<std::string> Store::get(rocksdb::WriteBatchWithIndex& batch,
 
 namespace {
 
+// Read options whose upper bound is the end of `prefix`, so iterators stop there instead of
+// stepping over other keys and tombstones after it. Keeps the bound alive with the options.
+class PrefixReadOptions {
+ public:
+  explicit PrefixReadOptions(std::string_view prefix) : end_(prefix) {
+    while (!end_.empty() && static_cast<unsigned char>(end_.back()) == 0xff) end_.pop_back();
+    if (end_.empty()) return;  // no prefix (or all 0xff): unbounded
+    end_.back() = static_cast<char>(static_cast<unsigned char>(end_.back()) + 1);
+    bound_ = rocksdb::Slice(end_);
+    options_.iterate_upper_bound = &bound_;
+  }
+  PrefixReadOptions(const PrefixReadOptions&) = delete;
+  PrefixReadOptions& operator=(const PrefixReadOptions&) = delete;
+  const rocksdb::ReadOptions& get() const { return options_; }
+
+ private:
+  std::string end_;
+  rocksdb::Slice bound_;
+  rocksdb::ReadOptions options_;
+};
+
 void scan_iterator(rocksdb::Iterator* it, std::string_view prefix, std::string_view start,
                    const std::function<bool(std::string_view, std::string_view)>& visit) {
   const std::string from(start.empty() ? prefix : start);
@@ -64,15 +85,17 @@ void scan_iterator(rocksdb::Iterator* it, std::string_view prefix, std::string_v
 
 void Store::scan(std::string_view prefix, std::string_view start,
                  const std::function<bool(std::string_view, std::string_view)>& visit) const {
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  const PrefixReadOptions options(prefix);
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(options.get()));
   scan_iterator(it.get(), prefix, start, visit);
 }
 
 void Store::scan(rocksdb::WriteBatchWithIndex& batch, std::string_view prefix,
+                 std::string_view start,
                  const std::function<bool(std::string_view, std::string_view)>& visit) const {
-  std::unique_ptr<rocksdb::Iterator> it(
-      batch.NewIteratorWithBase(db_->NewIterator(rocksdb::ReadOptions())));
-  scan_iterator(it.get(), prefix, {}, visit);
+  const PrefixReadOptions options(prefix);
+  std::unique_ptr<rocksdb::Iterator> it(batch.NewIteratorWithBase(db_->NewIterator(options.get())));
+  scan_iterator(it.get(), prefix, start, visit);
 }
 
 void Store::write(rocksdb::WriteBatchWithIndex& batch) {

@@ -27,7 +27,7 @@ class Store {
             const std::function<bool(std::string_view, std::string_view)>& visit) const;
   // Reads through a batch being built, so an event sees the effects of earlier ones in the batch.
   std::optional<std::string> get(rocksdb::WriteBatchWithIndex& batch, std::string_view key) const;
-  void scan(rocksdb::WriteBatchWithIndex& batch, std::string_view prefix,
+  void scan(rocksdb::WriteBatchWithIndex& batch, std::string_view prefix, std::string_view start,
             const std::function<bool(std::string_view, std::string_view)>& visit) const;
   void write(rocksdb::WriteBatchWithIndex& batch);
 

@@ -1,4 +1,5 @@
 #include "crypto/cms_signature.hpp"
+#include "tests/support/fixtures.hpp"
 
 #include <gtest/gtest.h>
 
@@ -13,25 +14,18 @@
 namespace cairn::crypto {
 namespace {
 
-std::string read_fixture(const std::string& name) {
-  std::ifstream in(std::string(CAIRN_TEST_FIXTURES) + "/mdm-signature/" + name, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 // A real device's header: BER with indefinite lengths, SHA-1, signer certificate embedded.
 TEST(MdmSignature, VerifiesRealDeviceSignature) {
-  const auto header = read_fixture("idle-request.mdm-signature");
-  const auto body = read_fixture("idle-request.body");
+  const auto header = testing::fixture("mdm-signature/idle-request.mdm-signature");
+  const auto body = testing::fixture("mdm-signature/idle-request.body");
   auto signer = verify_mdm_signature(header, body, nullptr);
   ASSERT_TRUE(signer);
   EXPECT_EQ(certificate_fingerprint(signer.get()).size(), 64u);
 }
 
 TEST(MdmSignature, RejectsTamperedBody) {
-  const auto header = read_fixture("idle-request.mdm-signature");
-  auto body = read_fixture("idle-request.body");
+  const auto header = testing::fixture("mdm-signature/idle-request.mdm-signature");
+  auto body = testing::fixture("mdm-signature/idle-request.body");
   body.replace(body.find("Idle"), 4, "Iddl");
   EXPECT_THROW(verify_mdm_signature(header, body, nullptr), BadRequest);
 }
@@ -39,8 +33,8 @@ TEST(MdmSignature, RejectsTamperedBody) {
 TEST(MdmSignature, RealSignerIsNotTrustedByAnotherCa) {
   const auto ca = pki::make_ca("Other CA", 1);
   const auto trust = TrustStore::from_pem(certificate_pem(ca.cert.get()));
-  EXPECT_THROW(verify_mdm_signature(read_fixture("idle-request.mdm-signature"),
-                                    read_fixture("idle-request.body"), &trust),
+  EXPECT_THROW(verify_mdm_signature(testing::fixture("mdm-signature/idle-request.mdm-signature"),
+                                    testing::fixture("mdm-signature/idle-request.body"), &trust),
                BadRequest);
 }
 
@@ -78,7 +72,7 @@ TEST(BerDepth, RefusesDeepNestingBeforeParsing) {
 TEST(BerDepth, AcceptsRealSignatureAndRejectsTruncation) {
   std::string der;
   {
-    const auto header = read_fixture("idle-request.mdm-signature");
+    const auto header = testing::fixture("mdm-signature/idle-request.mdm-signature");
     der = base64_decode(header);
   }
   EXPECT_TRUE(ber_within_depth(der, kMaxBerDepth));

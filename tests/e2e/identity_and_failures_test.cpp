@@ -6,6 +6,8 @@
 #include <filesystem>
 #include <thread>
 
+#include <openssl/ssl.h>
+
 #include "common/encoding.hpp"
 #include "crypto/certificate.hpp"
 #include "projector/record_codec.hpp"
@@ -275,6 +277,46 @@ TEST(Failures, StalledProjectionIs503NotAStaleAnswer) {
   auto next = d.report("Idle");
   EXPECT_EQ(next->status, 200);
   EXPECT_EQ(command_uuid_of(next), "");
+}
+
+// A device that hangs up while a large command is being written to it costs that response only:
+// the process lives and keeps serving (a write to a closed socket raises SIGPIPE unless ignored).
+TEST(Failures, DeviceHangingUpMidResponseDoesNotTakeTheServerDown) {
+  TempDir dir;
+  TestNode node(dir.path());
+  TestDevice quitter(node, "QUITTER"), other(node, "OTHER");
+  quitter.enroll();
+  other.enroll();
+  Plist command = Plist::parse(command_body("BIG", "InstallProfile"));
+  plist_t inner = plist_dict_get_item(command.root(), "Command");
+  const std::string profile(2u << 20, 'p');  // ~2.8 MB once base64-encoded
+  plist_dict_set_item(inner, "Payload", plist_new_data(profile.data(), profile.size()));
+  ASSERT_EQ(node.enqueue("QUITTER", command.to_xml())->status, 200);
+
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    // Raw TLS: send the poll, then close without reading the ~2.8 MB answer.
+    crypto::BioPtr bio(BIO_new_ssl_connect(SSL_CTX_new(TLS_client_method())));
+    SSL* ssl = nullptr;
+    BIO_get_ssl(bio.get(), &ssl);
+    SSL_CTX* ctx = SSL_get_SSL_CTX(ssl);
+    SSL_CTX_use_certificate(ctx, quitter.identity().cert.get());
+    SSL_CTX_use_PrivateKey(ctx, quitter.identity().key.get());
+    SSL_CTX_free(ctx);  // the connection holds its own reference
+    BIO_set_conn_hostname(bio.get(), ("127.0.0.1:" + std::to_string(node.port())).c_str());
+    ASSERT_EQ(BIO_do_connect(bio.get()), 1) << crypto::drain_openssl_errors();
+    const std::string body = report_body("QUITTER", "Idle");
+    const std::string request =
+        "PUT /mdm HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: "
+        "application/x-apple-aspen-mdm\r\nContent-Length: " +
+        std::to_string(body.size()) + "\r\n\r\n" + body;
+    BIO_write(bio.get(), request.data(), static_cast<int>(request.size()));
+    char first[16];
+    BIO_read(bio.get(), first, sizeof first);  // the answer has started: now hang up
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  auto r = other.report("Idle");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 
 #include "common/errors.hpp"
 #include "plist/plist.hpp"
+#include "tests/support/fixtures.hpp"
 
 namespace cairn {
 namespace {
@@ -48,13 +49,6 @@ std::string binary_arrays(uint32_t objects, Child child, uint32_t refs_per_array
   put_be(body, 0, 8);  // top object
   put_be(body, table, 8);
   return body;
-}
-
-std::string read_fixture(const std::string& name) {
-  std::ifstream in(std::string(CAIRN_TEST_FIXTURES) + "/" + name, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
 }
 
 TEST(PlistBounds, RefusesXmlNested300000Deep) {
@@ -139,7 +133,7 @@ TEST(PlistBounds, RefusesSelfReferencingArrayWithoutExpandingIt) {
 }
 
 TEST(PlistBounds, RefusesTruncatedAndGarbage) {
-  auto good = read_fixture("device-messages/Authenticate.1.plist");
+  auto good = testing::fixture("device-messages/Authenticate.1.plist");
   EXPECT_THROW(Plist::parse(good.substr(0, good.size() / 2)), BadRequest);
   EXPECT_THROW(Plist::parse("this is not a plist"), BadRequest);
   EXPECT_THROW(Plist::parse(""), BadRequest);
@@ -154,7 +148,7 @@ TEST(PlistBounds, RefusesNonDictionaryRoot) {
 }
 
 TEST(Plist, ParsesRealDeviceMessagesBothEncodings) {
-  const auto xml = read_fixture("device-messages/TokenUpdate.1.plist");
+  const auto xml = testing::fixture("device-messages/TokenUpdate.1.plist");
   const auto parsed = Plist::parse(xml);
   EXPECT_EQ(parsed.string("MessageType"), "TokenUpdate");
   EXPECT_EQ(parsed.data("Token")->size(), 32u);

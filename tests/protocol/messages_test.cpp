@@ -1,6 +1,7 @@
 // The protocol codec against real device messages (NanoMDM's captures) and against every
 // check-in message Apple's schemas describe.
 #include "protocol/messages.hpp"
+#include "tests/support/fixtures.hpp"
 
 #include <gtest/gtest.h>
 #include <yaml-cpp/yaml.h>
@@ -14,20 +15,13 @@
 namespace cairn::protocol {
 namespace {
 
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-Plist fixture(const std::string& name) {
-  return Plist::parse(read_file(std::string(CAIRN_TEST_FIXTURES) + "/device-messages/" + name));
+Plist device_message(const std::string& name) {
+  return Plist::parse(testing::fixture("device-messages/" + name));
 }
 
 TEST(Checkin, DecodesRealAuthenticate) {
   for (const char* name : {"Authenticate.1.plist", "Authenticate.2.plist"}) {
-    auto m = decode_checkin(fixture(name));
+    auto m = decode_checkin(device_message(name));
     ASSERT_TRUE(std::holds_alternative<Authenticate>(m)) << name;
     const auto& a = std::get<Authenticate>(m);
     EXPECT_FALSE(a.udid.value().empty());
@@ -36,7 +30,7 @@ TEST(Checkin, DecodesRealAuthenticate) {
 }
 
 TEST(Checkin, DecodesRealTokenUpdateWithUnlockToken) {
-  auto m = decode_checkin(fixture("TokenUpdate.1.plist"));
+  auto m = decode_checkin(device_message("TokenUpdate.1.plist"));
   const auto& t = std::get<TokenUpdate>(m);
   EXPECT_EQ(t.udid.value(), "663b07bb783e9ade1dae4fbb92ea12afc0ce5b69");
   EXPECT_EQ(t.token.size(), 32u);
@@ -47,7 +41,7 @@ TEST(Checkin, DecodesRealTokenUpdateWithUnlockToken) {
 }
 
 TEST(Report, DecodesRealDeviceInformationResult) {
-  auto r = decode_report(fixture("DeviceInformation.1.plist"));
+  auto r = decode_report(device_message("DeviceInformation.1.plist"));
   EXPECT_EQ(r.status, Status::kAcknowledged);
   ASSERT_TRUE(r.command_uuid);
   EXPECT_FALSE(r.command_uuid->value().empty());

@@ -114,11 +114,15 @@ TEST(Events, RawMessageKeepsTextVerbatimAndBinaryAsBase64) {
 TEST(Events, DecodeRejectsUnknownTypesAndVersions) {
   auto json = encode(one_of_each()[4]);
   EXPECT_THROW(decode("{not json"), std::runtime_error);
+  EXPECT_THROW(decode("[1,2]"), std::runtime_error);
+  auto mistyped = json;
+  mistyped.replace(mistyped.find("\"version\":1"), 11, "\"version\":\"1\"");
+  EXPECT_THROW(decode(mistyped), std::runtime_error);
   auto unknown = json;
   unknown.replace(unknown.find("CommandDelivered"), 16, "CommandExploded!");
   EXPECT_THROW(decode(unknown), std::runtime_error);
   auto future = json;
-  future.replace(future.find("\"version\": 1"), 12, "\"version\": 9");
+  future.replace(future.find("\"version\":1"), 11, "\"version\":9");
   EXPECT_THROW(decode(future), std::runtime_error);
 }
 

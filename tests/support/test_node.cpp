@@ -5,6 +5,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "common/files.hpp"
 #include "crypto/certificate.hpp"
 #include "eventlog/embedded_log.hpp"
 #include "ingest/api_keys.hpp"
@@ -22,10 +23,7 @@ TestNode::TestNode(std::string data_dir, TestNodeOptions options)
   const auto paths = pki::dev_pki_paths(data_dir_);
   ca_file_ = paths.ca_cert();
   ca_.key = pki::load_private_key(paths.ca_key(), secrets);
-  std::ifstream in(paths.ca_cert());
-  std::stringstream ss;
-  ss << in.rdbuf();
-  ca_.cert = crypto::parse_certificate_pem(ss.str());
+  ca_.cert = crypto::parse_certificate_pem(read_file(paths.ca_cert()));
 }
 
 TestNode::~TestNode() {
