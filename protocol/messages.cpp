@@ -73,7 +73,11 @@ Report decode_report(const Plist& m) {
   const auto parsed = parse_status(status);
   if (!parsed) throw BadRequest("unknown Status \"" + status + "\"");
   r.status = *parsed;
-  if (r.status != Status::kIdle) r.command_uuid = CommandUuid(required_string(m, "CommandUUID"));
+  // The reference lists CommandUUID "(if any)" and 2011-era devices sent it empty. A result
+  // without one is still recorded (as for an unknown command), never refused: a 4xx or 5xx
+  // would have the device resend it forever.
+  if (auto uuid = m.string("CommandUUID"); uuid && !uuid->empty())
+    r.command_uuid = CommandUuid(*uuid);
   return r;
 }
 

@@ -67,7 +67,7 @@ inline bool is_final(Status s) {
 struct Report {
   DeviceId udid;
   Status status = Status::kIdle;
-  std::optional<CommandUuid> command_uuid;  // absent only for Idle
+  std::optional<CommandUuid> command_uuid;  // absent for Idle, and for results that name none
 };
 
 // Throws BadRequest.

@@ -125,6 +125,19 @@ TEST_F(CommandChannel, ResultForUnknownCommandIsAcceptedAndRecorded) {
   EXPECT_TRUE(recorded);
 }
 
+TEST_F(CommandChannel, ResultWithoutCommandUuidIsRecordedAndChangesNoQueue) {
+  TestDevice d(*node, "DEV-1");
+  d.enroll();
+  enqueue("DEV-1", "A");
+  EXPECT_EQ(answer(d, "Idle"), "A");
+  // As 2011-era devices sent it (Schuetz's capture): an empty CommandUUID.
+  auto r = d.put("/mdm",
+                 plist_xml({{"CommandUUID", ""}, {"Status", "Acknowledged"}, {"UDID", "DEV-1"}}));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(answer(d, "Acknowledged", "A"), "");  // A is still the one to finish
+}
+
 TEST_F(CommandChannel, OneCommandToManyDevicesWithPartialFailure) {
   TestDevice a(*node, "DEV-A"), b(*node, "DEV-B");
   a.enroll();

@@ -56,7 +56,8 @@ TEST(Report, StatusRules) {
   auto missing_uuid = Plist::parse(
       "<plist><dict><key>Status</key><string>Acknowledged</string>"
       "<key>UDID</key><string>X</string></dict></plist>");
-  EXPECT_THROW(decode_report(missing_uuid), BadRequest);
+  EXPECT_EQ(decode_report(missing_uuid).status, Status::kAcknowledged);  // "if any": recorded
+  EXPECT_FALSE(decode_report(missing_uuid).command_uuid);
   auto bogus = Plist::parse(
       "<plist><dict><key>Status</key><string>Maybe</string><key>UDID</key>"
       "<string>X</string></dict></plist>");
@@ -66,6 +67,28 @@ TEST(Report, StatusRules) {
   EXPECT_TRUE(is_final(Status::kCommandFormatError));
   EXPECT_FALSE(is_final(Status::kNotNow));
   EXPECT_FALSE(is_final(Status::kIdle));
+}
+
+// Schuetz's 2011 captures: redacted UDIDs, empty CommandUUIDs, and a TokenUpdate that is not a
+// valid plist as printed.
+Plist schuetz(const std::string& name) {
+  return Plist::parse(testing::fixture("schuetz/" + name));
+}
+
+TEST(Schuetz2011, CheckinAndReportCapturesDecode) {
+  const auto auth = std::get<Authenticate>(decode_checkin(schuetz("Authenticate.plist")));
+  EXPECT_EQ(auth.topic, "com.example.mdm.pushcert");
+  EXPECT_EQ(auth.udid.value(), " [ redacted ] ");  // decodes; ingest refuses it as a UDID
+  EXPECT_EQ(decode_report(schuetz("Idle.plist")).status, Status::kIdle);
+  const auto ack = decode_report(schuetz("Acknowledged.plist"));
+  EXPECT_EQ(ack.status, Status::kAcknowledged);
+  EXPECT_FALSE(ack.command_uuid);  // sent empty in 2011
+}
+
+TEST(Schuetz2011, MalformedCapturesAreClearBadRequests) {
+  EXPECT_THROW(schuetz("TokenUpdate.redacted.plist"), BadRequest);
+  // A command must carry a CommandUUID to be tracked; the 2011 example left it empty.
+  EXPECT_THROW(decode_command(schuetz("DeviceLock.command.plist")), BadRequest);
 }
 
 // A value of the schema's type for a payload key.

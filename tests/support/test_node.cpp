@@ -2,6 +2,12 @@
 
 #include <gtest/gtest.h>
 
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <csignal>
 #include <fstream>
 #include <sstream>
 
@@ -31,6 +37,10 @@ TestNode::~TestNode() {
 }
 
 void TestNode::start() {
+  if (options_.separate_process) {
+    start_process();
+    return;
+  }
   app::NodeConfig config;
   config.data_dir = data_dir_;
   config.node_name = "test-node";
@@ -47,6 +57,50 @@ void TestNode::start() {
 void TestNode::stop() {
   if (node_) node_->stop();
   node_.reset();
+  if (child_ > 0) {
+    ::kill(child_, SIGTERM);
+    ::waitpid(child_, nullptr, 0);
+    child_ = -1;
+  }
+}
+
+void TestNode::kill_hard() {
+  ASSERT_GT(child_, 0) << "kill_hard needs separate_process";
+  ::kill(child_, SIGKILL);
+  ::waitpid(child_, nullptr, 0);
+  child_ = -1;
+}
+
+void TestNode::start_process() {
+  int out[2];
+  ASSERT_EQ(::pipe(out), 0);
+  child_ = ::fork();
+  ASSERT_GE(child_, 0);
+  if (child_ == 0) {
+    ::dup2(out[1], STDOUT_FILENO);
+    ::close(out[0]);
+    ::close(out[1]);
+    ::execl(CAIRN_BINARY, "cairn", "serve", "--data-dir", data_dir_.c_str(), "--listen",
+            "127.0.0.1:0", "--threads", "16", "--keep-alive-seconds", "1", nullptr);
+    ::_exit(127);
+  }
+  ::close(out[1]);
+  // Wait for "cairn serving on https://127.0.0.1:<port> ...".
+  std::string text;
+  const std::string marker = "cairn serving on https://127.0.0.1:";
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (text.find(marker) == std::string::npos ||
+         text.find(' ', text.find(marker) + marker.size()) == std::string::npos) {
+    pollfd p{out[0], POLLIN, 0};
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "cairn serve did not start: " << text;
+    if (::poll(&p, 1, 200) <= 0) continue;
+    char buf[256];
+    const ssize_t n = ::read(out[0], buf, sizeof buf);
+    ASSERT_GT(n, 0) << "cairn serve exited: " << text;
+    text.append(buf, static_cast<size_t>(n));
+  }
+  ::close(out[0]);
+  child_port_ = std::stoi(text.substr(text.find(marker) + marker.size()));
 }
 
 void TestNode::restart() {
@@ -93,6 +147,8 @@ TestDevice::TestDevice(const TestNode& node, std::string udid, const pki::Identi
 }
 
 void TestDevice::reconnect(const TestNode& node) {
+  // Writing to a server that was just killed must fail the request, not end the test process.
+  std::signal(SIGPIPE, SIG_IGN);
   client_ = present_certificate_
                 ? std::make_unique<httplib::SSLClient>("127.0.0.1", node.port(),
                                                        identity_.cert.get(), identity_.key.get())

@@ -16,6 +16,9 @@
 namespace cairn::testing {
 
 struct TestNodeOptions {
+  // Run the real `cairn serve` binary as a child process instead of in this process, so tests
+  // can kill -9 it. (wrap_log is not available then.)
+  bool separate_process = false;
   std::string trusted_proxy_header;
   size_t max_body_bytes = 4u << 20;
   std::chrono::milliseconds apply_timeout{5000};
@@ -29,8 +32,9 @@ class TestNode {
 
   void restart();  // stop, then start again on the same data directory (and a new port)
   void stop();
+  void kill_hard();  // separate_process only: SIGKILL, no chance to flush or clean up
 
-  int port() const { return node_->port(); }
+  int port() const { return node_ ? node_->port() : child_port_; }
   const std::string& data_dir() const { return data_dir_; }
   const std::string& ca_file() const { return ca_file_; }
   pki::Identity issue_device_identity(const std::string& name) const;
@@ -44,12 +48,15 @@ class TestNode {
 
  private:
   void start();
+  void start_process();
   std::string data_dir_;
   TestNodeOptions options_;
   std::string ca_file_;
   std::string api_key_;
   pki::Identity ca_;
   std::unique_ptr<app::SingleNode> node_;
+  pid_t child_ = -1;
+  int child_port_ = 0;
 };
 
 class TestDevice {
