@@ -28,6 +28,11 @@ class JsonWriter {
   JsonWriter& value(int64_t v) { return ok(w_.Int64(v)); }
   JsonWriter& value(uint32_t v) { return ok(w_.Uint(v)); }
   JsonWriter& value(int v) { return ok(w_.Int(v)); }
+  JsonWriter& value(double v) { return ok(w_.Double(v)); }
+  // Inserts an already-encoded JSON object as the next value.
+  JsonWriter& raw_object(std::string_view json) {
+    return ok(w_.RawValue(json.data(), json.size(), rapidjson::kObjectType));
+  }
   template <typename T>
   JsonWriter& field(std::string_view k, const T& v) {
     key(k);

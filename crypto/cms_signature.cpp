@@ -99,4 +99,19 @@ X509Ptr verify_mdm_signature(std::string_view header_base64, std::string_view bo
   return result;
 }
 
+std::string sign_mdm_signature(std::string_view body, X509* cert, EVP_PKEY* key,
+                               const EVP_MD* digest) {
+  constexpr unsigned kFlags = CMS_DETACHED | CMS_BINARY | CMS_PARTIAL;
+  CmsPtr cms(CMS_sign(nullptr, nullptr, nullptr, nullptr, kFlags));
+  if (!cms || !CMS_add1_signer(cms.get(), cert, key, digest, kFlags))
+    throw CryptoError("CMS_add1_signer");
+  auto content = memory_bio(body);
+  if (CMS_final(cms.get(), content.get(), nullptr, kFlags) != 1) throw CryptoError("CMS_final");
+  BioPtr out(BIO_new(BIO_s_mem()));
+  if (i2d_CMS_bio(out.get(), cms.get()) != 1) throw CryptoError("i2d_CMS_bio");
+  char* data = nullptr;
+  const long len = BIO_get_mem_data(out.get(), &data);
+  return base64_encode(std::string_view(data, static_cast<size_t>(len)));
+}
+
 }  // namespace cairn::crypto

@@ -21,4 +21,9 @@ bool ber_within_depth(std::string_view der, int max_depth);
 X509Ptr verify_mdm_signature(std::string_view header_base64, std::string_view body,
                              const TrustStore* trust);
 
+// Base64 DER of a detached CMS signature over `body`: what a device sends as Mdm-Signature
+// (used by the device simulator and tests; digest is EVP_sha1() or EVP_sha256()).
+std::string sign_mdm_signature(std::string_view body, X509* cert, EVP_PKEY* key,
+                               const EVP_MD* digest);
+
 }  // namespace cairn::crypto

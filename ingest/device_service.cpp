@@ -128,9 +128,9 @@ DeviceAnswer DeviceService::report(const Plist& message, std::string_view body,
       {writer_.make(r.udid.value(), "device",
                     events::CommandReported{std::string(protocol::status_name(r.status)), uuid,
                                             who.fingerprint, events::raw_message(body)})});
-  // An Idle poll starts a session and may retry NotNow'd commands; within the session (any
-  // result), they are passed over so the device is not asked again right away.
-  auto next = reader_.next_command(r.udid, r.status != protocol::Status::kIdle);
+  // An Idle poll starts a session (recorded by the projection): commands refused with NotNow in
+  // an earlier session are offered again, those refused in this one are passed over.
+  auto next = reader_.next_command(r.udid);
   if (!next) return {};
   writer_.append(
       {writer_.make(r.udid.value(), "server", events::CommandDelivered{next->command_uuid})});

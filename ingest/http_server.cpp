@@ -1,6 +1,10 @@
 #include "ingest/http_server.hpp"
 
 #include <openssl/ssl.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include "common/errors.hpp"
 #include "common/json_writer.hpp"
@@ -72,6 +76,12 @@ HttpServer::HttpServer(HttpOptions options, DeviceService& devices, AdminApi& ad
   // Slightly above the limit: the pre-routing check below answers (and records) over-limit
   // requests that declare a length; httplib's own limit catches chunked ones.
   server_->set_payload_max_length(options_.max_body_bytes + 1);
+  // httplib's default socket options, plus keeping the descriptor to raise the backlog in bind().
+  server_->set_socket_options([this](socket_t sock) {
+    int yes = 1;
+    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+    listen_socket_ = sock;
+  });
   routes();
 }
 
@@ -87,6 +97,9 @@ int HttpServer::bind() {
   } else if (!server_->bind_to_port(options_.host, options_.port)) {
     throw std::runtime_error("cannot bind " + options_.host + ":" + std::to_string(options_.port));
   }
+  // Listening again on a listening socket only changes its backlog (Linux).
+  if (listen_socket_ >= 0 && ::listen(listen_socket_, options_.listen_backlog) != 0)
+    logging::warn("could not raise the listen backlog", {{"error", std::strerror(errno)}});
   return options_.port;
 }
 

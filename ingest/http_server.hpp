@@ -30,6 +30,9 @@ struct HttpOptions {
   // How long an idle keep-alive connection is held. httplib's stop() waits for idle connections
   // to time out, so this also bounds shutdown time.
   int keep_alive_seconds = 5;
+  // Pending connections the kernel queues. Debian's httplib listens with a backlog of 5: a burst
+  // of devices connecting at once then waits out 1 s SYN retransmits.
+  int listen_backlog = 4096;
 };
 
 class HttpServer {
@@ -60,6 +63,7 @@ class HttpServer {
   const ApiKeys& api_keys_;
   EventWriter& writer_;
   std::unique_ptr<httplib::Server> server_;
+  int listen_socket_ = -1;
 };
 
 }  // namespace cairn::ingest

@@ -169,7 +169,11 @@ struct Applier {
 
   void apply_status(const events::CommandReported& p, DeviceRecord& device) {
     const auto status = protocol::parse_status(p.status);
-    if (!status || *status == protocol::Status::kIdle) return;
+    if (!status) return;
+    if (*status == protocol::Status::kIdle) {
+      device.session_start = position.offset.value();
+      return;
+    }
     const auto key = keys::command(e.device, p.command_uuid);
     auto cmd = tx.load<CommandRecord>(key);
     if (!cmd) return;  // a result for a command we never queued: recorded in the log only
@@ -180,6 +184,7 @@ struct Applier {
     }
     if (*status == protocol::Status::kNotNow) {
       cmd->state = CommandState::kNotNow;
+      cmd->not_now_sequence = position.offset.value();
       ++cmd->not_now_count;
     } else {
       cmd->state = *status == protocol::Status::kAcknowledged ? CommandState::kAcknowledged

@@ -29,17 +29,17 @@ std::string StoreReader::queue_start(const DeviceId& udid) const {
   return keys::queue_entry(udid.value(), d ? d->queue_floor : 0);
 }
 
-std::optional<CommandRecord> StoreReader::next_command(const DeviceId& udid,
-                                                       bool skip_not_now) const {
+std::optional<CommandRecord> StoreReader::next_command(const DeviceId& udid) const {
+  const auto d = device(udid);
+  if (!d) return std::nullopt;
   std::optional<CommandRecord> found;
-  const auto start = queue_start(udid);
-  store_.scan(keys::queue_prefix(udid.value()), start,
+  store_.scan(keys::queue_prefix(udid.value()), keys::queue_entry(udid.value(), d->queue_floor),
               [&](std::string_view, std::string_view uuid) {
                 auto cmd = command(udid, CommandUuid(std::string(uuid)));
-                // The queue entry and the record are read separately: re-check that it is still
-                // queued.
+                // The entry and the record are read separately: re-check it is still queued.
                 if (!cmd || !is_queued(cmd->state)) return true;
-                if (skip_not_now && cmd->state == CommandState::kNotNow) return true;
+                if (cmd->state == CommandState::kNotNow && cmd->not_now_sequence > d->session_start)
+                  return true;  // refused in this session
                 found = std::move(cmd);
                 return false;
               });

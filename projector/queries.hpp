@@ -18,10 +18,9 @@ class ProjectionReader {
   virtual ~ProjectionReader() = default;
   virtual std::optional<DeviceRecord> device(const DeviceId& udid) const = 0;
   virtual std::optional<DeviceId> device_for_certificate(const std::string& fingerprint) const = 0;
-  // The first queued command in FIFO order; with `skip_not_now`, commands the device answered
-  // NotNow to are passed over (they wait for its next Idle poll).
-  virtual std::optional<CommandRecord> next_command(const DeviceId& udid,
-                                                    bool skip_not_now) const = 0;
+  // The first queued command in FIFO order, passing over commands the device answered NotNow
+  // to in its current session (since its latest Idle poll): those wait for its next session.
+  virtual std::optional<CommandRecord> next_command(const DeviceId& udid) const = 0;
   virtual std::optional<CommandRecord> command(const DeviceId& udid,
                                                const CommandUuid& uuid) const = 0;
   // Devices in UDID order, starting after `after` (exclusive; empty for the first page).
@@ -36,7 +35,7 @@ class StoreReader final : public ProjectionReader {
   explicit StoreReader(const Store& store) : store_(store) {}
   std::optional<DeviceRecord> device(const DeviceId& udid) const override;
   std::optional<DeviceId> device_for_certificate(const std::string& fingerprint) const override;
-  std::optional<CommandRecord> next_command(const DeviceId& udid, bool skip_not_now) const override;
+  std::optional<CommandRecord> next_command(const DeviceId& udid) const override;
   std::optional<CommandRecord> command(const DeviceId& udid,
                                        const CommandUuid& uuid) const override;
   std::vector<DeviceRecord> devices(const std::string& after, size_t limit) const override;

@@ -33,12 +33,14 @@ struct DeviceRecord {
   // No queued command has a lower sequence. Queue reads seek here, past the tombstones that
   // dequeued commands leave in RocksDB until compaction.
   int64_t queue_floor = 0;
+  // Log offset of the device's latest Idle poll: the start of its current command session.
+  int64_t session_start = -1;
 
   template <class Archive>
   void serialize(Archive& a) {
     a(udid, state, topic, serial_number, certificate_fingerprint, identity_source, token_hex,
       push_magic, unlock_token_sealed, awaiting_configuration, first_seen, last_seen,
-      authenticated_at, enrolled_at, checked_out_at, enrollments, queue_floor);
+      authenticated_at, enrolled_at, checked_out_at, enrollments, queue_floor, session_start);
   }
 };
 
@@ -71,13 +73,14 @@ struct CommandRecord {
   uint32_t deliveries = 0;
   uint32_t not_now_count = 0;
   uint32_t duplicate_results = 0;  // results after the final one (recorded in the log only)
+  int64_t not_now_sequence = -1;   // log offset of its latest NotNow
   std::string result_plist;        // the final result as the device sent it
 
   template <class Archive>
   void serialize(Archive& a) {
     a(udid, command_uuid, request_type, command_plist, actor, no_push, state, queue_sequence,
       enqueued_at, last_delivered_at, finished_at, deliveries, not_now_count, duplicate_results,
-      result_plist);
+      not_now_sequence, result_plist);
   }
 };
 

@@ -32,9 +32,9 @@ class FailingReader final : public projector::ProjectionReader {
     check();
     return inner_.device_for_certificate(f);
   }
-  std::optional<projector::CommandRecord> next_command(const DeviceId& u, bool s) const override {
+  std::optional<projector::CommandRecord> next_command(const DeviceId& u) const override {
     check();
-    return inner_.next_command(u, s);
+    return inner_.next_command(u);
   }
   std::optional<projector::CommandRecord> command(const DeviceId& u,
                                                   const CommandUuid& c) const override {

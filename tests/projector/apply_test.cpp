@@ -33,8 +33,8 @@ class Projection {
 
   const StoreReader& reader() const { return reader_; }
   std::string digest() const { return store_.digest().sha256; }
-  std::optional<std::string> next(bool skip_not_now) const {
-    auto c = reader_.next_command(DeviceId(kUdid), skip_not_now);
+  std::optional<std::string> next() const {
+    auto c = reader_.next_command(DeviceId(kUdid));
     return c ? std::optional(c->command_uuid) : std::nullopt;
   }
   CommandState state(const std::string& uuid) const {
@@ -101,15 +101,15 @@ TEST(Apply, EnrollmentStates) {
 TEST(Apply, QueueIsFifoAndOnlyFinalStatusesDequeue) {
   Projection p;
   p.apply(enrolled_with_queue({"A", "B", "C"}));
-  EXPECT_EQ(p.next(false), "A");
+  EXPECT_EQ(p.next(), "A");
   p.apply(delivered("A"));
-  EXPECT_EQ(p.next(false), "A");  // delivered but not answered: still first
+  EXPECT_EQ(p.next(), "A");  // delivered but not answered: still first
   p.apply(reported("Acknowledged", "A"));
-  EXPECT_EQ(p.next(true), "B");
+  EXPECT_EQ(p.next(), "B");
   p.apply({delivered("B"), reported("Error", "B")});
   EXPECT_EQ(p.state("B"), CommandState::kError);
   p.apply({delivered("C"), reported("CommandFormatError", "C")});
-  EXPECT_EQ(p.next(false), std::nullopt);
+  EXPECT_EQ(p.next(), std::nullopt);
   EXPECT_EQ(p.reader().queue(DeviceId(kUdid)).size(), 0u);
   EXPECT_EQ(p.reader().commands(DeviceId(kUdid)).size(), 3u);  // history stays
 }
@@ -118,7 +118,7 @@ TEST(Apply, RepeatedResultForLastCommandDoesNotWipePendingCommands) {
   Projection p;
   p.apply(enrolled_with_queue({"A", "B"}));
   p.apply({delivered("A"), reported("Acknowledged", "A"), reported("Acknowledged", "A")});
-  EXPECT_EQ(p.next(true), "B");
+  EXPECT_EQ(p.next(), "B");
   EXPECT_EQ(p.state("B"), CommandState::kPending);
   EXPECT_EQ(p.reader().command(DeviceId(kUdid), CommandUuid("A"))->duplicate_results, 1u);
 }
@@ -129,7 +129,7 @@ TEST(Apply, AcknowledgedCommandIsNeverOfferedAgain) {
   p.apply({delivered("A"), reported("Acknowledged", "A")});
   // A late NotNow or a second delivery record for A must not bring it back.
   p.apply({reported("NotNow", "A"), delivered("A")});
-  EXPECT_EQ(p.next(false), std::nullopt);
+  EXPECT_EQ(p.next(), std::nullopt);
   EXPECT_EQ(p.state("A"), CommandState::kAcknowledged);
 }
 
@@ -137,25 +137,27 @@ TEST(Apply, LateResultForEarlierCommandDequeuesOnlyThatCommand) {
   Projection p;
   p.apply(enrolled_with_queue({"A", "B", "C"}));
   p.apply({delivered("A"), reported("Acknowledged", "B")});  // B's result arrives out of order
-  EXPECT_EQ(p.next(false), "A");
+  EXPECT_EQ(p.next(), "A");
   EXPECT_EQ(p.state("B"), CommandState::kAcknowledged);
   p.apply(reported("Acknowledged", "A"));
-  EXPECT_EQ(p.next(true), "C");
+  EXPECT_EQ(p.next(), "C");
 }
 
-TEST(Apply, NotNowWaitsForTheNextIdlePoll) {
+TEST(Apply, NotNowWaitsForTheNextSession) {
   Projection p;
   p.apply(enrolled_with_queue({"A", "B"}));
-  p.apply({delivered("A"), reported("NotNow", "A")});
+  p.apply({reported("Idle"), delivered("A"), reported("NotNow", "A")});
   EXPECT_EQ(p.state("A"), CommandState::kNotNow);
-  EXPECT_EQ(p.next(true), "B");   // same session: passed over
-  EXPECT_EQ(p.next(false), "A");  // next Idle: offered again, still first
+  EXPECT_EQ(p.next(), "B");  // same session: A is passed over
   p.apply({delivered("B"), reported("NotNow", "B")});
-  EXPECT_EQ(p.next(true), std::nullopt);  // everything NotNow'd: end the session
-  p.apply({reported("Idle"), delivered("A"), reported("Acknowledged", "A")});
-  EXPECT_EQ(p.next(true), std::nullopt);
-  EXPECT_EQ(p.next(false), "B");
-  EXPECT_EQ(p.reader().command(DeviceId(kUdid), CommandUuid("A"))->not_now_count, 1u);
+  EXPECT_EQ(p.next(), std::nullopt);  // everything refused: the session ends
+  p.apply(reported("Idle"));          // a later session
+  EXPECT_EQ(p.next(), "A");           // offered again, still first
+  p.apply({delivered("A"), reported("Acknowledged", "A")});
+  EXPECT_EQ(p.next(), "B");  // refused in an earlier session: offered in this one
+  p.apply({delivered("B"), reported("NotNow", "B")});
+  EXPECT_EQ(p.next(), std::nullopt);
+  EXPECT_EQ(p.reader().command(DeviceId(kUdid), CommandUuid("B"))->not_now_count, 2u);
 }
 
 TEST(Apply, ResultForUnknownCommandChangesNoQueue) {
@@ -181,7 +183,7 @@ TEST(Apply, ReEnrollmentCancelsCommandsQueuedForThePreviousEnrollment) {
   p.apply(enrolled_with_queue({"ERASE"}));
   const std::string new_cert(64, 'd');
   p.apply(authenticated(new_cert));
-  EXPECT_EQ(p.next(false), std::nullopt);
+  EXPECT_EQ(p.next(), std::nullopt);
   EXPECT_EQ(p.state("ERASE"), CommandState::kCancelled);
   EXPECT_EQ(p.reader().device_for_certificate(new_cert), DeviceId(kUdid));
   EXPECT_FALSE(p.reader().device_for_certificate(kCert));  // the old certificate is unbound

@@ -7,7 +7,7 @@
 #include <string>
 #include <utility>
 
-#include "crypto/openssl_handles.hpp"
+#include "crypto/cms_signature.hpp"
 #include "plist/plist.hpp"
 
 namespace cairn::testing {
@@ -62,6 +62,9 @@ inline std::string command_body(const std::string& uuid, const std::string& requ
 }
 
 // Base64 DER of a detached CMS signature over `body`, as a device puts in Mdm-Signature.
-std::string mdm_signature(std::string_view body, X509* cert, EVP_PKEY* key, const EVP_MD* digest);
+inline std::string mdm_signature(std::string_view body, X509* cert, EVP_PKEY* key,
+                                 const EVP_MD* digest) {
+  return crypto::sign_mdm_signature(body, cert, key, digest);
+}
 
 }  // namespace cairn::testing

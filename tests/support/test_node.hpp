@@ -38,6 +38,7 @@ class TestNode {
   const std::string& data_dir() const { return data_dir_; }
   const std::string& ca_file() const { return ca_file_; }
   pki::Identity issue_device_identity(const std::string& name) const;
+  const pki::Identity& ca() const { return ca_; }
 
   // An admin client (HTTP Basic with a fresh API key), verifying the server certificate.
   std::unique_ptr<httplib::SSLClient> admin() const;

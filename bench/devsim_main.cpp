@@ -1,0 +1,235 @@
+// cairn-devsim: a fleet of simulated devices against any MDM server that speaks the standard
+// protocol and NanoMDM's enqueue API. Enrolls N devices, queues K commands for each through the
+// API, runs every device's command session, and prints a JSON summary (with a live progress line
+// on stderr while it runs). Device identities come from a CA whose key you pass (Cairn's dev CA:
+// data/pki/ca.{crt,key}, passphrase from `cairn pki passphrase`).
+//
+//   cairn-devsim --url https://127.0.0.1:8443 --api-key KEY --ca-cert data/pki/ca.crt
+//                --ca-key data/pki/ca.key --ca-key-pass "$(cairn pki passphrase)" [options]
+//
+// The server is woken by the device sessions themselves until the APNs simulator exists (issue 4).
+#include <unistd.h>
+
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <sstream>
+#include <thread>
+
+#include "common/files.hpp"
+#include "common/json_writer.hpp"
+#include "crypto/certificate.hpp"
+#include "devsim/fleet.hpp"
+#include "plist/plist.hpp"
+
+namespace {
+
+using namespace cairn;
+using Clock = std::chrono::steady_clock;
+
+constexpr const char* kUsage = R"(usage: cairn-devsim [options]
+  --url URL              server base URL, https://host:port or http://host:port (https://127.0.0.1:8443)
+  --checkin-path P       CheckInURL path (/checkin)      --server-path P   ServerURL path (/mdm)
+  --api-url URL          admin API base URL (the --url)  --api-key KEY     NanoMDM-style API key
+  --api-user NAME        Basic auth user (nanomdm)
+  --identity MODE        mtls | signature (mtls)         --server-ca F     verify the server against F
+  --ca-cert F --ca-key F [--ca-key-pass P]   CA that issues the device identities
+  --devices N (100)  --commands K per device (10)  --concurrency C (32)  --request-type T|mixed (mixed)
+  --locked P --duplicate P --lost P --checkout P --silent P   fault probabilities (0)
+  --server-pid PID       read the server's CPU time and peak RSS from /proc
+  --prefix S             UDID prefix (devsim-<pid>)       --seed N
+)";
+
+double cpu_seconds(int pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string content((std::istreambuf_iterator<char>(in)), {});
+  if (content.empty()) return 0;
+  std::istringstream fields(content.substr(content.rfind(')') + 2));
+  std::string f;
+  double ticks = 0;
+  for (int i = 3; i <= 15 && fields >> f; ++i)
+    if (i == 14 || i == 15) ticks += std::stod(f);
+  return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+int64_t peak_rss_kib(int pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  for (std::string line; std::getline(in, line);)
+    if (line.starts_with("VmHWM:")) return std::stoll(line.substr(6));
+  return 0;
+}
+
+// A small configuration profile for InstallProfile commands.
+std::string sample_profile(const std::string& identifier) {
+  Plist p = Plist::new_dict();
+  p.set_string("PayloadIdentifier", identifier);
+  p.set_string("PayloadUUID", identifier + "-uuid");
+  p.set_string("PayloadDisplayName", "Load test " + identifier);
+  p.set_string("PayloadType", "Configuration");
+  return p.to_xml();
+}
+
+std::string command_plist(const std::string& uuid, const std::string& type, int n) {
+  Plist p = Plist::new_dict();
+  p.set_string("CommandUUID", uuid);
+  Plist command = Plist::new_dict();
+  command.set_string("RequestType", type);
+  if (type == "InstallProfile")
+    command.set_data("Payload", sample_profile("com.example.load." + std::to_string(n)));
+  plist_dict_set_item(p.root(), "Command", plist_copy(command.root()));
+  return p.to_xml();
+}
+
+class Progress {
+ public:
+  explicit Progress(const devsim::Stats& stats) : stats_(stats), tty_(isatty(STDERR_FILENO)) {
+    thread_ = std::thread([this] {
+      auto last = stats_.requests();
+      while (!stop_) {
+        for (int i = 0; i < 10 && !stop_; ++i)
+          std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        const auto now = stats_.requests();
+        std::fprintf(stderr, "%s[%s] requests %lld (%lld/s), errors %lld%s", tty_ ? "\r" : "",
+                     phase_.c_str(), static_cast<long long>(now),
+                     static_cast<long long>(now - last), static_cast<long long>(stats_.errors()),
+                     tty_ ? "   " : "\n");
+        last = now;
+      }
+      if (tty_) std::fprintf(stderr, "\n");
+    });
+  }
+  ~Progress() {
+    stop_ = true;
+    thread_.join();
+  }
+  void phase(std::string p) { phase_ = std::move(p); }
+
+ private:
+  const devsim::Stats& stats_;
+  bool tty_;
+  std::string phase_ = "setup";
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::signal(SIGPIPE, SIG_IGN);  // a closed connection is an error to count, not a crash
+  std::map<std::string, std::string> o;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--help" || !a.starts_with("--") || i + 1 >= argc) {
+      std::cerr << kUsage;
+      return a == "--help" ? 0 : 2;
+    }
+    o[a.substr(2)] = argv[++i];
+  }
+  auto opt = [&](const std::string& k, const std::string& d) { return o.contains(k) ? o[k] : d; };
+  try {
+    devsim::Endpoint endpoint = devsim::parse_endpoint(opt("url", "https://127.0.0.1:8443"));
+    endpoint.checkin_path = opt("checkin-path", "/checkin");
+    endpoint.server_path = opt("server-path", "/mdm");
+    endpoint.server_ca_file = opt("server-ca", "");
+    endpoint.identity = opt("identity", "mtls") == "signature" ? devsim::IdentityMode::kMdmSignature
+                                                               : devsim::IdentityMode::kMtls;
+    const std::string pass = opt("ca-key-pass", "");
+    pki::Identity ca{pki::parse_private_key_pem(read_file(opt("ca-key", "data/pki/ca.key")), &pass),
+                     crypto::parse_certificate_pem(read_file(opt("ca-cert", "data/pki/ca.crt")))};
+    const size_t devices = std::stoul(opt("devices", "100"));
+    const int commands = std::stoi(opt("commands", "10"));
+    const int concurrency = std::stoi(opt("concurrency", "32"));
+    const std::string type = opt("request-type", "mixed");
+    const int server_pid = std::stoi(opt("server-pid", "0"));
+    devsim::Faults faults{std::stod(opt("locked", "0")), std::stod(opt("duplicate", "0")),
+                          std::stod(opt("lost", "0")), std::stod(opt("checkout", "0")),
+                          std::stod(opt("silent", "0"))};
+    const std::string prefix = opt("prefix", "devsim-" + std::to_string(::getpid()));
+
+    devsim::Stats stats;
+    Progress progress(stats);
+    std::map<std::string, double> seconds, server_cpu, own_cpu;
+    auto phase = [&](const std::string& name, const std::function<void()>& work) {
+      progress.phase(name);
+      const double server_before = server_pid ? cpu_seconds(server_pid) : 0;
+      const double own_before = cpu_seconds(::getpid());
+      const auto start = Clock::now();
+      work();
+      seconds[name] = std::chrono::duration<double>(Clock::now() - start).count();
+      server_cpu[name] = server_pid ? cpu_seconds(server_pid) - server_before : 0;
+      own_cpu[name] = cpu_seconds(::getpid()) - own_before;
+    };
+
+    std::unique_ptr<devsim::Fleet> fleet;
+    phase("identities", [&] {
+      fleet =
+          std::make_unique<devsim::Fleet>(endpoint, ca, devices, prefix, "com.apple.mgmt.devsim",
+                                          faults, std::stoull(opt("seed", "1")));
+    });
+    phase("enroll", [&] { fleet->enroll(concurrency, stats); });
+    const int64_t enroll_requests = stats.requests();
+
+    // Queue through NanoMDM's API, many devices per call (URLs stay well under 8 KB).
+    phase("enqueue", [&] {
+      const auto api = devsim::parse_endpoint(opt("api-url", opt("url", "https://127.0.0.1:8443")));
+      auto client =
+          api.tls ? std::unique_ptr<httplib::ClientImpl>(new httplib::SSLClient(api.host, api.port))
+                  : std::make_unique<httplib::ClientImpl>(api.host, api.port);
+      client->enable_server_certificate_verification(false);
+      client->set_basic_auth(opt("api-user", "nanomdm").c_str(), opt("api-key", "").c_str());
+      client->set_read_timeout(300, 0);
+      const std::vector<std::string> mix{"DeviceInformation", "ProfileList",
+                                         "SecurityInfo",      "InstalledApplicationList",
+                                         "InstallProfile",    "CertificateList"};
+      const auto udids = fleet->udids();
+      for (int c = 0; c < commands; ++c) {
+        const std::string request_type = type == "mixed" ? mix[c % mix.size()] : type;
+        const std::string body =
+            command_plist(prefix + "-cmd-" + std::to_string(c), request_type, c);
+        for (size_t first = 0; first < udids.size(); first += 250) {
+          std::string ids;
+          for (size_t i = first; i < std::min(udids.size(), first + 250); ++i)
+            ids += (ids.empty() ? "" : ",") + udids[i];
+          auto r = client->Put(("/v1/enqueue/" + ids).c_str(), body, "application/xml");
+          if (!r || r->status != 200)
+            throw std::runtime_error(
+                "enqueue failed: " +
+                (r ? std::to_string(r->status) + " " + r->body : httplib::to_string(r.error())));
+        }
+      }
+    });
+    phase("drain", [&] { fleet->drain(concurrency, stats); });
+    const int64_t drain_requests = stats.requests() - enroll_requests;
+
+    auto per = [](double total, int64_t n) { return n > 0 ? total / static_cast<double>(n) : 0.0; };
+    JsonWriter j;
+    j.begin_object()
+        .field("devices", static_cast<int64_t>(devices))
+        .field("commands_per_device", commands);
+    j.field("concurrency", concurrency).field("identity", opt("identity", "mtls"));
+    j.key("seconds").begin_object();
+    for (const auto& [name, s] : seconds) j.field(name, s);
+    j.end_object();
+    j.field("enrollments_per_second", static_cast<double>(devices) / seconds["enroll"]);
+    j.field("round_trips", drain_requests);
+    j.field("round_trips_per_second", static_cast<double>(drain_requests) / seconds["drain"]);
+    if (server_pid) {
+      j.field("server_cpu_us_per_round_trip", per(server_cpu["drain"] * 1e6, drain_requests));
+      j.field("server_cpu_seconds",
+              server_cpu["enroll"] + server_cpu["enqueue"] + server_cpu["drain"]);
+      j.field("server_peak_rss_kib", peak_rss_kib(server_pid));
+    }
+    j.field("own_cpu_us_per_round_trip", per(own_cpu["drain"] * 1e6, drain_requests));
+    j.key("stats").raw_object(stats.json());
+    j.end_object();
+    const std::string out = j.str();
+    std::cout << out << std::endl;
+    return stats.errors() == 0 ? 0 : 1;
+  } catch (const std::exception& e) {
+    std::cerr << "cairn-devsim: " << e.what() << std::endl;
+    return 1;
+  }
+}

@@ -1,0 +1,183 @@
+#include "devsim/fleet.hpp"
+
+#include <algorithm>
+#include <thread>
+
+#include "common/json_writer.hpp"
+#include "plist/plist.hpp"
+
+namespace cairn::devsim {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::string error_of(const httplib::Result& r) {
+  if (!r) return "transport:" + httplib::to_string(r.error());
+  if (r->status != 200) return "http:" + std::to_string(r->status);
+  return {};
+}
+
+std::string command_uuid_of(const std::string& body) {
+  if (body.empty()) return {};
+  return Plist::parse(body).string("CommandUUID").value_or("");
+}
+
+std::string status_of(const std::string& result) {
+  return Plist::parse(result).string("Status").value_or("");
+}
+
+}  // namespace
+
+void Stats::record(const std::string& kind, double micros, const std::string& error) {
+  ++requests_;
+  std::lock_guard lock(mu_);
+  latencies_[kind].push_back(micros);
+  if (!error.empty()) ++errors_[kind + " " + error];
+}
+
+void Stats::count(const std::string& what, int64_t n) {
+  std::lock_guard lock(mu_);
+  counts_[what] += n;
+}
+
+int64_t Stats::errors() const {
+  std::lock_guard lock(mu_);
+  int64_t n = 0;
+  for (const auto& [_, c] : errors_) n += c;
+  return n;
+}
+
+std::string Stats::json() const {
+  std::lock_guard lock(mu_);
+  JsonWriter j;
+  j.begin_object().key("kinds").begin_object();
+  for (auto [kind, values] : latencies_) {
+    std::sort(values.begin(), values.end());
+    auto pct = [&](double p) {
+      return static_cast<int64_t>(
+          values[std::min(values.size() - 1, static_cast<size_t>(p * values.size()))]);
+    };
+    j.key(kind).begin_object().field("count", static_cast<int64_t>(values.size()));
+    j.field("p50_us", pct(0.50)).field("p95_us", pct(0.95)).field("p99_us", pct(0.99));
+    j.field("max_us", static_cast<int64_t>(values.back())).end_object();
+  }
+  j.end_object().key("errors").begin_object();
+  for (const auto& [what, n] : errors_) j.field(what, n);
+  j.end_object().key("counts").begin_object();
+  for (const auto& [what, n] : counts_) j.field(what, n);
+  j.end_object().end_object();
+  return j.str();
+}
+
+Fleet::Fleet(Endpoint endpoint, const pki::Identity& ca, size_t size, const std::string& prefix,
+             const std::string& topic, Faults faults, uint64_t seed)
+    : endpoint_(std::move(endpoint)), faults_(faults), seed_(seed) {
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<double> chance(0, 1);
+  members_.reserve(size);
+  for (size_t i = 0; i < size; ++i) {
+    const std::string udid = prefix + "-" + std::to_string(i);
+    auto identity = pki::issue_certificate(ca, udid, pki::CertUsage::kClient, {}, 30);
+    Member m;
+    m.device = std::make_unique<SimulatedDevice>(udid, std::move(identity), topic, rng());
+    m.silent = chance(rng) < faults.silent;
+    m.checks_out = chance(rng) < faults.checkout;
+    members_.push_back(std::move(m));
+  }
+}
+
+std::vector<std::string> Fleet::udids() const {
+  std::vector<std::string> out;
+  for (const auto& m : members_) out.push_back(m.device->udid());
+  return out;
+}
+
+void Fleet::run(int concurrency, const std::function<void(Member&, std::mt19937_64&)>& work) {
+  std::atomic<size_t> next{0};
+  std::vector<std::thread> workers;
+  for (int w = 0; w < std::max(1, concurrency); ++w)
+    workers.emplace_back([&, w] {
+      std::mt19937_64 rng(seed_ + static_cast<uint64_t>(w) * 7919);
+      for (size_t i; (i = next++) < members_.size();) work(members_[i], rng);
+    });
+  for (auto& t : workers) t.join();
+}
+
+void Fleet::enroll(int concurrency, Stats& stats) {
+  run(concurrency, [&](Member& m, std::mt19937_64&) {
+    DeviceConnection connection(endpoint_, m.device->identity());
+    for (const auto& [kind, body] : {std::pair{"authenticate", m.device->authenticate()},
+                                     std::pair{"token_update", m.device->token_update()}}) {
+      const auto start = Clock::now();
+      auto r = connection.checkin(body);
+      stats.record(kind, std::chrono::duration<double, std::micro>(Clock::now() - start).count(),
+                   error_of(r));
+      if (!r || r->status != 200) return;
+    }
+  });
+}
+
+bool Fleet::session(Member& m, std::mt19937_64& rng, Stats& stats) {
+  std::uniform_real_distribution<double> chance(0, 1);
+  auto connection = std::make_unique<DeviceConnection>(endpoint_, m.device->identity());
+  auto timed = [&](const char* kind, const std::string& body) {
+    const auto start = Clock::now();
+    auto r = connection->report(body);
+    stats.record(kind, std::chrono::duration<double, std::micro>(Clock::now() - start).count(),
+                 error_of(r));
+    return r;
+  };
+  if (chance(rng) < faults_.locked) m.device->set_locked(true);
+  bool answered_not_now = false;
+  std::vector<std::string> finished;  // commands this device completed in this session
+  auto r = timed("idle", m.device->idle());
+  while (r && r->status == 200 && !r->body.empty()) {
+    const std::string uuid = command_uuid_of(r->body);
+    if (std::find(finished.begin(), finished.end(), uuid) != finished.end())
+      stats.count("protocol_violation: finished command sent again");
+    const std::string result = m.device->execute(r->body);
+    const std::string status = status_of(result);
+    if (status == "NotNow") {
+      answered_not_now = true;
+      stats.count("not_now");
+    } else {
+      finished.push_back(uuid);
+    }
+    r = timed("result", result);
+    if (r && r->status == 200 && chance(rng) < faults_.duplicate) {
+      stats.count("duplicate_result");
+      r = timed("result", result);
+    }
+    if (r && r->status == 200 && chance(rng) < faults_.lost) {
+      // The answer never arrived: the device reconnects and sends the result again.
+      stats.count("lost_result");
+      connection = std::make_unique<DeviceConnection>(endpoint_, m.device->identity());
+      r = timed("result", result);
+    }
+    if (m.device->erased()) break;  // wiped: it does not poll again
+  }
+  m.device->set_locked(false);  // the user unlocks it; it polls again if it refused anything
+  return answered_not_now && r && r->status == 200;
+}
+
+void Fleet::drain(int concurrency, Stats& stats) {
+  run(concurrency, [&](Member& m, std::mt19937_64& rng) {
+    if (m.silent) {
+      stats.count("silent_device");
+      return;
+    }
+    if (m.checked_out) return;
+    while (session(m, rng, stats)) stats.count("repoll_after_not_now");
+    if (m.checks_out) {
+      DeviceConnection connection(endpoint_, m.device->identity());
+      const auto start = Clock::now();
+      auto r = connection.checkin(m.device->checkout());
+      stats.record("checkout",
+                   std::chrono::duration<double, std::micro>(Clock::now() - start).count(),
+                   error_of(r));
+      m.checked_out = true;
+    }
+  });
+}
+
+}  // namespace cairn::devsim

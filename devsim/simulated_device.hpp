@@ -1,0 +1,78 @@
+// A simulated iPhone: the device side of the MDM protocol, with state that stays consistent
+// across commands (profiles installed and removed, provisioning profiles, managed apps, passcode,
+// lock) and a realistic answer to every request type in Apple's 2011 MDM reference. Unknown
+// request types get CommandFormatError, as a real device answers. Knows nothing of HTTP.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <random>
+#include <set>
+#include <string>
+#include <string_view>
+
+#include "pki/issuer.hpp"
+#include "plist/plist.hpp"
+
+namespace cairn::devsim {
+
+class SimulatedDevice {
+ public:
+  SimulatedDevice(std::string udid, pki::Identity identity, std::string topic, uint64_t seed);
+
+  const std::string& udid() const { return udid_; }
+  const pki::Identity& identity() const { return identity_; }
+  const std::string& unlock_token() const { return unlock_token_; }
+
+  // Check-in messages (XML plists).
+  std::string authenticate() const;
+  std::string token_update() const;  // 32-byte token, PushMagic, ~2 KB UnlockToken
+  std::string checkout() const;
+  std::string idle() const;
+
+  // Performs a command the server sent and returns the result message. While locked (Data
+  // Protection), commands the reference does not guarantee answer NotNow and change nothing.
+  std::string execute(std::string_view command_plist);
+
+  void set_locked(bool locked) { locked_ = locked; }
+  bool locked() const { return locked_; }
+  bool erased() const { return erased_; }
+  bool passcode_present() const { return passcode_present_; }
+  std::set<std::string> profile_identifiers() const;
+
+ private:
+  Plist checkin_message(std::string_view type) const;  // MessageType, Topic, UDID
+
+  struct Profile {
+    std::string uuid;
+    std::string display_name;
+    bool managed = true;  // installed through MDM (only these may be removed by MDM)
+  };
+  struct App {
+    std::string identifier;
+    std::string name;
+    std::string version;
+    int64_t flags = 0;
+    bool needs_redemption = false;
+  };
+
+  std::string udid_;
+  pki::Identity identity_;
+  std::string topic_;
+  std::string token_;
+  std::string push_magic_;
+  std::string unlock_token_;
+  std::string serial_;
+  std::mt19937_64 rng_;
+  bool locked_ = false;
+  bool erased_ = false;
+  bool passcode_present_ = true;
+  std::map<std::string, Profile> profiles_;                   // by PayloadIdentifier
+  std::map<std::string, std::string> provisioning_profiles_;  // UUID → name
+  std::map<std::string, App> managed_apps_;                   // by bundle identifier
+};
+
+// The request types the 2011 reference guarantees never to answer NotNow.
+bool never_not_now(std::string_view request_type);
+
+}  // namespace cairn::devsim

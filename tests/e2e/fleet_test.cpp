@@ -1,0 +1,59 @@
+// A simulated fleet with every fault against a real node: locked devices answering NotNow,
+// duplicate and lost-and-resent results, check-outs and silent devices. Nothing may error, no
+// finished command may be sent again, and every device that polls drains its queue.
+#include "devsim/fleet.hpp"
+
+#include <gtest/gtest.h>
+
+#include "tests/support/messages.hpp"
+#include "tests/support/temp_dir.hpp"
+#include "tests/support/test_node.hpp"
+
+namespace cairn::testing {
+namespace {
+
+void run_fleet(devsim::IdentityMode identity) {
+  TempDir dir;
+  TestNode node(dir.path());
+  devsim::Endpoint endpoint;
+  endpoint.port = node.port();
+  endpoint.server_ca_file = node.ca_file();
+  endpoint.identity = identity;
+  devsim::Faults faults{0.3, 0.2, 0.2, 0.1, 0.1};
+  devsim::Fleet fleet(endpoint, node.ca(), 24, "FLEET", "com.apple.mgmt.fleet", faults, 7);
+  devsim::Stats stats;
+  fleet.enroll(8, stats);
+  std::string ids;
+  for (const auto& udid : fleet.udids()) ids += (ids.empty() ? "" : ",") + udid;
+  const char* types[] = {"ProfileList", "SecurityInfo", "DeviceInformation",
+                         "InstalledApplicationList"};
+  for (int c = 0; c < 8; ++c) {
+    ASSERT_EQ(node.enqueue(ids, command_body("CMD-" + std::to_string(c), types[c % 4]))->status,
+              200);
+  }
+  fleet.drain(8, stats);
+  const std::string summary = stats.json();
+  EXPECT_EQ(stats.errors(), 0) << summary;
+  EXPECT_EQ(summary.find("protocol_violation"), std::string::npos) << summary;
+  EXPECT_NE(summary.find("\"not_now\""), std::string::npos) << "the locked fault never fired";
+  EXPECT_NE(summary.find("\"lost_result\""), std::string::npos) << summary;
+  int silent = 0;
+  for (size_t i = 0; i < fleet.size(); ++i) {
+    const auto& udid = fleet.device(i).udid();
+    auto commands = node.admin_get("/v1/devices/" + udid + "/commands");
+    const bool drained = commands->body.find("\"queue\":[]") != std::string::npos;
+    EXPECT_EQ(drained, !fleet.silent(i)) << udid << ": " << commands->body;  // silent: all queued
+    silent += fleet.silent(i);
+  }
+  EXPECT_LT(silent, static_cast<int>(fleet.size()));
+}
+
+TEST(Fleet, FaultyFleetOverMtls) {
+  run_fleet(devsim::IdentityMode::kMtls);
+}
+TEST(Fleet, FaultyFleetOverMdmSignature) {
+  run_fleet(devsim::IdentityMode::kMdmSignature);
+}
+
+}  // namespace
+}  // namespace cairn::testing
