@@ -115,13 +115,23 @@ void SingleNode::stop() {
 ReplayResult replay(const std::string& data_dir, const std::string& into) {
   if (std::filesystem::exists(into) && !std::filesystem::is_empty(into))
     throw std::runtime_error(into + " is not empty: replay builds a fresh projection");
+  using Clock = std::chrono::steady_clock;
+  auto seconds_since = [](Clock::time_point t) {
+    return std::chrono::duration<double>(Clock::now() - t).count();
+  };
+  ReplayResult result;
+  auto start = Clock::now();
   eventlog::EmbeddedLog log(data_dir + "/log", eventlog::EmbeddedLog::Mode::kReadOnly);
+  result.open_seconds = seconds_since(start);
+  start = Clock::now();
   projector::Store store(into);
   projector::AppliedWatermark watermark;
   projector::Projector projector(log, store, watermark);
-  ReplayResult result;
-  result.events = projector.catch_up();
+  result.events = projector.rebuild();
+  result.apply_seconds = seconds_since(start);
+  start = Clock::now();
   result.digest = store.digest().sha256;
+  result.digest_seconds = seconds_since(start);
   return result;
 }
 

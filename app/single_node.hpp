@@ -53,6 +53,9 @@ class SingleNode {
 struct ReplayResult {
   uint64_t events = 0;
   std::string digest;
+  double open_seconds = 0;    // scanning and checking the log
+  double apply_seconds = 0;   // decoding and applying every event, writing the store
+  double digest_seconds = 0;  // hashing the rebuilt store
 };
 ReplayResult replay(const std::string& data_dir, const std::string& into);
 

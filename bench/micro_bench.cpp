@@ -9,6 +9,7 @@
 #include "eventlog/embedded_log.hpp"
 #include "projector/apply.hpp"
 #include "projector/keys.hpp"
+#include "projector/queries.hpp"
 #include "protocol/messages.hpp"
 #include "schemas/events.hpp"
 #include "tests/support/fixtures.hpp"
@@ -30,6 +31,12 @@ void BM_ParseDeviceInformationResult(benchmark::State& state) {
   state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(body.size()));
 }
 BENCHMARK(BM_ParseDeviceInformationResult);
+
+void BM_PlistSerializeResult(benchmark::State& state) {
+  const auto parsed = Plist::parse(testing::fixture("device-messages/DeviceInformation.1.plist"));
+  for (auto _ : state) benchmark::DoNotOptimize(parsed.to_xml());
+}
+BENCHMARK(BM_PlistSerializeResult);
 
 void BM_PlistBoundsCheckOnly(benchmark::State& state) {
   const auto body = testing::fixture("device-messages/DeviceInformation.1.plist");
@@ -85,14 +92,15 @@ void BM_ProjectorApply(benchmark::State& state) {
   int64_t offset = 0;
   {
     rocksdb::WriteBatchWithIndex batch(rocksdb::BytewiseComparator(), 0, true);
-    for (const auto& e : events)
-      projector::apply_event(e, {PartitionId(0), Offset(offset++)}, store, batch);
+    projector::BatchState kv(store, batch);
+    for (const auto& e : events) projector::apply_event(e, {PartitionId(0), Offset(offset++)}, kv);
     store.write(batch);
   }
   int64_t applied = 0;
   int round = 0;
   for (auto _ : state) {
     rocksdb::WriteBatchWithIndex batch(rocksdb::BytewiseComparator(), 0, true);
+    projector::BatchState kv(store, batch);
     for (int d = 0; d < 1000; d += 3) {
       const std::string udid = "DEVICE-" + std::to_string(d);
       const std::string uuid = "C-" + std::to_string(round);
@@ -101,7 +109,7 @@ void BM_ProjectorApply(benchmark::State& state) {
             events::Payload{events::CommandDelivered{uuid}},
             events::Payload{events::CommandReported{"Acknowledged", uuid, "", {}}}}) {
         projector::apply_event({"e", "2026-11-22T01:02:03.456Z", udid, "n", "device", p},
-                               {PartitionId(0), Offset(offset++)}, store, batch);
+                               {PartitionId(0), Offset(offset++)}, kv);
         ++applied;
       }
     }
@@ -112,6 +120,36 @@ void BM_ProjectorApply(benchmark::State& state) {
   state.SetItemsProcessed(applied);
 }
 BENCHMARK(BM_ProjectorApply)->Unit(benchmark::kMillisecond);
+
+// The read behind every answer: the device's next command, from a store holding 10,000 devices
+// with 10 queued commands each, half of them already finished (tombstones before the floor).
+void BM_QueueNextCommand(benchmark::State& state) {
+  testing::TempDir dir;
+  projector::Store store(dir / "db");
+  int64_t offset = 0;
+  auto apply = [&](const std::string& udid, events::Payload p) {
+    rocksdb::WriteBatchWithIndex batch(rocksdb::BytewiseComparator(), 0, true);
+    projector::BatchState kv(store, batch);
+    projector::apply_event({"e", "2026-11-22T01:02:03.456Z", udid, "n", "device", std::move(p)},
+                           {PartitionId(0), Offset(offset++)}, kv);
+    store.write(batch);
+  };
+  for (int d = 0; d < 10000; ++d) {
+    const std::string udid = "DEVICE-" + std::to_string(d);
+    apply(udid, events::DeviceAuthenticated{"t", "", crypto::sha256_hex(udid), "tls", {}});
+    for (int c = 0; c < 10; ++c)
+      apply(udid,
+            events::CommandEnqueued{"C" + std::to_string(c), "ProfileList", "<plist/>", true});
+    for (int c = 0; c < 5; ++c)
+      apply(udid, events::CommandReported{"Acknowledged", "C" + std::to_string(c), "", {}});
+  }
+  projector::StoreReader reader(store);
+  int d = 0;
+  for (auto _ : state)
+    benchmark::DoNotOptimize(
+        reader.next_command(DeviceId("DEVICE-" + std::to_string(d++ % 10000))));
+}
+BENCHMARK(BM_QueueNextCommand);
 
 // Durable appends from concurrent callers: group commit shares each fdatasync.
 void BM_EmbeddedLogAppend(benchmark::State& state) {

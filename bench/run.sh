@@ -1,38 +1,119 @@
 #!/usr/bin/env bash
-# Regenerates bench/RESULTS.md: micro benchmarks, then command round trips against a real
-# `cairn serve` (embedded log, TLS with client certificates) on loopback. Takes about 2 minutes.
-# Usage: bench/run.sh   (builds first; writes bench/RESULTS.md)
+# Regenerates bench/RESULTS.md and bench/concurrency.png: micro benchmarks, a fleet scaling table
+# (enrollment, disk, memory, round trips, replay) and a concurrency sweep, each against a real
+# `cairn serve` (embedded log, TLS with client certificates) on loopback, driven by cairn-devsim.
+# SIZES="1000 10000 100000" (default) sets the scaling rows; the full run takes about 15 minutes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ops/install-deps.sh
 ops/build.sh build
-out=bench/RESULTS.md
+sizes=${SIZES:-1000 10000 100000}
+cairn=build/cairn
+devsim=build/bench/cairn-devsim
 work=$(mktemp -d)
-trap 'kill "${server_pid:-}" 2>/dev/null || true; rm -rf "$work"' EXIT
+server_pid=""
+trap '[ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null; rm -rf "$work"' EXIT
+
+start_server() {  # data dir, port
+  data=$1
+  port=$2
+  "$cairn" serve --data-dir "$data" --listen "127.0.0.1:$port" >"$data.out" 2>"$data.err" &
+  server_pid=$!
+  for _ in $(seq 100); do grep -q "cairn serving" "$data.out" 2>/dev/null && break; sleep 0.2; done
+  key=$(grep -m1 '^  cairn_' "$data.out" | tr -d ' ')
+  pass=$("$cairn" pki passphrase --data-dir "$data")
+}
+stop_server() {
+  kill "$server_pid"
+  wait "$server_pid" || true
+  server_pid=""
+}
+devsim() {
+  "$devsim" --url "https://127.0.0.1:$port" --api-key "$key" --ca-cert "$data/pki/ca.crt" \
+    --ca-key "$data/pki/ca.key" --ca-key-pass "$pass" --server-pid "$server_pid" "$@" 2>/dev/null
+}
+field() { python3 -c "import json,sys; r=json.loads(sys.argv[1]); print(eval(sys.argv[2]))" "$1" "$2"; }
 
 micro=$(build/bench/cairn_micro_bench --benchmark_min_time=0.5 2>/dev/null | grep -E '^BM_')
 
-port=19443
-build/cairn serve --data-dir "$work/data" --listen 127.0.0.1:$port --threads 256 >"$work/out" 2>"$work/err" &
-server_pid=$!
-for _ in $(seq 50); do grep -q "cairn serving" "$work/out" 2>/dev/null && break; sleep 0.2; done
-key=$(sed -n 2p "$work/out" | tr -d ' ')
-load_rows=""
-for devices in 1 16 64 128; do
-  json=$(build/bench/cairn_roundtrip_load --data-dir "$work/data" --port $port --server-pid $server_pid \
-         --api-key "$key" --devices $devices --commands 100)
-  load_rows+="$json"$'\n'
+scaling_rows=""
+for n in $sizes; do
+  start_server "$work/scale-$n" 19500
+  json=$(devsim --devices "$n" --commands 2 --concurrency 64)
+  stop_server
+  log_mib=$(du -sm "$data/log" | cut -f1)
+  projection_mib=$(du -sm "$data/projection" | cut -f1)
+  replay_start=$(date +%s.%N)
+  events=$("$cairn" replay --data-dir "$data" 2>/dev/null | awk '/^events/{print $2}')
+  replay_s=$(python3 -c "import time; print(round(time.time() - $replay_start, 2))")
+  scaling_rows+=$(field "$json" "f\"| {r['devices']} | {r['seconds']['enroll']:.1f} | {r['enrollments_per_second']:.0f} | {r['round_trips_per_second']:.0f} | {r['stats']['kinds']['result']['p99_us']/1000:.1f} | {r['server_peak_rss_kib']/1024:.0f} | $log_mib | $projection_mib | $events | $replay_s | {$events/$replay_s:.0f} | {r['stats'].get('errors') or 0} |\"")
+  scaling_rows+=$'\n'
+  rm -rf "$data"
 done
+
+start_server "$work/sweep" 19501
+: >"$work/sweep.dat"
+sweep_rows=""
+for c in 1 2 4 8 16 32 64 128; do
+  devices=$((c * 8 > 64 ? c * 8 : 64))
+  json=$(devsim --devices "$devices" --commands 10 --concurrency "$c" --prefix "sweep$c")
+  line=$(field "$json" "f\"{r['concurrency']} {r['round_trips_per_second']:.0f} {r['stats']['kinds']['result']['p99_us']/1000:.1f} {r['stats']['kinds']['result']['p50_us']/1000:.1f} {r['server_cpu_us_per_round_trip']:.0f} {r['own_cpu_us_per_round_trip']:.0f}\"")
+  echo "$line" >>"$work/sweep.dat"
+  read -r cc rps p99 p50 scpu ocpu <<<"$line"
+  sweep_rows+="| $cc | $devices | $rps | $p50 | $p99 | $scpu | $ocpu |"$'\n'
+done
+stop_server
+gnuplot <<GP
+set terminal pngcairo size 900,500
+set output "bench/concurrency.png"
+set title "Cairn command round trips (embedded log, mTLS, 2 cores shared with the load generator)"
+set xlabel "concurrent devices"
+set logscale x 2
+set ylabel "round trips/s"
+set y2label "p99 latency of a result (ms)"
+set ytics nomirror
+set y2tics
+set key left top
+set grid
+plot "$work/sweep.dat" using 1:2 with linespoints title "round trips/s" axes x1y1, \
+     "$work/sweep.dat" using 1:3 with linespoints title "p99 ms" axes x1y2
+GP
 
 {
   echo "# Cairn benchmark results"
   echo
-  echo "Regenerate with \`bench/run.sh\` (builds, runs everything below, rewrites this file)."
+  echo "Regenerate with \`bench/run.sh\`: it builds, runs everything below, and rewrites this file and"
+  echo "\`bench/concurrency.png\`. \`SIZES=\"1000 10000\" bench/run.sh\` for a shorter run."
   echo
   echo "- Date: $(date -u +%Y-%m-%dT%H:%MZ)"
-  echo "- Commit: $(git rev-parse --short HEAD)$(git diff --quiet || echo ' (with uncommitted changes)')"
+  echo "- Commit: $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . ':!bench/RESULTS.md' ':!bench/concurrency.png' || echo ' (with uncommitted changes)')"
   echo "- Machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), $(free -g | awk '/Mem:/{print $2}') GiB, $(uname -sr)"
-  echo "- Build: RelWithDebInfo (-O2), GCC $(gcc -dumpversion), Debian packages of every library"
+  echo "- Build: RelWithDebInfo (-O2), GCC $(gcc -dumpversion), Debian's packages of every library"
+  echo "- The load generator runs on the same 2 cores as the server: its own CPU is reported."
+  echo
+  echo "## Fleet scaling"
+  echo
+  echo "A fresh \`cairn serve\` per row; then \`cairn-devsim --devices N --commands 2 --concurrency 64\`"
+  echo "(each device: its own key and certificate from the dev CA, Authenticate + TokenUpdate with a"
+  echo "2 KB UnlockToken over mTLS; two commands queued for every device through \`/v1/enqueue\`; one"
+  echo "session per device: new TLS connection, Idle, results until an empty answer); then the server"
+  echo "is stopped, the data directory measured (\`du -sm\`) and \`cairn replay\` timed on it."
+  echo
+  echo "| devices | enroll s | enrollments/s | round trips/s | result p99 ms | server peak RSS MiB | log MiB | projection MiB | events | replay s | replay events/s | errors |"
+  echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
+  printf '%s' "$scaling_rows"
+  echo
+  echo "## Concurrency"
+  echo
+  echo "One server; for each row \`cairn-devsim --devices max(8C,64) --commands 10 --concurrency C\`."
+  echo "A round trip is one device request (Idle or a result). Every device session opens its own TLS"
+  echo "connection, as real devices do."
+  echo
+  echo "![round trips/s and p99 against concurrency](concurrency.png)"
+  echo
+  echo "| concurrency | devices | round trips/s | result p50 ms | result p99 ms | server CPU µs/rt | devsim CPU µs/rt |"
+  echo "|---|---|---|---|---|---|---|"
+  printf '%s' "$sweep_rows"
   echo
   echo "## Micro benchmarks"
   echo
@@ -42,27 +123,6 @@ done
   echo "$micro"
   echo '```'
   echo
-  echo "## Command round trips over keep-alive mTLS, embedded durable log"
-  echo
-  echo "\`cairn serve --threads 256\` on loopback, then for each row"
-  echo "\`build/bench/cairn_roundtrip_load --data-dir DIR --port P --server-pid PID --api-key KEY --devices N --commands 100\`."
-  echo "Each device enrolls (Authenticate, TokenUpdate with a 2 KB UnlockToken), 100 commands are queued"
-  echo "for every device through \`/v1/enqueue\`, then every device drains its queue:"
-  echo "Idle → command → Acknowledged → … → empty 200. A round trip is one PUT: a durable (fdatasync)"
-  echo "append, the wait for the projection to apply it, the queue read, and the durable"
-  echo "CommandDelivered append. The load tool runs on the same 2 cores as the server."
-  echo
-  echo "| devices | round trips | round trips/s | p50 ms | p95 ms | p99 ms | max ms | server CPU µs/req | load tool CPU µs/req | server peak RSS MiB | errors |"
-  echo "|---|---|---|---|---|---|---|---|---|---|---|"
-  while IFS= read -r j; do
-    [ -n "$j" ] || continue
-    python3 - "$j" <<'PY'
-import json, sys
-r = json.loads(sys.argv[1]); l = r["latency_us"]
-print(f"| {r['devices']} | {r['round_trips']} | {r['round_trips_per_second']:.0f} | {l['p50']/1000:.1f} | {l['p95']/1000:.1f} | {l['p99']/1000:.1f} | {l['max']/1000:.1f} | {r['server_cpu_us_per_request']:.0f} | {r['load_tool_cpu_us_per_request']:.0f} | {r['server_peak_rss_kib']/1024:.0f} | {r['errors']} |")
-PY
-  done <<<"$load_rows"
-  echo
-  cat bench/ANALYSIS.md
-} >"$out"
-echo "wrote $out"
+  echo "Where the time goes, what was changed, and what is next: [ANALYSIS.md](ANALYSIS.md)."
+} >bench/RESULTS.md
+echo "wrote bench/RESULTS.md and bench/concurrency.png"

@@ -109,6 +109,8 @@ int replay(const Options& o) {
   }
   const auto result = cairn::app::replay(data_dir, into);
   std::cout << "events " << result.events << "\ndigest " << result.digest << std::endl;
+  std::cerr << "log opened in " << result.open_seconds << " s, applied in " << result.apply_seconds
+            << " s, digest in " << result.digest_seconds << " s" << std::endl;
   if (temporary) std::filesystem::remove_all(into);
   return 0;
 }

@@ -5,7 +5,7 @@ packages=(
   build-essential cmake ninja-build pkg-config ccache clang-format
   libssl-dev openssl libcpp-httplib-dev librocksdb-dev libplist-dev libcereal-dev rapidjson-dev
   libgtest-dev libgmock-dev libbenchmark-dev libyaml-cpp-dev
-  wrk curl
+  wrk curl gnuplot-nox
 )
 missing=()
 for p in "${packages[@]}"; do

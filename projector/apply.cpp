@@ -8,14 +8,14 @@
 namespace cairn::projector {
 namespace {
 
-// State access for one event within a batch.
+// Typed access to the state for one event.
 class Tx {
  public:
-  Tx(const Store& store, rocksdb::WriteBatchWithIndex& batch) : store_(store), batch_(batch) {}
+  explicit Tx(State& state) : state_(state) {}
 
   template <typename T>
   std::optional<T> load(const std::string& key) {
-    auto v = store_.get(batch_, key);
+    auto v = state_.get(key);
     if (!v) return std::nullopt;
     return decode_record<T>(*v);
   }
@@ -23,16 +23,14 @@ class Tx {
   void save(const std::string& key, const T& record) {
     put(key, encode_record(record));
   }
-  void put(const std::string& key, const std::string& value) { batch_.Put(key, value); }
-  void erase(const std::string& key) { batch_.Delete(key); }
-  void scan(const std::string& prefix, const std::string& start,
-            const std::function<bool(std::string_view, std::string_view)>& visit) {
-    store_.scan(batch_, prefix, start, visit);
+  void put(const std::string& key, const std::string& value) { state_.put(key, value); }
+  void erase(const std::string& key) { state_.erase(key); }
+  void scan(const std::string& prefix, const std::string& start, const State::Visitor& visit) {
+    state_.scan(prefix, start, visit);
   }
 
  private:
-  const Store& store_;
-  rocksdb::WriteBatchWithIndex& batch_;
+  State& state_;
 };
 
 DeviceRecord touch_device(Tx& tx, const events::Event& e) {
@@ -237,9 +235,8 @@ std::string_view command_state_name(CommandState s) {
   return "unknown";
 }
 
-void apply_event(const events::Event& event, LogPosition position, const Store& store,
-                 rocksdb::WriteBatchWithIndex& batch) {
-  Tx tx(store, batch);
+void apply_event(const events::Event& event, LogPosition position, State& state) {
+  Tx tx(state);
   std::visit(Applier{tx, event, position}, event.payload);
 }
 

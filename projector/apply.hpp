@@ -3,15 +3,12 @@
 // randomness), so replaying the log into an empty store reproduces the live store byte for byte.
 #pragma once
 
-#include <rocksdb/utilities/write_batch_with_index.h>
-
 #include "common/strong_types.hpp"
-#include "projector/store.hpp"
+#include "projector/state.hpp"
 #include "schemas/events.hpp"
 
 namespace cairn::projector {
 
-void apply_event(const events::Event& event, LogPosition position, const Store& store,
-                 rocksdb::WriteBatchWithIndex& batch);
+void apply_event(const events::Event& event, LogPosition position, State& state);
 
 }  // namespace cairn::projector

@@ -1,8 +1,11 @@
 #include "projector/projector.hpp"
 
+#include <future>
+
 #include "common/logging.hpp"
 #include "projector/apply.hpp"
 #include "projector/keys.hpp"
+#include "projector/state.hpp"
 #include "schemas/events.hpp"
 
 namespace cairn::projector {
@@ -41,32 +44,74 @@ void Projector::stop() {
   threads_.clear();
 }
 
+std::optional<events::Event> Projector::decode_or_skip(const eventlog::LogRecord& record) {
+  try {
+    return events::decode(record.value);
+  } catch (const std::runtime_error& e) {
+    // An event this version cannot read. Skipping is deterministic (a replay skips it too);
+    // stopping would halt every device. It stays in the log for a newer projector.
+    ++skipped_;
+    logging::error("projector skipped an unreadable event",
+                   {{"offset", std::to_string(record.position.offset.value())},
+                    {"type", record.type},
+                    {"error", e.what()}});
+    return std::nullopt;
+  }
+}
+
 size_t Projector::apply_batch(PartitionId partition, std::chrono::milliseconds wait) {
   const Offset from = watermark_.next(partition);
   auto records = log_.read(partition, from, kBatchRecords, wait);
   if (records.empty()) return 0;
   rocksdb::WriteBatchWithIndex batch(rocksdb::BytewiseComparator(), 0, /*overwrite_key=*/true);
-  for (const auto& record : records) {
-    std::optional<events::Event> event;
-    try {
-      event = events::decode(record.value);
-    } catch (const std::runtime_error& e) {
-      // An event this version cannot read. Skipping is deterministic (a replay skips it too);
-      // stopping would halt every device. It stays in the log for a newer projector.
-      ++skipped_;
-      logging::error("projector skipped an unreadable event",
-                     {{"offset", std::to_string(record.position.offset.value())},
-                      {"type", record.type},
-                      {"error", e.what()}});
-      continue;
-    }
-    apply_event(*event, record.position, store_, batch);
-  }
+  BatchState state(store_, batch);
+  for (const auto& record : records)
+    if (auto event = decode_or_skip(record)) apply_event(*event, record.position, state);
   const Offset next(records.back().position.offset.value() + 1);
   batch.Put(keys::position(partition.value()), std::to_string(next.value()));
   store_.write(batch);
   watermark_.advance(partition, next);
   return records.size();
+}
+
+uint64_t Projector::rebuild() {
+  for (int32_t p = 0; p < log_.partition_count(); ++p)
+    if (watermark_.next(PartitionId(p)).value() != 0)
+      throw std::runtime_error("rebuild needs an empty projection");
+  // Decoding is pure and costs about as much as applying: a second thread reads and decodes the
+  // next chunk while this one applies the current chunk, in log order.
+  struct Chunk {
+    std::vector<eventlog::LogRecord> records;
+    std::vector<std::optional<events::Event>> events;
+  };
+  auto read_chunk = [this](PartitionId partition, Offset from) {
+    Chunk chunk;
+    chunk.records = log_.read(partition, from, 16384, std::chrono::milliseconds(0));
+    chunk.events.reserve(chunk.records.size());
+    for (const auto& record : chunk.records) chunk.events.push_back(decode_or_skip(record));
+    return chunk;
+  };
+  MemoryState state;
+  uint64_t applied = 0;
+  for (int32_t p = 0; p < log_.partition_count(); ++p) {
+    const PartitionId partition(p);
+    const Offset end = log_.end_offset(partition);
+    auto pending = std::async(std::launch::async, read_chunk, partition, Offset(0));
+    while (true) {
+      Chunk chunk = pending.get();
+      if (chunk.records.empty()) break;
+      const Offset next(chunk.records.back().position.offset.value() + 1);
+      if (next < end) pending = std::async(std::launch::async, read_chunk, partition, next);
+      for (size_t i = 0; i < chunk.records.size(); ++i)
+        if (chunk.events[i]) apply_event(*chunk.events[i], chunk.records[i].position, state);
+      applied += chunk.records.size();
+      if (next >= end) break;
+    }
+    state.put(keys::position(p), std::to_string(end.value()));
+    watermark_.advance(partition, end);
+  }
+  store_.bulk_load(state.contents());
+  return applied;
 }
 
 void Projector::run(PartitionId partition) {

@@ -11,6 +11,7 @@
 #include "eventlog/event_log.hpp"
 #include "projector/store.hpp"
 #include "projector/watermark.hpp"
+#include "schemas/events.hpp"
 
 namespace cairn::projector {
 
@@ -24,15 +25,19 @@ class Projector {
   void start();
   void stop();
 
-  // Applies everything up to the current end of the log on the calling thread (for `replay`).
+  // Applies everything up to the current end of the log on the calling thread (used at start).
   // Returns the number of events applied.
   uint64_t catch_up();
+  // Builds an empty projection from the whole log in one pass in memory, then writes it once
+  // (`cairn replay`): the same projection function, without per-event RocksDB work.
+  uint64_t rebuild();
 
   uint64_t skipped_events() const { return skipped_; }
 
  private:
   // Reads and applies one batch of `partition`; returns how many records it consumed.
   size_t apply_batch(PartitionId partition, std::chrono::milliseconds wait);
+  std::optional<events::Event> decode_or_skip(const eventlog::LogRecord& record);
   void run(PartitionId partition);
 
   eventlog::EventLog& log_;

@@ -104,6 +104,21 @@ void Store::write(rocksdb::WriteBatchWithIndex& batch) {
   check(db_->Write(rocksdb::WriteOptions(), batch.GetWriteBatch()), "write");
 }
 
+void Store::bulk_load(const std::map<std::string, std::string, std::less<>>& contents) {
+  rocksdb::WriteOptions options;
+  options.disableWAL = true;  // flushed below; a crash mid-load leaves a store to delete
+  rocksdb::WriteBatch batch;
+  for (const auto& [key, value] : contents) {
+    batch.Put(key, value);
+    if (batch.GetDataSize() > (8u << 20)) {
+      check(db_->Write(options, &batch), "bulk write");
+      batch.Clear();
+    }
+  }
+  check(db_->Write(options, &batch), "bulk write");
+  check(db_->Flush(rocksdb::FlushOptions()), "flush");
+}
+
 Store::Digest Store::digest() const {
   Digest result;
   std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);

@@ -30,6 +30,8 @@ class Store {
   void scan(rocksdb::WriteBatchWithIndex& batch, std::string_view prefix, std::string_view start,
             const std::function<bool(std::string_view, std::string_view)>& visit) const;
   void write(rocksdb::WriteBatchWithIndex& batch);
+  // Writes a whole projection into an empty store without the WAL, then flushes it to disk.
+  void bulk_load(const std::map<std::string, std::string, std::less<>>& contents);
 
   // SHA-256 over every key and value in order (one consistent snapshot): equal digests mean equal
   // projections. `positions` are the applied positions in that same snapshot.

@@ -23,8 +23,9 @@ class Projection {
   void apply(const std::vector<Event>& events, size_t batch_size = 1) {
     for (size_t i = 0; i < events.size(); i += batch_size) {
       rocksdb::WriteBatchWithIndex batch(rocksdb::BytewiseComparator(), 0, true);
+      BatchState state(store_, batch);
       for (size_t k = i; k < std::min(events.size(), i + batch_size); ++k)
-        apply_event(events[k], {PartitionId(0), Offset(next_++)}, store_, batch);
+        apply_event(events[k], {PartitionId(0), Offset(next_++)}, state);
       batch.Put(keys::position(0), std::to_string(next_));
       store_.write(batch);
     }

@@ -60,6 +60,42 @@ TEST(Projector, UnreadableEventIsSkippedTheSameWayOnEveryReplay) {
   EXPECT_EQ(digests[0], digests[1]);
 }
 
+TEST(Projector, RebuildInMemoryEqualsTheLiveProjection) {
+  testing::TempDir dir;
+  eventlog::EmbeddedLog log(dir / "log");
+  std::vector<eventlog::RecordToAppend> records;
+  for (int d = 0; d < 50; ++d) {
+    const std::string udid = "D" + std::to_string(d);
+    records.push_back(authenticated(udid));
+    for (int c = 0; c < 4; ++c) {
+      const std::string uuid = "C" + std::to_string(c);
+      events::Event enqueued{
+          "i",     "2026-11-22T00:00:01.000Z",
+          udid,    "n",
+          "admin", events::CommandEnqueued{uuid, "ProfileList", "<plist/>", false}};
+      records.push_back({udid, "CommandEnqueued", events::encode(enqueued)});
+      const char* status = c == 1 ? "NotNow" : c == 3 ? "Error" : "Acknowledged";
+      events::Event reported{"i",      "2026-11-22T00:00:02.000Z",
+                             udid,     "n",
+                             "device", events::CommandReported{status, uuid, "", {}}};
+      records.push_back({udid, "CommandReported", events::encode(reported)});
+    }
+    if (d % 7 == 0) records.push_back(authenticated(udid));  // re-enrollment cancels the queue
+  }
+  records.push_back({"X", "FromTheFuture", "{}"});
+  log.append(std::move(records));
+  std::string digests[2];
+  for (int rebuild = 0; rebuild < 2; ++rebuild) {
+    testing::TempDir db;
+    Store store(db / "db");
+    AppliedWatermark watermark;
+    Projector projector(log, store, watermark);
+    rebuild ? projector.rebuild() : projector.catch_up();
+    digests[rebuild] = store.digest().sha256;
+  }
+  EXPECT_EQ(digests[0], digests[1]);
+}
+
 TEST(Projector, RefusesAProjectionAheadOfItsLog) {
   testing::TempDir dir;
   {
