@@ -51,7 +51,7 @@ struct SingleNode::Parts {
         writer(*log, watermark, c.node_name.empty() ? host_name() : c.node_name, c.apply_timeout),
         identity(std::move(device_ca)),
         devices(writer, reader, secrets),
-        admin(writer, reader, store) {}
+        admin(writer, reader, store, *log) {}
 };
 
 SingleNode::SingleNode(

@@ -39,6 +39,7 @@ constexpr const char* kUsage = R"(usage: cairn-devsim [options]
   --ca-cert F --ca-key F [--ca-key-pass P]   CA that issues the device identities
   --devices N (100)  --commands K per device (10)  --concurrency C (32)  --request-type T|mixed (mixed)
   --locked P --duplicate P --lost P --checkout P --silent P   fault probabilities (0)
+  --poll-every S --duration S   instead of one drain: every device polls every S seconds for S seconds
   --server-pid PID       read the server's CPU time and peak RSS from /proc
   --prefix S             UDID prefix (devsim-<pid>)       --seed N
 )";
@@ -201,7 +202,15 @@ int main(int argc, char** argv) {
         }
       }
     });
-    phase("drain", [&] { fleet->drain(concurrency, stats); });
+    if (o.contains("poll-every")) {
+      const auto every =
+          std::chrono::milliseconds(static_cast<int64_t>(std::stod(o["poll-every"]) * 1000));
+      const auto duration =
+          std::chrono::milliseconds(static_cast<int64_t>(std::stod(opt("duration", "60")) * 1000));
+      phase("drain", [&] { fleet->poll_on_schedule(concurrency, every, duration, stats); });
+    } else {
+      phase("drain", [&] { fleet->drain(concurrency, stats); });
+    }
     const int64_t drain_requests = stats.requests() - enroll_requests;
 
     auto per = [](double total, int64_t n) { return n > 0 ? total / static_cast<double>(n) : 0.0; };

@@ -160,24 +160,52 @@ bool Fleet::session(Member& m, std::mt19937_64& rng, Stats& stats) {
   return answered_not_now && r && r->status == 200;
 }
 
+void Fleet::sessions_until_drained(Member& m, std::mt19937_64& rng, Stats& stats) {
+  while (session(m, rng, stats)) stats.count("repoll_after_not_now");
+  if (!m.checks_out) return;
+  DeviceConnection connection(endpoint_, m.device->identity());
+  const auto start = Clock::now();
+  auto r = connection.checkin(m.device->checkout());
+  stats.record("checkout", std::chrono::duration<double, std::micro>(Clock::now() - start).count(),
+               error_of(r));
+  m.checked_out = true;
+}
+
 void Fleet::drain(int concurrency, Stats& stats) {
   run(concurrency, [&](Member& m, std::mt19937_64& rng) {
     if (m.silent) {
       stats.count("silent_device");
       return;
     }
-    if (m.checked_out) return;
-    while (session(m, rng, stats)) stats.count("repoll_after_not_now");
-    if (m.checks_out) {
-      DeviceConnection connection(endpoint_, m.device->identity());
-      const auto start = Clock::now();
-      auto r = connection.checkin(m.device->checkout());
-      stats.record("checkout",
-                   std::chrono::duration<double, std::micro>(Clock::now() - start).count(),
-                   error_of(r));
-      m.checked_out = true;
-    }
+    if (!m.checked_out && !m.device->erased()) sessions_until_drained(m, rng, stats);
   });
+}
+
+void Fleet::poll_on_schedule(int concurrency, std::chrono::milliseconds interval,
+                             std::chrono::milliseconds duration, Stats& stats) {
+  const auto start = Clock::now();
+  const auto end = start + duration;
+  const auto spread = interval / std::max<size_t>(1, members_.size());
+  // Each worker owns every concurrency-th device and serves its polls in due order.
+  std::vector<std::thread> workers;
+  for (int w = 0; w < std::max(1, concurrency); ++w)
+    workers.emplace_back([&, w] {
+      std::mt19937_64 rng(seed_ + static_cast<uint64_t>(w) * 104729);
+      std::vector<std::pair<Clock::time_point, size_t>> due;
+      for (size_t i = static_cast<size_t>(w); i < members_.size();
+           i += static_cast<size_t>(std::max(1, concurrency)))
+        if (!members_[i].silent) due.emplace_back(start + spread * static_cast<int64_t>(i), i);
+      while (!due.empty()) {
+        std::sort(due.begin(), due.end());
+        auto& [when, i] = due.front();
+        if (when >= end) break;
+        std::this_thread::sleep_until(when);
+        Member& m = members_[i];
+        if (!m.checked_out && !m.device->erased()) sessions_until_drained(m, rng, stats);
+        when += interval;
+      }
+    });
+  for (auto& t : workers) t.join();
 }
 
 }  // namespace cairn::devsim

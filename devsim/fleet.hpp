@@ -58,6 +58,11 @@ class Fleet {
   // One command session per (non-silent) device: Idle, then results until an empty answer;
   // devices that answered NotNow unlock and poll again until their queue is drained.
   void drain(int concurrency, Stats& stats);
+  // Every (non-silent) device polls every `interval` (first polls spread over one interval)
+  // until `duration` has passed, running a full session each time. Soak tests; stands in for
+  // pushes until the APNs simulator wakes devices.
+  void poll_on_schedule(int concurrency, std::chrono::milliseconds interval,
+                        std::chrono::milliseconds duration, Stats& stats);
 
  private:
   struct Member {
@@ -69,6 +74,8 @@ class Fleet {
   void run(int concurrency, const std::function<void(Member&, std::mt19937_64&)>& work);
   // Returns true if the device answered NotNow at least once.
   bool session(Member& m, std::mt19937_64& rng, Stats& stats);
+  // Sessions until nothing was refused, then CheckOut if this device is to check out.
+  void sessions_until_drained(Member& m, std::mt19937_64& rng, Stats& stats);
 
   Endpoint endpoint_;
   Faults faults_;

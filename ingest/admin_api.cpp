@@ -32,7 +32,19 @@ void write_device(JsonWriter& j, const DeviceRecord& d) {
       .end_object();
 }
 
-void write_command(JsonWriter& j, const CommandRecord& c, bool with_result) {
+}  // namespace
+
+std::string AdminApi::result_of(const CommandRecord& c) const {
+  if (c.result_offset < 0) return {};
+  const auto records = log_.read(PartitionId(c.result_partition), Offset(c.result_offset), 1,
+                                 std::chrono::milliseconds(0));
+  if (records.empty()) return {};
+  const auto event = events::decode(records.front().value);
+  const auto* reported = std::get_if<events::CommandReported>(&event.payload);
+  return reported ? reported->message.body : std::string();
+}
+
+void AdminApi::write_command(JsonWriter& j, const CommandRecord& c, bool with_result) const {
   j.begin_object()
       .field("udid", c.udid)
       .field("command_uuid", c.command_uuid)
@@ -45,9 +57,11 @@ void write_command(JsonWriter& j, const CommandRecord& c, bool with_result) {
       .field("deliveries", c.deliveries)
       .field("not_now_count", c.not_now_count)
       .field("duplicate_results", c.duplicate_results);
-  if (with_result) j.field_if("result", c.result_plist);
+  if (with_result) j.field_if("result", result_of(c));
   j.end_object();
 }
+
+namespace {
 
 ApiResponse not_found(std::string_view what) {
   JsonWriter j;

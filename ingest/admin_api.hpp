@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/json_writer.hpp"
 #include "ingest/api_keys.hpp"
 #include "ingest/event_writer.hpp"
 #include "projector/queries.hpp"
@@ -21,8 +22,8 @@ struct ApiResponse {
 class AdminApi {
  public:
   AdminApi(EventWriter& writer, const projector::ProjectionReader& reader,
-           const projector::Store& store)
-      : writer_(writer), reader_(reader), store_(store) {}
+           const projector::Store& store, eventlog::EventLog& log)
+      : writer_(writer), reader_(reader), store_(store), log_(log) {}
 
   // PUT /v1/enqueue/{ids}: 200 all queued, 207 some, 500 none (per-ID reasons in "status").
   ApiResponse enqueue(const std::vector<std::string>& ids, std::string_view command_plist,
@@ -39,10 +40,14 @@ class AdminApi {
  private:
   // Why a device cannot take commands, or empty if it can.
   std::string refusal(const std::string& udid) const;
+  // The device's final result for a command, read from the log where it is kept verbatim.
+  std::string result_of(const projector::CommandRecord& c) const;
+  void write_command(JsonWriter& j, const projector::CommandRecord& c, bool with_result) const;
 
   EventWriter& writer_;
   const projector::ProjectionReader& reader_;
   const projector::Store& store_;
+  eventlog::EventLog& log_;
 };
 
 // "a,b,c" → {"a","b","c"}; empty items dropped.

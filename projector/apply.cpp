@@ -189,7 +189,8 @@ struct Applier {
                    : *status == protocol::Status::kError      ? CommandState::kError
                                                               : CommandState::kCommandFormatError;
       cmd->finished_at = e.time;
-      cmd->result_plist = p.message.body;
+      cmd->result_partition = position.partition.value();
+      cmd->result_offset = position.offset.value();
       tx.erase(keys::queue_entry(e.device, cmd->queue_sequence));
       advance_queue_floor(tx, device, cmd->queue_sequence);
     }

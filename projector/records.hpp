@@ -74,13 +74,16 @@ struct CommandRecord {
   uint32_t not_now_count = 0;
   uint32_t duplicate_results = 0;  // results after the final one (recorded in the log only)
   int64_t not_now_sequence = -1;   // log offset of its latest NotNow
-  std::string result_plist;        // the final result as the device sent it
+  // Where the final result is in the log (the log keeps the device's message verbatim; the
+  // projection does not copy it). -1 while the command has no final result.
+  int32_t result_partition = -1;
+  int64_t result_offset = -1;
 
   template <class Archive>
   void serialize(Archive& a) {
     a(udid, command_uuid, request_type, command_plist, actor, no_push, state, queue_sequence,
       enqueued_at, last_delivered_at, finished_at, deliveries, not_now_count, duplicate_results,
-      not_now_sequence, result_plist);
+      not_now_sequence, result_partition, result_offset);
   }
 };
 

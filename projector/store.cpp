@@ -19,7 +19,9 @@ Store::Store(const std::string& path) {
   rocksdb::Options options;
   options.create_if_missing = true;
   options.IncreaseParallelism(2);
-  options.OptimizeLevelStyleCompaction();
+  // The default budget (512 MiB of memtables) would be most of the server's memory; the log is
+  // the durable record, so small memtables only mean more frequent flushes.
+  options.OptimizeLevelStyleCompaction(64u << 20);
   rocksdb::DB* raw = nullptr;
   auto status = rocksdb::DB::Open(options, path, &raw);
   if (!status.ok())

@@ -53,6 +53,9 @@ TEST_F(CommandChannel, EnrollEnqueuePollAcknowledge) {
   auto status = node->admin_get("/v1/commands/CMD-1");
   ASSERT_TRUE(status);
   EXPECT_NE(status->body.find("\"status\":\"acknowledged\""), std::string::npos) << status->body;
+  // The device's result, verbatim from the log.
+  EXPECT_NE(status->body.find("<key>CommandUUID</key>\\n\\t<string>CMD-1</string>"), std::string::npos)
+      << status->body;
   auto device = node->admin_get("/v1/devices/DEV-1");
   EXPECT_NE(device->body.find("\"enrollment_state\":\"enrolled\""), std::string::npos)
       << device->body;

@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <thread>
+
 #include "tests/support/messages.hpp"
 #include "tests/support/temp_dir.hpp"
 #include "tests/support/test_node.hpp"
@@ -53,6 +55,38 @@ TEST(Fleet, FaultyFleetOverMtls) {
 }
 TEST(Fleet, FaultyFleetOverMdmSignature) {
   run_fleet(devsim::IdentityMode::kMdmSignature);
+}
+
+}  // namespace
+}  // namespace cairn::testing
+
+namespace cairn::testing {
+namespace {
+
+// Devices that poll on a schedule pick up commands queued while they run.
+TEST(Fleet, ScheduledPollsPickUpNewCommands) {
+  TempDir dir;
+  TestNode node(dir.path());
+  devsim::Endpoint endpoint;
+  endpoint.port = node.port();
+  devsim::Fleet fleet(endpoint, node.ca(), 6, "SCHED", "com.apple.mgmt.fleet", {}, 3);
+  devsim::Stats stats;
+  fleet.enroll(3, stats);
+  std::string ids;
+  for (const auto& udid : fleet.udids()) ids += (ids.empty() ? "" : ",") + udid;
+  std::thread admin([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(400));  // after the first polls
+    EXPECT_EQ(node.enqueue(ids, command_body("LATE", "DeviceInformation"))->status, 200);
+  });
+  fleet.poll_on_schedule(3, std::chrono::milliseconds(300), std::chrono::milliseconds(1500), stats);
+  admin.join();
+  EXPECT_EQ(stats.errors(), 0) << stats.json();
+  auto status = node.admin_get("/v1/commands/LATE");
+  size_t acknowledged = 0;
+  for (size_t at = 0;
+       (at = status->body.find("\"status\":\"acknowledged\"", at)) != std::string::npos; ++at)
+    ++acknowledged;
+  EXPECT_EQ(acknowledged, fleet.size()) << status->body.substr(0, 300);
 }
 
 }  // namespace
