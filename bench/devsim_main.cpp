@@ -94,9 +94,8 @@ class Progress {
           std::this_thread::sleep_for(std::chrono::milliseconds(100));
         const auto now = stats_.requests();
         std::fprintf(stderr, "%s[%s] requests %lld (%lld/s), errors %lld%s", tty_ ? "\r" : "",
-                     phase_.c_str(), static_cast<long long>(now),
-                     static_cast<long long>(now - last), static_cast<long long>(stats_.errors()),
-                     tty_ ? "   " : "\n");
+                     phase_.load(), static_cast<long long>(now), static_cast<long long>(now - last),
+                     static_cast<long long>(stats_.errors()), tty_ ? "   " : "\n");
         last = now;
       }
       if (tty_) std::fprintf(stderr, "\n");
@@ -106,12 +105,12 @@ class Progress {
     stop_ = true;
     thread_.join();
   }
-  void phase(std::string p) { phase_ = std::move(p); }
+  void phase(const char* p) { phase_ = p; }  // a string literal: read by the progress thread
 
  private:
   const devsim::Stats& stats_;
   bool tty_;
-  std::string phase_ = "setup";
+  std::atomic<const char*> phase_{"setup"};
   std::atomic<bool> stop_{false};
   std::thread thread_;
 };
@@ -153,7 +152,7 @@ int main(int argc, char** argv) {
     devsim::Stats stats;
     Progress progress(stats);
     std::map<std::string, double> seconds, server_cpu, own_cpu;
-    auto phase = [&](const std::string& name, const std::function<void()>& work) {
+    auto phase = [&](const char* name, const std::function<void()>& work) {
       progress.phase(name);
       const double server_before = server_pid ? cpu_seconds(server_pid) : 0;
       const double own_before = cpu_seconds(::getpid());

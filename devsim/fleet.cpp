@@ -117,7 +117,7 @@ void Fleet::enroll(int concurrency, Stats& stats) {
   });
 }
 
-bool Fleet::session(Member& m, std::mt19937_64& rng, Stats& stats) {
+bool Fleet::session(Member& m, std::mt19937_64& rng, Stats& stats, bool first) {
   std::uniform_real_distribution<double> chance(0, 1);
   auto connection = std::make_unique<DeviceConnection>(endpoint_, m.device->identity());
   auto timed = [&](const char* kind, const std::string& body) {
@@ -127,8 +127,8 @@ bool Fleet::session(Member& m, std::mt19937_64& rng, Stats& stats) {
                  error_of(r));
     return r;
   };
-  if (chance(rng) < faults_.locked) m.device->set_locked(true);
-  bool answered_not_now = false;
+  if (first && chance(rng) < faults_.locked) m.device->set_locked(true);  // unlocked on re-polls
+  bool last_was_not_now = false;
   std::vector<std::string> finished;  // commands this device completed in this session
   auto r = timed("idle", m.device->idle());
   while (r && r->status == 200 && !r->body.empty()) {
@@ -137,12 +137,11 @@ bool Fleet::session(Member& m, std::mt19937_64& rng, Stats& stats) {
       stats.count("protocol_violation: finished command sent again");
     const std::string result = m.device->execute(r->body);
     const std::string status = status_of(result);
-    if (status == "NotNow") {
-      answered_not_now = true;
+    last_was_not_now = status == "NotNow";
+    if (last_was_not_now)
       stats.count("not_now");
-    } else {
+    else
       finished.push_back(uuid);
-    }
     r = timed("result", result);
     if (r && r->status == 200 && chance(rng) < faults_.duplicate) {
       stats.count("duplicate_result");
@@ -156,12 +155,15 @@ bool Fleet::session(Member& m, std::mt19937_64& rng, Stats& stats) {
     }
     if (m.device->erased()) break;  // wiped: it does not poll again
   }
-  m.device->set_locked(false);  // the user unlocks it; it polls again if it refused anything
-  return answered_not_now && r && r->status == 200;
+  m.device->set_locked(false);  // the user unlocks it
+  // As Apple documents: a device polls again by itself only if NotNow was the last status it
+  // sent. A command refused earlier in the session would otherwise wait for a push.
+  return last_was_not_now && r && r->status == 200;
 }
 
 void Fleet::sessions_until_drained(Member& m, std::mt19937_64& rng, Stats& stats) {
-  while (session(m, rng, stats)) stats.count("repoll_after_not_now");
+  for (bool first = true; session(m, rng, stats, first); first = false)
+    stats.count("repoll_after_not_now");
   if (!m.checks_out) return;
   DeviceConnection connection(endpoint_, m.device->identity());
   const auto start = Clock::now();
@@ -185,7 +187,8 @@ void Fleet::poll_on_schedule(int concurrency, std::chrono::milliseconds interval
                              std::chrono::milliseconds duration, Stats& stats) {
   const auto start = Clock::now();
   const auto end = start + duration;
-  const auto spread = interval / std::max<size_t>(1, members_.size());
+  const auto spread = std::chrono::duration_cast<std::chrono::nanoseconds>(interval) /
+                      static_cast<int64_t>(std::max<size_t>(1, members_.size()));
   // Each worker owns every concurrency-th device and serves its polls in due order.
   std::vector<std::thread> workers;
   for (int w = 0; w < std::max(1, concurrency); ++w)
@@ -194,7 +197,10 @@ void Fleet::poll_on_schedule(int concurrency, std::chrono::milliseconds interval
       std::vector<std::pair<Clock::time_point, size_t>> due;
       for (size_t i = static_cast<size_t>(w); i < members_.size();
            i += static_cast<size_t>(std::max(1, concurrency)))
-        if (!members_[i].silent) due.emplace_back(start + spread * static_cast<int64_t>(i), i);
+        if (!members_[i].silent)
+          due.emplace_back(
+              start + std::chrono::duration_cast<Clock::duration>(spread * static_cast<int64_t>(i)),
+              i);
       while (!due.empty()) {
         std::sort(due.begin(), due.end());
         auto& [when, i] = due.front();

@@ -72,8 +72,9 @@ class Fleet {
     bool checked_out = false;
   };
   void run(int concurrency, const std::function<void(Member&, std::mt19937_64&)>& work);
-  // Returns true if the device answered NotNow at least once.
-  bool session(Member& m, std::mt19937_64& rng, Stats& stats);
+  // One session; true if its last result was NotNow (the device then polls again later).
+  // `first`: the device's first session of a drain (the only one that may start locked).
+  bool session(Member& m, std::mt19937_64& rng, Stats& stats, bool first);
   // Sessions until nothing was refused, then CheckOut if this device is to check out.
   void sessions_until_drained(Member& m, std::mt19937_64& rng, Stats& stats);
 

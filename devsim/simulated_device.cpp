@@ -250,7 +250,7 @@ std::string SimulatedDevice::execute(std::string_view command_plist) {
   } else if (type == "DeviceInformation") {
     const std::map<std::string, std::string> strings{
         {"UDID", udid_},
-        {"DeviceName", "Simulated iPhone " + udid_.substr(udid_.size() - 4)},
+        {"DeviceName", "Simulated iPhone " + udid_.substr(udid_.size() > 4 ? udid_.size() - 4 : 0)},
         {"OSVersion", "17.5.1"},
         {"BuildVersion", "21F90"},
         {"ModelName", "iPhone"},

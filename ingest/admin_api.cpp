@@ -39,9 +39,14 @@ std::string AdminApi::result_of(const CommandRecord& c) const {
   const auto records = log_.read(PartitionId(c.result_partition), Offset(c.result_offset), 1,
                                  std::chrono::milliseconds(0));
   if (records.empty()) return {};
-  const auto event = events::decode(records.front().value);
-  const auto* reported = std::get_if<events::CommandReported>(&event.payload);
-  return reported ? reported->message.body : std::string();
+  try {
+    const auto event = events::decode(records.front().value);
+    const auto* reported = std::get_if<events::CommandReported>(&event.payload);
+    return reported && reported->command_uuid == c.command_uuid ? reported->message.body
+                                                                : std::string();
+  } catch (const std::runtime_error&) {
+    return {};  // an event this version cannot read: list the command without its result
+  }
 }
 
 void AdminApi::write_command(JsonWriter& j, const CommandRecord& c, bool with_result) const {

@@ -128,6 +128,10 @@ DeviceAnswer DeviceService::report(const Plist& message, std::string_view body,
       {writer_.make(r.udid.value(), "device",
                     events::CommandReported{std::string(protocol::status_name(r.status)), uuid,
                                             who.fingerprint, events::raw_message(body)})});
+  // A device polls again by itself only if NotNow was the last status it sent (Apple's guidance
+  // on NotNow): answering with another command would leave the refused one stranded until some
+  // later push. So a NotNow ends the session; the device's next poll gets the command again.
+  if (r.status == protocol::Status::kNotNow) return {};
   // An Idle poll starts a session (recorded by the projection): commands refused with NotNow in
   // an earlier session are offered again, those refused in this one are passed over.
   auto next = reader_.next_command(r.udid);

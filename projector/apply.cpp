@@ -23,6 +23,7 @@ class Tx {
   void save(const std::string& key, const T& record) {
     put(key, encode_record(record));
   }
+  std::optional<std::string> load_raw(const std::string& key) { return state_.get(key); }
   void put(const std::string& key, const std::string& value) { state_.put(key, value); }
   void erase(const std::string& key) { state_.erase(key); }
   void scan(const std::string& prefix, const std::string& start, const State::Visitor& visit) {
@@ -80,7 +81,9 @@ void advance_queue_floor(Tx& tx, DeviceRecord& device, int64_t removed) {
 
 void bind_certificate(Tx& tx, DeviceRecord& device, const std::string& fingerprint) {
   if (device.certificate_fingerprint == fingerprint) return;
-  if (!device.certificate_fingerprint.empty())
+  // Drop the old binding only if it still points here (another device may have taken it since).
+  if (!device.certificate_fingerprint.empty() &&
+      tx.load_raw(keys::certificate(device.certificate_fingerprint)) == device.udid)
     tx.erase(keys::certificate(device.certificate_fingerprint));
   device.certificate_fingerprint = fingerprint;
   tx.put(keys::certificate(fingerprint), device.udid);

@@ -5,6 +5,7 @@
 //   m/<udid>/<command uuid>     → CommandRecord (history; prunable, the log keeps everything)
 //   u/<command uuid>/<udid>     → "" (which devices a command went to)
 //   p/<partition, 8 hex>        → next log offset to apply (stored in the same batch as state)
+//   v/layout                    → the layout version of records and keys (kLayoutVersion)
 // UDIDs and command UUIDs are restricted to [A-Za-z0-9._-] at ingest, so '/' separates safely.
 #pragma once
 
@@ -13,6 +14,11 @@
 #include <string_view>
 
 namespace cairn::projector::keys {
+
+inline constexpr std::string_view kLayoutKey = "v/layout";
+// Bump when a record's encoding or the key layout changes: older projections are then refused
+// at open (rebuild from the log) instead of being misread.
+inline constexpr std::string_view kLayoutVersion = "2";
 
 inline std::string device(std::string_view udid) {
   return "d/" + std::string(udid);

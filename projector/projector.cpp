@@ -99,7 +99,10 @@ uint64_t Projector::rebuild() {
     auto pending = std::async(std::launch::async, read_chunk, partition, Offset(0));
     while (true) {
       Chunk chunk = pending.get();
-      if (chunk.records.empty()) break;
+      if (chunk.records.empty()) {
+        if (end.value() == 0) break;
+        throw std::runtime_error("the log ended before its end offset during rebuild");
+      }
       const Offset next(chunk.records.back().position.offset.value() + 1);
       if (next < end) pending = std::async(std::launch::async, read_chunk, partition, next);
       for (size_t i = 0; i < chunk.records.size(); ++i)
@@ -107,7 +110,7 @@ uint64_t Projector::rebuild() {
       applied += chunk.records.size();
       if (next >= end) break;
     }
-    state.put(keys::position(p), std::to_string(end.value()));
+    if (end.value() > 0) state.put(keys::position(p), std::to_string(end.value()));
     watermark_.advance(partition, end);
   }
   store_.bulk_load(state.contents());

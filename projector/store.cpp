@@ -27,6 +27,22 @@ Store::Store(const std::string& path) {
   if (!status.ok())
     throw std::runtime_error("cannot open projection at " + path + ": " + status.ToString());
   db_.reset(raw);
+  check_layout();
+}
+
+void Store::check_layout() {
+  const std::string key(keys::kLayoutKey);
+  const auto layout = get(key);
+  if (layout == keys::kLayoutVersion) return;
+  bool empty = true;
+  scan("", "", [&](std::string_view, std::string_view) { return empty = false; });
+  if (!layout && empty) {
+    check(db_->Put(rocksdb::WriteOptions(), key, std::string(keys::kLayoutVersion)), "write");
+    return;
+  }
+  throw std::runtime_error("the projection has layout " + layout.value_or("(none)") +
+                           ", this version writes " + std::string(keys::kLayoutVersion) +
+                           ": move the projection directory away and restart to rebuild it");
 }
 
 std::optional<std::string> Store::get(std::string_view key) const {
@@ -109,8 +125,11 @@ void Store::write(rocksdb::WriteBatchWithIndex& batch) {
 void Store::bulk_load(const std::map<std::string, std::string, std::less<>>& contents) {
   rocksdb::WriteOptions options;
   options.disableWAL = true;  // flushed below; a crash mid-load leaves a store to delete
+  // Positions go last, after everything else is on disk: an interrupted load must not look like
+  // a complete projection (it would pass the ahead-of-log check and serve empty queues).
   rocksdb::WriteBatch batch;
   for (const auto& [key, value] : contents) {
+    if (key.starts_with("p/")) continue;
     batch.Put(key, value);
     if (batch.GetDataSize() > (8u << 20)) {
       check(db_->Write(options, &batch), "bulk write");
@@ -118,6 +137,12 @@ void Store::bulk_load(const std::map<std::string, std::string, std::less<>>& con
     }
   }
   check(db_->Write(options, &batch), "bulk write");
+  check(db_->Flush(rocksdb::FlushOptions()), "flush");
+  batch.Clear();
+  for (auto it = contents.lower_bound("p/"); it != contents.end() && it->first.starts_with("p/");
+       ++it)
+    batch.Put(it->first, it->second);
+  check(db_->Write(options, &batch), "bulk write positions");
   check(db_->Flush(rocksdb::FlushOptions()), "flush");
 }
 

@@ -17,7 +17,8 @@ namespace cairn::projector {
 
 class Store {
  public:
-  // Opens or creates the database at `path`.
+  // Opens or creates the database at `path`. Throws if it holds a projection of another layout
+  // (records are private to the projection and change between versions: rebuild it instead).
   explicit Store(const std::string& path);
 
   std::optional<std::string> get(std::string_view key) const;
@@ -43,6 +44,7 @@ class Store {
   Offset next_offset(PartitionId partition) const;
 
  private:
+  void check_layout();
   std::unique_ptr<rocksdb::DB> db_;
 };
 

@@ -27,7 +27,7 @@ class CommandChannel : public ::testing::Test {
   static std::string answer(TestDevice& d, const std::string& status,
                             const std::string& uuid = "") {
     auto r = d.report(status, uuid);
-    EXPECT_TRUE(r);
+    EXPECT_TRUE(r) << httplib::to_string(r.error());
     if (!r) return "<no response>";
     EXPECT_EQ(r->status, 200) << r->body;
     return command_uuid_of(r);
@@ -54,7 +54,8 @@ TEST_F(CommandChannel, EnrollEnqueuePollAcknowledge) {
   ASSERT_TRUE(status);
   EXPECT_NE(status->body.find("\"status\":\"acknowledged\""), std::string::npos) << status->body;
   // The device's result, verbatim from the log.
-  EXPECT_NE(status->body.find("<key>CommandUUID</key>\\n\\t<string>CMD-1</string>"), std::string::npos)
+  EXPECT_NE(status->body.find("<key>CommandUUID</key>\\n\\t<string>CMD-1</string>"),
+            std::string::npos)
       << status->body;
   auto device = node->admin_get("/v1/devices/DEV-1");
   EXPECT_NE(device->body.find("\"enrollment_state\":\"enrolled\""), std::string::npos)
@@ -71,16 +72,19 @@ TEST_F(CommandChannel, EmptyQueueAnswersEmpty200) {
   EXPECT_TRUE(r->body.empty());
 }
 
-TEST_F(CommandChannel, FifoAndNotNowWithinAndAcrossSessions) {
+TEST_F(CommandChannel, FifoAndNotNowAcrossSessions) {
   TestDevice d(*node, "DEV-1");
   d.enroll();
   for (auto uuid : {"A", "B", "C"}) enqueue("DEV-1", uuid);
   EXPECT_EQ(answer(d, "Idle"), "A");
-  EXPECT_EQ(answer(d, "NotNow", "A"), "B");  // A is not sent again in this session
+  // NotNow ends the session: a device polls again by itself only if NotNow was its last status.
+  EXPECT_EQ(answer(d, "NotNow", "A"), "");
+  EXPECT_EQ(answer(d, "Idle"), "A");  // its next poll: A again, still first
+  EXPECT_EQ(answer(d, "Acknowledged", "A"), "B");
+  EXPECT_EQ(answer(d, "NotNow", "B"), "");
+  EXPECT_EQ(answer(d, "Idle"), "B");
   EXPECT_EQ(answer(d, "Acknowledged", "B"), "C");
-  EXPECT_EQ(answer(d, "Acknowledged", "C"), "");  // only A is left, and it was NotNow'd
-  EXPECT_EQ(answer(d, "Idle"), "A");              // a later poll: A again
-  EXPECT_EQ(answer(d, "Acknowledged", "A"), "");
+  EXPECT_EQ(answer(d, "Acknowledged", "C"), "");
   auto queue = node->admin_get("/v1/devices/DEV-1/commands");
   EXPECT_NE(queue->body.find("\"queue\":[]"), std::string::npos) << queue->body;
 }

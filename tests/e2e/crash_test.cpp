@@ -33,6 +33,7 @@ TEST(Crash, KillMinus9MidSessionLosesNothingAcknowledged) {
   std::vector<std::vector<std::string>> acknowledged(kDevices);  // results answered 200
   std::vector<std::string> in_flight(kDevices);  // received, result not (known to be) recorded
   std::atomic<bool> killed{false};
+  std::atomic<int> answered{0};
   std::vector<std::thread> threads;
   for (int i = 0; i < kDevices; ++i)
     threads.emplace_back([&, i] {
@@ -42,11 +43,15 @@ TEST(Crash, KillMinus9MidSessionLosesNothingAcknowledged) {
         auto r = d.report("Acknowledged", next);
         if (!r || r->status != 200) break;
         acknowledged[i].push_back(next);
+        ++answered;
         next = command_uuid_of(r);
       }
       in_flight[i] = next;
     });
-  std::this_thread::sleep_for(std::chrono::milliseconds(150));
+  // Kill once a quarter of the work is done (however fast this machine is), or after 20 s.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (answered < kDevices * kCommands / 4 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
   node.kill_hard();
   killed = true;
   for (auto& t : threads) t.join();

@@ -60,6 +60,16 @@ TEST(Projector, UnreadableEventIsSkippedTheSameWayOnEveryReplay) {
   EXPECT_EQ(digests[0], digests[1]);
 }
 
+// The digest of a projection built from `log` by the live path (catch_up) or by rebuild().
+std::string projected_digest(eventlog::EmbeddedLog& log, bool rebuild) {
+  testing::TempDir db;
+  Store store(db / "db");
+  AppliedWatermark watermark;
+  Projector projector(log, store, watermark);
+  rebuild ? projector.rebuild() : projector.catch_up();
+  return store.digest().sha256;
+}
+
 TEST(Projector, RebuildInMemoryEqualsTheLiveProjection) {
   testing::TempDir dir;
   eventlog::EmbeddedLog log(dir / "log");
@@ -84,16 +94,31 @@ TEST(Projector, RebuildInMemoryEqualsTheLiveProjection) {
   }
   records.push_back({"X", "FromTheFuture", "{}"});
   log.append(std::move(records));
-  std::string digests[2];
-  for (int rebuild = 0; rebuild < 2; ++rebuild) {
-    testing::TempDir db;
-    Store store(db / "db");
-    AppliedWatermark watermark;
-    Projector projector(log, store, watermark);
-    rebuild ? projector.rebuild() : projector.catch_up();
-    digests[rebuild] = store.digest().sha256;
+  EXPECT_EQ(projected_digest(log, /*rebuild=*/false), projected_digest(log, /*rebuild=*/true));
+}
+
+TEST(Projector, RebuildOfAnEmptyLogEqualsAnEmptyLiveProjection) {
+  testing::TempDir dir;
+  eventlog::EmbeddedLog log(dir / "log");
+  EXPECT_EQ(projected_digest(log, /*rebuild=*/false), projected_digest(log, /*rebuild=*/true));
+}
+
+TEST(Store, RefusesAProjectionOfAnotherLayout) {
+  testing::TempDir dir;
+  { Store fresh(dir / "db"); }  // writes the current layout
+  EXPECT_NO_THROW(Store(dir / "db"));
+  {
+    rocksdb::DB* raw = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open(rocksdb::Options(), dir / "db", &raw).ok());
+    std::unique_ptr<rocksdb::DB> db(raw);
+    ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), "v/layout", "1").ok());  // an older version's
   }
-  EXPECT_EQ(digests[0], digests[1]);
+  try {
+    Store old(dir / "db");
+    FAIL() << "opened a projection of another layout";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("move the projection directory away"), std::string::npos);
+  }
 }
 
 TEST(Projector, RefusesAProjectionAheadOfItsLog) {

@@ -4,6 +4,7 @@
 
 #include <httplib.h>
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
@@ -27,6 +28,9 @@ struct TestNodeOptions {
 
 class TestNode {
  public:
+  // Short, so that stopping a node (which waits out idle keep-alive connections) is quick.
+  static constexpr int kKeepAliveSeconds = 1;
+
   explicit TestNode(std::string data_dir, TestNodeOptions options = {});
   ~TestNode();
 
@@ -83,8 +87,12 @@ class TestDevice {
  private:
   std::string udid_;
   pki::Identity identity_;
+  std::unique_ptr<httplib::SSLClient> make_client() const;
   bool present_certificate_ = true;
+  int port_ = 0;
+  std::string ca_file_;
   std::unique_ptr<httplib::SSLClient> client_;
+  std::chrono::steady_clock::time_point last_request_;
 };
 
 // The CommandUUID of a command the server answered with, or "" for an empty 200.
