@@ -136,18 +136,27 @@ void EmbeddedLog::recover() {
   struct stat st {};
   if (::fstat(fd_, &st) != 0) throw std::runtime_error("cannot stat " + path_);
   const auto size = static_cast<uint64_t>(st.st_size);
+  // The scan reads the file in large blocks: a read per record header and body made opening a
+  // large log syscall-bound.
+  std::string block;
+  uint64_t block_start = 0;
+  auto bytes_at = [&](uint64_t at, size_t n) -> const char* {  // [at, at + n) lies in the file
+    if (at < block_start || at + n > block_start + block.size()) {
+      block.resize(
+          static_cast<size_t>(std::min<uint64_t>(std::max<size_t>(n, 4u << 20), size - at)));
+      if (!read_exact(fd_, block.data(), block.size(), at))
+        throw std::runtime_error("cannot read " + path_ + ": " + std::strerror(errno));
+      block_start = at;
+    }
+    return block.data() + (at - block_start);
+  };
   uint64_t pos = 0;
-  std::string body;
   while (pos + kHeaderBytes <= size) {
-    char header[kHeaderBytes];
-    if (!read_exact(fd_, header, kHeaderBytes, pos))
-      throw std::runtime_error("cannot read " + path_ + ": " + std::strerror(errno));
+    const char* header = bytes_at(pos, kHeaderBytes);
     const uint32_t length = get_u32(header);
+    const uint32_t crc = get_u32(header + 4);
     if (length > kMaxRecordBytes || pos + kHeaderBytes + length > size) break;
-    body.resize(length);
-    if (!read_exact(fd_, body.data(), length, pos + kHeaderBytes))
-      throw std::runtime_error("cannot read " + path_ + ": " + std::strerror(errno));
-    if (crc_of(body.data(), length) != get_u32(header + 4)) break;
+    if (crc_of(bytes_at(pos + kHeaderBytes, length), length) != crc) break;
     record_offsets_.push_back(pos);
     pos += kHeaderBytes + length;
   }

@@ -21,7 +21,7 @@ void write_device(JsonWriter& j, const DeviceRecord& d) {
       .field("certificate_fingerprint", d.certificate_fingerprint)
       .field("identity_source", d.identity_source)
       .field("pushable", !d.token_hex.empty() && d.state == projector::EnrollmentState::kEnrolled)
-      .field("unlock_token_escrowed", !d.unlock_token_sealed.empty())
+      .field("unlock_token_escrowed", d.unlock_token_escrowed)
       .field("awaiting_configuration", d.awaiting_configuration)
       .field("first_seen", d.first_seen)
       .field("last_seen", d.last_seen)

@@ -138,7 +138,7 @@ DeviceAnswer DeviceService::report(const Plist& message, std::string_view body,
   if (!next) return {};
   writer_.append(
       {writer_.make(r.udid.value(), "server", events::CommandDelivered{next->command_uuid})});
-  return {next->command_plist, next->command_uuid};
+  return {std::move(next->plist), std::move(next->command_uuid)};
 }
 
 }  // namespace cairn::ingest

@@ -24,7 +24,7 @@ class Tx {
     put(key, encode_record(record));
   }
   std::optional<std::string> load_raw(const std::string& key) { return state_.get(key); }
-  void put(const std::string& key, const std::string& value) { state_.put(key, value); }
+  void put(std::string key, std::string value) { state_.put(std::move(key), std::move(value)); }
   void erase(const std::string& key) { state_.erase(key); }
   void scan(const std::string& prefix, const std::string& start, const State::Visitor& visit) {
     state_.scan(prefix, start, visit);
@@ -44,6 +44,13 @@ DeviceRecord touch_device(Tx& tx, const events::Event& e) {
   return device;
 }
 
+// A command leaves the queue: its entry and its body go, its record stays as history.
+void dequeue(Tx& tx, const std::string& udid, const std::string& uuid,
+             const std::string& queue_key) {
+  tx.erase(queue_key);
+  tx.erase(keys::command_body(udid, uuid));
+}
+
 // A re-enrolling device (restored, wiped, re-installed profile) must not run commands queued for
 // its previous life — an old EraseDevice would wipe it again. They leave the queue as cancelled.
 void cancel_queue(Tx& tx, DeviceRecord& device, const std::string& time, int64_t now) {
@@ -61,7 +68,7 @@ void cancel_queue(Tx& tx, DeviceRecord& device, const std::string& time, int64_t
       cmd->finished_at = time;
       tx.save(key, *cmd);
     }
-    tx.erase(queue_key);
+    dequeue(tx, udid, uuid, queue_key);
   }
   device.queue_floor = now;  // everything queued before this event is gone
 }
@@ -106,7 +113,8 @@ struct Applier {
     device.checked_out_at.clear();
     device.token_hex.clear();
     device.push_magic.clear();
-    device.unlock_token_sealed.clear();
+    if (device.unlock_token_escrowed) tx.erase(keys::unlock_token(device.udid));
+    device.unlock_token_escrowed = false;
     ++device.enrollments;
     bind_certificate(tx, device, p.certificate_fingerprint);
     tx.save(keys::device(e.device), device);
@@ -121,7 +129,10 @@ struct Applier {
     device.topic = p.topic;
     device.token_hex = p.token_hex;
     device.push_magic = p.push_magic;
-    if (!p.unlock_token_sealed.empty()) device.unlock_token_sealed = p.unlock_token_sealed;
+    if (!p.unlock_token_sealed.empty()) {
+      tx.put(keys::unlock_token(device.udid), p.unlock_token_sealed);
+      device.unlock_token_escrowed = true;
+    }
     device.awaiting_configuration = p.awaiting_configuration;
     tx.save(keys::device(e.device), device);
   }
@@ -140,12 +151,12 @@ struct Applier {
     cmd.udid = e.device;
     cmd.command_uuid = p.command_uuid;
     cmd.request_type = p.request_type;
-    cmd.command_plist = p.command_plist;
     cmd.actor = e.actor;
     cmd.no_push = p.no_push;
     cmd.queue_sequence = position.offset.value();
     cmd.enqueued_at = e.time;
     tx.save(key, cmd);
+    tx.put(keys::command_body(e.device, p.command_uuid), p.command_plist);
     tx.put(keys::queue_entry(e.device, cmd.queue_sequence), p.command_uuid);
     tx.put(keys::target(p.command_uuid, e.device), "");
   }
@@ -194,7 +205,7 @@ struct Applier {
       cmd->finished_at = e.time;
       cmd->result_partition = position.partition.value();
       cmd->result_offset = position.offset.value();
-      tx.erase(keys::queue_entry(e.device, cmd->queue_sequence));
+      dequeue(tx, e.device, p.command_uuid, keys::queue_entry(e.device, cmd->queue_sequence));
       advance_queue_floor(tx, device, cmd->queue_sequence);
     }
     tx.save(key, *cmd);

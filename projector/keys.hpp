@@ -3,6 +3,8 @@
 //   c/<cert fingerprint>        → udid bound to that certificate
 //   q/<udid>/<seq, 16 hex>      → command UUID: the hot queue, FIFO by log offset
 //   m/<udid>/<command uuid>     → CommandRecord (history; prunable, the log keeps everything)
+//   b/<udid>/<command uuid>     → the command plist, while the command is queued
+//   t/<udid>                    → the device's escrowed UnlockToken, sealed (SecretBox)
 //   u/<command uuid>/<udid>     → "" (which devices a command went to)
 //   p/<partition, 8 hex>        → next log offset to apply (stored in the same batch as state)
 //   v/layout                    → the layout version of records and keys (kLayoutVersion)
@@ -18,7 +20,7 @@ namespace cairn::projector::keys {
 inline constexpr std::string_view kLayoutKey = "v/layout";
 // Bump when a record's encoding or the key layout changes: older projections are then refused
 // at open (rebuild from the log) instead of being misread.
-inline constexpr std::string_view kLayoutVersion = "2";
+inline constexpr std::string_view kLayoutVersion = "4";
 
 inline std::string device(std::string_view udid) {
   return "d/" + std::string(udid);
@@ -39,6 +41,15 @@ inline std::string command_prefix(std::string_view udid) {
 }
 inline std::string command(std::string_view udid, std::string_view uuid) {
   return command_prefix(udid) + std::string(uuid);
+}
+// Bodies and secrets live beside the records they belong to, not in them: the device and command
+// records are rewritten on every poll and result, and an UnlockToken (~2.7 KiB sealed) or an
+// InstallProfile body copied each time cost more than everything else the projection does.
+inline std::string command_body(std::string_view udid, std::string_view uuid) {
+  return "b/" + std::string(udid) + "/" + std::string(uuid);
+}
+inline std::string unlock_token(std::string_view udid) {
+  return "t/" + std::string(udid);
 }
 inline std::string targets_prefix(std::string_view uuid) {
   return "u/" + std::string(uuid) + "/";

@@ -29,10 +29,14 @@ std::string StoreReader::queue_start(const DeviceId& udid) const {
   return keys::queue_entry(udid.value(), d ? d->queue_floor : 0);
 }
 
-std::optional<CommandRecord> StoreReader::next_command(const DeviceId& udid) const {
+std::optional<std::string> StoreReader::unlock_token_sealed(const DeviceId& udid) const {
+  return store_.get(keys::unlock_token(udid.value()));
+}
+
+std::optional<QueuedCommand> StoreReader::next_command(const DeviceId& udid) const {
   const auto d = device(udid);
   if (!d) return std::nullopt;
-  std::optional<CommandRecord> found;
+  std::optional<QueuedCommand> found;
   store_.scan(keys::queue_prefix(udid.value()), keys::queue_entry(udid.value(), d->queue_floor),
               [&](std::string_view, std::string_view uuid) {
                 auto cmd = command(udid, CommandUuid(std::string(uuid)));
@@ -40,7 +44,9 @@ std::optional<CommandRecord> StoreReader::next_command(const DeviceId& udid) con
                 if (!cmd || !is_queued(cmd->state)) return true;
                 if (cmd->state == CommandState::kNotNow && cmd->not_now_sequence > d->session_start)
                   return true;  // refused in this session
-                found = std::move(cmd);
+                auto plist = store_.get(keys::command_body(udid.value(), cmd->command_uuid));
+                if (!plist) return true;  // dequeued between the reads
+                found = QueuedCommand{std::move(cmd->command_uuid), std::move(*plist)};
                 return false;
               });
   return found;

@@ -13,6 +13,12 @@
 
 namespace cairn::projector {
 
+// What to send a device next.
+struct QueuedCommand {
+  std::string command_uuid;
+  std::string plist;
+};
+
 class ProjectionReader {
  public:
   virtual ~ProjectionReader() = default;
@@ -20,7 +26,9 @@ class ProjectionReader {
   virtual std::optional<DeviceId> device_for_certificate(const std::string& fingerprint) const = 0;
   // The first queued command in FIFO order, passing over commands the device answered NotNow
   // to in its current session (since its latest Idle poll): those wait for its next session.
-  virtual std::optional<CommandRecord> next_command(const DeviceId& udid) const = 0;
+  virtual std::optional<QueuedCommand> next_command(const DeviceId& udid) const = 0;
+  // The device's escrowed UnlockToken, still sealed; nullopt if it sent none.
+  virtual std::optional<std::string> unlock_token_sealed(const DeviceId& udid) const = 0;
   virtual std::optional<CommandRecord> command(const DeviceId& udid,
                                                const CommandUuid& uuid) const = 0;
   // Devices in UDID order, starting after `after` (exclusive; empty for the first page).
@@ -35,7 +43,8 @@ class StoreReader final : public ProjectionReader {
   explicit StoreReader(const Store& store) : store_(store) {}
   std::optional<DeviceRecord> device(const DeviceId& udid) const override;
   std::optional<DeviceId> device_for_certificate(const std::string& fingerprint) const override;
-  std::optional<CommandRecord> next_command(const DeviceId& udid) const override;
+  std::optional<QueuedCommand> next_command(const DeviceId& udid) const override;
+  std::optional<std::string> unlock_token_sealed(const DeviceId& udid) const override;
   std::optional<CommandRecord> command(const DeviceId& udid,
                                        const CommandUuid& uuid) const override;
   std::vector<DeviceRecord> devices(const std::string& after, size_t limit) const override;

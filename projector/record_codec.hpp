@@ -1,32 +1,94 @@
-// Binary encoding of projection records (cereal). Values are private to the projection: replays
-// rebuild them, so their layout may change between versions without migration.
+// Binary encoding of projection records, driven by their serialize() descriptions. Values are
+// private to the projection: replays rebuild them, so their layout may change between versions
+// without migration (bump keys::kLayoutVersion). Integers are little-endian fixed width, strings
+// a 32-bit length then the bytes. Written straight into a std::string: the cereal binary archive
+// this replaces went through std::stringstream, a copy and a locale per record on every read.
 #pragma once
 
-#include <cereal/archives/binary.hpp>
-#include <cereal/types/string.hpp>
-
-#include <sstream>
+#include <bit>
+#include <cstdint>
+#include <cstring>
+#include <stdexcept>
 #include <string>
 #include <string_view>
+#include <type_traits>
 
 namespace cairn::projector {
 
+namespace record_codec_detail {
+
+template <class T>
+concept Fixed = std::is_arithmetic_v<T> || std::is_enum_v<T>;
+
+class Writer {
+ public:
+  explicit Writer(std::string& out) : out_(out) {}
+  template <class... Fields>
+  void operator()(const Fields&... fields) {
+    (write(fields), ...);
+  }
+
+ private:
+  template <Fixed T>
+  void write(const T& v) {
+    char bytes[sizeof(T)];
+    std::memcpy(bytes, &v, sizeof(T));
+    out_.append(bytes, sizeof(T));
+  }
+  void write(const std::string& s) {
+    write(static_cast<uint32_t>(s.size()));
+    out_.append(s);
+  }
+  std::string& out_;
+};
+
+class Reader {
+ public:
+  explicit Reader(std::string_view in) : in_(in) {}
+  template <class... Fields>
+  void operator()(Fields&... fields) {
+    (read(fields), ...);
+  }
+  bool at_end() const { return in_.empty(); }
+
+ private:
+  std::string_view take(size_t n) {
+    if (n > in_.size()) throw std::runtime_error("projection record truncated");
+    auto bytes = in_.substr(0, n);
+    in_.remove_prefix(n);
+    return bytes;
+  }
+  template <Fixed T>
+  void read(T& v) {
+    std::memcpy(&v, take(sizeof(T)).data(), sizeof(T));
+  }
+  void read(std::string& s) {
+    uint32_t size = 0;
+    read(size);
+    s.assign(take(size));
+  }
+  std::string_view in_;
+};
+
+}  // namespace record_codec_detail
+
+static_assert(std::endian::native == std::endian::little, "records are little-endian");
+
 template <typename T>
 std::string encode_record(const T& record) {
-  std::ostringstream os;
-  {
-    cereal::BinaryOutputArchive a(os);
-    a(record);
-  }
-  return os.str();
+  std::string out;
+  out.reserve(256);
+  record_codec_detail::Writer w(out);
+  const_cast<T&>(record).serialize(w);  // serialize() only reads the record when writing
+  return out;
 }
 
 template <typename T>
 T decode_record(std::string_view bytes) {
-  std::istringstream is{std::string(bytes)};
-  cereal::BinaryInputArchive a(is);
   T record;
-  a(record);
+  record_codec_detail::Reader r(bytes);
+  record.serialize(r);
+  if (!r.at_end()) throw std::runtime_error("projection record has trailing bytes");
   return record;
 }
 

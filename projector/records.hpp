@@ -22,7 +22,7 @@ struct DeviceRecord {
   std::string identity_source;
   std::string token_hex;
   std::string push_magic;
-  std::string unlock_token_sealed;  // never in clear
+  bool unlock_token_escrowed = false;  // the sealed token itself is under keys::unlock_token
   bool awaiting_configuration = false;
   std::string first_seen;
   std::string last_seen;
@@ -39,7 +39,7 @@ struct DeviceRecord {
   template <class Archive>
   void serialize(Archive& a) {
     a(udid, state, topic, serial_number, certificate_fingerprint, identity_source, token_hex,
-      push_magic, unlock_token_sealed, awaiting_configuration, first_seen, last_seen,
+      push_magic, unlock_token_escrowed, awaiting_configuration, first_seen, last_seen,
       authenticated_at, enrolled_at, checked_out_at, enrollments, queue_floor, session_start);
   }
 };
@@ -62,7 +62,6 @@ struct CommandRecord {
   std::string udid;
   std::string command_uuid;
   std::string request_type;
-  std::string command_plist;
   std::string actor;
   bool no_push = false;
   CommandState state = CommandState::kPending;
@@ -81,8 +80,8 @@ struct CommandRecord {
 
   template <class Archive>
   void serialize(Archive& a) {
-    a(udid, command_uuid, request_type, command_plist, actor, no_push, state, queue_sequence,
-      enqueued_at, last_delivered_at, finished_at, deliveries, not_now_count, duplicate_results,
+    a(udid, command_uuid, request_type, actor, no_push, state, queue_sequence, enqueued_at,
+      last_delivered_at, finished_at, deliveries, not_now_count, duplicate_results,
       not_now_sequence, result_partition, result_offset);
   }
 };

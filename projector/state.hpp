@@ -20,7 +20,8 @@ class State {
   using Visitor = std::function<bool(std::string_view key, std::string_view value)>;
   virtual ~State() = default;
   virtual std::optional<std::string> get(const std::string& key) = 0;
-  virtual void put(const std::string& key, const std::string& value) = 0;
+  // By value: the in-memory state keeps them (moved in), the batch copies them.
+  virtual void put(std::string key, std::string value) = 0;
   virtual void erase(const std::string& key) = 0;
   // Keys with `prefix` from `start` (inclusive; the prefix when empty), in order, until false.
   virtual void scan(const std::string& prefix, const std::string& start, const Visitor& visit) = 0;
@@ -34,7 +35,7 @@ class BatchState final : public State {
   std::optional<std::string> get(const std::string& key) override {
     return store_.get(batch_, key);
   }
-  void put(const std::string& key, const std::string& value) override { batch_.Put(key, value); }
+  void put(std::string key, std::string value) override { batch_.Put(key, value); }
   void erase(const std::string& key) override { batch_.Delete(key); }
   void scan(const std::string& prefix, const std::string& start, const Visitor& visit) override {
     store_.scan(batch_, prefix, start, visit);
@@ -53,7 +54,9 @@ class MemoryState final : public State {
     auto it = map_.find(key);
     return it == map_.end() ? std::nullopt : std::optional(it->second);
   }
-  void put(const std::string& key, const std::string& value) override { map_[key] = value; }
+  void put(std::string key, std::string value) override {
+    map_.insert_or_assign(std::move(key), std::move(value));
+  }
   void erase(const std::string& key) override { map_.erase(key); }
   void scan(const std::string& prefix, const std::string& start, const Visitor& visit) override {
     for (auto it = map_.lower_bound(start.empty() ? prefix : start);

@@ -137,8 +137,11 @@ std::string_view type_name(const Payload& payload);
 int type_version(const Payload& payload);
 
 std::string encode(const Event& event);  // one line of JSON
+// Whether decode() copies the devices' verbatim message bodies. The projection never reads them
+// (they stay in the log for audit), and they are most of an event's bytes.
+enum class Bodies { kKeep, kSkip };
 // Throws std::runtime_error for malformed JSON or an unknown type/version.
-Event decode(std::string_view json);
+Event decode(std::string_view json, Bodies bodies = Bodies::kKeep);
 
 // Builds the RawMessage for a body as received.
 RawMessage raw_message(std::string_view body);

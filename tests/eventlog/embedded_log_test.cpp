@@ -44,6 +44,20 @@ TEST(EmbeddedLog, AppendsInOrderAndSurvivesReopen) {
   EXPECT_EQ(log.truncated_bytes_at_open(), 0u);
 }
 
+TEST(EmbeddedLog, RecordsLargerThanTheOpeningScansBlockSurviveReopen) {
+  testing::TempDir dir;
+  const std::string big(9u << 20, 'x');  // spans several 4 MiB read blocks
+  {
+    EmbeddedLog log(dir.path());
+    log.append({record(0), {"device-big", "Type", big}, record(2)});
+  }
+  EmbeddedLog log(dir.path());
+  auto records = read_all(log);
+  ASSERT_EQ(records.size(), 3u);
+  EXPECT_EQ(records[1].value, big);
+  EXPECT_EQ(records[2].value, "value 2");
+}
+
 TEST(EmbeddedLog, ConcurrentAppendersAllGetDistinctDurablePositions) {
   testing::TempDir dir;
   EmbeddedLog log(dir.path());

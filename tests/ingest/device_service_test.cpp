@@ -32,9 +32,13 @@ class FailingReader final : public projector::ProjectionReader {
     check();
     return inner_.device_for_certificate(f);
   }
-  std::optional<projector::CommandRecord> next_command(const DeviceId& u) const override {
+  std::optional<projector::QueuedCommand> next_command(const DeviceId& u) const override {
     check();
     return inner_.next_command(u);
+  }
+  std::optional<std::string> unlock_token_sealed(const DeviceId& u) const override {
+    check();
+    return inner_.unlock_token_sealed(u);
   }
   std::optional<projector::CommandRecord> command(const DeviceId& u,
                                                   const CommandUuid& c) const override {
@@ -124,7 +128,8 @@ TEST_F(DeviceServiceTest, UnlockTokenIsSealedAndCutFromTheRecordedMessage) {
   EXPECT_EQ(token.message.sha256, crypto::sha256_hex(body));  // proves the original body
   // Everything else the device said is still there, verbatim.
   EXPECT_NE(token.message.body.find("<string>PUSH-MAGIC-U1</string>"), std::string::npos);
-  EXPECT_EQ(reader.device(DeviceId("U1"))->unlock_token_sealed, token.unlock_token_sealed);
+  EXPECT_TRUE(reader.device(DeviceId("U1"))->unlock_token_escrowed);
+  EXPECT_EQ(reader.unlock_token_sealed(DeviceId("U1")), token.unlock_token_sealed);
 }
 
 TEST_F(DeviceServiceTest, UnlockTokenBehindADecoyIsStillNeverRecordedInClear) {

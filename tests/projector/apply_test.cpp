@@ -34,6 +34,7 @@ class Projection {
 
   const StoreReader& reader() const { return reader_; }
   std::string digest() const { return store_.digest().sha256; }
+  bool has(const std::string& key) const { return store_.get(key).has_value(); }
   std::optional<std::string> next() const {
     auto c = reader_.next_command(DeviceId(kUdid));
     return c ? std::optional(c->command_uuid) : std::nullopt;
@@ -97,6 +98,24 @@ TEST(Apply, EnrollmentStates) {
   EXPECT_FALSE(d->enrolled_at.empty());
   p.apply(event(events::DeviceCheckedOut{"com.apple.mgmt.t", kCert, {}}));
   EXPECT_EQ(p.reader().device(DeviceId(kUdid))->state, EnrollmentState::kCheckedOut);
+}
+
+TEST(Apply, BodiesAndSecretsLeaveWithTheirCommandsAndEnrollments) {
+  Projection p;
+  p.apply(enrolled_with_queue({"A", "B"}));
+  const auto next = p.reader().next_command(DeviceId(kUdid));
+  ASSERT_TRUE(next);
+  EXPECT_EQ(next->plist, "<plist/>");
+  EXPECT_TRUE(p.reader().device(DeviceId(kUdid))->unlock_token_escrowed);
+  EXPECT_EQ(p.reader().unlock_token_sealed(DeviceId(kUdid)), "v1.x.y");
+  p.apply({delivered("A"), reported("Acknowledged", "A")});
+  EXPECT_FALSE(p.has(keys::command_body(kUdid, "A")));  // finished: only the log keeps it
+  EXPECT_TRUE(p.has(keys::command_body(kUdid, "B")));
+  p.apply(authenticated());  // re-enrollment cancels B and forgets the old UnlockToken
+  EXPECT_FALSE(p.has(keys::command_body(kUdid, "B")));
+  EXPECT_EQ(p.state("B"), CommandState::kCancelled);
+  EXPECT_FALSE(p.reader().device(DeviceId(kUdid))->unlock_token_escrowed);
+  EXPECT_EQ(p.reader().unlock_token_sealed(DeviceId(kUdid)), std::nullopt);
 }
 
 TEST(Apply, QueueIsFifoAndOnlyFinalStatusesDequeue) {

@@ -52,6 +52,27 @@ TEST(Events, RoundTripEveryType) {
   }
 }
 
+TEST(Events, DecodingWithoutBodiesKeepsEverythingElse) {
+  for (const auto& e : one_of_each()) {
+    auto json = encode(e);
+    const std::string before = json;
+    auto without = decode(json, Bodies::kSkip);
+    EXPECT_EQ(json, before);  // parsed in a private copy
+    std::visit(
+        [&](auto& p) {
+          if constexpr (requires { p.message; }) {
+            auto& original = std::get<std::decay_t<decltype(p)>>(e.payload).message;
+            ASSERT_FALSE(original.body.empty()) << "the fixture should carry a body";
+            EXPECT_TRUE(p.message.body.empty());
+            EXPECT_EQ(p.message.sha256, original.sha256);  // still proves what was said
+            p.message.body = original.body;
+          }
+        },
+        without.payload);
+    EXPECT_EQ(encode(without), json);
+  }
+}
+
 TEST(Events, MatchTheirJsonSchemas) {
   for (const auto& e : one_of_each()) {
     const std::string type(type_name(e.payload));
