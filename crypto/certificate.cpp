@@ -49,6 +49,15 @@ std::string certificate_subject(X509* cert) {
   return std::string(data, static_cast<size_t>(len));
 }
 
+std::string certificate_subject_uid(X509* cert) {
+  X509_NAME* name = X509_get_subject_name(cert);
+  const int i = X509_NAME_get_index_by_NID(name, NID_userId, -1);
+  if (i < 0) return {};
+  const ASN1_STRING* v = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, i));
+  return std::string(reinterpret_cast<const char*>(ASN1_STRING_get0_data(v)),
+                     static_cast<size_t>(ASN1_STRING_length(v)));
+}
+
 TrustStore TrustStore::from_pem(std::string_view pem) {
   X509StorePtr store(X509_STORE_new());
   auto bio = memory_bio(pem);

@@ -14,6 +14,8 @@ std::string certificate_pem(X509* cert);
 // The identity Cairn binds to a UDID: SHA-256 of the certificate's DER, hex.
 std::string certificate_fingerprint(X509* cert);
 std::string certificate_subject(X509* cert);
+// The subject's UID attribute ("" if none): the topic of an APNs push certificate.
+std::string certificate_subject_uid(X509* cert);
 
 // A set of trusted CA certificates. Thread-safe for verification.
 class TrustStore {

@@ -46,6 +46,30 @@ bool is_ip_address(const std::string& s) {
   return inet_pton(AF_INET, s.c_str(), buf) == 1 || inet_pton(AF_INET6, s.c_str(), buf) == 1;
 }
 
+Identity issue_leaf(const Identity& ca, std::string_view common_name, std::string_view uid,
+                    CertUsage usage, const std::vector<std::string>& subject_alt_names, int days) {
+  auto key = generate_ec_p256_key();
+  auto cert = new_certificate(common_name, key.get(), days);
+  if (!uid.empty())
+    X509_NAME_add_entry_by_NID(X509_get_subject_name(cert.get()), NID_userId, MBSTRING_UTF8,
+                               reinterpret_cast<const unsigned char*>(std::string(uid).c_str()), -1,
+                               0, 0);
+  X509_set_issuer_name(cert.get(), X509_get_subject_name(ca.cert.get()));
+  add_extension(cert.get(), ca.cert.get(), NID_basic_constraints, "critical,CA:FALSE");
+  add_extension(cert.get(), ca.cert.get(), NID_key_usage, "critical,digitalSignature");
+  add_extension(cert.get(), ca.cert.get(), NID_ext_key_usage,
+                usage == CertUsage::kServer ? "serverAuth" : "clientAuth");
+  add_extension(cert.get(), ca.cert.get(), NID_authority_key_identifier, "keyid");
+  if (!subject_alt_names.empty()) {
+    std::string sans;
+    for (const auto& san : subject_alt_names)
+      sans += (sans.empty() ? "" : ",") + std::string(is_ip_address(san) ? "IP:" : "DNS:") + san;
+    add_extension(cert.get(), ca.cert.get(), NID_subject_alt_name, sans);
+  }
+  if (!X509_sign(cert.get(), ca.key.get(), EVP_sha256())) throw CryptoError("X509_sign");
+  return {std::move(key), std::move(cert)};
+}
+
 }  // namespace
 
 crypto::PkeyPtr generate_ec_p256_key() {
@@ -67,22 +91,11 @@ Identity make_ca(std::string_view common_name, int days) {
 
 Identity issue_certificate(const Identity& ca, std::string_view common_name, CertUsage usage,
                            const std::vector<std::string>& subject_alt_names, int days) {
-  auto key = generate_ec_p256_key();
-  auto cert = new_certificate(common_name, key.get(), days);
-  X509_set_issuer_name(cert.get(), X509_get_subject_name(ca.cert.get()));
-  add_extension(cert.get(), ca.cert.get(), NID_basic_constraints, "critical,CA:FALSE");
-  add_extension(cert.get(), ca.cert.get(), NID_key_usage, "critical,digitalSignature");
-  add_extension(cert.get(), ca.cert.get(), NID_ext_key_usage,
-                usage == CertUsage::kServer ? "serverAuth" : "clientAuth");
-  add_extension(cert.get(), ca.cert.get(), NID_authority_key_identifier, "keyid");
-  if (!subject_alt_names.empty()) {
-    std::string sans;
-    for (const auto& san : subject_alt_names)
-      sans += (sans.empty() ? "" : ",") + std::string(is_ip_address(san) ? "IP:" : "DNS:") + san;
-    add_extension(cert.get(), ca.cert.get(), NID_subject_alt_name, sans);
-  }
-  if (!X509_sign(cert.get(), ca.key.get(), EVP_sha256())) throw CryptoError("X509_sign");
-  return {std::move(key), std::move(cert)};
+  return issue_leaf(ca, common_name, {}, usage, subject_alt_names, days);
+}
+
+Identity issue_push_certificate(const Identity& ca, std::string_view topic, int days) {
+  return issue_leaf(ca, "APSP:" + crypto::uuid_v4(), topic, CertUsage::kClient, {}, days);
 }
 
 std::string private_key_pem(EVP_PKEY* key, const std::string* passphrase) {

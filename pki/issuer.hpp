@@ -23,6 +23,10 @@ Identity make_ca(std::string_view common_name, int days);
 Identity issue_certificate(const Identity& ca, std::string_view common_name, CertUsage usage,
                            const std::vector<std::string>& subject_alt_names, int days);
 
+// A certificate shaped like Apple's MDM push certificates (subject UID = the topic, CN =
+// APSP:<uuid>, client authentication), for the APNs simulator and tests.
+Identity issue_push_certificate(const Identity& ca, std::string_view topic, int days);
+
 // PKCS#8 PEM; encrypted with AES-256-CBC when a passphrase is given (Cairn always gives one for
 // keys it writes to disk).
 std::string private_key_pem(EVP_PKEY* key, const std::string* passphrase);
