@@ -11,6 +11,7 @@
 
 #include "common/logging.hpp"
 #include "crypto/secret_box.hpp"
+#include "dispatcher/push_state.hpp"
 #include "eventlog/embedded_log.hpp"
 #include "pki/dev_pki.hpp"
 #include "projector/projector.hpp"
@@ -39,6 +40,9 @@ struct SingleNode::Parts {
   ingest::DeviceService devices;
   ingest::AdminApi admin;
   std::unique_ptr<ingest::HttpServer> http;
+  dispatcher::ApnsPusher pusher;
+  projector::Store dispatch_store;
+  dispatcher::Dispatcher dispatcher;
 
   Parts(const NodeConfig& c, crypto::SecretBox box, std::unique_ptr<eventlog::EventLog> event_log,
         std::shared_ptr<const crypto::TrustStore> device_ca)
@@ -51,7 +55,16 @@ struct SingleNode::Parts {
         writer(*log, watermark, c.node_name.empty() ? host_name() : c.node_name, c.apply_timeout),
         identity(std::move(device_ca)),
         devices(writer, reader, secrets),
-        admin(writer, reader, store, *log) {}
+        admin(writer, reader, store, *log, secrets),
+        pusher(c.apns),
+        dispatch_store(c.data_dir + "/dispatcher", dispatcher::kStoreLayout),
+        dispatcher(*log, dispatch_store, secrets, pusher, dispatch_options(c)) {}
+
+  static dispatcher::DispatcherOptions dispatch_options(const NodeConfig& c) {
+    auto o = c.dispatch;
+    o.node = c.node_name.empty() ? host_name() : c.node_name;
+    return o;
+  }
 };
 
 SingleNode::SingleNode(
@@ -101,6 +114,7 @@ void SingleNode::start() {
   const auto applied = parts_->projector.catch_up();
   if (applied > 0) logging::info("projection caught up", {{"events", std::to_string(applied)}});
   parts_->projector.start();
+  parts_->dispatcher.start();
   http_thread_ = std::thread([this] { parts_->http->serve(); });
   logging::info("cairn serving", {{"port", std::to_string(port_)}});
 }
@@ -109,6 +123,7 @@ void SingleNode::stop() {
   if (!parts_) return;
   parts_->http->stop();
   if (http_thread_.joinable()) http_thread_.join();
+  parts_->dispatcher.stop();
   parts_->projector.stop();
 }
 

@@ -1,7 +1,8 @@
-// `cairn serve`: ingest, projector (and, from the dispatcher issue on, the dispatcher) as threads
-// of one process over the embedded log in a data directory:
+// `cairn serve`: ingest, projector and dispatcher as threads of one process over the embedded log
+// in a data directory:
 //   <data>/log/events.log   the event log (source of truth)
 //   <data>/projection/      RocksDB, rebuilt from the log by `cairn replay`
+//   <data>/dispatcher/      RocksDB: the dispatcher's push targets, outbox and log position
 //   <data>/pki/             development PKI (when no certificates are configured)
 //   <data>/secrets/keyring  the key that seals secrets at rest
 //   <data>/api_keys         admin API key hashes
@@ -12,6 +13,7 @@
 #include <string>
 #include <thread>
 
+#include "dispatcher/dispatcher.hpp"
 #include "eventlog/event_log.hpp"
 #include "ingest/http_server.hpp"
 
@@ -26,6 +28,9 @@ struct NodeConfig {
   std::string tls_private_key_file;  // PEM; encrypted keys are opened with the keyring
   std::string device_ca_file;
   std::chrono::milliseconds apply_timeout{5000};
+  // Where pushes go (Apple's hosts by default; the APNs simulator's in tests and load tests).
+  dispatcher::ApnsClient::Options apns;
+  dispatcher::DispatcherOptions dispatch;
 };
 
 class SingleNode {

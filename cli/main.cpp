@@ -18,11 +18,14 @@ namespace {
 constexpr const char* kUsage = R"(usage: cairn <command> [options]
 
 commands:
-  serve     run ingest + projector on the embedded log (single node)
+  serve     run ingest, projector and dispatcher on the embedded log (single node)
             --data-dir DIR (data)  --listen HOST:PORT (127.0.0.1:8443)  --no-tls
             --tls-cert FILE --tls-key FILE --device-ca FILE   (default: the dev PKI in DIR/pki)
             --trusted-proxy-header NAME  --max-body-bytes N (4194304)  --threads N (256)
             --node NAME  --apply-timeout-ms N (5000)  --keep-alive-seconds N (5)
+            --apns-url URL (https://api.push.apple.com)  --apns-sandbox-url URL
+            --apns-ca-file FILE (system trust)  --push-expiration-seconds N (604800)
+            --push-coalesce-seconds N (60)
   replay    rebuild the projection from the log into a fresh directory, print the digest
             --data-dir DIR  --into DIR (a new temporary directory when omitted)
   pki init        create the development PKI in DIR/pki      --data-dir DIR
@@ -73,6 +76,16 @@ int serve(const Options& o) {
   c.http.threads = std::stoi(opt(o, "threads", "256"));
   c.http.keep_alive_seconds = std::stoi(opt(o, "keep-alive-seconds", "5"));
   c.apply_timeout = std::chrono::milliseconds(std::stoll(opt(o, "apply-timeout-ms", "5000")));
+  // One URL sends both environments to a stand-in (the APNs simulator).
+  c.apns.endpoints.production = opt(o, "apns-url", c.apns.endpoints.production);
+  c.apns.endpoints.sandbox =
+      opt(o, "apns-sandbox-url",
+          o.contains("apns-url") ? c.apns.endpoints.production : c.apns.endpoints.sandbox);
+  c.apns.endpoints.ca_file = opt(o, "apns-ca-file", "");
+  c.dispatch.push_expiration =
+      std::chrono::seconds(std::stoll(opt(o, "push-expiration-seconds", "604800")));
+  c.dispatch.coalesce_window =
+      std::chrono::seconds(std::stoll(opt(o, "push-coalesce-seconds", "60")));
 
   std::filesystem::create_directories(c.data_dir);
   if (cairn::ingest::ApiKeys::load(c.data_dir).empty()) {

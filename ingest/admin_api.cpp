@@ -3,6 +3,8 @@
 #include "common/errors.hpp"
 #include "common/json_writer.hpp"
 #include "ingest/device_service.hpp"
+#include "pki/issuer.hpp"
+#include "pki/push_certificate.hpp"
 #include "plist/plist.hpp"
 #include "protocol/messages.hpp"
 
@@ -29,6 +31,9 @@ void write_device(JsonWriter& j, const DeviceRecord& d) {
       .field_if("enrolled_at", d.enrolled_at)
       .field_if("checked_out_at", d.checked_out_at)
       .field("enrollments", d.enrollments)
+      .field_if("last_push_at", d.last_push_at)
+      .field_if("push_token_invalid_since", d.push_token_invalid_since)
+      .field_if("push_token_invalid_reason", d.push_token_invalid_reason)
       .end_object();
 }
 
@@ -223,6 +228,38 @@ ApiResponse AdminApi::projection() const {
   j.begin_object().field("digest", digest.sha256).key("positions").begin_object();
   for (const auto& [partition, next] : digest.positions) j.field(std::to_string(partition), next);
   j.end_object().end_object();
+  return {200, j.str()};
+}
+
+ApiResponse AdminApi::upload_push_certificate(std::string_view pem_bundle, const Principal& actor) {
+  auto cert = pki::parse_push_certificate(pem_bundle);
+  events::PushCertificateUploaded p;
+  p.topic = cert.topic;
+  p.certificate_pem = cert.certificate_pem;
+  p.private_key_sealed = secrets_.seal(pki::private_key_pem(cert.key.get(), nullptr),
+                                       pki::push_certificate_sealing_context(cert.topic));
+  p.not_after = cert.not_after;
+  writer_.append_and_wait_applied({writer_.make("", actor.name, std::move(p))});
+  JsonWriter j;
+  j.begin_object().field("topic", cert.topic).field("not_after", cert.not_after).end_object();
+  return {200, j.str()};
+}
+
+ApiResponse AdminApi::push_certificates() const {
+  JsonWriter j;
+  j.begin_object().key("push_certificates").begin_array();
+  for (const auto& c : reader_.push_certificates()) {
+    const int days = pki::days_until_expiry(c.certificate_pem);
+    j.begin_object()
+        .field("topic", c.topic)
+        .field("not_after", c.not_after)
+        .field("days_left", days)
+        .field("expiring_soon", days < pki::kPushCertificateWarningDays)
+        .field("uploaded_at", c.uploaded_at)
+        .field("uploaded_by", c.uploaded_by)
+        .end_object();
+  }
+  j.end_array().end_object();
   return {200, j.str()};
 }
 

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "common/json_writer.hpp"
+#include "crypto/secret_box.hpp"
 #include "ingest/api_keys.hpp"
 #include "ingest/event_writer.hpp"
 #include "projector/queries.hpp"
@@ -22,8 +23,8 @@ struct ApiResponse {
 class AdminApi {
  public:
   AdminApi(EventWriter& writer, const projector::ProjectionReader& reader,
-           const projector::Store& store, eventlog::EventLog& log)
-      : writer_(writer), reader_(reader), store_(store), log_(log) {}
+           const projector::Store& store, eventlog::EventLog& log, const crypto::SecretBox& secrets)
+      : writer_(writer), reader_(reader), store_(store), log_(log), secrets_(secrets) {}
 
   // PUT /v1/enqueue/{ids}: 200 all queued, 207 some, 500 none (per-ID reasons in "status").
   ApiResponse enqueue(const std::vector<std::string>& ids, std::string_view command_plist,
@@ -37,6 +38,11 @@ class AdminApi {
   ApiResponse command(const std::string& uuid) const;          // status on each device
   ApiResponse projection() const;                              // digest and position
 
+  // PUT /v1/pushcert (NanoMDM): the certificate and its clear private key, PEM, in one body.
+  // The key is sealed before it is recorded.
+  ApiResponse upload_push_certificate(std::string_view pem_bundle, const Principal& actor);
+  ApiResponse push_certificates() const;  // topics, expiry, a warning from 30 days before
+
  private:
   // Why a device cannot take commands, or empty if it can.
   std::string refusal(const std::string& udid) const;
@@ -48,6 +54,7 @@ class AdminApi {
   const projector::ProjectionReader& reader_;
   const projector::Store& store_;
   eventlog::EventLog& log_;
+  const crypto::SecretBox& secrets_;
 };
 
 // "a,b,c" → {"a","b","c"}; empty items dropped.

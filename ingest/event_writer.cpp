@@ -2,9 +2,7 @@
 
 #include <map>
 
-#include "common/clock.hpp"
 #include "common/errors.hpp"
-#include "crypto/digest.hpp"
 
 namespace cairn::ingest {
 
@@ -14,8 +12,7 @@ EventWriter::EventWriter(eventlog::EventLog& log, const projector::AppliedWaterm
 
 events::Event EventWriter::make(std::string device, std::string actor,
                                 events::Payload payload) const {
-  return events::Event{crypto::uuid_v4(), now_rfc3339(),     std::move(device), node_,
-                       std::move(actor),  std::move(payload)};
+  return events::make_event(std::move(device), node_, std::move(actor), std::move(payload));
 }
 
 std::vector<LogPosition> EventWriter::append(const std::vector<events::Event>& batch) {

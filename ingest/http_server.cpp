@@ -195,6 +195,10 @@ void HttpServer::handle_admin(const httplib::Request& req, httplib::Response& re
     res.status = r.status;
     res.set_content(r.json, "application/json");
   } catch (const ClientError& e) {
+    logging::warn("admin request refused", {{"status", std::to_string(e.status())},
+                                            {"reason", e.what()},
+                                            {"path", req.path},
+                                            {"actor", principal->name}});
     res.status = e.status();
     res.set_content(error_json(e.what()), "application/json");
   } catch (const Unavailable& e) {
@@ -263,6 +267,12 @@ void HttpServer::routes() {
         }));
   s.Get(R"(/v1/commands/([^/]+))", admin([this](const httplib::Request& req, const Principal&) {
           return admin_.command(req.matches[1].str());
+        }));
+  s.Put("/v1/pushcert", admin([this](const httplib::Request& req, const Principal& p) {
+          return admin_.upload_push_certificate(req.body, p);
+        }));
+  s.Get("/v1/pushcerts", admin([this](const httplib::Request&, const Principal&) {
+          return admin_.push_certificates();
         }));
   s.Get("/v1/projection",
         admin([this](const httplib::Request&, const Principal&) { return admin_.projection(); }));

@@ -134,6 +134,8 @@ struct Applier {
       device.unlock_token_escrowed = true;
     }
     device.awaiting_configuration = p.awaiting_configuration;
+    device.push_token_invalid_since.clear();  // a TokenUpdate makes the device pushable again
+    device.push_token_invalid_reason.clear();
     tx.save(keys::device(e.device), device);
   }
 
@@ -211,9 +213,30 @@ struct Applier {
     tx.save(key, *cmd);
   }
 
+  void operator()(const events::PushCertificateUploaded& p) {
+    tx.save(keys::push_certificate(p.topic),
+            PushCertificateRecord{p.topic, p.certificate_pem, p.not_after, e.time, e.actor});
+  }
+
+  void operator()(const events::PushSent&) {
+    auto device = tx.load<DeviceRecord>(keys::device(e.device));
+    if (!device) return;
+    device->last_push_at = e.time;
+    tx.save(keys::device(e.device), *device);
+  }
+
+  void operator()(const events::PushTokenInvalidated& p) {
+    auto device = tx.load<DeviceRecord>(keys::device(e.device));
+    if (!device || device->token_hex != p.token_hex) return;  // a newer token came meanwhile
+    device->push_token_invalid_since = e.time;
+    device->push_token_invalid_reason = p.reason;
+    tx.save(keys::device(e.device), *device);
+  }
+
   // Recorded for the dispatcher and for audit; no projected state.
   void operator()(const events::PushRequested&) {}
   void operator()(const events::MessageRejected&) {}
+  void operator()(const events::PushFailed&) {}
 };
 
 }  // namespace

@@ -5,6 +5,7 @@
 //   m/<udid>/<command uuid>     → CommandRecord (history; prunable, the log keeps everything)
 //   b/<udid>/<command uuid>     → the command plist, while the command is queued
 //   t/<udid>                    → the device's escrowed UnlockToken, sealed (SecretBox)
+//   k/<topic>                   → PushCertificateRecord
 //   u/<command uuid>/<udid>     → "" (which devices a command went to)
 //   p/<partition, 8 hex>        → next log offset to apply (stored in the same batch as state)
 //   v/layout                    → the layout version of records and keys (kLayoutVersion)
@@ -20,7 +21,7 @@ namespace cairn::projector::keys {
 inline constexpr std::string_view kLayoutKey = "v/layout";
 // Bump when a record's encoding or the key layout changes: older projections are then refused
 // at open (rebuild from the log) instead of being misread.
-inline constexpr std::string_view kLayoutVersion = "4";
+inline constexpr std::string_view kLayoutVersion = "5";
 
 inline std::string device(std::string_view udid) {
   return "d/" + std::string(udid);
@@ -50,6 +51,9 @@ inline std::string command_body(std::string_view udid, std::string_view uuid) {
 }
 inline std::string unlock_token(std::string_view udid) {
   return "t/" + std::string(udid);
+}
+inline std::string push_certificate(std::string_view topic) {
+  return "k/" + std::string(topic);
 }
 inline std::string targets_prefix(std::string_view uuid) {
   return "u/" + std::string(uuid) + "/";

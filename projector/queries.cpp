@@ -94,4 +94,13 @@ std::vector<CommandRecord> StoreReader::command_targets(const CommandUuid& uuid)
   return out;
 }
 
+std::vector<PushCertificateRecord> StoreReader::push_certificates() const {
+  std::vector<PushCertificateRecord> out;
+  store_.scan("k/", {}, [&](std::string_view, std::string_view v) {
+    out.push_back(decode_record<PushCertificateRecord>(v));
+    return true;
+  });
+  return out;
+}
+
 }  // namespace cairn::projector

@@ -36,6 +36,7 @@ class ProjectionReader {
   virtual std::vector<CommandRecord> queue(const DeviceId& udid) const = 0;     // FIFO order
   virtual std::vector<CommandRecord> commands(const DeviceId& udid) const = 0;  // all, by UUID
   virtual std::vector<CommandRecord> command_targets(const CommandUuid& uuid) const = 0;
+  virtual std::vector<PushCertificateRecord> push_certificates() const = 0;  // by topic
 };
 
 class StoreReader final : public ProjectionReader {
@@ -51,6 +52,7 @@ class StoreReader final : public ProjectionReader {
   std::vector<CommandRecord> queue(const DeviceId& udid) const override;
   std::vector<CommandRecord> commands(const DeviceId& udid) const override;
   std::vector<CommandRecord> command_targets(const CommandUuid& uuid) const override;
+  std::vector<PushCertificateRecord> push_certificates() const override;
 
  private:
   std::string queue_start(const DeviceId& udid) const;  // the key at the device's queue floor

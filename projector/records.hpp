@@ -35,12 +35,16 @@ struct DeviceRecord {
   int64_t queue_floor = 0;
   // Log offset of the device's latest Idle poll: the start of its current command session.
   int64_t session_start = -1;
+  std::string last_push_at;              // the latest push APNs accepted
+  std::string push_token_invalid_since;  // APNs rejected the token for good (until a TokenUpdate)
+  std::string push_token_invalid_reason;
 
   template <class Archive>
   void serialize(Archive& a) {
     a(udid, state, topic, serial_number, certificate_fingerprint, identity_source, token_hex,
       push_magic, unlock_token_escrowed, awaiting_configuration, first_seen, last_seen,
-      authenticated_at, enrolled_at, checked_out_at, enrollments, queue_floor, session_start);
+      authenticated_at, enrolled_at, checked_out_at, enrollments, queue_floor, session_start,
+      last_push_at, push_token_invalid_since, push_token_invalid_reason);
   }
 };
 
@@ -83,6 +87,20 @@ struct CommandRecord {
     a(udid, command_uuid, request_type, actor, no_push, state, queue_sequence, enqueued_at,
       last_delivered_at, finished_at, deliveries, not_now_count, duplicate_results,
       not_now_sequence, result_partition, result_offset);
+  }
+};
+
+// An APNs push certificate as the admin API shows it (the private key stays sealed in the log).
+struct PushCertificateRecord {
+  std::string topic;
+  std::string certificate_pem;
+  std::string not_after;
+  std::string uploaded_at;
+  std::string uploaded_by;
+
+  template <class Archive>
+  void serialize(Archive& a) {
+    a(topic, certificate_pem, not_after, uploaded_at, uploaded_by);
   }
 };
 

@@ -16,7 +16,7 @@ void check(const rocksdb::Status& s, std::string_view what) {
 
 }  // namespace
 
-Store::Store(const std::string& path) {
+Store::Store(const std::string& path, std::string_view layout) {
   rocksdb::Options options;
   options.create_if_missing = true;
   options.IncreaseParallelism(2);
@@ -28,22 +28,23 @@ Store::Store(const std::string& path) {
   if (!status.ok())
     throw std::runtime_error("cannot open projection at " + path + ": " + status.ToString());
   db_.reset(raw);
-  check_layout();
+  check_layout(layout);
 }
 
-void Store::check_layout() {
+void Store::check_layout(std::string_view expected) {
   const std::string key(keys::kLayoutKey);
   const auto layout = get(key);
-  if (layout == keys::kLayoutVersion) return;
+  if (layout == expected) return;
   bool empty = true;
   scan("", "", [&](std::string_view, std::string_view) { return empty = false; });
   if (!layout && empty) {
-    check(db_->Put(rocksdb::WriteOptions(), key, std::string(keys::kLayoutVersion)), "write");
+    check(db_->Put(rocksdb::WriteOptions(), key, std::string(expected)), "write");
     return;
   }
-  throw std::runtime_error("the projection has layout " + layout.value_or("(none)") +
-                           ", this version writes " + std::string(keys::kLayoutVersion) +
-                           ": move the projection directory away and restart to rebuild it");
+  throw std::runtime_error("the store at " + db_->GetName() + " has layout " +
+                           layout.value_or("(none)") + ", this version writes " +
+                           std::string(expected) +
+                           ": move that directory away and restart to rebuild it from the log");
 }
 
 std::optional<std::string> Store::get(std::string_view key) const {

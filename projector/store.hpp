@@ -12,14 +12,17 @@
 #include <string_view>
 
 #include "common/strong_types.hpp"
+#include "projector/keys.hpp"
 
 namespace cairn::projector {
 
 class Store {
  public:
-  // Opens or creates the database at `path`. Throws if it holds a projection of another layout
-  // (records are private to the projection and change between versions: rebuild it instead).
-  explicit Store(const std::string& path);
+  // Opens or creates the database at `path`. Throws if it holds data of another layout (records
+  // are private to their consumer and change between versions: rebuild from the log instead).
+  // The projection's layout is the default; other consumers of the log (the dispatcher) keep
+  // their own state in a Store of their own layout.
+  explicit Store(const std::string& path, std::string_view layout = keys::kLayoutVersion);
 
   std::optional<std::string> get(std::string_view key) const;
   // Calls `visit(key, value)` for keys with `prefix`, in order, starting at `start` (inclusive,
@@ -44,7 +47,7 @@ class Store {
   Offset next_offset(PartitionId partition) const;
 
  private:
-  void check_layout();
+  void check_layout(std::string_view layout);
   std::unique_ptr<rocksdb::DB> db_;
 };
 

@@ -8,6 +8,7 @@
 
 #include <stdexcept>
 
+#include "common/clock.hpp"
 #include "common/encoding.hpp"
 #include "crypto/digest.hpp"
 
@@ -70,6 +71,34 @@ void MessageRejected::serialize(Archive& a) {
     make_nvp("content_type", content_type), make_nvp("body_size", body_size),
     make_nvp("body_sha256", body_sha256), make_nvp("remote_address", remote_address),
     make_nvp("certificate_fingerprint", certificate_fingerprint));
+}
+
+template <class Archive>
+void PushCertificateUploaded::serialize(Archive& a) {
+  a(make_nvp("topic", topic), make_nvp("certificate_pem", certificate_pem),
+    make_nvp("private_key_sealed", private_key_sealed), make_nvp("not_after", not_after));
+}
+
+template <class Archive>
+void PushSent::serialize(Archive& a) {
+  a(make_nvp("topic", topic), make_nvp("token_hex", token_hex), make_nvp("apns_id", apns_id));
+}
+
+template <class Archive>
+void PushFailed::serialize(Archive& a) {
+  a(make_nvp("topic", topic), make_nvp("http_status", http_status), make_nvp("reason", reason),
+    make_nvp("apns_id", apns_id), make_nvp("attempt", attempt), make_nvp("will_retry", will_retry));
+}
+
+template <class Archive>
+void PushTokenInvalidated::serialize(Archive& a) {
+  a(make_nvp("topic", topic), make_nvp("token_hex", token_hex),
+    make_nvp("http_status", http_status), make_nvp("reason", reason));
+}
+
+Event make_event(std::string device, std::string node, std::string actor, Payload payload) {
+  return Event{crypto::uuid_v4(), now_rfc3339(),    std::move(device),
+               std::move(node),   std::move(actor), std::move(payload)};
 }
 
 std::string_view type_name(const Payload& payload) {

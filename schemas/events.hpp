@@ -121,8 +121,59 @@ struct MessageRejected {
   void serialize(Archive& a);
 };
 
+// An APNs push certificate for a topic, uploaded through the admin API. The private key is sealed
+// (SecretBox, bound to "push-certificate:<topic>"): consumers of the log cannot read it.
+struct PushCertificateUploaded {
+  static constexpr std::string_view kType = "PushCertificateUploaded";
+  static constexpr int kVersion = 1;
+  std::string topic;            // the certificate subject's UID
+  std::string certificate_pem;  // with any intermediates sent alongside
+  std::string private_key_sealed;
+  std::string not_after;  // RFC 3339
+  template <class Archive>
+  void serialize(Archive& a);
+};
+
+// The dispatcher's outcomes, one per push attempt that got one (device = the pushed device).
+struct PushSent {
+  static constexpr std::string_view kType = "PushSent";
+  static constexpr int kVersion = 1;
+  std::string topic;
+  std::string token_hex;
+  std::string apns_id;
+  template <class Archive>
+  void serialize(Archive& a);
+};
+
+struct PushFailed {
+  static constexpr std::string_view kType = "PushFailed";
+  static constexpr int kVersion = 1;
+  std::string topic;
+  int http_status = 0;  // 0: no answer (connection refused, timeout, no certificate)
+  std::string reason;   // APNs's reason, or what went wrong before an answer
+  std::string apns_id;
+  int attempt = 0;
+  bool will_retry = false;
+  template <class Archive>
+  void serialize(Archive& a);
+};
+
+// APNs said the token is no good (410 Unregistered, BadDeviceToken, ...): no more pushes to it
+// until the device sends a new TokenUpdate.
+struct PushTokenInvalidated {
+  static constexpr std::string_view kType = "PushTokenInvalidated";
+  static constexpr int kVersion = 1;
+  std::string topic;
+  std::string token_hex;
+  int http_status = 0;
+  std::string reason;
+  template <class Archive>
+  void serialize(Archive& a);
+};
+
 using Payload = std::variant<DeviceAuthenticated, TokenUpdated, DeviceCheckedOut, CommandEnqueued,
-                             CommandDelivered, CommandReported, PushRequested, MessageRejected>;
+                             CommandDelivered, CommandReported, PushRequested, MessageRejected,
+                             PushCertificateUploaded, PushSent, PushFailed, PushTokenInvalidated>;
 
 struct Event {
   std::string id;
@@ -132,6 +183,10 @@ struct Event {
   std::string actor;
   Payload payload;
 };
+
+// A new event: a fresh id (UUID) and the current time. Only writers call this (ingest, the
+// dispatcher); projectors take everything from the events they read.
+Event make_event(std::string device, std::string node, std::string actor, Payload payload);
 
 std::string_view type_name(const Payload& payload);
 int type_version(const Payload& payload);

@@ -12,12 +12,13 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cstring>
 #include <optional>
 #include <random>
-#include <regex>
 #include <stdexcept>
+#include <string_view>
 
 #include "crypto/certificate.hpp"
 #include "crypto/digest.hpp"
@@ -61,19 +62,36 @@ std::shared_ptr<void> make_tls(const Options& o) {
                                [](void* p) { SSL_CTX_free(static_cast<SSL_CTX*>(p)); });
 }
 
+bool all_of(std::string_view s, int (*is)(int)) {
+  return std::all_of(s.begin(), s.end(),
+                     [is](char c) { return is(static_cast<unsigned char>(c)); });
+}
+
 bool is_hex_token(const std::string& s) {
-  if (s.empty() || s.size() % 2 != 0 || s.size() > 200) return false;
-  for (char c : s)
-    if (!std::isxdigit(static_cast<unsigned char>(c))) return false;
+  return !s.empty() && s.size() % 2 == 0 && s.size() <= 200 && all_of(s, isxdigit);
+}
+
+// 8-4-4-4-12 hex digits, as APNs requires of an apns-id.
+bool is_uuid(std::string_view s) {
+  if (s.size() != 36) return false;
+  for (size_t i = 0; i < s.size(); ++i) {
+    const bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+    if (dash ? s[i] != '-' : !std::isxdigit(static_cast<unsigned char>(s[i]))) return false;
+  }
   return true;
+}
+
+// Exactly {"mdm":"<PushMagic>"}: a PushMagic is a UUID-like string, no quotes or escapes.
+bool is_mdm_body(std::string_view s) {
+  constexpr std::string_view kOpen = R"({"mdm":")", kClose = R"("})";
+  if (s.size() <= kOpen.size() + kClose.size() || !s.starts_with(kOpen) || !s.ends_with(kClose))
+    return false;
+  const auto magic = s.substr(kOpen.size(), s.size() - kOpen.size() - kClose.size());
+  return magic.find_first_of("\"\\") == std::string_view::npos;
 }
 
 // The checks APNs makes of a request, with its reasons. Empty: the request is well formed.
 std::optional<Failure> malformed(const RecordedPush& r) {
-  static const std::regex uuid(
-      "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}");
-  static const std::regex mdm_body(R"(\{"mdm":"[^"\\]+"\})");
-  static const std::regex digits("[0-9]+");
   auto header = [&](const char* name) -> const std::string* {
     auto it = r.headers.find(name);
     return it == r.headers.end() ? nullptr : &it->second;
@@ -88,14 +106,13 @@ std::optional<Failure> malformed(const RecordedPush& r) {
   if (!type || *type != "mdm") return Failure{400, "InvalidPushType"};
   if (const auto* p = header("apns-priority"); p && *p != "5" && *p != "10")
     return Failure{400, "BadPriority"};
-  if (const auto* e = header("apns-expiration"); e && !std::regex_match(*e, digits))
+  if (const auto* e = header("apns-expiration"); e && (e->empty() || !all_of(*e, isdigit)))
     return Failure{400, "BadExpirationDate"};
-  if (const auto* id = header("apns-id"); id && !std::regex_match(*id, uuid))
-    return Failure{400, "BadMessageId"};
+  if (const auto* id = header("apns-id"); id && !is_uuid(*id)) return Failure{400, "BadMessageId"};
   if (r.body.empty()) return Failure{400, "PayloadEmpty"};
   if (r.body.size() > 4096) return Failure{413, "PayloadTooLarge"};
   // An MDM push carries exactly the PushMagic, no "aps" dictionary.
-  if (!std::regex_match(r.body, mdm_body)) return Failure{400, "BadMdmPayload"};
+  if (!is_mdm_body(r.body)) return Failure{400, "BadMdmPayload"};
   return std::nullopt;
 }
 

@@ -61,6 +61,10 @@ class FailingReader final : public projector::ProjectionReader {
     check();
     return inner_.command_targets(c);
   }
+  std::vector<projector::PushCertificateRecord> push_certificates() const override {
+    check();
+    return inner_.push_certificates();
+  }
 
  private:
   const projector::ProjectionReader& inner_;

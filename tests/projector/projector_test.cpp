@@ -117,7 +117,7 @@ TEST(Store, RefusesAProjectionOfAnotherLayout) {
     Store old(dir / "db");
     FAIL() << "opened a projection of another layout";
   } catch (const std::runtime_error& e) {
-    EXPECT_NE(std::string(e.what()).find("move the projection directory away"), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("move that directory away"), std::string::npos);
   }
 }
 

@@ -34,6 +34,11 @@ std::vector<Event> one_of_each() {
       CommandReported{"NotNow", "CMD-1", std::string(64, 'c'), raw},
       PushRequested{"admin request"},
       rejected,
+      PushCertificateUploaded{"com.apple.mgmt.x", "-----BEGIN CERTIFICATE-----\n...",
+                              "v1.0123456789abcdef.AAAA", "2027-11-23T00:00:00.000Z"},
+      PushSent{"com.apple.mgmt.x", "00ff", "6E2B1B0C-4F2E-4C47-A0A4-3E4C3B1D2A10"},
+      PushFailed{"com.apple.mgmt.x", 429, "TooManyRequests", "", 2, true},
+      PushTokenInvalidated{"com.apple.mgmt.x", "00ff", 410, "Unregistered"},
   };
   EXPECT_EQ(payloads.size(), std::variant_size_v<Payload>);
   std::vector<Event> out;

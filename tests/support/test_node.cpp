@@ -50,6 +50,7 @@ void TestNode::start() {
   config.http.trusted_proxy_header = options_.trusted_proxy_header;
   config.http.max_body_bytes = options_.max_body_bytes;
   config.apply_timeout = options_.apply_timeout;
+  config.apns = options_.apns;
   node_ = std::make_unique<app::SingleNode>(config, options_.wrap_log);
   node_->start();
 }

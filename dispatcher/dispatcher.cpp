@@ -1,0 +1,299 @@
+#include "dispatcher/dispatcher.hpp"
+
+#include <cmath>
+#include <random>
+
+#include "common/logging.hpp"
+#include "dispatcher/push_state.hpp"
+#include "pki/push_certificate.hpp"
+#include "projector/keys.hpp"
+#include "projector/record_codec.hpp"
+#include "schemas/events.hpp"
+
+namespace cairn::dispatcher {
+namespace {
+
+using projector::decode_record;
+using projector::encode_record;
+
+int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// APNs's answers that mean the token will never work again (Apple's "Handling notification
+// responses"): stop pushing it until the device sends a new TokenUpdate.
+bool token_is_gone(const PushResult& r) {
+  return r.status == 410 || (r.status == 400 && (r.reason == "BadDeviceToken" ||
+                                                 r.reason == "DeviceTokenNotForTopic"));
+}
+
+bool is_transient(const PushResult& r) {
+  return r.status == 0 || r.status == 429 || r.status >= 500;
+}
+
+// Failures are recorded at attempts 1, 2, 4, 8, ...: an APNs outage must not flood the log.
+bool worth_recording(int attempt) {
+  return (attempt & (attempt - 1)) == 0;
+}
+
+// Reads and writes one batch of the dispatcher's state (reads see the batch's own writes).
+class StateBatch {
+ public:
+  explicit StateBatch(projector::Store& store)
+      : store_(store), batch_(rocksdb::BytewiseComparator(), 0, /*overwrite_key=*/true) {}
+  template <class T>
+  std::optional<T> load(const std::string& key) {
+    auto v = store_.get(batch_, key);
+    return v ? std::optional(decode_record<T>(*v)) : std::nullopt;
+  }
+  bool has(const std::string& key) { return store_.get(batch_, key).has_value(); }
+  std::optional<std::string> raw(const std::string& key) { return store_.get(batch_, key); }
+  template <class T>
+  void save(const std::string& key, const T& record) {
+    batch_.Put(key, encode_record(record));
+  }
+  void put(const std::string& key, const std::string& value) { batch_.Put(key, value); }
+  void erase(const std::string& key) { batch_.Delete(key); }
+  void commit() { store_.write(batch_); }
+
+ private:
+  projector::Store& store_;
+  rocksdb::WriteBatchWithIndex batch_;
+};
+
+}  // namespace
+
+Dispatcher::Dispatcher(eventlog::EventLog& log, projector::Store& store,
+                       const crypto::SecretBox& secrets, Pusher& pusher, DispatcherOptions options)
+    : log_(log), store_(store), secrets_(secrets), pusher_(pusher), options_(std::move(options)) {
+  load_certificates();
+}
+
+Dispatcher::~Dispatcher() {
+  stop();
+}
+
+void Dispatcher::start() {
+  thread_ = std::thread([this] { run(); });
+}
+
+void Dispatcher::stop() {
+  stopping_ = true;
+  if (thread_.joinable()) thread_.join();
+}
+
+void Dispatcher::run() {
+  while (!stopping_) {
+    try {
+      consume(std::chrono::milliseconds(100));
+      send_due();
+    } catch (const std::exception& e) {
+      // Log or store trouble: nothing is lost (the position and the outbox did not move).
+      logging::error("dispatcher round failed; retrying", {{"error", e.what()}});
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    }
+  }
+}
+
+void Dispatcher::install_certificate(const std::string& topic, const TopicCertificate& c) {
+  try {
+    const std::string key_pem =
+        secrets_.open(c.private_key_sealed, pki::push_certificate_sealing_context(topic));
+    pusher_.set_certificate(topic, c.certificate_pem, key_pem);
+    const int days = pki::days_until_expiry(c.certificate_pem);
+    if (days < pki::kPushCertificateWarningDays)
+      logging::warn("push certificate expires soon: renew it at Apple and upload it again",
+                    {{"topic", topic}, {"days_left", std::to_string(days)}});
+  } catch (const std::exception& e) {
+    logging::error("push certificate unusable; its topic cannot be pushed",
+                   {{"topic", topic}, {"error", e.what()}});
+  }
+}
+
+void Dispatcher::load_certificates() {
+  store_.scan("c/", {}, [&](std::string_view key, std::string_view value) {
+    install_certificate(std::string(key.substr(2)), decode_record<TopicCertificate>(value));
+    return true;
+  });
+}
+
+size_t Dispatcher::consume(std::chrono::milliseconds wait) {
+  size_t consumed = 0;
+  for (int32_t p = 0; p < log_.partition_count(); ++p) {
+    const PartitionId partition(p);
+    const auto records = log_.read(partition, store_.next_offset(partition), 1000, wait);
+    if (records.empty()) continue;
+    StateBatch state(store_);
+    std::map<std::string, TopicCertificate> new_certificates;
+    const int64_t now = now_ms();
+    auto want_push = [&](const std::string& udid) {
+      const auto target = state.load<DevicePushTarget>(keys::target(udid));
+      if (!target || target->token_invalid) return;  // not pushable (yet, or any more)
+      if (state.has(keys::pending(udid))) return;    // coalesced with the pending one
+      if (auto sent = state.raw(keys::last_sent(udid));
+          sent && now - std::stoll(*sent) < options_.coalesce_window.count() * 1000)
+        return;  // an accepted push is outstanding: the device will poll anyway
+      state.save(keys::pending(udid),
+                 PendingPush{target->topic, target->token_hex, target->push_magic, 0, now});
+    };
+    for (const auto& record : records) {
+      events::Event e;
+      try {
+        e = events::decode(record.value, events::Bodies::kSkip);
+      } catch (const std::runtime_error&) {
+        continue;  // a type this version does not know: not a push trigger it understands
+      }
+      const std::string& udid = e.device;
+      std::visit(
+          [&](const auto& payload) {
+            using T = std::decay_t<decltype(payload)>;
+            if constexpr (std::is_same_v<T, events::TokenUpdated>) {
+              state.save(keys::target(udid),
+                         DevicePushTarget{payload.topic, payload.token_hex, payload.push_magic});
+            } else if constexpr (std::is_same_v<T, events::DeviceAuthenticated> ||
+                                 std::is_same_v<T, events::DeviceCheckedOut>) {
+              // A new enrollment (or none): no pushes until its TokenUpdate.
+              state.erase(keys::target(udid));
+              state.erase(keys::pending(udid));
+              state.erase(keys::last_sent(udid));
+            } else if constexpr (std::is_same_v<T, events::CommandEnqueued>) {
+              if (!payload.no_push) want_push(udid);
+            } else if constexpr (std::is_same_v<T, events::PushRequested>) {
+              want_push(udid);
+            } else if constexpr (std::is_same_v<T, events::CommandReported>) {
+              state.erase(keys::last_sent(udid));  // it polled: the next command needs a push
+            } else if constexpr (std::is_same_v<T, events::PushCertificateUploaded>) {
+              TopicCertificate c{payload.certificate_pem, payload.private_key_sealed};
+              state.save(keys::certificate(payload.topic), c);
+              new_certificates[payload.topic] = std::move(c);
+            }
+          },
+          e.payload);
+    }
+    state.put(projector::keys::position(p),
+              std::to_string(records.back().position.offset.value() + 1));
+    state.commit();
+    for (const auto& [topic, c] : new_certificates) install_certificate(topic, c);
+    consumed += records.size();
+  }
+  return consumed;
+}
+
+size_t Dispatcher::pending() const {
+  size_t n = 0;
+  store_.scan("o/", {}, [&](std::string_view, std::string_view) {
+    ++n;
+    return true;
+  });
+  return n;
+}
+
+size_t Dispatcher::send_due() {
+  const int64_t now = now_ms();
+  // What is due, by topic, skipping topics whose breaker is open.
+  std::map<std::string, std::vector<std::pair<std::string, PendingPush>>> due;
+  size_t collected = 0;
+  store_.scan("o/", {}, [&](std::string_view key, std::string_view value) {
+    auto pending = decode_record<PendingPush>(value);
+    const auto paused = topic_paused_until_ms_.find(pending.topic);
+    if (pending.due_ms <= now &&
+        (paused == topic_paused_until_ms_.end() || paused->second <= now)) {
+      due[pending.topic].emplace_back(std::string(key.substr(2)), std::move(pending));
+      ++collected;
+    }
+    return collected < options_.max_pushes_per_round;
+  });
+  if (due.empty()) return 0;
+
+  static thread_local std::mt19937_64 rng{std::random_device{}()};
+  auto backoff_ms = [&](int attempts, std::chrono::milliseconds base) {
+    const double full = std::min<double>(
+        static_cast<double>(options_.retry_max.count()),
+        static_cast<double>(base.count()) * std::pow(2.0, std::min(attempts - 1, 30)));
+    return static_cast<int64_t>(full * std::uniform_real_distribution<double>(0.5, 1.0)(rng));
+  };
+  const int64_t expiration = now / 1000 + options_.push_expiration.count();
+  StateBatch state(store_);
+  std::vector<events::Event> outcomes;
+  size_t attempted = 0;
+  for (auto& [topic, entries] : due) {
+    std::vector<PushResult> results;
+    if (pusher_.has_certificate(topic)) {
+      std::vector<Push> pushes;
+      for (const auto& [udid, p] : entries)
+        pushes.push_back(Push{p.token_hex, topic, p.push_magic, false, expiration});
+      results = pusher_.send(topic, pushes);
+    } else {
+      results.assign(entries.size(), PushResult{0, "", "", "no push certificate for the topic"});
+    }
+    bool all_transient = true;
+    bool certificate_refused = !pusher_.has_certificate(topic);
+    for (size_t i = 0; i < entries.size(); ++i) {
+      auto& [udid, p] = entries[i];
+      const PushResult& r = results[i];
+      ++attempted;
+      all_transient = all_transient && is_transient(r);
+      if (r.status == 200) {
+        state.erase(keys::pending(udid));
+        state.put(keys::last_sent(udid), std::to_string(now));
+        outcomes.push_back(events::make_event(udid, options_.node, "dispatcher",
+                                              events::PushSent{topic, p.token_hex, r.apns_id}));
+        continue;
+      }
+      const std::string reason = r.status ? r.reason : r.error;
+      if (token_is_gone(r)) {
+        state.erase(keys::pending(udid));
+        if (auto target = state.load<DevicePushTarget>(keys::target(udid));
+            target && target->token_hex == p.token_hex) {
+          target->token_invalid = true;
+          state.save(keys::target(udid), *target);
+        }
+        outcomes.push_back(
+            events::make_event(udid, options_.node, "dispatcher",
+                               events::PushTokenInvalidated{topic, p.token_hex, r.status, reason}));
+        continue;
+      }
+      ++p.attempts;
+      const bool retry = is_transient(r) || r.status == 403;
+      certificate_refused = certificate_refused || r.status == 403;
+      if (retry) {
+        p.due_ms = now + (r.status == 403 || !pusher_.has_certificate(topic)
+                              ? options_.certificate_pause.count()
+                              : backoff_ms(p.attempts, options_.retry_base));
+        state.save(keys::pending(udid), p);
+      } else {
+        state.erase(keys::pending(udid));  // a request APNs will never take: our bug, recorded
+      }
+      if (!retry || worth_recording(p.attempts))
+        outcomes.push_back(events::make_event(
+            udid, options_.node, "dispatcher",
+            events::PushFailed{topic, r.status, reason, r.apns_id, p.attempts, retry}));
+    }
+    // The circuit breaker: a topic whose whole round failed waits before it is tried again.
+    if (certificate_refused) {
+      topic_paused_until_ms_[topic] = now + options_.certificate_pause.count();
+      logging::error(
+          "APNs refused the push certificate or none is loaded; pushes for the topic "
+          "wait until one works",
+          {{"topic", topic}, {"reason", results.empty() ? "" : results[0].reason}});
+    } else if (all_transient) {
+      topic_paused_until_ms_[topic] =
+          now + backoff_ms(++topic_failures_[topic], options_.retry_base);
+    } else {
+      topic_failures_.erase(topic);
+      topic_paused_until_ms_.erase(topic);
+    }
+  }
+  // Outcomes are durable before the outbox forgets: a crash in between repeats a push (harmless)
+  // rather than losing one.
+  std::vector<eventlog::RecordToAppend> records;
+  for (const auto& e : outcomes)
+    records.push_back({e.device, std::string(events::type_name(e.payload)), events::encode(e)});
+  log_.append(std::move(records));
+  state.commit();
+  return attempted;
+}
+
+}  // namespace cairn::dispatcher

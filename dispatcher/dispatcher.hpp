@@ -1,0 +1,76 @@
+// The dispatcher: a consumer of the log that turns CommandEnqueued (unless nopush) and
+// PushRequested events into APNs pushes, and records each outcome as an event (PushSent,
+// PushFailed, PushTokenInvalidated).
+//
+// Two steps, one thread. consume() reads the log and derives where each device's pushes go
+// (TokenUpdated), which certificate each topic uses (PushCertificateUploaded), and puts a push
+// for each device that needs one into a durable outbox — in the same RocksDB write batch as the
+// log position, so after a crash nothing read is lost and nothing is read twice. send_due() sends
+// what the outbox holds: an entry leaves it only with an outcome (accepted, or refused for good);
+// transient failures stay with exponential backoff and jitter. Pushes are coalesced per device:
+// one outbox entry at most, and none while an accepted push is outstanding (sent, and the device
+// has not reported since) within the coalescing window. A duplicate push is harmless; a lost one
+// leaves a device with a queued command it never hears about.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <string>
+#include <thread>
+
+#include "crypto/secret_box.hpp"
+#include "dispatcher/push_state.hpp"
+#include "dispatcher/pusher.hpp"
+#include "eventlog/event_log.hpp"
+#include "projector/store.hpp"
+
+namespace cairn::dispatcher {
+
+struct DispatcherOptions {
+  std::string node = "dispatcher";
+  // apns-expiration = now + this: how long Apple keeps the push for an offline device.
+  std::chrono::seconds push_expiration{7 * 24 * 3600};
+  // A device pushed this recently, and silent since, is not pushed again for new commands.
+  std::chrono::seconds coalesce_window{60};
+  std::chrono::milliseconds retry_base{1000};
+  std::chrono::milliseconds retry_max{5 * 60 * 1000};
+  // After 403 (a certificate APNs refuses) or with no certificate for the topic: wait this long.
+  std::chrono::milliseconds certificate_pause{5 * 60 * 1000};
+  size_t max_pushes_per_round = 5000;
+};
+
+class Dispatcher {
+ public:
+  Dispatcher(eventlog::EventLog& log, projector::Store& store, const crypto::SecretBox& secrets,
+             Pusher& pusher, DispatcherOptions options);
+  ~Dispatcher();
+
+  void start();
+  void stop();
+
+  // Reads what the log holds past the stored position (waiting up to `wait` for more) into the
+  // state and the outbox. Returns the number of records read.
+  size_t consume(std::chrono::milliseconds wait);
+  // Sends the pushes that are due, records their outcomes. Returns the number of attempts.
+  size_t send_due();
+  // Pushes waiting in the outbox (due or backing off).
+  size_t pending() const;
+
+ private:
+  void load_certificates();
+  void install_certificate(const std::string& topic, const TopicCertificate& c);
+  void run();
+
+  eventlog::EventLog& log_;
+  projector::Store& store_;
+  const crypto::SecretBox& secrets_;
+  Pusher& pusher_;
+  DispatcherOptions options_;
+  std::map<std::string, int64_t> topic_paused_until_ms_;  // circuit breaker per topic
+  std::map<std::string, int> topic_failures_;             // consecutive all-failed rounds
+  std::atomic<bool> stopping_{false};
+  std::thread thread_;
+};
+
+}  // namespace cairn::dispatcher

@@ -1,0 +1,66 @@
+// The dispatcher's own state, derived from the log and kept in a RocksDB store of its own
+// (<data>/dispatcher), with its log position in the same write batch:
+//   d/<udid>   → DevicePushTarget: where the device's pushes go (its latest TokenUpdate)
+//   o/<udid>   → PendingPush: the outbox, at most one pending push per device (coalescing)
+//   s/<udid>   → the time (ms since the epoch) of the last push APNs accepted, until the device
+//                next reports: while it stands, new commands need no new push
+//   c/<topic>  → TopicCertificate (the private key still sealed)
+//   p/<partition> → the next log offset to consume
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace cairn::dispatcher {
+
+inline constexpr std::string_view kStoreLayout = "dispatcher-1";
+
+struct DevicePushTarget {
+  std::string topic;
+  std::string token_hex;
+  std::string push_magic;
+  bool token_invalid = false;  // APNs rejected it for good; cleared by the next TokenUpdate
+  template <class Archive>
+  void serialize(Archive& a) {
+    a(topic, token_hex, push_magic, token_invalid);
+  }
+};
+
+struct PendingPush {
+  std::string topic;
+  std::string token_hex;
+  std::string push_magic;
+  int32_t attempts = 0;  // failed attempts so far
+  int64_t due_ms = 0;    // not before (ms since the epoch): backoff after failures
+  template <class Archive>
+  void serialize(Archive& a) {
+    a(topic, token_hex, push_magic, attempts, due_ms);
+  }
+};
+
+struct TopicCertificate {
+  std::string certificate_pem;
+  std::string private_key_sealed;
+  template <class Archive>
+  void serialize(Archive& a) {
+    a(certificate_pem, private_key_sealed);
+  }
+};
+
+namespace keys {
+inline std::string target(std::string_view udid) {
+  return "d/" + std::string(udid);
+}
+inline std::string pending(std::string_view udid) {
+  return "o/" + std::string(udid);
+}
+inline std::string last_sent(std::string_view udid) {
+  return "s/" + std::string(udid);
+}
+inline std::string certificate(std::string_view topic) {
+  return "c/" + std::string(topic);
+}
+}  // namespace keys
+
+}  // namespace cairn::dispatcher

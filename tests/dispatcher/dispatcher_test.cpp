@@ -1,0 +1,267 @@
+// The dispatcher against the APNs simulator, with a real embedded log and RocksDB store. The
+// dispatcher's two steps (consume the log, send what is due) are driven one at a time, so each
+// test states exactly which events exist when a push is or is not sent.
+#include "dispatcher/dispatcher.hpp"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <set>
+#include <thread>
+
+#include "crypto/certificate.hpp"
+#include "crypto/digest.hpp"
+#include "dispatcher/push_state.hpp"
+#include "eventlog/embedded_log.hpp"
+#include "ops/apns_simulator/apns_simulator.hpp"
+#include "pki/issuer.hpp"
+#include "pki/push_certificate.hpp"
+#include "schemas/events.hpp"
+#include "tests/support/temp_dir.hpp"
+
+namespace cairn::dispatcher {
+namespace {
+
+using namespace std::chrono_literals;
+
+const std::string kTopic = "com.apple.mgmt.External.dispatcher-test";
+
+std::string token_of(const std::string& udid) {
+  return crypto::sha256_hex(udid);  // 64 hex digits, like a real token
+}
+
+class DispatcherTest : public ::testing::Test {
+ protected:
+  DispatcherTest()
+      : log_(dir_ / "log"),
+        store_(dir_ / "dispatcher", kStoreLayout),
+        secrets_({crypto::random_bytes(32)}),
+        ca_(pki::make_ca("Test APNs CA", 1)),
+        server_(
+            pki::issue_certificate(ca_, "127.0.0.1", pki::CertUsage::kServer, {"127.0.0.1"}, 1)),
+        push_cert_(pki::issue_push_certificate(ca_, kTopic, 1)) {
+    std::ofstream(dir_ / "ca.pem") << crypto::certificate_pem(ca_.cert.get());
+    start_simulator(0);
+    apns_.endpoints.production = "https://127.0.0.1:" + std::to_string(port_);
+    apns_.endpoints.ca_file = dir_ / "ca.pem";
+    apns_.timeout = 2s;
+    pusher_ = std::make_unique<ApnsPusher>(apns_);
+    options_.retry_base = 20ms;
+    options_.retry_max = 200ms;
+    options_.certificate_pause = 300ms;
+    dispatcher_ = std::make_unique<Dispatcher>(log_, store_, secrets_, *pusher_, options_);
+  }
+
+  void start_simulator(int port) {
+    sim_ = std::make_unique<apns_sim::ApnsSimulator>(
+        apns_sim::Options{"127.0.0.1", port, crypto::certificate_pem(server_.cert.get()),
+                          pki::private_key_pem(server_.key.get(), nullptr), dir_ / "ca.pem"});
+    port_ = sim_->port();
+  }
+
+  void append(const std::string& device, events::Payload payload) {
+    const auto e = events::make_event(device, "test", "test", std::move(payload));
+    log_.append({{e.device, std::string(events::type_name(e.payload)), events::encode(e)}});
+  }
+  void upload_certificate() {
+    append("", events::PushCertificateUploaded{
+                   kTopic, crypto::certificate_pem(push_cert_.cert.get()),
+                   secrets_.seal(pki::private_key_pem(push_cert_.key.get(), nullptr),
+                                 pki::push_certificate_sealing_context(kTopic)),
+                   "2027-01-01T00:00:00.000Z"});
+  }
+  void token_update(const std::string& udid, const std::string& token) {
+    append(udid, events::TokenUpdated{kTopic, token, "magic-" + udid, "", false, "", {}});
+  }
+  void enqueue(const std::string& udid, const std::string& uuid, bool no_push = false) {
+    append(udid, events::CommandEnqueued{uuid, "ProfileList", "<plist/>", no_push});
+  }
+  void reported(const std::string& udid) {
+    append(udid, events::CommandReported{"Idle", "", "", {}});
+  }
+  void one_pushable_device() {
+    upload_certificate();
+    token_update("D1", token_of("D1"));
+  }
+  // Rounds until the outbox is empty (or 10 s passed).
+  void drain() {
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (dispatcher_->pending() > 0 && std::chrono::steady_clock::now() < deadline) {
+      round();
+      std::this_thread::sleep_for(10ms);
+    }
+  }
+  // One round, as the dispatcher's thread does it.
+  size_t round() {
+    dispatcher_->consume(0ms);
+    return dispatcher_->send_due();
+  }
+  template <class T>
+  std::vector<T> logged() {
+    std::vector<T> out;
+    for (const auto& r : log_.read(PartitionId(0), Offset(0), 100000, 0ms))
+      if (const auto e = events::decode(r.value); std::holds_alternative<T>(e.payload))
+        out.push_back(std::get<T>(e.payload));
+    return out;
+  }
+
+  testing::TempDir dir_;
+  eventlog::EmbeddedLog log_;
+  projector::Store store_;
+  crypto::SecretBox secrets_;
+  pki::Identity ca_, server_, push_cert_;
+  std::unique_ptr<apns_sim::ApnsSimulator> sim_;
+  int port_ = 0;
+  ApnsClient::Options apns_;
+  std::unique_ptr<ApnsPusher> pusher_;
+  DispatcherOptions options_;
+  std::unique_ptr<Dispatcher> dispatcher_;
+};
+
+TEST_F(DispatcherTest, AnEnqueuedCommandPushesTheDeviceWithItsLatestToken) {
+  upload_certificate();
+  token_update("D1", token_of("old"));
+  token_update("D1", token_of("D1"));
+  enqueue("D1", "C1");
+  EXPECT_EQ(round(), 1u);
+  const auto pushes = sim_->pushes();
+  ASSERT_EQ(pushes.size(), 1u);
+  EXPECT_EQ(pushes[0].status, 200);
+  EXPECT_EQ(pushes[0].token_hex, token_of("D1"));
+  EXPECT_EQ(pushes[0].body, R"({"mdm":"magic-D1"})");
+  EXPECT_EQ(pushes[0].headers.at("apns-topic"), kTopic);
+  const auto expiration = std::stoll(pushes[0].headers.at("apns-expiration"));
+  const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count();
+  EXPECT_NEAR(expiration, now + 7 * 24 * 3600, 60);
+  const auto sent = logged<events::PushSent>();
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_EQ(sent[0].apns_id, pushes[0].apns_id);
+  EXPECT_EQ(dispatcher_->pending(), 0u);
+}
+
+TEST_F(DispatcherTest, NopushCommandsAndUnenrolledDevicesAreNotPushed) {
+  one_pushable_device();
+  enqueue("D1", "C1", /*no_push=*/true);
+  enqueue("NEVER-ENROLLED", "C2");
+  append("D1", events::PushRequested{"admin request"});
+  EXPECT_EQ(round(), 1u);  // only the explicit push request
+  EXPECT_EQ(sim_->push_count(), 1u);
+}
+
+TEST_F(DispatcherTest, ABurstOfCommandsIsOnePushWhileItIsOutstanding) {
+  one_pushable_device();
+  for (int i = 0; i < 100; ++i) enqueue("D1", "C" + std::to_string(i));
+  round();
+  EXPECT_EQ(sim_->push_count(), 1u);
+  enqueue("D1", "LATER");  // the device has not polled since the push: no new one
+  round();
+  EXPECT_EQ(sim_->push_count(), 1u);
+  reported("D1");  // it polled
+  enqueue("D1", "AFTER-POLL");
+  round();
+  EXPECT_EQ(sim_->push_count(), 2u);
+}
+
+TEST_F(DispatcherTest, AnUnregisteredTokenIsInvalidatedAndNotPushedUntilANewTokenUpdate) {
+  one_pushable_device();
+  sim_->fail_token(token_of("D1"), {410, "Unregistered"});
+  enqueue("D1", "C1");
+  round();
+  const auto invalidated = logged<events::PushTokenInvalidated>();
+  ASSERT_EQ(invalidated.size(), 1u);
+  EXPECT_EQ(invalidated[0].http_status, 410);
+  EXPECT_EQ(invalidated[0].reason, "Unregistered");
+  EXPECT_EQ(invalidated[0].token_hex, token_of("D1"));
+  reported("D1");
+  enqueue("D1", "C2");
+  append("D1", events::PushRequested{"admin request"});
+  round();
+  EXPECT_EQ(sim_->push_count(), 1u);  // nothing more to a dead token
+  token_update("D1", token_of("D1-new"));
+  enqueue("D1", "C3");
+  round();
+  ASSERT_EQ(sim_->push_count(), 2u);
+  EXPECT_EQ(sim_->pushes()[1].token_hex, token_of("D1-new"));
+  EXPECT_EQ(sim_->pushes()[1].status, 200);
+}
+
+TEST_F(DispatcherTest, TooManyRequestsBacksOffThenSucceeds) {
+  one_pushable_device();
+  sim_->fail_share(1.0, {429, "TooManyRequests"});
+  enqueue("D1", "C1");
+  EXPECT_EQ(round(), 1u);
+  const auto failed = logged<events::PushFailed>();
+  ASSERT_EQ(failed.size(), 1u);
+  EXPECT_EQ(failed[0].http_status, 429);
+  EXPECT_TRUE(failed[0].will_retry);
+  EXPECT_EQ(dispatcher_->pending(), 1u);
+  EXPECT_EQ(round(), 0u);  // backing off: no immediate retry
+  sim_->clear_failures();
+  drain();
+  EXPECT_EQ(dispatcher_->pending(), 0u);
+  EXPECT_EQ(logged<events::PushSent>().size(), 1u);
+  EXPECT_EQ(sim_->push_count(), 2u);  // one refused, one accepted
+}
+
+TEST_F(DispatcherTest, EveryPushIsSentOnceApnsComesBack) {
+  upload_certificate();
+  for (int d = 0; d < 20; ++d) token_update("D" + std::to_string(d), token_of(std::to_string(d)));
+  const int port = port_;
+  sim_->stop();
+  for (int d = 0; d < 20; ++d) enqueue("D" + std::to_string(d), "C");
+  round();
+  EXPECT_EQ(dispatcher_->pending(), 20u);  // no answer, nothing forgotten
+  round();
+  start_simulator(port);
+  drain();
+  EXPECT_EQ(dispatcher_->pending(), 0u);
+  std::set<std::string> tokens;
+  for (const auto& p : sim_->pushes()) tokens.insert(p.token_hex);
+  EXPECT_EQ(tokens.size(), 20u);
+  EXPECT_EQ(sim_->push_count(), 20u);  // each device once
+}
+
+TEST_F(DispatcherTest, ATopicWithoutACertificateIsReportedNotSkipped) {
+  token_update("D1", token_of("D1"));
+  enqueue("D1", "C1");
+  round();
+  const auto failed = logged<events::PushFailed>();
+  ASSERT_EQ(failed.size(), 1u);
+  EXPECT_EQ(failed[0].http_status, 0);
+  EXPECT_NE(failed[0].reason.find("no push certificate"), std::string::npos);
+  EXPECT_EQ(dispatcher_->pending(), 1u);  // kept: it goes out once a certificate is uploaded
+  upload_certificate();
+  dispatcher_->consume(0ms);
+  std::this_thread::sleep_for(options_.certificate_pause + 50ms);
+  round();
+  EXPECT_EQ(sim_->push_count(), 1u);
+  EXPECT_EQ(dispatcher_->pending(), 0u);
+}
+
+TEST_F(DispatcherTest, ARefusedCertificatePausesTheTopicInsteadOfSpinning) {
+  one_pushable_device();
+  sim_->fail_share(1.0, {403, "BadCertificate"});
+  enqueue("D1", "C1");
+  EXPECT_EQ(round(), 1u);
+  EXPECT_EQ(round(), 0u);
+  EXPECT_EQ(round(), 0u);
+  EXPECT_EQ(sim_->push_count(), 1u);
+  EXPECT_EQ(dispatcher_->pending(), 1u);
+}
+
+TEST_F(DispatcherTest, ConsumedPushesSurviveARestartBeforeTheyAreSent) {
+  one_pushable_device();
+  enqueue("D1", "C1");
+  dispatcher_->consume(0ms);
+  dispatcher_.reset();  // as if the process died after recording its outbox
+  pusher_ = std::make_unique<ApnsPusher>(apns_);
+  dispatcher_ = std::make_unique<Dispatcher>(log_, store_, secrets_, *pusher_, options_);
+  EXPECT_EQ(dispatcher_->consume(0ms), 0u);  // the position was stored with the outbox
+  EXPECT_EQ(dispatcher_->send_due(), 1u);    // and the certificate reloaded from the store
+  EXPECT_EQ(sim_->push_count(), 1u);
+}
+
+}  // namespace
+}  // namespace cairn::dispatcher

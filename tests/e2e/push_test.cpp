@@ -1,0 +1,133 @@
+// The whole loop with pushes, through a real node: an admin uploads a push certificate and
+// enqueues a command; the dispatcher pushes the device through the APNs simulator (HTTP/2, TLS,
+// client certificate); the device, woken, polls and acknowledges.
+#include <gtest/gtest.h>
+
+#include <condition_variable>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+
+#include "common/encoding.hpp"
+#include "crypto/certificate.hpp"
+#include "ops/apns_simulator/apns_simulator.hpp"
+#include "pki/issuer.hpp"
+#include "tests/support/messages.hpp"
+#include "tests/support/temp_dir.hpp"
+#include "tests/support/test_node.hpp"
+
+namespace cairn::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+const std::string kTopic = "com.apple.mgmt.test";  // the test devices' topic
+
+class Push : public ::testing::Test {
+ protected:
+  Push()
+      : apns_ca_(pki::make_ca("Test APNs CA", 400)),
+        apns_server_(pki::issue_certificate(apns_ca_, "127.0.0.1", pki::CertUsage::kServer,
+                                            {"127.0.0.1"}, 400)) {
+    std::ofstream(dir_ / "apns-ca.pem") << crypto::certificate_pem(apns_ca_.cert.get());
+    sim_ = std::make_unique<apns_sim::ApnsSimulator>(apns_sim::Options{
+        "127.0.0.1", 0, crypto::certificate_pem(apns_server_.cert.get()),
+        pki::private_key_pem(apns_server_.key.get(), nullptr), dir_ / "apns-ca.pem"});
+    sim_->on_accepted([this](const apns_sim::RecordedPush& p) {
+      std::lock_guard lock(mu_);
+      woken_.push_back(p.token_hex);
+      cv_.notify_all();
+    });
+    TestNodeOptions options;
+    options.apns.endpoints.production = "https://127.0.0.1:" + std::to_string(sim_->port());
+    options.apns.endpoints.ca_file = dir_ / "apns-ca.pem";
+    std::filesystem::create_directories(dir_ / "node");
+    node_ = std::make_unique<TestNode>(dir_ / "node", options);
+  }
+
+  httplib::Result upload(const std::string& body) {
+    return node_->admin()->Put("/v1/pushcert", body, "application/x-pem-file");
+  }
+  std::string push_certificate_upload(int days) {
+    const auto cert = pki::issue_push_certificate(apns_ca_, kTopic, days);
+    return crypto::certificate_pem(cert.cert.get()) + pki::private_key_pem(cert.key.get(), nullptr);
+  }
+  bool wait_for_push(size_t count) {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, 10s, [&] { return woken_.size() >= count; });
+  }
+
+  TempDir dir_;
+  pki::Identity apns_ca_, apns_server_;
+  std::unique_ptr<apns_sim::ApnsSimulator> sim_;
+  std::unique_ptr<TestNode> node_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<std::string> woken_;
+};
+
+TEST_F(Push, EnqueuePushPollAcknowledge) {
+  auto uploaded = upload(push_certificate_upload(400));
+  ASSERT_TRUE(uploaded);
+  ASSERT_EQ(uploaded->status, 200) << uploaded->body;
+  EXPECT_NE(uploaded->body.find("\"topic\":\"" + kTopic + "\""), std::string::npos);
+  auto listed = node_->admin_get("/v1/pushcerts");
+  EXPECT_NE(listed->body.find("\"expiring_soon\":false"), std::string::npos) << listed->body;
+  EXPECT_EQ(listed->body.find("PRIVATE KEY"), std::string::npos);
+
+  TestDevice d(*node_, "PUSHED-1");
+  d.enroll();
+  ASSERT_EQ(node_->enqueue("PUSHED-1", command_body("CMD-1", "ProfileList"))->status, 200);
+  ASSERT_TRUE(wait_for_push(1)) << "no push reached the simulator";
+  const auto push = sim_->pushes().back();
+  EXPECT_EQ(push.token_hex, hex_encode(std::string(32, '\x42')));
+  EXPECT_EQ(push.body, R"({"mdm":"PUSH-MAGIC-PUSHED-1"})");
+  // Woken, the device polls and works through its queue.
+  EXPECT_EQ(command_uuid_of(d.report("Idle")), "CMD-1");
+  EXPECT_EQ(command_uuid_of(d.report("Acknowledged", "CMD-1")), "");
+  auto device = node_->admin_get("/v1/devices/PUSHED-1");
+  EXPECT_NE(device->body.find("\"last_push_at\""), std::string::npos) << device->body;
+  // Nothing in the log holds the push certificate's private key in clear.
+  for (const auto& e : logged_events(node_->data_dir())) {
+    if (auto* c = std::get_if<events::PushCertificateUploaded>(&e.payload)) {
+      EXPECT_TRUE(c->private_key_sealed.starts_with("v1."));
+    }
+  }
+  std::ifstream log(node_->data_dir() + "/log/events.log", std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(log)), {});
+  EXPECT_EQ(bytes.find("PRIVATE KEY"), std::string::npos);
+}
+
+TEST_F(Push, BadUploadsAreClear400s) {
+  const auto good = push_certificate_upload(400);
+  const auto cert_only = good.substr(0, good.find("-----BEGIN PRIVATE KEY"));
+  const auto other = push_certificate_upload(400);
+  const auto other_key = other.substr(other.find("-----BEGIN PRIVATE KEY"));
+  const auto stranger =
+      pki::issue_certificate(apns_ca_, "not a push cert", pki::CertUsage::kClient, {}, 400);
+  const std::vector<std::pair<std::string, std::string>> cases{
+      {"garbage", "no PEM certificate"},
+      {cert_only, "no clear PEM private key"},
+      {cert_only + other_key, "does not belong to the certificate"},
+      {crypto::certificate_pem(stranger.cert.get()) +
+           pki::private_key_pem(stranger.key.get(), nullptr),
+       "no UID"},
+  };
+  for (const auto& [body, reason] : cases) {
+    auto r = upload(body);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 400) << reason;
+    EXPECT_NE(r->body.find(reason), std::string::npos) << r->body;
+  }
+  EXPECT_NE(node_->admin_get("/v1/pushcerts")->body.find("\"push_certificates\":[]"),
+            std::string::npos);
+}
+
+TEST_F(Push, ACertificateNearItsEndIsFlagged) {
+  ASSERT_EQ(upload(push_certificate_upload(10))->status, 200);
+  auto listed = node_->admin_get("/v1/pushcerts");
+  EXPECT_NE(listed->body.find("\"expiring_soon\":true"), std::string::npos) << listed->body;
+}
+
+}  // namespace
+}  // namespace cairn::testing
