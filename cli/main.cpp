@@ -25,7 +25,8 @@ commands:
             --node NAME  --apply-timeout-ms N (5000)  --keep-alive-seconds N (5)
             --apns-url URL (https://api.push.apple.com)  --apns-sandbox-url URL
             --apns-ca-file FILE (system trust)  --push-expiration-seconds N (604800)
-            --push-coalesce-seconds N (60)
+            --push-coalesce-seconds N (60)  --repush-silent-after-seconds N (86400)
+            --inactive-after-seconds N (2592000)   (0 turns either off)
   replay    rebuild the projection from the log into a fresh directory, print the digest
             --data-dir DIR  --into DIR (a new temporary directory when omitted)
   pki init        create the development PKI in DIR/pki      --data-dir DIR
@@ -86,6 +87,11 @@ int serve(const Options& o) {
       std::chrono::seconds(std::stoll(opt(o, "push-expiration-seconds", "604800")));
   c.dispatch.coalesce_window =
       std::chrono::seconds(std::stoll(opt(o, "push-coalesce-seconds", "60")));
+  auto seconds = [&](const char* name, const char* fallback) {
+    return std::chrono::milliseconds(std::stoll(opt(o, name, fallback)) * 1000);
+  };
+  c.dispatch.repush_after = seconds("repush-silent-after-seconds", "86400");
+  c.dispatch.inactive_after = seconds("inactive-after-seconds", "2592000");
 
   std::filesystem::create_directories(c.data_dir);
   if (cairn::ingest::ApiKeys::load(c.data_dir).empty()) {

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <random>
 
+#include "common/clock.hpp"
 #include "common/logging.hpp"
 #include "dispatcher/push_state.hpp"
 #include "pki/push_certificate.hpp"
@@ -20,6 +21,12 @@ int64_t now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
+}
+
+int64_t ms_of(const events::Event& e) {
+  const auto t = parse_rfc3339(e.time);
+  return t ? std::chrono::duration_cast<std::chrono::milliseconds>(t->time_since_epoch()).count()
+           : now_ms();
 }
 
 // APNs's answers that mean the token will never work again (Apple's "Handling notification
@@ -85,9 +92,14 @@ void Dispatcher::stop() {
 }
 
 void Dispatcher::run() {
+  auto next_sweep = std::chrono::steady_clock::now();
   while (!stopping_) {
     try {
       consume(std::chrono::milliseconds(100));
+      if (std::chrono::steady_clock::now() >= next_sweep) {
+        sweep();
+        next_sweep = std::chrono::steady_clock::now() + options_.sweep_every;
+      }
       send_due();
     } catch (const std::exception& e) {
       // Log or store trouble: nothing is lost (the position and the outbox did not move).
@@ -151,7 +163,8 @@ size_t Dispatcher::consume(std::chrono::milliseconds wait) {
             using T = std::decay_t<decltype(payload)>;
             if constexpr (std::is_same_v<T, events::TokenUpdated>) {
               state.save(keys::target(udid),
-                         DevicePushTarget{payload.topic, payload.token_hex, payload.push_magic});
+                         DevicePushTarget{payload.topic, payload.token_hex, payload.push_magic,
+                                          false, ms_of(e), false});
             } else if constexpr (std::is_same_v<T, events::DeviceAuthenticated> ||
                                  std::is_same_v<T, events::DeviceCheckedOut>) {
               // A new enrollment (or none): no pushes until its TokenUpdate.
@@ -164,6 +177,11 @@ size_t Dispatcher::consume(std::chrono::milliseconds wait) {
               want_push(udid);
             } else if constexpr (std::is_same_v<T, events::CommandReported>) {
               state.erase(keys::last_sent(udid));  // it polled: the next command needs a push
+              if (auto target = state.load<DevicePushTarget>(keys::target(udid))) {
+                target->last_heard_ms = ms_of(e);
+                target->inactive = false;
+                state.save(keys::target(udid), *target);
+              }
             } else if constexpr (std::is_same_v<T, events::PushCertificateUploaded>) {
               TopicCertificate c{payload.certificate_pem, payload.private_key_sealed};
               state.save(keys::certificate(payload.topic), c);
@@ -288,12 +306,58 @@ size_t Dispatcher::send_due() {
   }
   // Outcomes are durable before the outbox forgets: a crash in between repeats a push (harmless)
   // rather than losing one.
-  std::vector<eventlog::RecordToAppend> records;
-  for (const auto& e : outcomes)
-    records.push_back({e.device, std::string(events::type_name(e.payload)), events::encode(e)});
-  log_.append(std::move(records));
+  record(outcomes);
   state.commit();
   return attempted;
+}
+
+void Dispatcher::record(const std::vector<events::Event>& events) {
+  std::vector<eventlog::RecordToAppend> records;
+  for (const auto& e : events)
+    records.push_back({e.device, std::string(events::type_name(e.payload)), events::encode(e)});
+  log_.append(std::move(records));
+}
+
+size_t Dispatcher::sweep() {
+  const int64_t now = now_ms();
+  const int64_t repush = options_.repush_after.count(), inactive = options_.inactive_after.count();
+  StateBatch state(store_);
+  std::vector<events::Event> inactive_events;
+  size_t queued = 0;
+  std::string last_key;
+  bool stopped_early = false;
+  const std::string start = sweep_cursor_.empty() ? std::string() : sweep_cursor_ + '\0';
+  store_.scan("d/", start, [&](std::string_view key, std::string_view value) {
+    last_key = std::string(key);
+    const std::string udid(key.substr(2));
+    auto target = decode_record<DevicePushTarget>(value);
+    if (target.token_invalid) return true;
+    const int64_t silent = now - target.last_heard_ms;
+    if (inactive > 0 && silent >= inactive && !target.inactive) {
+      target.inactive = true;
+      state.save(std::string(key), target);
+      inactive_events.push_back(events::make_event(
+          udid, options_.node, "dispatcher",
+          events::DeviceInactive{format_rfc3339(std::chrono::system_clock::time_point(
+              std::chrono::milliseconds(target.last_heard_ms)))}));
+    }
+    if (repush > 0 && silent >= repush && !state.has(keys::pending(udid))) {
+      const auto sent = state.raw(keys::last_sent(udid));
+      if (!sent || now - std::stoll(*sent) >= repush) {
+        state.save(keys::pending(udid),
+                   PendingPush{target.topic, target.token_hex, target.push_magic, 0, now});
+        // Counts as outstanding: the next sweep does not queue it again before repush_after.
+        state.put(keys::last_sent(udid), std::to_string(now));
+        ++queued;
+      }
+    }
+    stopped_early = queued >= options_.max_sweep_pushes;
+    return !stopped_early;
+  });
+  sweep_cursor_ = stopped_early ? last_key : std::string();
+  record(inactive_events);
+  state.commit();
+  return queued;
 }
 
 }  // namespace cairn::dispatcher

@@ -24,6 +24,7 @@
 #include "dispatcher/pusher.hpp"
 #include "eventlog/event_log.hpp"
 #include "projector/store.hpp"
+#include "schemas/events.hpp"
 
 namespace cairn::dispatcher {
 
@@ -38,6 +39,12 @@ struct DispatcherOptions {
   // After 403 (a certificate APNs refuses) or with no certificate for the topic: wait this long.
   std::chrono::milliseconds certificate_pause{5 * 60 * 1000};
   size_t max_pushes_per_round = 5000;
+  // Liveness: a device not heard from for `repush_after` is pushed again (at most that often);
+  // one silent for `inactive_after` is recorded as DeviceInactive. Zero turns either off.
+  std::chrono::milliseconds repush_after{std::chrono::hours(24)};
+  std::chrono::milliseconds inactive_after{std::chrono::hours(24 * 30)};
+  std::chrono::milliseconds sweep_every{std::chrono::minutes(1)};
+  size_t max_sweep_pushes = 1000;  // per sweep: a fleet that went quiet must not flood APNs
 };
 
 class Dispatcher {
@@ -54,10 +61,14 @@ class Dispatcher {
   size_t consume(std::chrono::milliseconds wait);
   // Sends the pushes that are due, records their outcomes. Returns the number of attempts.
   size_t send_due();
+  // The liveness sweep: queues pushes for silent devices (at most max_sweep_pushes, continuing
+  // where the last sweep stopped) and records DeviceInactive. Returns the pushes queued.
+  size_t sweep();
   // Pushes waiting in the outbox (due or backing off).
   size_t pending() const;
 
  private:
+  void record(const std::vector<events::Event>& events);  // appended durably
   void load_certificates();
   void install_certificate(const std::string& topic, const TopicCertificate& c);
   void run();
@@ -69,6 +80,7 @@ class Dispatcher {
   DispatcherOptions options_;
   std::map<std::string, int64_t> topic_paused_until_ms_;  // circuit breaker per topic
   std::map<std::string, int> topic_failures_;             // consecutive all-failed rounds
+  std::string sweep_cursor_;  // the key (d/<udid>) the next sweep starts after; empty: the first
   std::atomic<bool> stopping_{false};
   std::thread thread_;
 };

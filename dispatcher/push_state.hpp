@@ -14,16 +14,18 @@
 
 namespace cairn::dispatcher {
 
-inline constexpr std::string_view kStoreLayout = "dispatcher-1";
+inline constexpr std::string_view kStoreLayout = "dispatcher-2";
 
 struct DevicePushTarget {
   std::string topic;
   std::string token_hex;
   std::string push_magic;
   bool token_invalid = false;  // APNs rejected it for good; cleared by the next TokenUpdate
+  int64_t last_heard_ms = 0;   // the time of its latest message (from the event)
+  bool inactive = false;       // DeviceInactive recorded; cleared by its next message
   template <class Archive>
   void serialize(Archive& a) {
-    a(topic, token_hex, push_magic, token_invalid);
+    a(topic, token_hex, push_magic, token_invalid, last_heard_ms, inactive);
   }
 };
 

@@ -34,6 +34,7 @@ void write_device(JsonWriter& j, const DeviceRecord& d) {
       .field_if("last_push_at", d.last_push_at)
       .field_if("push_token_invalid_since", d.push_token_invalid_since)
       .field_if("push_token_invalid_reason", d.push_token_invalid_reason)
+      .field_if("inactive_since", d.inactive_since)
       .end_object();
 }
 

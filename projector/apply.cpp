@@ -41,6 +41,7 @@ DeviceRecord touch_device(Tx& tx, const events::Event& e) {
     device.first_seen = e.time;
   }
   device.last_seen = e.time;
+  device.inactive_since.clear();
   return device;
 }
 
@@ -177,6 +178,7 @@ struct Applier {
     auto device = tx.load<DeviceRecord>(keys::device(e.device));
     if (!device) return;  // ingest only records reports from known devices
     device->last_seen = e.time;
+    device->inactive_since.clear();
     apply_status(p, *device);
     tx.save(keys::device(e.device), *device);
   }
@@ -230,6 +232,13 @@ struct Applier {
     if (!device || device->token_hex != p.token_hex) return;  // a newer token came meanwhile
     device->push_token_invalid_since = e.time;
     device->push_token_invalid_reason = p.reason;
+    tx.save(keys::device(e.device), *device);
+  }
+
+  void operator()(const events::DeviceInactive&) {
+    auto device = tx.load<DeviceRecord>(keys::device(e.device));
+    if (!device) return;
+    device->inactive_since = e.time;
     tx.save(keys::device(e.device), *device);
   }
 

@@ -38,13 +38,14 @@ struct DeviceRecord {
   std::string last_push_at;              // the latest push APNs accepted
   std::string push_token_invalid_since;  // APNs rejected the token for good (until a TokenUpdate)
   std::string push_token_invalid_reason;
+  std::string inactive_since;  // the liveness sweep's DeviceInactive; cleared by its next message
 
   template <class Archive>
   void serialize(Archive& a) {
     a(udid, state, topic, serial_number, certificate_fingerprint, identity_source, token_hex,
       push_magic, unlock_token_escrowed, awaiting_configuration, first_seen, last_seen,
       authenticated_at, enrolled_at, checked_out_at, enrollments, queue_floor, session_start,
-      last_push_at, push_token_invalid_since, push_token_invalid_reason);
+      last_push_at, push_token_invalid_since, push_token_invalid_reason, inactive_since);
   }
 };
 

@@ -101,6 +101,11 @@ Event make_event(std::string device, std::string node, std::string actor, Payloa
                std::move(node),   std::move(actor), std::move(payload)};
 }
 
+template <class Archive>
+void DeviceInactive::serialize(Archive& a) {
+  a(make_nvp("last_heard", last_heard));
+}
+
 std::string_view type_name(const Payload& payload) {
   return std::visit([](const auto& p) { return std::decay_t<decltype(p)>::kType; }, payload);
 }

@@ -171,9 +171,20 @@ struct PushTokenInvalidated {
   void serialize(Archive& a);
 };
 
+// The dispatcher's liveness sweep found the device silent past the inactivity window. Any later
+// message from the device makes it active again.
+struct DeviceInactive {
+  static constexpr std::string_view kType = "DeviceInactive";
+  static constexpr int kVersion = 1;
+  std::string last_heard;  // RFC 3339: its latest message the dispatcher saw
+  template <class Archive>
+  void serialize(Archive& a);
+};
+
 using Payload = std::variant<DeviceAuthenticated, TokenUpdated, DeviceCheckedOut, CommandEnqueued,
                              CommandDelivered, CommandReported, PushRequested, MessageRejected,
-                             PushCertificateUploaded, PushSent, PushFailed, PushTokenInvalidated>;
+                             PushCertificateUploaded, PushSent, PushFailed, PushTokenInvalidated,
+                             DeviceInactive>;
 
 struct Event {
   std::string id;

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "common/clock.hpp"
 #include "common/errors.hpp"
 
 namespace cairn {
@@ -35,4 +36,20 @@ TEST(Utf8, AcceptsTextRejectsBinary) {
   EXPECT_FALSE(is_valid_utf8("\xe2\x82"));  // truncated sequence
 }
 
+}  // namespace cairn
+
+namespace cairn {
+namespace {
+
+TEST(Clock, Rfc3339RoundTripsAndRefusesOtherShapes) {
+  const auto t = std::chrono::system_clock::time_point(std::chrono::milliseconds(1795454757774));
+  EXPECT_EQ(format_rfc3339(t), "2026-11-23T17:25:57.774Z");
+  EXPECT_EQ(parse_rfc3339(format_rfc3339(t)), t);
+  EXPECT_EQ(parse_rfc3339("2026-11-23T17:25:57Z"), t - std::chrono::milliseconds(774));
+  for (const char* bad : {"", "2026-11-23", "2026-11-23T17:25:57", "2026-11-23T17:25:57+01:00",
+                          "2026-11-23T17:25:57.7Z", "2026-11-23T17:25:57.77xZ"})
+    EXPECT_EQ(parse_rfc3339(bad), std::nullopt) << bad;
+}
+
+}  // namespace
 }  // namespace cairn

@@ -251,6 +251,52 @@ TEST_F(DispatcherTest, ARefusedCertificatePausesTheTopicInsteadOfSpinning) {
   EXPECT_EQ(dispatcher_->pending(), 1u);
 }
 
+TEST_F(DispatcherTest, ASilentDeviceIsPushedAgainThenRecordedInactive) {
+  options_.repush_after = 150ms;
+  options_.inactive_after = 600ms;
+  dispatcher_ = std::make_unique<Dispatcher>(log_, store_, secrets_, *pusher_, options_);
+  one_pushable_device();
+  dispatcher_->consume(0ms);
+  EXPECT_EQ(dispatcher_->sweep(), 0u);  // just heard from
+  std::this_thread::sleep_for(200ms);
+  EXPECT_EQ(dispatcher_->sweep(), 1u);
+  EXPECT_EQ(dispatcher_->send_due(), 1u);
+  EXPECT_EQ(sim_->push_count(), 1u);
+  EXPECT_EQ(dispatcher_->sweep(), 0u);  // pushed just now: not again before repush_after
+  EXPECT_TRUE(logged<events::DeviceInactive>().empty());
+  std::this_thread::sleep_for(500ms);
+  dispatcher_->sweep();
+  dispatcher_->sweep();
+  const auto inactive = logged<events::DeviceInactive>();
+  ASSERT_EQ(inactive.size(), 1u);  // recorded once
+  reported("D1");                  // it is back
+  dispatcher_->consume(0ms);
+  EXPECT_EQ(dispatcher_->sweep(), 0u);
+  std::this_thread::sleep_for(700ms);
+  dispatcher_->sweep();
+  EXPECT_EQ(logged<events::DeviceInactive>().size(), 2u);  // silent again, recorded again
+}
+
+TEST_F(DispatcherTest, TheSweepIsBatchedSoItNeverFloodsApns) {
+  options_.repush_after = 1ms;
+  options_.inactive_after = 0ms;
+  options_.max_sweep_pushes = 20;
+  dispatcher_ = std::make_unique<Dispatcher>(log_, store_, secrets_, *pusher_, options_);
+  upload_certificate();
+  for (int d = 0; d < 50; ++d) token_update("D" + std::to_string(d), token_of(std::to_string(d)));
+  dispatcher_->consume(0ms);
+  std::this_thread::sleep_for(5ms);
+  EXPECT_EQ(dispatcher_->sweep(), 20u);
+  EXPECT_EQ(dispatcher_->sweep(), 20u);  // the next 20, not the same ones
+  EXPECT_EQ(dispatcher_->sweep(), 10u);
+  EXPECT_EQ(dispatcher_->pending(), 50u);
+  while (dispatcher_->send_due() > 0) {
+  }
+  std::set<std::string> tokens;
+  for (const auto& p : sim_->pushes()) tokens.insert(p.token_hex);
+  EXPECT_EQ(tokens.size(), 50u);
+}
+
 TEST_F(DispatcherTest, ConsumedPushesSurviveARestartBeforeTheyAreSent) {
   one_pushable_device();
   enqueue("D1", "C1");

@@ -118,6 +118,26 @@ TEST(Apply, BodiesAndSecretsLeaveWithTheirCommandsAndEnrollments) {
   EXPECT_EQ(p.reader().unlock_token_sealed(DeviceId(kUdid)), std::nullopt);
 }
 
+TEST(Apply, PushOutcomesAndInactivityShowOnTheDevice) {
+  Projection p;
+  p.apply({authenticated(), token_updated()});
+  p.apply(event(events::PushSent{"com.apple.mgmt.t", "abcd", "ID"}, "dispatcher"));
+  EXPECT_FALSE(p.reader().device(DeviceId(kUdid))->last_push_at.empty());
+  p.apply(event(events::PushTokenInvalidated{"com.apple.mgmt.t", "stale", 410, "Unregistered"},
+                "dispatcher"));
+  EXPECT_TRUE(p.reader().device(DeviceId(kUdid))->push_token_invalid_since.empty())
+      << "an invalidation of an older token must not mark the current one";
+  p.apply(event(events::PushTokenInvalidated{"com.apple.mgmt.t", "abcd", 410, "Unregistered"},
+                "dispatcher"));
+  EXPECT_EQ(p.reader().device(DeviceId(kUdid))->push_token_invalid_reason, "Unregistered");
+  p.apply(event(events::DeviceInactive{"2026-11-22T00:00:00.000Z"}, "dispatcher"));
+  EXPECT_FALSE(p.reader().device(DeviceId(kUdid))->inactive_since.empty());
+  p.apply(reported("Idle"));
+  EXPECT_TRUE(p.reader().device(DeviceId(kUdid))->inactive_since.empty());
+  p.apply(token_updated());
+  EXPECT_TRUE(p.reader().device(DeviceId(kUdid))->push_token_invalid_since.empty());
+}
+
 TEST(Apply, QueueIsFifoAndOnlyFinalStatusesDequeue) {
   Projection p;
   p.apply(enrolled_with_queue({"A", "B", "C"}));

@@ -39,6 +39,7 @@ std::vector<Event> one_of_each() {
       PushSent{"com.apple.mgmt.x", "00ff", "6E2B1B0C-4F2E-4C47-A0A4-3E4C3B1D2A10"},
       PushFailed{"com.apple.mgmt.x", 429, "TooManyRequests", "", 2, true},
       PushTokenInvalidated{"com.apple.mgmt.x", "00ff", 410, "Unregistered"},
+      DeviceInactive{"2026-10-01T08:00:00.000Z"},
   };
   EXPECT_EQ(payloads.size(), std::variant_size_v<Payload>);
   std::vector<Event> out;
