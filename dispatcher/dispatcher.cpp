@@ -17,16 +17,14 @@ namespace {
 using projector::decode_record;
 using projector::encode_record;
 
-int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
+int64_t to_ms(SystemTime t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
 }
 
-int64_t ms_of(const events::Event& e) {
+// When the event happened (its time), or `fallback` for a time this version cannot read.
+int64_t ms_of(const events::Event& e, int64_t fallback) {
   const auto t = parse_rfc3339(e.time);
-  return t ? std::chrono::duration_cast<std::chrono::milliseconds>(t->time_since_epoch()).count()
-           : now_ms();
+  return t ? to_ms(*t) : fallback;
 }
 
 // APNs's answers that mean the token will never work again (Apple's "Handling notification
@@ -139,7 +137,7 @@ size_t Dispatcher::consume(std::chrono::milliseconds wait) {
     if (records.empty()) continue;
     StateBatch state(store_);
     std::map<std::string, TopicCertificate> new_certificates;
-    const int64_t now = now_ms();
+    const int64_t now = to_ms(options_.clock());
     auto want_push = [&](const std::string& udid) {
       const auto target = state.load<DevicePushTarget>(keys::target(udid));
       if (!target || target->token_invalid) return;  // not pushable (yet, or any more)
@@ -164,7 +162,7 @@ size_t Dispatcher::consume(std::chrono::milliseconds wait) {
             if constexpr (std::is_same_v<T, events::TokenUpdated>) {
               state.save(keys::target(udid),
                          DevicePushTarget{payload.topic, payload.token_hex, payload.push_magic,
-                                          false, ms_of(e), false});
+                                          false, ms_of(e, now), false});
             } else if constexpr (std::is_same_v<T, events::DeviceAuthenticated> ||
                                  std::is_same_v<T, events::DeviceCheckedOut>) {
               // A new enrollment (or none): no pushes until its TokenUpdate.
@@ -178,7 +176,7 @@ size_t Dispatcher::consume(std::chrono::milliseconds wait) {
             } else if constexpr (std::is_same_v<T, events::CommandReported>) {
               state.erase(keys::last_sent(udid));  // it polled: the next command needs a push
               if (auto target = state.load<DevicePushTarget>(keys::target(udid))) {
-                target->last_heard_ms = ms_of(e);
+                target->last_heard_ms = ms_of(e, now);
                 target->inactive = false;
                 state.save(keys::target(udid), *target);
               }
@@ -209,7 +207,7 @@ size_t Dispatcher::pending() const {
 }
 
 size_t Dispatcher::send_due() {
-  const int64_t now = now_ms();
+  const int64_t now = to_ms(options_.clock());
   // What is due, by topic, skipping topics whose breaker is open.
   std::map<std::string, std::vector<std::pair<std::string, PendingPush>>> due;
   size_t collected = 0;
@@ -319,7 +317,7 @@ void Dispatcher::record(const std::vector<events::Event>& events) {
 }
 
 size_t Dispatcher::sweep() {
-  const int64_t now = now_ms();
+  const int64_t now = to_ms(options_.clock());
   const int64_t repush = options_.repush_after.count(), inactive = options_.inactive_after.count();
   StateBatch state(store_);
   std::vector<events::Event> inactive_events;

@@ -15,6 +15,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <map>
 #include <string>
 #include <thread>
@@ -45,6 +46,8 @@ struct DispatcherOptions {
   std::chrono::milliseconds inactive_after{std::chrono::hours(24 * 30)};
   std::chrono::milliseconds sweep_every{std::chrono::minutes(1)};
   size_t max_sweep_pushes = 1000;  // per sweep: a fleet that went quiet must not flood APNs
+  // The time every decision above is measured against (tests move it forward).
+  std::function<std::chrono::system_clock::time_point()> clock = std::chrono::system_clock::now;
 };
 
 class Dispatcher {

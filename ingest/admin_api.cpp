@@ -233,7 +233,17 @@ ApiResponse AdminApi::projection() const {
 }
 
 ApiResponse AdminApi::upload_push_certificate(std::string_view pem_bundle, const Principal& actor) {
-  auto cert = pki::parse_push_certificate(pem_bundle);
+  return record_push_certificate(pki::parse_push_certificate(pem_bundle), actor);
+}
+
+ApiResponse AdminApi::upload_push_certificate_pkcs12(std::string_view der,
+                                                     const std::string& password,
+                                                     const Principal& actor) {
+  return record_push_certificate(pki::parse_push_certificate_pkcs12(der, password), actor);
+}
+
+ApiResponse AdminApi::record_push_certificate(const pki::PushCertificate& cert,
+                                              const Principal& actor) {
   events::PushCertificateUploaded p;
   p.topic = cert.topic;
   p.certificate_pem = cert.certificate_pem;

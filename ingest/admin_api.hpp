@@ -11,6 +11,7 @@
 #include "crypto/secret_box.hpp"
 #include "ingest/api_keys.hpp"
 #include "ingest/event_writer.hpp"
+#include "pki/push_certificate.hpp"
 #include "projector/queries.hpp"
 
 namespace cairn::ingest {
@@ -41,6 +42,9 @@ class AdminApi {
   // PUT /v1/pushcert (NanoMDM): the certificate and its clear private key, PEM, in one body.
   // The key is sealed before it is recorded.
   ApiResponse upload_push_certificate(std::string_view pem_bundle, const Principal& actor);
+  // The same from a PKCS#12 file and its password (never logged or recorded).
+  ApiResponse upload_push_certificate_pkcs12(std::string_view der, const std::string& password,
+                                             const Principal& actor);
   ApiResponse push_certificates() const;  // topics, expiry, a warning from 30 days before
 
  private:
@@ -49,6 +53,7 @@ class AdminApi {
   // The device's final result for a command, read from the log where it is kept verbatim.
   std::string result_of(const projector::CommandRecord& c) const;
   void write_command(JsonWriter& j, const projector::CommandRecord& c, bool with_result) const;
+  ApiResponse record_push_certificate(const pki::PushCertificate& cert, const Principal& actor);
 
   EventWriter& writer_;
   const projector::ProjectionReader& reader_;

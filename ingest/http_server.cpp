@@ -268,7 +268,12 @@ void HttpServer::routes() {
   s.Get(R"(/v1/commands/([^/]+))", admin([this](const httplib::Request& req, const Principal&) {
           return admin_.command(req.matches[1].str());
         }));
+  // PEM (NanoMDM's format), or PKCS#12 by Content-Type with its password in a header (a query
+  // string would end up in access logs).
   s.Put("/v1/pushcert", admin([this](const httplib::Request& req, const Principal& p) {
+          if (req.get_header_value("Content-Type") == "application/x-pkcs12")
+            return admin_.upload_push_certificate_pkcs12(
+                req.body, req.get_header_value("Cairn-PKCS12-Password"), p);
           return admin_.upload_push_certificate(req.body, p);
         }));
   s.Get("/v1/pushcerts", admin([this](const httplib::Request&, const Principal&) {

@@ -1,6 +1,8 @@
 #include "pki/push_certificate.hpp"
 
 #include <openssl/pem.h>
+#include <openssl/pkcs12.h>
+#include <openssl/provider.h>
 #include <openssl/x509.h>
 
 #include <ctime>
@@ -18,33 +20,78 @@ std::string rfc3339(const ASN1_TIME* t) {
   return format_rfc3339(std::chrono::system_clock::from_time_t(timegm(&tm)));
 }
 
+// The checks both upload formats share: the key matches, the subject has a UID, not expired.
+PushCertificate checked(X509* leaf, std::string chain_pem, crypto::PkeyPtr key) {
+  PushCertificate out;
+  out.certificate_pem = std::move(chain_pem);
+  out.key = std::move(key);
+  if (X509_check_private_key(leaf, out.key.get()) != 1) {
+    crypto::drain_openssl_errors();
+    throw BadRequest("the private key does not belong to the certificate");
+  }
+  out.topic = crypto::certificate_subject_uid(leaf);
+  if (out.topic.empty())
+    throw BadRequest("the certificate's subject has no UID: not an APNs push certificate");
+  if (X509_cmp_current_time(X509_get0_notAfter(leaf)) <= 0)
+    throw BadRequest("the push certificate for " + out.topic + " has expired");
+  out.not_after = rfc3339(X509_get0_notAfter(leaf));
+  return out;
+}
+
+using Pkcs12Ptr = std::unique_ptr<PKCS12, crypto::OpensslDeleter<PKCS12, PKCS12_free>>;
+
+bool open_pkcs12(PKCS12* p12, const std::string& password, crypto::PkeyPtr& key,
+                 crypto::X509Ptr& leaf, crypto::X509StackPtr& chain) {
+  EVP_PKEY* k = nullptr;
+  X509* c = nullptr;
+  STACK_OF(X509)* ca = nullptr;
+  const bool ok = PKCS12_parse(p12, password.c_str(), &k, &c, &ca) == 1;
+  key.reset(k);
+  leaf.reset(c);
+  chain.reset(ca);
+  crypto::drain_openssl_errors();
+  return ok && key && leaf;
+}
+
 }  // namespace
 
 PushCertificate parse_push_certificate(std::string_view pem_bundle) {
-  PushCertificate out;
+  std::string chain_pem;
   auto bio = crypto::memory_bio(pem_bundle);
   crypto::X509Ptr leaf;
   while (crypto::X509Ptr cert{PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)}) {
-    out.certificate_pem += crypto::certificate_pem(cert.get());
+    chain_pem += crypto::certificate_pem(cert.get());
     if (!leaf) leaf = std::move(cert);
   }
   crypto::drain_openssl_errors();
   if (!leaf) throw BadRequest("no PEM certificate in the body");
   auto key_bio = crypto::memory_bio(pem_bundle);
-  out.key.reset(PEM_read_bio_PrivateKey(key_bio.get(), nullptr, nullptr, const_cast<char*>("")));
+  crypto::PkeyPtr key(
+      PEM_read_bio_PrivateKey(key_bio.get(), nullptr, nullptr, const_cast<char*>("")));
   crypto::drain_openssl_errors();
-  if (!out.key) throw BadRequest("no clear PEM private key in the body (PKCS#8 or traditional)");
-  if (X509_check_private_key(leaf.get(), out.key.get()) != 1) {
-    crypto::drain_openssl_errors();
-    throw BadRequest("the private key does not belong to the certificate");
+  if (!key) throw BadRequest("no clear PEM private key in the body (PKCS#8 or traditional)");
+  return checked(leaf.get(), std::move(chain_pem), std::move(key));
+}
+
+PushCertificate parse_push_certificate_pkcs12(std::string_view der, const std::string& password) {
+  auto bio = crypto::memory_bio(der);
+  Pkcs12Ptr p12(d2i_PKCS12_bio(bio.get(), nullptr));
+  crypto::drain_openssl_errors();
+  if (!p12) throw BadRequest("not a PKCS#12 file");
+  crypto::PkeyPtr key;
+  crypto::X509Ptr leaf;
+  crypto::X509StackPtr chain;
+  if (!open_pkcs12(p12.get(), password, key, leaf, chain)) {
+    // Keychain's older exports use RC2/3DES, which OpenSSL 3 keeps in its legacy provider.
+    static const bool legacy = OSSL_PROVIDER_load(nullptr, "legacy") != nullptr &&
+                               OSSL_PROVIDER_load(nullptr, "default") != nullptr;
+    if (!legacy || !open_pkcs12(p12.get(), password, key, leaf, chain))
+      throw BadRequest("cannot open the PKCS#12 file: wrong password, or no key and certificate");
   }
-  out.topic = crypto::certificate_subject_uid(leaf.get());
-  if (out.topic.empty())
-    throw BadRequest("the certificate's subject has no UID: not an APNs push certificate");
-  if (X509_cmp_current_time(X509_get0_notAfter(leaf.get())) <= 0)
-    throw BadRequest("the push certificate for " + out.topic + " has expired");
-  out.not_after = rfc3339(X509_get0_notAfter(leaf.get()));
-  return out;
+  std::string chain_pem = crypto::certificate_pem(leaf.get());
+  for (int i = 0; chain && i < sk_X509_num(chain.get()); ++i)
+    chain_pem += crypto::certificate_pem(sk_X509_value(chain.get(), i));
+  return checked(leaf.get(), std::move(chain_pem), std::move(key));
 }
 
 int days_until_expiry(std::string_view certificate_pem) {

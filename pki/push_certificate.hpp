@@ -19,6 +19,9 @@ struct PushCertificate {
 // Parses and checks an upload: a certificate with a UID (the topic), valid now, and the private
 // key that belongs to it (PEM, clear). Throws BadRequest saying what is wrong.
 PushCertificate parse_push_certificate(std::string_view pem_bundle);
+// The same from a PKCS#12 file (what Keychain Access exports), opened with its password. Older
+// files encrypted with RC2 or 3DES are read through OpenSSL's legacy provider.
+PushCertificate parse_push_certificate_pkcs12(std::string_view der, const std::string& password);
 
 // Admins are warned (API, logs) this many days before a push certificate expires: renewing one
 // at Apple takes a person, and an expired one stops every push for its topic.

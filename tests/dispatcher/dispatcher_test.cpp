@@ -7,8 +7,8 @@
 
 #include <fstream>
 #include <set>
-#include <thread>
 
+#include "common/clock.hpp"
 #include "crypto/certificate.hpp"
 #include "crypto/digest.hpp"
 #include "dispatcher/push_state.hpp"
@@ -46,9 +46,10 @@ class DispatcherTest : public ::testing::Test {
     apns_.endpoints.ca_file = dir_ / "ca.pem";
     apns_.timeout = 2s;
     pusher_ = std::make_unique<ApnsPusher>(apns_);
-    options_.retry_base = 20ms;
-    options_.retry_max = 200ms;
-    options_.certificate_pause = 300ms;
+    // The dispatcher's clock (and the test's events) run on a virtual time the tests move
+    // forward: backoff, pauses and liveness windows keep their production values, and no test
+    // depends on how fast this machine is.
+    options_.clock = [this] { return std::chrono::system_clock::now() + offset_; };
     dispatcher_ = std::make_unique<Dispatcher>(log_, store_, secrets_, *pusher_, options_);
   }
 
@@ -59,8 +60,10 @@ class DispatcherTest : public ::testing::Test {
     port_ = sim_->port();
   }
 
+  void advance(std::chrono::milliseconds by) { offset_ += by; }
   void append(const std::string& device, events::Payload payload) {
-    const auto e = events::make_event(device, "test", "test", std::move(payload));
+    auto e = events::make_event(device, "test", "test", std::move(payload));
+    e.time = format_rfc3339(options_.clock());
     log_.append({{e.device, std::string(events::type_name(e.payload)), events::encode(e)}});
   }
   void upload_certificate() {
@@ -83,12 +86,11 @@ class DispatcherTest : public ::testing::Test {
     upload_certificate();
     token_update("D1", token_of("D1"));
   }
-  // Rounds until the outbox is empty (or 10 s passed).
+  // Rounds until the outbox is empty, ten virtual minutes apart (past any backoff), at most 20.
   void drain() {
-    const auto deadline = std::chrono::steady_clock::now() + 10s;
-    while (dispatcher_->pending() > 0 && std::chrono::steady_clock::now() < deadline) {
+    for (int i = 0; i < 20 && dispatcher_->pending() > 0; ++i) {
+      advance(10min);
       round();
-      std::this_thread::sleep_for(10ms);
     }
   }
   // One round, as the dispatcher's thread does it.
@@ -114,6 +116,7 @@ class DispatcherTest : public ::testing::Test {
   int port_ = 0;
   ApnsClient::Options apns_;
   std::unique_ptr<ApnsPusher> pusher_;
+  std::chrono::milliseconds offset_{0};
   DispatcherOptions options_;
   std::unique_ptr<Dispatcher> dispatcher_;
 };
@@ -234,7 +237,8 @@ TEST_F(DispatcherTest, ATopicWithoutACertificateIsReportedNotSkipped) {
   EXPECT_EQ(dispatcher_->pending(), 1u);  // kept: it goes out once a certificate is uploaded
   upload_certificate();
   dispatcher_->consume(0ms);
-  std::this_thread::sleep_for(options_.certificate_pause + 50ms);
+  EXPECT_EQ(round(), 0u);  // the topic's pause still runs
+  advance(options_.certificate_pause);
   round();
   EXPECT_EQ(sim_->push_count(), 1u);
   EXPECT_EQ(dispatcher_->pending(), 0u);
@@ -249,22 +253,23 @@ TEST_F(DispatcherTest, ARefusedCertificatePausesTheTopicInsteadOfSpinning) {
   EXPECT_EQ(round(), 0u);
   EXPECT_EQ(sim_->push_count(), 1u);
   EXPECT_EQ(dispatcher_->pending(), 1u);
+  sim_->clear_failures();  // the certificate was fixed at Apple
+  advance(options_.certificate_pause);
+  EXPECT_EQ(round(), 1u);  // tried again after the pause, and sent
+  EXPECT_EQ(dispatcher_->pending(), 0u);
 }
 
 TEST_F(DispatcherTest, ASilentDeviceIsPushedAgainThenRecordedInactive) {
-  options_.repush_after = 150ms;
-  options_.inactive_after = 600ms;
-  dispatcher_ = std::make_unique<Dispatcher>(log_, store_, secrets_, *pusher_, options_);
   one_pushable_device();
   dispatcher_->consume(0ms);
   EXPECT_EQ(dispatcher_->sweep(), 0u);  // just heard from
-  std::this_thread::sleep_for(200ms);
+  advance(options_.repush_after + 1min);
   EXPECT_EQ(dispatcher_->sweep(), 1u);
   EXPECT_EQ(dispatcher_->send_due(), 1u);
   EXPECT_EQ(sim_->push_count(), 1u);
   EXPECT_EQ(dispatcher_->sweep(), 0u);  // pushed just now: not again before repush_after
   EXPECT_TRUE(logged<events::DeviceInactive>().empty());
-  std::this_thread::sleep_for(500ms);
+  advance(options_.inactive_after);
   dispatcher_->sweep();
   dispatcher_->sweep();
   const auto inactive = logged<events::DeviceInactive>();
@@ -272,20 +277,18 @@ TEST_F(DispatcherTest, ASilentDeviceIsPushedAgainThenRecordedInactive) {
   reported("D1");                  // it is back
   dispatcher_->consume(0ms);
   EXPECT_EQ(dispatcher_->sweep(), 0u);
-  std::this_thread::sleep_for(700ms);
+  advance(options_.inactive_after + 1min);
   dispatcher_->sweep();
   EXPECT_EQ(logged<events::DeviceInactive>().size(), 2u);  // silent again, recorded again
 }
 
 TEST_F(DispatcherTest, TheSweepIsBatchedSoItNeverFloodsApns) {
-  options_.repush_after = 1ms;
-  options_.inactive_after = 0ms;
   options_.max_sweep_pushes = 20;
   dispatcher_ = std::make_unique<Dispatcher>(log_, store_, secrets_, *pusher_, options_);
   upload_certificate();
   for (int d = 0; d < 50; ++d) token_update("D" + std::to_string(d), token_of(std::to_string(d)));
   dispatcher_->consume(0ms);
-  std::this_thread::sleep_for(5ms);
+  advance(options_.repush_after);
   EXPECT_EQ(dispatcher_->sweep(), 20u);
   EXPECT_EQ(dispatcher_->sweep(), 20u);  // the next 20, not the same ones
   EXPECT_EQ(dispatcher_->sweep(), 10u);
