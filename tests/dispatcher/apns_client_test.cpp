@@ -74,14 +74,16 @@ TEST_F(ApnsClientTest, SendsExactlyWhatAppleRequiresOfAnMdmPush) {
 TEST_F(ApnsClientTest, ManyPushesShareAFewConnections) {
   auto apns = client(push_);
   std::vector<Push> batch;
-  for (int i = 0; i < 1000; ++i) {
+  // 500: libcurl resets each finished stream, and nghttp2's rapid-reset guard renews a connection
+  // after ~1,000 resets (bench/ANALYSIS.md); this test is about multiplexing, not that.
+  for (int i = 0; i < 500; ++i) {
     char token[65];
     std::snprintf(token, sizeof token, "%064x", i);
     batch.push_back(push(token));
   }
   const auto results = apns.send(batch);
   for (const auto& r : results) ASSERT_EQ(r.status, 200) << r.error << r.reason;
-  EXPECT_EQ(sim_->push_count(), 1000u);
+  EXPECT_EQ(sim_->push_count(), 500u);
   EXPECT_LE(sim_->connections_accepted(), 2u);
   apns.send({push()});  // the next batch reuses them
   EXPECT_LE(sim_->connections_accepted(), 2u);
