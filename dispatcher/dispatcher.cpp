@@ -27,6 +27,10 @@ int64_t ms_of(const events::Event& e, int64_t fallback) {
   return t ? to_ms(*t) : fallback;
 }
 
+PendingPush pending_for(const DevicePushTarget& target, int64_t now) {
+  return PendingPush{target.topic, target.token_hex, target.push_magic, 0, now};
+}
+
 // APNs's answers that mean the token will never work again (Apple's "Handling notification
 // responses"): stop pushing it until the device sends a new TokenUpdate.
 bool token_is_gone(const PushResult& r) {
@@ -112,6 +116,19 @@ void Dispatcher::install_certificate(const std::string& topic, const TopicCertif
     const std::string key_pem =
         secrets_.open(c.private_key_sealed, pki::push_certificate_sealing_context(topic));
     pusher_.set_certificate(topic, c.certificate_pem, key_pem);
+    // Pushes that waited for a (working) certificate go now, not after the pause.
+    topic_paused_until_ms_.erase(topic);
+    topic_failures_.erase(topic);
+    StateBatch state(store_);
+    store_.scan("o/", {}, [&](std::string_view key, std::string_view value) {
+      auto pending = decode_record<PendingPush>(value);
+      if (pending.topic == topic && pending.due_ms > 0) {
+        pending.due_ms = 0;
+        state.save(std::string(key), pending);
+      }
+      return true;
+    });
+    state.commit();
     const int days = pki::days_until_expiry(c.certificate_pem);
     if (days < pki::kPushCertificateWarningDays)
       logging::warn("push certificate expires soon: renew it at Apple and upload it again",
@@ -140,34 +157,50 @@ size_t Dispatcher::consume(std::chrono::milliseconds wait) {
     const int64_t now = to_ms(options_.clock());
     auto want_push = [&](const std::string& udid) {
       const auto target = state.load<DevicePushTarget>(keys::target(udid));
-      if (!target || target->token_invalid) return;  // not pushable (yet, or any more)
-      if (state.has(keys::pending(udid))) return;    // coalesced with the pending one
+      if (!target || target->token_invalid) {
+        // Not pushable yet (between Authenticate and TokenUpdate) or any more (a dead token):
+        // remembered, so that its next TokenUpdate pushes it.
+        state.put(keys::wanted(udid), "");
+        return;
+      }
+      if (state.has(keys::pending(udid))) return;  // coalesced with the pending one
       if (auto sent = state.raw(keys::last_sent(udid));
           sent && now - std::stoll(*sent) < options_.coalesce_window.count() * 1000)
         return;  // an accepted push is outstanding: the device will poll anyway
-      state.save(keys::pending(udid),
-                 PendingPush{target->topic, target->token_hex, target->push_magic, 0, now});
+      state.save(keys::pending(udid), pending_for(*target, now));
     };
     for (const auto& record : records) {
       events::Event e;
       try {
         e = events::decode(record.value, events::Bodies::kSkip);
-      } catch (const std::runtime_error&) {
-        continue;  // a type this version does not know: not a push trigger it understands
+      } catch (const std::runtime_error& error) {
+        // A type or version this dispatcher cannot read (a newer writer): not a trigger it knows.
+        logging::error("dispatcher skipped an unreadable event",
+                       {{"offset", std::to_string(record.position.offset.value())},
+                        {"type", record.type},
+                        {"error", error.what()}});
+        continue;
       }
       const std::string& udid = e.device;
       std::visit(
           [&](const auto& payload) {
             using T = std::decay_t<decltype(payload)>;
             if constexpr (std::is_same_v<T, events::TokenUpdated>) {
-              state.save(keys::target(udid),
-                         DevicePushTarget{payload.topic, payload.token_hex, payload.push_magic,
-                                          false, ms_of(e, now), false});
+              const DevicePushTarget target{payload.topic, payload.token_hex, payload.push_magic,
+                                            false,         ms_of(e, now),     false};
+              state.save(keys::target(udid), target);
+              // A pending push goes to the new token (the old one may be dead, and the device
+              // ignores a push with an old PushMagic); a wanted one is queued now.
+              if (state.has(keys::pending(udid)) || state.has(keys::wanted(udid)))
+                state.save(keys::pending(udid), pending_for(target, now));
+              state.erase(keys::wanted(udid));
             } else if constexpr (std::is_same_v<T, events::DeviceAuthenticated> ||
                                  std::is_same_v<T, events::DeviceCheckedOut>) {
-              // A new enrollment (or none): no pushes until its TokenUpdate.
+              // A new enrollment (or none): its old queue is cancelled, no pushes until its
+              // TokenUpdate.
               state.erase(keys::target(udid));
               state.erase(keys::pending(udid));
+              state.erase(keys::wanted(udid));
               state.erase(keys::last_sent(udid));
             } else if constexpr (std::is_same_v<T, events::CommandEnqueued>) {
               if (!payload.no_push) want_push(udid);
@@ -329,7 +362,6 @@ size_t Dispatcher::sweep() {
     last_key = std::string(key);
     const std::string udid(key.substr(2));
     auto target = decode_record<DevicePushTarget>(value);
-    if (target.token_invalid) return true;
     const int64_t silent = now - target.last_heard_ms;
     if (inactive > 0 && silent >= inactive && !target.inactive) {
       target.inactive = true;
@@ -339,11 +371,11 @@ size_t Dispatcher::sweep() {
           events::DeviceInactive{format_rfc3339(std::chrono::system_clock::time_point(
               std::chrono::milliseconds(target.last_heard_ms)))}));
     }
-    if (repush > 0 && silent >= repush && !state.has(keys::pending(udid))) {
+    if (repush > 0 && silent >= repush && !target.token_invalid &&
+        !state.has(keys::pending(udid))) {
       const auto sent = state.raw(keys::last_sent(udid));
       if (!sent || now - std::stoll(*sent) >= repush) {
-        state.save(keys::pending(udid),
-                   PendingPush{target.topic, target.token_hex, target.push_magic, 0, now});
+        state.save(keys::pending(udid), pending_for(target, now));
         // Counts as outstanding: the next sweep does not queue it again before repush_after.
         state.put(keys::last_sent(udid), std::to_string(now));
         ++queued;

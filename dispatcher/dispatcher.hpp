@@ -39,7 +39,7 @@ struct DispatcherOptions {
   std::chrono::milliseconds retry_max{5 * 60 * 1000};
   // After 403 (a certificate APNs refuses) or with no certificate for the topic: wait this long.
   std::chrono::milliseconds certificate_pause{5 * 60 * 1000};
-  size_t max_pushes_per_round = 5000;
+  size_t max_pushes_per_round = 2000;  // each with its own timeout: keep rounds short
   // Liveness: a device not heard from for `repush_after` is pushed again (at most that often);
   // one silent for `inactive_after` is recorded as DeviceInactive. Zero turns either off.
   std::chrono::milliseconds repush_after{std::chrono::hours(24)};

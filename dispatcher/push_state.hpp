@@ -4,6 +4,8 @@
 //   o/<udid>   → PendingPush: the outbox, at most one pending push per device (coalescing)
 //   s/<udid>   → the time (ms since the epoch) of the last push APNs accepted, until the device
 //                next reports: while it stands, new commands need no new push
+//   w/<udid>   → "": a push was wanted while the device had no usable token; its next
+//                TokenUpdate queues it
 //   c/<topic>  → TopicCertificate (the private key still sealed)
 //   p/<partition> → the next log offset to consume
 #pragma once
@@ -59,6 +61,9 @@ inline std::string pending(std::string_view udid) {
 }
 inline std::string last_sent(std::string_view udid) {
   return "s/" + std::string(udid);
+}
+inline std::string wanted(std::string_view udid) {
+  return "w/" + std::string(udid);
 }
 inline std::string certificate(std::string_view topic) {
   return "c/" + std::string(topic);

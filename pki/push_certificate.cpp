@@ -5,7 +5,9 @@
 #include <openssl/provider.h>
 #include <openssl/x509.h>
 
+#include <algorithm>
 #include <ctime>
+#include <vector>
 
 #include "common/clock.hpp"
 #include "common/errors.hpp"
@@ -56,21 +58,27 @@ bool open_pkcs12(PKCS12* p12, const std::string& password, crypto::PkeyPtr& key,
 }  // namespace
 
 PushCertificate parse_push_certificate(std::string_view pem_bundle) {
-  std::string chain_pem;
+  std::vector<crypto::X509Ptr> certs;
   auto bio = crypto::memory_bio(pem_bundle);
-  crypto::X509Ptr leaf;
-  while (crypto::X509Ptr cert{PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)}) {
-    chain_pem += crypto::certificate_pem(cert.get());
-    if (!leaf) leaf = std::move(cert);
-  }
+  while (crypto::X509Ptr cert{PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)})
+    certs.push_back(std::move(cert));
   crypto::drain_openssl_errors();
-  if (!leaf) throw BadRequest("no PEM certificate in the body");
+  if (certs.empty()) throw BadRequest("no PEM certificate in the body");
   auto key_bio = crypto::memory_bio(pem_bundle);
   crypto::PkeyPtr key(
       PEM_read_bio_PrivateKey(key_bio.get(), nullptr, nullptr, const_cast<char*>("")));
   crypto::drain_openssl_errors();
   if (!key) throw BadRequest("no clear PEM private key in the body (PKCS#8 or traditional)");
-  return checked(leaf.get(), std::move(chain_pem), std::move(key));
+  // The leaf is the certificate of the key, wherever it stands in the bundle; it goes first.
+  auto leaf = std::find_if(certs.begin(), certs.end(), [&](const auto& c) {
+    return X509_check_private_key(c.get(), key.get()) == 1;
+  });
+  crypto::drain_openssl_errors();
+  if (leaf == certs.end()) leaf = certs.begin();  // checked() says the key does not match
+  std::string chain_pem = crypto::certificate_pem(leaf->get());
+  for (auto it = certs.begin(); it != certs.end(); ++it)
+    if (it != leaf) chain_pem += crypto::certificate_pem(it->get());
+  return checked(leaf->get(), std::move(chain_pem), std::move(key));
 }
 
 PushCertificate parse_push_certificate_pkcs12(std::string_view der, const std::string& password) {

@@ -5,6 +5,7 @@
 #include <netinet/tcp.h>
 #include <nghttp2/nghttp2.h>
 #include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <pthread.h>
 #include <signal.h>
@@ -47,10 +48,19 @@ std::shared_ptr<void> make_tls(const Options& o) {
   SslCtxPtr ctx(SSL_CTX_new(TLS_server_method()));
   if (!ctx) throw std::runtime_error("SSL_CTX_new failed");
   SSL_CTX_set_min_proto_version(ctx.get(), TLS1_2_VERSION);
-  auto cert = crypto::parse_certificate_pem(o.cert_pem);
+  // The leaf first, then any intermediates, as in a PEM chain file.
+  auto bio = crypto::memory_bio(o.cert_pem);
+  bool leaf = true;
+  while (crypto::X509Ptr cert{PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)}) {
+    if ((leaf ? SSL_CTX_use_certificate(ctx.get(), cert.get())
+              : SSL_CTX_add1_chain_cert(ctx.get(), cert.get())) != 1)
+      throw std::runtime_error("the simulator's certificate is unusable: " +
+                               crypto::drain_openssl_errors());
+    leaf = false;
+  }
+  crypto::drain_openssl_errors();
   auto key = pki::parse_private_key_pem(o.key_pem, nullptr);
-  if (SSL_CTX_use_certificate(ctx.get(), cert.get()) != 1 ||
-      SSL_CTX_use_PrivateKey(ctx.get(), key.get()) != 1)
+  if (leaf || SSL_CTX_use_PrivateKey(ctx.get(), key.get()) != 1)
     throw std::runtime_error("the simulator's certificate or key is unusable: " +
                              crypto::drain_openssl_errors());
   if (SSL_CTX_load_verify_locations(ctx.get(), o.client_ca_file.c_str(), nullptr) != 1)
@@ -224,15 +234,21 @@ class Connection {
   static int on_data(nghttp2_session*, uint8_t, int32_t id, const uint8_t* data, size_t len,
                      void* user) {
     auto& r = static_cast<Connection*>(user)->streams_[id].request;
-    if (r.body.size() + len > 65536) return NGHTTP2_ERR_CALLBACK_FAILURE;  // bounded
-    r.body.append(reinterpret_cast<const char*>(data), len);
+    // Bounded: past 4 KiB the request is answered 413 (see malformed()), the rest is not kept.
+    r.body.append(reinterpret_cast<const char*>(data),
+                  std::min(len, 4097 - std::min<size_t>(r.body.size(), 4097)));
     return 0;
   }
   static int on_frame(nghttp2_session*, const nghttp2_frame* frame, void* user) {
     const bool request_done =
         (frame->hd.type == NGHTTP2_HEADERS || frame->hd.type == NGHTTP2_DATA) &&
         (frame->hd.flags & NGHTTP2_FLAG_END_STREAM);
-    if (request_done) static_cast<Connection*>(user)->respond(frame->hd.stream_id);
+    if (!request_done) return 0;
+    try {
+      static_cast<Connection*>(user)->respond(frame->hd.stream_id);
+    } catch (const std::exception&) {
+      return NGHTTP2_ERR_CALLBACK_FAILURE;  // nothing may unwind through nghttp2's C frames
+    }
     return 0;
   }
   static int on_close(nghttp2_session*, int32_t id, uint32_t, void* user) {
@@ -316,7 +332,11 @@ void ApnsSimulator::serve(int fd) {
     SslPtr ssl(SSL_new(ctx_of(tls_)));
     SSL_set_fd(ssl.get(), fd);
     if (SSL_accept(ssl.get()) == 1) {
-      Connection(*this, ssl.get()).run();
+      try {
+        Connection(*this, ssl.get()).run();
+      } catch (const std::exception&) {
+        // This connection ends; the simulator and its other connections go on.
+      }
       SSL_shutdown(ssl.get());
     }
     ERR_clear_error();
