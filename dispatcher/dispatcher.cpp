@@ -1,6 +1,7 @@
 #include "dispatcher/dispatcher.hpp"
 
 #include <cmath>
+#include <limits>
 #include <random>
 
 #include "common/clock.hpp"
@@ -129,6 +130,7 @@ void Dispatcher::install_certificate(const std::string& topic, const TopicCertif
       return true;
     });
     state.commit();
+    next_due_ms_ = 0;
     const int days = pki::days_until_expiry(c.certificate_pem);
     if (days < pki::kPushCertificateWarningDays)
       logging::warn("push certificate expires soon: renew it at Apple and upload it again",
@@ -168,6 +170,7 @@ size_t Dispatcher::consume(std::chrono::milliseconds wait) {
           sent && now - std::stoll(*sent) < options_.coalesce_window.count() * 1000)
         return;  // an accepted push is outstanding: the device will poll anyway
       state.save(keys::pending(udid), pending_for(*target, now));
+      next_due_ms_ = 0;
     };
     for (const auto& record : records) {
       events::Event e;
@@ -191,8 +194,10 @@ size_t Dispatcher::consume(std::chrono::milliseconds wait) {
               state.save(keys::target(udid), target);
               // A pending push goes to the new token (the old one may be dead, and the device
               // ignores a push with an old PushMagic); a wanted one is queued now.
-              if (state.has(keys::pending(udid)) || state.has(keys::wanted(udid)))
+              if (state.has(keys::pending(udid)) || state.has(keys::wanted(udid))) {
                 state.save(keys::pending(udid), pending_for(target, now));
+                next_due_ms_ = 0;
+              }
               state.erase(keys::wanted(udid));
             } else if constexpr (std::is_same_v<T, events::DeviceAuthenticated> ||
                                  std::is_same_v<T, events::DeviceCheckedOut>) {
@@ -207,9 +212,14 @@ size_t Dispatcher::consume(std::chrono::milliseconds wait) {
             } else if constexpr (std::is_same_v<T, events::PushRequested>) {
               want_push(udid);
             } else if constexpr (std::is_same_v<T, events::CommandReported>) {
-              state.erase(keys::last_sent(udid));  // it polled: the next command needs a push
-              if (auto target = state.load<DevicePushTarget>(keys::target(udid))) {
-                target->last_heard_ms = ms_of(e, now);
+              // It polled: the next command needs a push. (Reads before writes: this runs for
+              // every result a device sends, and most have nothing to change.)
+              if (state.has(keys::last_sent(udid))) state.erase(keys::last_sent(udid));
+              auto target = state.load<DevicePushTarget>(keys::target(udid));
+              const int64_t heard = ms_of(e, now);
+              // Liveness windows are hours: the time it was heard is kept to the minute.
+              if (target && (target->inactive || heard - target->last_heard_ms >= 60'000)) {
+                target->last_heard_ms = heard;
                 target->inactive = false;
                 state.save(keys::target(udid), *target);
               }
@@ -241,19 +251,28 @@ size_t Dispatcher::pending() const {
 
 size_t Dispatcher::send_due() {
   const int64_t now = to_ms(options_.clock());
+  // Nothing new was queued and nothing waiting is due yet: no need to walk the outbox (during an
+  // APNs outage or without a certificate it holds a push for every device with a command).
+  if (now < next_due_ms_) return 0;
   // What is due, by topic, skipping topics whose breaker is open.
   std::map<std::string, std::vector<std::pair<std::string, PendingPush>>> due;
   size_t collected = 0;
+  int64_t earliest_later = std::numeric_limits<int64_t>::max();
   store_.scan("o/", {}, [&](std::string_view key, std::string_view value) {
     auto pending = decode_record<PendingPush>(value);
     const auto paused = topic_paused_until_ms_.find(pending.topic);
-    if (pending.due_ms <= now &&
-        (paused == topic_paused_until_ms_.end() || paused->second <= now)) {
+    const int64_t ready =
+        std::max(pending.due_ms, paused == topic_paused_until_ms_.end() ? 0 : paused->second);
+    if (ready <= now) {
       due[pending.topic].emplace_back(std::string(key.substr(2)), std::move(pending));
       ++collected;
+    } else {
+      earliest_later = std::min(earliest_later, ready);
     }
     return collected < options_.max_pushes_per_round;
   });
+  // A full round may have left due pushes unscanned: look again at once.
+  next_due_ms_ = collected >= options_.max_pushes_per_round ? 0 : earliest_later;
   if (due.empty()) return 0;
 
   static thread_local std::mt19937_64 rng{std::random_device{}()};
@@ -312,6 +331,7 @@ size_t Dispatcher::send_due() {
                               ? options_.certificate_pause.count()
                               : backoff_ms(p.attempts, options_.retry_base));
         state.save(keys::pending(udid), p);
+        next_due_ms_ = std::min(next_due_ms_, p.due_ms);
       } else {
         state.erase(keys::pending(udid));  // a request APNs will never take: our bug, recorded
       }
@@ -376,6 +396,7 @@ size_t Dispatcher::sweep() {
       const auto sent = state.raw(keys::last_sent(udid));
       if (!sent || now - std::stoll(*sent) >= repush) {
         state.save(keys::pending(udid), pending_for(target, now));
+        next_due_ms_ = 0;
         // Counts as outstanding: the next sweep does not queue it again before repush_after.
         state.put(keys::last_sent(udid), std::to_string(now));
         ++queued;

@@ -83,6 +83,7 @@ class Dispatcher {
   DispatcherOptions options_;
   std::map<std::string, int64_t> topic_paused_until_ms_;  // circuit breaker per topic
   std::map<std::string, int> topic_failures_;             // consecutive all-failed rounds
+  int64_t next_due_ms_ = 0;   // no outbox entry is due before this (0: look now)
   std::string sweep_cursor_;  // the key (d/<udid>) the next sweep starts after; empty: the first
   std::atomic<bool> stopping_{false};
   std::thread thread_;
