@@ -31,12 +31,12 @@ void global_init() {
 
 // One push in flight: the easy handle and what it reads and writes.
 struct Transfer {
-  EasyPtr easy;
   SlistPtr headers;
   std::string body;
   std::string response;
   PushResult* result = nullptr;
   char error[CURL_ERROR_SIZE] = {};
+  EasyPtr easy;  // last: destroyed first, while the headers and body it points to still live
 };
 
 size_t on_body(char* data, size_t size, size_t n, void* user) {
