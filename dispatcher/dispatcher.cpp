@@ -364,8 +364,7 @@ size_t Dispatcher::send_due() {
 
 void Dispatcher::record(const std::vector<events::Event>& events) {
   std::vector<eventlog::RecordToAppend> records;
-  for (const auto& e : events)
-    records.push_back({e.device, std::string(events::type_name(e.payload)), events::encode(e)});
+  for (const auto& e : events) records.push_back(events::to_record(e));
   log_.append(std::move(records));
 }
 

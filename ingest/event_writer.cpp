@@ -18,8 +18,7 @@ events::Event EventWriter::make(std::string device, std::string actor,
 std::vector<LogPosition> EventWriter::append(const std::vector<events::Event>& batch) {
   std::vector<eventlog::RecordToAppend> records;
   records.reserve(batch.size());
-  for (const auto& e : batch)
-    records.push_back({e.device, std::string(events::type_name(e.payload)), events::encode(e)});
+  for (const auto& e : batch) records.push_back(events::to_record(e));
   return log_.append(std::move(records));
 }
 

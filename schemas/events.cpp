@@ -237,6 +237,10 @@ std::string encode(const Event& e) {
   return std::string(buffer.GetString(), buffer.GetSize());
 }
 
+eventlog::RecordToAppend to_record(const Event& e) {
+  return {e.device, std::string(type_name(e.payload)), encode(e)};
+}
+
 Event decode(std::string_view json, Bodies bodies) {
   // Parsed in place in a private copy: strings are unescaped where they lie instead of being
   // copied into the document (measured: most of the parse time, for bodies the caller may skip).

@@ -13,6 +13,8 @@
 #include <string_view>
 #include <variant>
 
+#include "eventlog/event_log.hpp"
+
 namespace cairn::events {
 
 // The device's message as received. `body` is the text when it is UTF-8, else base64. When a
@@ -203,6 +205,8 @@ std::string_view type_name(const Payload& payload);
 int type_version(const Payload& payload);
 
 std::string encode(const Event& event);  // one line of JSON
+// The log record of an event: keyed by its device (ordering per device), its type as the header.
+eventlog::RecordToAppend to_record(const Event& event);
 // Whether decode() copies the devices' verbatim message bodies. The projection never reads them
 // (they stay in the log for audit), and they are most of an event's bytes.
 enum class Bodies { kKeep, kSkip };

@@ -64,7 +64,7 @@ class DispatcherTest : public ::testing::Test {
   void append(const std::string& device, events::Payload payload) {
     auto e = events::make_event(device, "test", "test", std::move(payload));
     e.time = format_rfc3339(options_.clock());
-    log_.append({{e.device, std::string(events::type_name(e.payload)), events::encode(e)}});
+    log_.append({events::to_record(e)});
   }
   void upload_certificate() {
     append("", events::PushCertificateUploaded{
