@@ -9,11 +9,14 @@
 #include <fstream>
 #include <sstream>
 
+#include "common/clock.hpp"
 #include "common/logging.hpp"
+#include "common/metrics.hpp"
 #include "crypto/secret_box.hpp"
 #include "dispatcher/push_state.hpp"
 #include "eventlog/embedded_log.hpp"
 #include "pki/dev_pki.hpp"
+#include "pki/push_certificate.hpp"
 #include "projector/projector.hpp"
 #include "projector/queries.hpp"
 
@@ -28,6 +31,7 @@ std::string host_name() {
 }  // namespace
 
 struct SingleNode::Parts {
+  Metrics metrics;  // first: every part below may count in it
   crypto::SecretBox secrets;
   std::unique_ptr<eventlog::EventLog> log;
   projector::Store store;
@@ -58,7 +62,59 @@ struct SingleNode::Parts {
         admin(writer, reader, store, *log, secrets),
         pusher(c.apns),
         dispatch_store(c.data_dir + "/dispatcher", dispatcher::kStoreLayout),
-        dispatcher(*log, dispatch_store, secrets, pusher, dispatch_options(c)) {}
+        dispatcher(*log, dispatch_store, secrets, pusher, metrics, dispatch_options(c)) {
+    register_gauges();
+  }
+
+  // Read at scrape time from where each number already lives.
+  void register_gauges() {
+    auto per_partition = [this](std::function<int64_t(PartitionId)> read) {
+      return [this, read] {
+        std::vector<Metrics::Sample> samples;
+        for (int32_t p = 0; p < log->partition_count(); ++p)
+          samples.push_back(
+              {{{"partition", std::to_string(p)}}, static_cast<double>(read(PartitionId(p)))});
+        return samples;
+      };
+    };
+    metrics.gauge("cairn_log_end_offset", "The offset after the newest event, per partition",
+                  per_partition([this](PartitionId p) { return log->end_offset(p).value(); }));
+    metrics.gauge(
+        "cairn_projection_next_offset",
+        "The next offset the projector applies; cairn_log_end_offset minus this is its lag",
+        per_partition([this](PartitionId p) { return store.next_offset(p).value(); }));
+    metrics.gauge(
+        "cairn_dispatcher_next_offset",
+        "The next offset the dispatcher consumes; cairn_log_end_offset minus this is its lag",
+        per_partition([this](PartitionId p) { return dispatch_store.next_offset(p).value(); }));
+    metrics.gauge("cairn_dispatcher_outbox_pushes", "Pushes waiting to be sent or retried", [this] {
+      return std::vector<Metrics::Sample>{{{}, static_cast<double>(dispatcher.pending())}};
+    });
+    metrics.gauge("cairn_push_certificate_expiry_timestamp_seconds",
+                  "When each topic's push certificate expires (Unix time)", [this] {
+                    std::vector<Metrics::Sample> samples;
+                    for (const auto& c : reader.push_certificates())
+                      if (const auto t = parse_rfc3339(c.not_after))
+                        samples.push_back(
+                            {{{"topic", c.topic}},
+                             static_cast<double>(std::chrono::duration_cast<std::chrono::seconds>(
+                                                     t->time_since_epoch())
+                                                     .count())});
+                    return samples;
+                  });
+    metrics.gauge("cairn_push_certificate_expiring_soon",
+                  "1 while a topic's push certificate has under 30 days left: renew it at Apple",
+                  [this] {
+                    std::vector<Metrics::Sample> samples;
+                    for (const auto& c : reader.push_certificates())
+                      samples.push_back({{{"topic", c.topic}},
+                                         pki::days_until_expiry(c.certificate_pem) <
+                                                 pki::kPushCertificateWarningDays
+                                             ? 1.0
+                                             : 0.0});
+                    return samples;
+                  });
+  }
 
   static dispatcher::DispatcherOptions dispatch_options(const NodeConfig& c) {
     auto o = c.dispatch;
@@ -94,9 +150,9 @@ SingleNode::SingleNode(
       crypto::TrustStore::from_pem(config.http.client_ca_pem));
   parts_ =
       std::make_unique<Parts>(config, std::move(secrets), std::move(log), std::move(device_ca));
-  parts_->http =
-      std::make_unique<ingest::HttpServer>(config.http, parts_->devices, parts_->admin,
-                                           parts_->identity, parts_->api_keys, parts_->writer);
+  parts_->http = std::make_unique<ingest::HttpServer>(config.http, parts_->devices, parts_->admin,
+                                                      parts_->identity, parts_->api_keys,
+                                                      parts_->writer, parts_->metrics);
   port_ = parts_->http->bind();
 }
 

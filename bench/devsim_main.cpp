@@ -7,7 +7,11 @@
 //   cairn-devsim --url https://127.0.0.1:8443 --api-key KEY --ca-cert data/pki/ca.crt
 //                --ca-key data/pki/ca.key --ca-key-pass "$(cairn pki passphrase)" [options]
 //
-// The server is woken by the device sessions themselves until the APNs simulator exists (issue 4).
+// With --apns-sim HOST:PORT, devsim also hosts the APNs simulator there (TLS certificate from the
+// same CA), uploads a push certificate for the fleet's topic, and devices poll only when pushed:
+// enqueue -> the server's push -> the simulator wakes the device -> it polls and answers. Point
+// the server's APNs URL at the simulator and make it trust the CA (Cairn: --apns-url
+// https://HOST:PORT --apns-ca-file data/pki/ca.crt).
 #include <unistd.h>
 
 #include <chrono>
@@ -23,6 +27,7 @@
 #include "common/json_writer.hpp"
 #include "crypto/certificate.hpp"
 #include "devsim/fleet.hpp"
+#include "ops/apns_simulator/apns_simulator.hpp"
 #include "plist/plist.hpp"
 
 namespace {
@@ -40,6 +45,8 @@ constexpr const char* kUsage = R"(usage: cairn-devsim [options]
   --devices N (100)  --commands K per device (10)  --concurrency C (32)  --request-type T|mixed (mixed)
   --locked P --duplicate P --lost P --checkout P --silent P   fault probabilities (0)
   --poll-every S --duration S   instead of one drain: every device polls every S seconds for S seconds
+  --apns-sim HOST:PORT   host the APNs simulator there; devices poll when pushed (no drain)
+  --push-quiet S         push mode: give up after S seconds without progress (30)
   --server-pid PID       read the server's CPU time and peak RSS from /proc
   --prefix S             UDID prefix (devsim-<pid>)       --seed N
 )";
@@ -82,6 +89,39 @@ std::string command_plist(const std::string& uuid, const std::string& type, int 
     command.set_data("Payload", sample_profile("com.example.load." + std::to_string(n)));
   plist_dict_set_item(p.root(), "Command", plist_copy(command.root()));
   return p.to_xml();
+}
+
+std::unique_ptr<httplib::ClientImpl> admin_client(const std::string& url, const std::string& user,
+                                                  const std::string& key) {
+  const auto api = devsim::parse_endpoint(url);
+  auto client =
+      api.tls ? std::unique_ptr<httplib::ClientImpl>(new httplib::SSLClient(api.host, api.port))
+              : std::make_unique<httplib::ClientImpl>(api.host, api.port);
+  client->enable_server_certificate_verification(false);
+  client->set_basic_auth(user.c_str(), key.c_str());
+  client->set_read_timeout(300, 0);
+  return client;
+}
+
+void expect_ok(const httplib::Result& r, const std::string& what) {
+  if (!r || r->status != 200)
+    throw std::runtime_error(
+        what + " failed: " +
+        (r ? std::to_string(r->status) + " " + r->body : httplib::to_string(r.error())));
+}
+
+// The APNs simulator on `listen` (HOST:PORT), with a server certificate and client
+// certificates from `ca`.
+std::unique_ptr<apns_sim::ApnsSimulator> host_apns_simulator(const std::string& listen,
+                                                             const pki::Identity& ca,
+                                                             const std::string& ca_file) {
+  const auto colon = listen.rfind(':');
+  if (colon == std::string::npos) throw std::invalid_argument("--apns-sim wants HOST:PORT");
+  const std::string host = listen.substr(0, colon);
+  const auto server = pki::issue_certificate(ca, host, pki::CertUsage::kServer, {host}, 30);
+  return std::make_unique<apns_sim::ApnsSimulator>(apns_sim::Options{
+      host, std::stoi(listen.substr(colon + 1)), crypto::certificate_pem(server.cert.get()),
+      pki::private_key_pem(server.key.get(), nullptr), ca_file});
 }
 
 class Progress {
@@ -129,6 +169,9 @@ int main(int argc, char** argv) {
     o[a.substr(2)] = argv[++i];
   }
   auto opt = [&](const std::string& k, const std::string& d) { return o.contains(k) ? o[k] : d; };
+  auto seconds_opt = [&](const std::string& k, const std::string& d) {
+    return std::chrono::milliseconds(static_cast<int64_t>(std::stod(opt(k, d)) * 1000));
+  };
   try {
     devsim::Endpoint endpoint = devsim::parse_endpoint(opt("url", "https://127.0.0.1:8443"));
     endpoint.checkin_path = opt("checkin-path", "/checkin");
@@ -163,24 +206,30 @@ int main(int argc, char** argv) {
       own_cpu[name] = cpu_seconds(::getpid()) - own_before;
     };
 
+    const std::string topic = "com.apple.mgmt.devsim";
+    auto admin = admin_client(opt("api-url", opt("url", "https://127.0.0.1:8443")),
+                              opt("api-user", "nanomdm"), opt("api-key", ""));
     std::unique_ptr<devsim::Fleet> fleet;
     phase("identities", [&] {
-      fleet =
-          std::make_unique<devsim::Fleet>(endpoint, ca, devices, prefix, "com.apple.mgmt.devsim",
-                                          faults, std::stoull(opt("seed", "1")));
+      fleet = std::make_unique<devsim::Fleet>(endpoint, ca, devices, prefix, topic, faults,
+                                              std::stoull(opt("seed", "1")));
     });
+    std::unique_ptr<apns_sim::ApnsSimulator> apns;
+    if (o.contains("apns-sim")) {
+      apns = host_apns_simulator(o["apns-sim"], ca, opt("ca-cert", "data/pki/ca.crt"));
+      apns->on_accepted([&](const apns_sim::RecordedPush& p) { fleet->wake(p.token_hex); });
+      const auto push = pki::issue_push_certificate(ca, topic, 30);
+      expect_ok(admin->Put("/v1/pushcert",
+                           crypto::certificate_pem(push.cert.get()) +
+                               pki::private_key_pem(push.key.get(), nullptr),
+                           "application/x-pem-file"),
+                "uploading the push certificate");
+    }
     phase("enroll", [&] { fleet->enroll(concurrency, stats); });
     const int64_t enroll_requests = stats.requests();
 
     // Queue through NanoMDM's API, many devices per call (URLs stay well under 8 KB).
-    phase("enqueue", [&] {
-      const auto api = devsim::parse_endpoint(opt("api-url", opt("url", "https://127.0.0.1:8443")));
-      auto client =
-          api.tls ? std::unique_ptr<httplib::ClientImpl>(new httplib::SSLClient(api.host, api.port))
-                  : std::make_unique<httplib::ClientImpl>(api.host, api.port);
-      client->enable_server_certificate_verification(false);
-      client->set_basic_auth(opt("api-user", "nanomdm").c_str(), opt("api-key", "").c_str());
-      client->set_read_timeout(300, 0);
+    auto enqueue = [&] {
       const std::vector<std::string> mix{"DeviceInformation", "ProfileList",
                                          "SecurityInfo",      "InstalledApplicationList",
                                          "InstallProfile",    "CertificateList"};
@@ -193,21 +242,38 @@ int main(int argc, char** argv) {
           std::string ids;
           for (size_t i = first; i < std::min(udids.size(), first + 250); ++i)
             ids += (ids.empty() ? "" : ",") + udids[i];
-          auto r = client->Put(("/v1/enqueue/" + ids).c_str(), body, "application/xml");
-          if (!r || r->status != 200)
-            throw std::runtime_error(
-                "enqueue failed: " +
-                (r ? std::to_string(r->status) + " " + r->body : httplib::to_string(r.error())));
+          expect_ok(admin->Put(("/v1/enqueue/" + ids).c_str(), body, "application/xml"), "enqueue");
         }
       }
-    });
-    if (o.contains("poll-every")) {
-      const auto every =
-          std::chrono::milliseconds(static_cast<int64_t>(std::stod(o["poll-every"]) * 1000));
-      const auto duration =
-          std::chrono::milliseconds(static_cast<int64_t>(std::stod(opt("duration", "60")) * 1000));
-      phase("drain", [&] { fleet->poll_on_schedule(concurrency, every, duration, stats); });
+    };
+    bool push_loop_complete = true;
+    if (apns) {
+      // Devices start polling while commands are still being queued, as in production.
+      int64_t expected = 0;
+      for (size_t i = 0; i < fleet->size(); ++i) expected += fleet->silent(i) ? 0 : commands;
+      phase("drain", [&] {
+        std::thread devices_woken_by_pushes([&] {
+          push_loop_complete =
+              fleet->poll_on_push(concurrency, expected, seconds_opt("push-quiet", "30"), stats);
+        });
+        try {
+          enqueue();
+        } catch (...) {
+          devices_woken_by_pushes.join();
+          throw;
+        }
+        devices_woken_by_pushes.join();
+      });
+      if (!push_loop_complete)
+        stats.count("commands_never_completed", expected - fleet->commands_completed());
+    } else if (o.contains("poll-every")) {
+      phase("enqueue", enqueue);
+      phase("drain", [&] {
+        fleet->poll_on_schedule(concurrency, seconds_opt("poll-every", "60"),
+                                seconds_opt("duration", "60"), stats);
+      });
     } else {
+      phase("enqueue", enqueue);
       phase("drain", [&] { fleet->drain(concurrency, stats); });
     }
     const int64_t drain_requests = stats.requests() - enroll_requests;
@@ -231,11 +297,17 @@ int main(int argc, char** argv) {
       j.field("server_peak_rss_kib", peak_rss_kib(server_pid));
     }
     j.field("own_cpu_us_per_round_trip", per(own_cpu["drain"] * 1e6, drain_requests));
+    if (apns) {
+      j.field("pushes", static_cast<int64_t>(apns->push_count()));
+      j.field("pushes_per_second", static_cast<double>(apns->push_count()) / seconds["drain"]);
+      j.field("apns_connections", static_cast<int64_t>(apns->connections_accepted()));
+      j.field("commands_completed", fleet->commands_completed());
+    }
     j.key("stats").raw_object(stats.json());
     j.end_object();
     const std::string out = j.str();
     std::cout << out << std::endl;
-    return stats.errors() == 0 ? 0 : 1;
+    return stats.errors() == 0 && push_loop_complete ? 0 : 1;
   } catch (const std::exception& e) {
     std::cerr << "cairn-devsim: " << e.what() << std::endl;
     return 1;

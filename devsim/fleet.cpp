@@ -82,6 +82,7 @@ Fleet::Fleet(Endpoint endpoint, const pki::Identity& ca, size_t size, const std:
     m.device = std::make_unique<SimulatedDevice>(udid, std::move(identity), topic, rng());
     m.silent = chance(rng) < faults.silent;
     m.checks_out = chance(rng) < faults.checkout;
+    by_token_.emplace(m.device->push_token_hex(), i);
     members_.push_back(std::move(m));
   }
 }
@@ -143,6 +144,7 @@ bool Fleet::session(Member& m, std::mt19937_64& rng, Stats& stats, bool first) {
     else
       finished.push_back(uuid);
     r = timed("result", result);
+    if (!last_was_not_now && r && r->status == 200) ++commands_completed_;
     if (r && r->status == 200 && chance(rng) < faults_.duplicate) {
       stats.count("duplicate_result");
       r = timed("result", result);
@@ -161,10 +163,11 @@ bool Fleet::session(Member& m, std::mt19937_64& rng, Stats& stats, bool first) {
   return last_was_not_now && r && r->status == 200;
 }
 
-void Fleet::sessions_until_drained(Member& m, std::mt19937_64& rng, Stats& stats) {
+void Fleet::sessions_until_drained(Member& m, std::mt19937_64& rng, Stats& stats,
+                                   bool may_check_out) {
   for (bool first = true; session(m, rng, stats, first); first = false)
     stats.count("repoll_after_not_now");
-  if (!m.checks_out) return;
+  if (!m.checks_out || !may_check_out) return;
   DeviceConnection connection(endpoint_, m.device->identity());
   const auto start = Clock::now();
   auto r = connection.checkin(m.device->checkout());
@@ -212,6 +215,75 @@ void Fleet::poll_on_schedule(int concurrency, std::chrono::milliseconds interval
       }
     });
   for (auto& t : workers) t.join();
+}
+
+void Fleet::queue_session(size_t index) {
+  Member& m = members_[index];
+  m.queued = true;
+  ready_.push_back(index);
+  wake_cv_.notify_one();
+}
+
+void Fleet::wake(const std::string& token_hex) {
+  std::lock_guard lock(wake_mu_);
+  last_activity_ = Clock::now();
+  const auto found = by_token_.find(token_hex);
+  if (found == by_token_.end()) {
+    ++pushes_to_nobody_;
+    return;
+  }
+  Member& m = members_[found->second];
+  if (m.silent || m.queued) return;  // a silent device never polls; a queued one will anyway
+  if (!m.woken_again) m.pushed_at = Clock::now();  // the first push its next session serves
+  if (m.running)
+    m.woken_again = true;
+  else
+    queue_session(found->second);
+}
+
+bool Fleet::poll_on_push(int concurrency, int64_t expected_commands,
+                         std::chrono::milliseconds quiet, Stats& stats) {
+  bool stopping = false;
+  std::vector<std::thread> workers;
+  for (int w = 0; w < std::max(1, concurrency); ++w)
+    workers.emplace_back([&, w] {
+      std::mt19937_64 rng(seed_ + static_cast<uint64_t>(w) * 15485863);
+      std::unique_lock lock(wake_mu_);
+      while (true) {
+        wake_cv_.wait(lock, [&] { return stopping || !ready_.empty(); });
+        if (stopping) return;
+        const size_t index = ready_.front();
+        ready_.pop_front();
+        Member& m = members_[index];
+        m.queued = false;
+        m.running = true;
+        stats.record("push_to_poll",
+                     std::chrono::duration<double, std::micro>(Clock::now() - m.pushed_at).count());
+        lock.unlock();
+        if (!m.device->erased()) sessions_until_drained(m, rng, stats, false);
+        lock.lock();
+        m.running = false;
+        last_activity_ = Clock::now();
+        if (m.woken_again) {
+          m.woken_again = false;
+          queue_session(index);
+        }
+        progress_cv_.notify_one();
+      }
+    });
+  std::unique_lock lock(wake_mu_);
+  last_activity_ = Clock::now();
+  while (commands_completed_ < expected_commands) {
+    const auto deadline = last_activity_ + quiet;
+    if (Clock::now() >= deadline) break;
+    progress_cv_.wait_until(lock, deadline);
+  }
+  stopping = true;
+  wake_cv_.notify_all();
+  lock.unlock();
+  for (auto& t : workers) t.join();
+  if (pushes_to_nobody_) stats.count("push_to_unknown_token", pushes_to_nobody_);
+  return commands_completed_ >= expected_commands;
 }
 
 }  // namespace cairn::devsim

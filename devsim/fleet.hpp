@@ -4,10 +4,14 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "devsim/connection.hpp"
@@ -59,10 +63,22 @@ class Fleet {
   // devices that answered NotNow unlock and poll again until their queue is drained.
   void drain(int concurrency, Stats& stats);
   // Every (non-silent) device polls every `interval` (first polls spread over one interval)
-  // until `duration` has passed, running a full session each time. Soak tests; stands in for
-  // pushes until the APNs simulator wakes devices.
+  // until `duration` has passed, running a full session each time. Soak tests without pushes.
   void poll_on_schedule(int concurrency, std::chrono::milliseconds interval,
                         std::chrono::milliseconds duration, Stats& stats);
+
+  // Devices that poll when pushed, as real ones do. wake() is the APNs simulator's hook: it
+  // queues a session for the device the push was addressed to (thread-safe; callable before
+  // poll_on_push runs). A device runs one session at a time; a push that arrives during one
+  // gets one more session after it. poll_on_push serves the queued sessions with `concurrency`
+  // workers until `expected_commands` commands were completed fleet-wide (true) or nothing
+  // happened for `quiet` (false). Devices do not check out in this mode: each push may bring
+  // more work. Stats: "push_to_poll" latency (push accepted -> session starts), and counts of
+  // pushes that woke nobody.
+  void wake(const std::string& token_hex);
+  bool poll_on_push(int concurrency, int64_t expected_commands, std::chrono::milliseconds quiet,
+                    Stats& stats);
+  int64_t commands_completed() const { return commands_completed_; }
 
  private:
   struct Member {
@@ -70,18 +86,35 @@ class Fleet {
     bool silent = false;
     bool checks_out = false;
     bool checked_out = false;
+    // Push mode, guarded by wake_mu_.
+    bool queued = false;                              // waiting for a worker
+    bool running = false;                             // in a session
+    bool woken_again = false;                         // pushed during its session
+    std::chrono::steady_clock::time_point pushed_at;  // the push that queued it
   };
   void run(int concurrency, const std::function<void(Member&, std::mt19937_64&)>& work);
   // One session; true if its last result was NotNow (the device then polls again later).
   // `first`: the device's first session of a drain (the only one that may start locked).
   bool session(Member& m, std::mt19937_64& rng, Stats& stats, bool first);
-  // Sessions until nothing was refused, then CheckOut if this device is to check out.
-  void sessions_until_drained(Member& m, std::mt19937_64& rng, Stats& stats);
+  // Sessions until nothing was refused, then CheckOut if this device is to check out (and
+  // `may_check_out`).
+  void sessions_until_drained(Member& m, std::mt19937_64& rng, Stats& stats,
+                              bool may_check_out = true);
+  void queue_session(size_t index);  // wake_mu_ held
 
   Endpoint endpoint_;
   Faults faults_;
   uint64_t seed_;
   std::vector<Member> members_;
+  std::atomic<int64_t> commands_completed_{0};
+
+  std::mutex wake_mu_;
+  std::condition_variable wake_cv_;                   // workers: a session is ready
+  std::condition_variable progress_cv_;               // poll_on_push: a session ended
+  std::unordered_map<std::string, size_t> by_token_;  // hex push token -> member
+  std::deque<size_t> ready_;                          // devices woken, waiting for a worker
+  int64_t pushes_to_nobody_ = 0;
+  std::chrono::steady_clock::time_point last_activity_;
 };
 
 }  // namespace cairn::devsim

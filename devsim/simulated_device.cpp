@@ -117,6 +117,10 @@ SimulatedDevice::SimulatedDevice(std::string udid, pki::Identity identity, std::
   profiles_["com.example.mdm.enrollment"] = {hex_encode(bytes(16)), "MDM enrollment", false};
 }
 
+std::string SimulatedDevice::push_token_hex() const {
+  return hex_encode(token_);
+}
+
 Plist SimulatedDevice::checkin_message(std::string_view type) const {
   Plist p = Plist::new_dict();
   p.set_string("MessageType", type);

@@ -23,6 +23,8 @@ class SimulatedDevice {
   const std::string& udid() const { return udid_; }
   const pki::Identity& identity() const { return identity_; }
   const std::string& unlock_token() const { return unlock_token_; }
+  // The push token in hex, as APNs addresses pushes to it (POST /3/device/<hex>).
+  std::string push_token_hex() const;
 
   // Check-in messages (XML plists).
   std::string authenticate() const;

@@ -148,6 +148,9 @@ ApnsClient::ApnsClient(Options options, std::string cert_pem, std::string key_pe
   curl_multi_setopt(impl_->multi.get(), CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
   curl_multi_setopt(impl_->multi.get(), CURLMOPT_MAX_HOST_CONNECTIONS,
                     impl_->options.max_connections_per_host);
+  // curl opens at most 100 streams per connection unless told; APNs (and the simulator) allow
+  // more, and a batch of pushes needs them to share few connections.
+  curl_multi_setopt(impl_->multi.get(), CURLMOPT_MAX_CONCURRENT_STREAMS, 1000L);
 }
 
 ApnsClient::~ApnsClient() = default;

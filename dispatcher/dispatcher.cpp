@@ -75,9 +75,28 @@ class StateBatch {
 
 }  // namespace
 
+namespace {
+constexpr const char* kPushesTotal = "cairn_pushes_total";
+constexpr const char* kPushesHelp =
+    "Push attempts by outcome: sent (APNs accepted), failed (retried or dropped as our bug), "
+    "token_invalidated (APNs said the token is gone)";
+}  // namespace
+
 Dispatcher::Dispatcher(eventlog::EventLog& log, projector::Store& store,
-                       const crypto::SecretBox& secrets, Pusher& pusher, DispatcherOptions options)
-    : log_(log), store_(store), secrets_(secrets), pusher_(pusher), options_(std::move(options)) {
+                       const crypto::SecretBox& secrets, Pusher& pusher, Metrics& metrics,
+                       DispatcherOptions options)
+    : log_(log),
+      store_(store),
+      secrets_(secrets),
+      pusher_(pusher),
+      options_(std::move(options)),
+      pushes_sent_(metrics.counter(kPushesTotal, kPushesHelp, {{"outcome", "sent"}})),
+      pushes_failed_(metrics.counter(kPushesTotal, kPushesHelp, {{"outcome", "failed"}})),
+      tokens_invalidated_(
+          metrics.counter(kPushesTotal, kPushesHelp, {{"outcome", "token_invalidated"}})),
+      marked_inactive_(
+          metrics.counter("cairn_devices_marked_inactive_total",
+                          "Devices recorded as DeviceInactive by the liveness sweep")) {
   load_certificates();
 }
 
@@ -286,6 +305,7 @@ size_t Dispatcher::send_due() {
   StateBatch state(store_);
   std::vector<events::Event> outcomes;
   size_t attempted = 0;
+  uint64_t sent = 0, failed = 0, invalidated = 0;
   for (auto& [topic, entries] : due) {
     std::vector<PushResult> results;
     if (pusher_.has_certificate(topic)) {
@@ -308,6 +328,7 @@ size_t Dispatcher::send_due() {
         state.put(keys::last_sent(udid), std::to_string(now));
         outcomes.push_back(events::make_event(udid, options_.node, "dispatcher",
                                               events::PushSent{topic, p.token_hex, r.apns_id}));
+        ++sent;
         continue;
       }
       const std::string reason = r.status ? r.reason : r.error;
@@ -321,8 +342,10 @@ size_t Dispatcher::send_due() {
         outcomes.push_back(
             events::make_event(udid, options_.node, "dispatcher",
                                events::PushTokenInvalidated{topic, p.token_hex, r.status, reason}));
+        ++invalidated;
         continue;
       }
+      ++failed;
       ++p.attempts;
       const bool retry = is_transient(r) || r.status == 403;
       certificate_refused = certificate_refused || r.status == 403;
@@ -359,6 +382,9 @@ size_t Dispatcher::send_due() {
   // rather than losing one.
   record(outcomes);
   state.commit();
+  pushes_sent_ += sent;
+  pushes_failed_ += failed;
+  tokens_invalidated_ += invalidated;
   return attempted;
 }
 
@@ -407,6 +433,7 @@ size_t Dispatcher::sweep() {
   sweep_cursor_ = stopped_early ? last_key : std::string();
   record(inactive_events);
   state.commit();
+  marked_inactive_ += inactive_events.size();
   return queued;
 }
 

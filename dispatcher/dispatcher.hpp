@@ -20,6 +20,7 @@
 #include <string>
 #include <thread>
 
+#include "common/metrics.hpp"
 #include "crypto/secret_box.hpp"
 #include "dispatcher/push_state.hpp"
 #include "dispatcher/pusher.hpp"
@@ -52,8 +53,10 @@ struct DispatcherOptions {
 
 class Dispatcher {
  public:
+  // Counts outcomes in `metrics` (cairn_pushes_total{outcome},
+  // cairn_devices_marked_inactive_total).
   Dispatcher(eventlog::EventLog& log, projector::Store& store, const crypto::SecretBox& secrets,
-             Pusher& pusher, DispatcherOptions options);
+             Pusher& pusher, Metrics& metrics, DispatcherOptions options);
   ~Dispatcher();
 
   void start();
@@ -81,6 +84,10 @@ class Dispatcher {
   const crypto::SecretBox& secrets_;
   Pusher& pusher_;
   DispatcherOptions options_;
+  Metrics::Counter& pushes_sent_;
+  Metrics::Counter& pushes_failed_;
+  Metrics::Counter& tokens_invalidated_;
+  Metrics::Counter& marked_inactive_;
   std::map<std::string, int64_t> topic_paused_until_ms_;  // circuit breaker per topic
   std::map<std::string, int> topic_failures_;             // consecutive all-failed rounds
   int64_t next_due_ms_ = 0;   // no outbox entry is due before this (0: look now)

@@ -18,7 +18,8 @@ namespace cairn::ingest {
 
 struct ApiResponse {
   int status = 200;
-  std::string json;
+  std::string json;  // the body: JSON unless content_type says otherwise
+  std::string content_type = "application/json";
 };
 
 class AdminApi {

@@ -53,13 +53,14 @@ bool configure_tls(SSL_CTX& ctx, const HttpOptions& o) {
 
 HttpServer::HttpServer(HttpOptions options, DeviceService& devices, AdminApi& admin,
                        const IdentityResolver& identity, const ApiKeys& api_keys,
-                       EventWriter& writer)
+                       EventWriter& writer, Metrics& metrics)
     : options_(std::move(options)),
       devices_(devices),
       admin_(admin),
       identity_(identity),
       api_keys_(api_keys),
-      writer_(writer) {
+      writer_(writer),
+      metrics_(metrics) {
   if (options_.tls)
     server_ = std::make_unique<httplib::SSLServer>(
         [this](SSL_CTX& ctx) { return configure_tls(ctx, options_); });
@@ -193,7 +194,7 @@ void HttpServer::handle_admin(const httplib::Request& req, httplib::Response& re
   try {
     auto r = call(*principal);
     res.status = r.status;
-    res.set_content(r.json, "application/json");
+    res.set_content(r.json, r.content_type);
   } catch (const ClientError& e) {
     logging::warn("admin request refused", {{"status", std::to_string(e.status())},
                                             {"reason", e.what()},
@@ -281,6 +282,17 @@ void HttpServer::routes() {
         }));
   s.Get("/v1/projection",
         admin([this](const httplib::Request&, const Principal&) { return admin_.projection(); }));
+  // Prometheus scrapes with the same Basic credentials as any admin client.
+  s.Get("/metrics", admin([this](const httplib::Request&, const Principal&) {
+          return ApiResponse{200, metrics_.prometheus_text(), "text/plain; version=0.0.4"};
+        }));
+  s.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
+    const std::string route = req.path == "/mdm" || req.path == "/checkin" ? "device"
+                              : req.path.starts_with("/v1/")               ? "admin"
+                                                                           : "other";
+    ++metrics_.counter("cairn_http_requests_total", "HTTP requests answered, by route and status",
+                       {{"route", route}, {"status", std::to_string(res.status)}});
+  });
   s.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
     res.set_content("ok\n", "text/plain");
   });

@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 
+#include "common/metrics.hpp"
 #include "ingest/admin_api.hpp"
 #include "ingest/api_keys.hpp"
 #include "ingest/device_service.hpp"
@@ -37,8 +38,10 @@ struct HttpOptions {
 
 class HttpServer {
  public:
+  // Serves `metrics` at GET /metrics (admin API key required) and counts every request there.
   HttpServer(HttpOptions options, DeviceService& devices, AdminApi& admin,
-             const IdentityResolver& identity, const ApiKeys& api_keys, EventWriter& writer);
+             const IdentityResolver& identity, const ApiKeys& api_keys, EventWriter& writer,
+             Metrics& metrics);
   ~HttpServer();
 
   // Binds the port (throws if it cannot); returns the bound port.
@@ -62,6 +65,7 @@ class HttpServer {
   const IdentityResolver& identity_;
   const ApiKeys& api_keys_;
   EventWriter& writer_;
+  Metrics& metrics_;
   std::unique_ptr<httplib::Server> server_;
   int listen_socket_ = -1;
 };

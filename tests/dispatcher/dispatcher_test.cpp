@@ -50,7 +50,8 @@ class DispatcherTest : public ::testing::Test {
     // forward: backoff, pauses and liveness windows keep their production values, and no test
     // depends on how fast this machine is.
     options_.clock = [this] { return std::chrono::system_clock::now() + offset_; };
-    dispatcher_ = std::make_unique<Dispatcher>(log_, store_, secrets_, *pusher_, options_);
+    dispatcher_ =
+        std::make_unique<Dispatcher>(log_, store_, secrets_, *pusher_, metrics_, options_);
   }
 
   void start_simulator(int port) {
@@ -118,6 +119,7 @@ class DispatcherTest : public ::testing::Test {
   std::unique_ptr<ApnsPusher> pusher_;
   std::chrono::milliseconds offset_{0};
   DispatcherOptions options_;
+  Metrics metrics_;
   std::unique_ptr<Dispatcher> dispatcher_;
 };
 
@@ -188,6 +190,11 @@ TEST_F(DispatcherTest, AnUnregisteredTokenIsInvalidatedAndNotPushedUntilANewToke
   ASSERT_EQ(sim_->push_count(), 2u);
   EXPECT_EQ(sim_->pushes()[1].token_hex, token_of("D1-new"));
   EXPECT_EQ(sim_->pushes()[1].status, 200);
+  const auto metrics = metrics_.prometheus_text();
+  EXPECT_NE(metrics.find("cairn_pushes_total{outcome=\"token_invalidated\"} 1\n"),
+            std::string::npos)
+      << metrics;
+  EXPECT_NE(metrics.find("cairn_pushes_total{outcome=\"sent\"} 1\n"), std::string::npos);
 }
 
 TEST_F(DispatcherTest, ACommandQueuedBeforeTheTokenArrivesIsPushedWhenItDoes) {
@@ -231,6 +238,10 @@ TEST_F(DispatcherTest, TooManyRequestsBacksOffThenSucceeds) {
   EXPECT_EQ(dispatcher_->pending(), 0u);
   EXPECT_EQ(logged<events::PushSent>().size(), 1u);
   EXPECT_EQ(sim_->push_count(), 2u);  // one refused, one accepted
+  const auto metrics = metrics_.prometheus_text();
+  EXPECT_NE(metrics.find("cairn_pushes_total{outcome=\"failed\"} 1\n"), std::string::npos)
+      << metrics;
+  EXPECT_NE(metrics.find("cairn_pushes_total{outcome=\"sent\"} 1\n"), std::string::npos);
 }
 
 TEST_F(DispatcherTest, EveryPushIsSentOnceApnsComesBack) {
@@ -306,7 +317,7 @@ TEST_F(DispatcherTest, ASilentDeviceIsPushedAgainThenRecordedInactive) {
 
 TEST_F(DispatcherTest, TheSweepIsBatchedSoItNeverFloodsApns) {
   options_.max_sweep_pushes = 20;
-  dispatcher_ = std::make_unique<Dispatcher>(log_, store_, secrets_, *pusher_, options_);
+  dispatcher_ = std::make_unique<Dispatcher>(log_, store_, secrets_, *pusher_, metrics_, options_);
   upload_certificate();
   for (int d = 0; d < 50; ++d) token_update("D" + std::to_string(d), token_of(std::to_string(d)));
   dispatcher_->consume(0ms);
@@ -328,7 +339,7 @@ TEST_F(DispatcherTest, ConsumedPushesSurviveARestartBeforeTheyAreSent) {
   dispatcher_->consume(0ms);
   dispatcher_.reset();  // as if the process died after recording its outbox
   pusher_ = std::make_unique<ApnsPusher>(apns_);
-  dispatcher_ = std::make_unique<Dispatcher>(log_, store_, secrets_, *pusher_, options_);
+  dispatcher_ = std::make_unique<Dispatcher>(log_, store_, secrets_, *pusher_, metrics_, options_);
   EXPECT_EQ(dispatcher_->consume(0ms), 0u);  // the position was stored with the outbox
   EXPECT_EQ(dispatcher_->send_due(), 1u);    // and the certificate reloaded from the store
   EXPECT_EQ(sim_->push_count(), 1u);

@@ -12,6 +12,7 @@
 
 #include "common/encoding.hpp"
 #include "crypto/certificate.hpp"
+#include "devsim/fleet.hpp"
 #include "ops/apns_simulator/apns_simulator.hpp"
 #include "pki/issuer.hpp"
 #include "tests/support/messages.hpp"
@@ -155,10 +156,61 @@ TEST_F(Push, APkcs12FileOpensWithItsPasswordOnly) {
   EXPECT_EQ(bytes.find("s3cret pass"), std::string::npos);
 }
 
+// In the API and in the metrics an SRE alerts on.
 TEST_F(Push, ACertificateNearItsEndIsFlagged) {
   ASSERT_EQ(upload(push_certificate_upload(10))->status, 200);
   auto listed = node_->admin_get("/v1/pushcerts");
   EXPECT_NE(listed->body.find("\"expiring_soon\":true"), std::string::npos) << listed->body;
+  const auto metrics = node_->admin_get("/metrics");
+  ASSERT_EQ(metrics->status, 200);
+  EXPECT_EQ(metrics->get_header_value("Content-Type"), "text/plain; version=0.0.4");
+  EXPECT_NE(
+      metrics->body.find("cairn_push_certificate_expiring_soon{topic=\"" + kTopic + "\"} 1\n"),
+      std::string::npos)
+      << metrics->body;
+  const auto expiry = metrics->body.find(
+      "cairn_push_certificate_expiry_timestamp_seconds{topic=\"" + kTopic + "\"} ");
+  ASSERT_NE(expiry, std::string::npos) << metrics->body;
+  const auto days_left = (std::stoll(metrics->body.substr(metrics->body.find("} ", expiry) + 2)) -
+                          std::chrono::duration_cast<std::chrono::seconds>(
+                              std::chrono::system_clock::now().time_since_epoch())
+                              .count()) /
+                         86400.0;
+  EXPECT_NEAR(days_left, 10, 1);
+  EXPECT_NE(metrics->body.find("cairn_http_requests_total{route=\"admin\",status=\"200\"}"),
+            std::string::npos);
+  // Not for anonymous scrapers: the topics and the fleet's activity are the admin's business.
+  httplib::SSLClient anonymous("127.0.0.1", node_->port());
+  anonymous.enable_server_certificate_verification(false);
+  EXPECT_EQ(anonymous.Get("/metrics")->status, 401);
+}
+
+// A fleet that polls only when pushed (the load generator's push mode), with locked devices,
+// duplicate and lost results: every command is completed, each device drained, nothing errs.
+TEST_F(Push, AFleetWokenOnlyByPushesDrainsEveryQueue) {
+  ASSERT_EQ(upload(push_certificate_upload(400))->status, 200);
+  devsim::Endpoint endpoint;
+  endpoint.port = node_->port();
+  endpoint.server_ca_file = node_->ca_file();
+  devsim::Fleet fleet(endpoint, node_->ca(), 16, "WOKEN", kTopic, {0.3, 0.2, 0.2, 0, 0}, 11);
+  sim_->on_accepted([&](const apns_sim::RecordedPush& p) { fleet.wake(p.token_hex); });
+  devsim::Stats stats;
+  fleet.enroll(4, stats);
+  std::string ids;
+  for (const auto& udid : fleet.udids()) ids += (ids.empty() ? "" : ",") + udid;
+  bool completed = false;
+  std::thread devices([&] { completed = fleet.poll_on_push(4, 16 * 3, 20s, stats); });
+  for (int c = 0; c < 3; ++c)
+    EXPECT_EQ(node_->enqueue(ids, command_body("WAVE-" + std::to_string(c), "ProfileList"))->status,
+              200);
+  devices.join();
+  EXPECT_TRUE(completed) << fleet.commands_completed() << " commands completed; " << stats.json();
+  EXPECT_EQ(stats.errors(), 0) << stats.json();
+  EXPECT_NE(stats.json().find("\"push_to_poll\""), std::string::npos);
+  for (const auto& udid : fleet.udids()) {
+    const auto commands = node_->admin_get("/v1/devices/" + udid + "/commands")->body;
+    EXPECT_NE(commands.find("\"queue\":[]"), std::string::npos) << udid << ": " << commands;
+  }
 }
 
 }  // namespace
