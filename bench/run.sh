@@ -2,22 +2,25 @@
 # Regenerates bench/RESULTS.md and bench/concurrency.png: micro benchmarks, a fleet scaling table
 # (enrollment, disk, memory, round trips, replay) and a concurrency sweep, each against a real
 # `cairn serve` (embedded log, TLS with client certificates) on loopback, driven by cairn-devsim.
-# SIZES="1000 10000 100000" (default) sets the scaling rows; the full run takes about 15 minutes.
+# SIZES="1000 10000 100000" (default) sets the scaling rows, PUSH_DEVICES (10000) the push rows;
+# the full run takes about 15 minutes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ops/install-deps.sh
 ops/build.sh build
 sizes=${SIZES:-1000 10000 100000}
+push_devices=${PUSH_DEVICES:-10000}
 cairn=build/cairn
 devsim=build/bench/cairn-devsim
 work=$(mktemp -d)
 server_pid=""
 trap '[ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null; rm -rf "$work"' EXIT
 
-start_server() {  # data dir, port
+start_server() {  # data dir, port, more `cairn serve` options
   data=$1
   port=$2
-  "$cairn" serve --data-dir "$data" --listen "127.0.0.1:$port" >"$data.out" 2>"$data.err" &
+  shift 2
+  "$cairn" serve --data-dir "$data" --listen "127.0.0.1:$port" "$@" >"$data.out" 2>"$data.err" &
   server_pid=$!
   for _ in $(seq 100); do grep -q "cairn serving" "$data.out" 2>/dev/null && break; sleep 0.2; done
   key=$(grep -m1 '^  cairn_' "$data.out" | tr -d ' ')
@@ -50,6 +53,27 @@ for n in $sizes; do
   scaling_rows+=$'\n'
   rm -rf "$data"
 done
+
+# The whole loop with pushes: devsim hosts the APNs simulator, devices poll only when pushed.
+start_server "$work/push" 19502 --apns-url https://127.0.0.1:19503 --apns-ca-file "$work/push/pki/ca.crt"
+json=$(devsim --devices "$push_devices" --commands 2 --concurrency 64 --apns-sim 127.0.0.1:19503)
+stop_server
+push_row=$(field "$json" "f\"| {r['devices']} | {r['commands_completed']} | {r['pushes']} | {r['apns_connections']} | {r['seconds']['drain']:.1f} | {r['pushes_per_second']:.0f} | {r['round_trips_per_second']:.0f} | {r['stats']['kinds']['push_to_poll']['p50_us']/1000:.0f} | {r['stats']['kinds']['push_to_poll']['p99_us']/1000:.0f} | {r['server_cpu_us_per_round_trip']:.0f} | {sum(r['stats']['errors'].values())} |\"")
+# An APNs outage: nothing listens where pushes go, devices never poll; every push waits in the
+# dispatcher's outbox. What one waiting push costs.
+start_server "$work/outage" 19504 --apns-url https://127.0.0.1:19505 --apns-ca-file "$work/outage/pki/ca.crt"
+devsim --devices "$push_devices" --commands 0 --concurrency 64 --prefix outage >/dev/null
+rss_before=$(awk '/VmRSS/{print $2}' "/proc/$server_pid/status")  # enrolled, nothing queued
+devsim --devices "$push_devices" --commands 1 --concurrency 64 --prefix outage --silent 1 >/dev/null
+for _ in $(seq 50); do
+  waiting=$(curl -sk -u "nanomdm:$key" https://127.0.0.1:19504/metrics | awk '/^cairn_dispatcher_outbox_pushes/{print $2}')
+  [ "${waiting:-0}" -ge "$push_devices" ] && break
+  sleep 0.2
+done
+rss_after=$(awk '/VmRSS/{print $2}' "/proc/$server_pid/status")
+stop_server
+outbox_kib=$(du -sk "$data/dispatcher" | cut -f1)
+outage_row="| $push_devices | $waiting | $((outbox_kib * 1024 / waiting)) | $(((rss_after - rss_before) * 1024 / waiting)) |"
 
 start_server "$work/sweep" 19501
 : >"$work/sweep.dat"
@@ -114,6 +138,31 @@ GP
   echo "| concurrency | devices | round trips/s | result p50 ms | result p99 ms | server CPU µs/rt | devsim CPU µs/rt |"
   echo "|---|---|---|---|---|---|---|"
   printf '%s' "$sweep_rows"
+  echo
+  echo "## Pushes"
+  echo
+  echo "The whole loop: \`cairn serve --apns-url https://127.0.0.1:19503 --apns-ca-file <data>/pki/ca.crt\`"
+  echo "and \`cairn-devsim --devices $push_devices --commands 2 --concurrency 64 --apns-sim 127.0.0.1:19503\`:"
+  echo "devsim hosts the APNs simulator and uploads a push certificate; commands are queued through the"
+  echo "API while devices poll only when a push for their token reaches the simulator. Pushes are paced"
+  echo "by the queueing (one per device while it is outstanding), not the dispatcher's ceiling: that is"
+  echo "\`BM_ApnsPushes\` below (one client, batches of 1,000 pushes on at most 2 HTTP/2 connections, the"
+  echo "simulator in the same process). push→poll is from the simulator accepting a push to the device's"
+  echo "session starting, including the wait for one of devsim's 64 device workers."
+  echo
+  echo "| devices | commands completed | pushes | APNs connections | seconds | pushes/s | round trips/s | push→poll p50 ms | push→poll p99 ms | server CPU µs/rt | errors |"
+  echo "|---|---|---|---|---|---|---|---|---|---|---|"
+  echo "$push_row"
+  echo
+  echo "An APNs outage: the same server pointed at a port nobody listens on, one command queued for each"
+  echo "of $push_devices devices that never poll; every push waits in the dispatcher's outbox (RocksDB)."
+  echo "Disk: the dispatcher's store (push targets, outbox, WAL) per waiting push. Memory: the server's"
+  echo "RSS growth from after a first enrollment run to after a second run that re-enrolls the same"
+  echo "devices and queues the commands (RocksDB memtables of the log's consumers included)."
+  echo
+  echo "| devices | pushes waiting | dispatcher store bytes per push | server RSS growth bytes per push |"
+  echo "|---|---|---|---|"
+  echo "$outage_row"
   echo
   echo "## Micro benchmarks"
   echo
