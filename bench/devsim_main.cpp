@@ -49,6 +49,7 @@ constexpr const char* kUsage = R"(usage: cairn-devsim [options]
   --push-quiet S         push mode: give up after S seconds without progress (30)
   --server-pid PID       read the server's CPU time and peak RSS from /proc
   --prefix S             UDID prefix (devsim-<pid>)       --seed N
+  --enroll 0             skip enrollment: the devices (same --prefix) are enrolled already
 )";
 
 double cpu_seconds(int pid) {
@@ -225,7 +226,8 @@ int main(int argc, char** argv) {
                            "application/x-pem-file"),
                 "uploading the push certificate");
     }
-    phase("enroll", [&] { fleet->enroll(concurrency, stats); });
+    // --enroll 0: the devices (same --prefix) are enrolled already, e.g. to queue more commands.
+    if (opt("enroll", "1") != "0") phase("enroll", [&] { fleet->enroll(concurrency, stats); });
     const int64_t enroll_requests = stats.requests();
 
     // Queue through NanoMDM's API, many devices per call (URLs stay well under 8 KB).
@@ -242,6 +244,7 @@ int main(int argc, char** argv) {
           std::string ids;
           for (size_t i = first; i < std::min(udids.size(), first + 250); ++i)
             ids += (ids.empty() ? "" : ",") + udids[i];
+          fleet->commands_queued(first, first + 250);
           expect_ok(admin->Put(("/v1/enqueue/" + ids).c_str(), body, "application/xml"), "enqueue");
         }
       }
@@ -287,7 +290,8 @@ int main(int argc, char** argv) {
     j.key("seconds").begin_object();
     for (const auto& [name, s] : seconds) j.field(name, s);
     j.end_object();
-    j.field("enrollments_per_second", static_cast<double>(devices) / seconds["enroll"]);
+    if (seconds.contains("enroll"))
+      j.field("enrollments_per_second", static_cast<double>(devices) / seconds.at("enroll"));
     j.field("round_trips", drain_requests);
     j.field("round_trips_per_second", static_cast<double>(drain_requests) / seconds["drain"]);
     if (server_pid) {

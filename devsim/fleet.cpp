@@ -30,9 +30,15 @@ std::string status_of(const std::string& result) {
 
 void Stats::record(const std::string& kind, double micros, const std::string& error) {
   ++requests_;
+  record_latency(kind, micros);
+  if (error.empty()) return;
+  std::lock_guard lock(mu_);
+  ++errors_[kind + " " + error];
+}
+
+void Stats::record_latency(const std::string& kind, double micros) {
   std::lock_guard lock(mu_);
   latencies_[kind].push_back(micros);
-  if (!error.empty()) ++errors_[kind + " " + error];
 }
 
 void Stats::count(const std::string& what, int64_t n) {
@@ -233,12 +239,23 @@ void Fleet::wake(const std::string& token_hex) {
     return;
   }
   Member& m = members_[found->second];
+  if (!m.pushed && m.first_queued_at)
+    enqueue_to_push_us_.push_back(
+        std::chrono::duration<double, std::micro>(Clock::now() - *m.first_queued_at).count());
+  m.pushed = true;
   if (m.silent || m.queued) return;  // a silent device never polls; a queued one will anyway
   if (!m.woken_again) m.pushed_at = Clock::now();  // the first push its next session serves
   if (m.running)
     m.woken_again = true;
   else
     queue_session(found->second);
+}
+
+void Fleet::commands_queued(size_t first, size_t last) {
+  std::lock_guard lock(wake_mu_);
+  const auto now = Clock::now();
+  for (size_t i = first; i < std::min(last, members_.size()); ++i)
+    if (!members_[i].first_queued_at) members_[i].first_queued_at = now;
 }
 
 bool Fleet::poll_on_push(int concurrency, int64_t expected_commands,
@@ -257,8 +274,9 @@ bool Fleet::poll_on_push(int concurrency, int64_t expected_commands,
         Member& m = members_[index];
         m.queued = false;
         m.running = true;
-        stats.record("push_to_poll",
-                     std::chrono::duration<double, std::micro>(Clock::now() - m.pushed_at).count());
+        stats.record_latency(
+            "push_to_poll",
+            std::chrono::duration<double, std::micro>(Clock::now() - m.pushed_at).count());
         lock.unlock();
         if (!m.device->erased()) sessions_until_drained(m, rng, stats, false);
         lock.lock();
@@ -283,6 +301,7 @@ bool Fleet::poll_on_push(int concurrency, int64_t expected_commands,
   lock.unlock();
   for (auto& t : workers) t.join();
   if (pushes_to_nobody_) stats.count("push_to_unknown_token", pushes_to_nobody_);
+  for (double us : enqueue_to_push_us_) stats.record_latency("enqueue_to_push", us);
   return commands_completed_ >= expected_commands;
 }
 

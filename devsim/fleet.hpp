@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -32,8 +33,9 @@ struct Faults {
 // "checkout"). Thread-safe to add to.
 class Stats {
  public:
-  void record(const std::string& kind, double micros, const std::string& error = "");
-  void count(const std::string& what, int64_t n = 1);  // named events (e.g. "not_now")
+  void record(const std::string& kind, double micros, const std::string& error = "");  // a request
+  void record_latency(const std::string& kind, double micros);  // not a request (push delays)
+  void count(const std::string& what, int64_t n = 1);           // named events (e.g. "not_now")
   std::string json() const;  // {"kinds": {...percentiles...}, "errors": {...}, "counts": {...}}
   int64_t requests() const { return requests_; }
   int64_t errors() const;
@@ -73,9 +75,12 @@ class Fleet {
   // gets one more session after it. poll_on_push serves the queued sessions with `concurrency`
   // workers until `expected_commands` commands were completed fleet-wide (true) or nothing
   // happened for `quiet` (false). Devices do not check out in this mode: each push may bring
-  // more work. Stats: "push_to_poll" latency (push accepted -> session starts), and counts of
-  // pushes that woke nobody.
+  // more work. Stats: "enqueue_to_push" (the first command queued for a device, see
+  // commands_queued, -> its first push accepted: the server's dispatch latency), "push_to_poll"
+  // (push accepted -> session starts: includes waiting for a worker), and pushes that woke nobody.
   void wake(const std::string& token_hex);
+  // Members [first, last) had a command queued just now (the start of enqueue_to_push).
+  void commands_queued(size_t first, size_t last);
   bool poll_on_push(int concurrency, int64_t expected_commands, std::chrono::milliseconds quiet,
                     Stats& stats);
   int64_t commands_completed() const { return commands_completed_; }
@@ -91,6 +96,8 @@ class Fleet {
     bool running = false;                             // in a session
     bool woken_again = false;                         // pushed during its session
     std::chrono::steady_clock::time_point pushed_at;  // the push that queued it
+    std::optional<std::chrono::steady_clock::time_point> first_queued_at;  // unset once pushed
+    bool pushed = false;
   };
   void run(int concurrency, const std::function<void(Member&, std::mt19937_64&)>& work);
   // One session; true if its last result was NotNow (the device then polls again later).
@@ -114,6 +121,7 @@ class Fleet {
   std::unordered_map<std::string, size_t> by_token_;  // hex push token -> member
   std::deque<size_t> ready_;                          // devices woken, waiting for a worker
   int64_t pushes_to_nobody_ = 0;
+  std::vector<double> enqueue_to_push_us_;  // recorded into Stats by poll_on_push
   std::chrono::steady_clock::time_point last_activity_;
 };
 
