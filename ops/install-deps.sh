@@ -4,7 +4,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config ccache clang-format
   libssl-dev openssl libcpp-httplib-dev librocksdb-dev libplist-dev libcereal-dev rapidjson-dev
-  libnghttp2-dev libcurl4-openssl-dev nghttp2-client
+  libnghttp2-dev libcurl4-openssl-dev nghttp2-client librdkafka-dev kcat
   libgtest-dev libgmock-dev libbenchmark-dev libyaml-cpp-dev
   wrk curl gnuplot-nox
 )

@@ -1,0 +1,100 @@
+// cairn-kafka-test-broker: a Kafka cluster for tests and CI on machines where Apache Kafka can't
+// be installed. It hosts librdkafka's mock cluster (rdkafka_mock.h): brokers that speak the Kafka
+// wire protocol on real loopback TCP ports, keeping everything in memory. Any Kafka client
+// (Cairn, kcat) talks to it as to a real cluster.
+//
+//   cairn-kafka-test-broker [--brokers 3] [--topic cairn.events.v1] [--partitions 8]
+//                           [--bootstrap-file F]
+//
+// Prints "bootstrap.servers=HOST:PORT,..." on stdout once the topic exists (and writes the list
+// to --bootstrap-file, for scripts), then serves until SIGTERM or SIGINT. Ports are chosen by the
+// kernel: librdkafka 2.0 cannot fix them.
+//
+// Limits of the mock (librdkafka 2.0.2), which tests must respect: acks are accepted but nothing
+// is replicated; each partition keeps at most 5 MiB or 100,000 message sets (older ones are
+// dropped, as retention would); no TLS or SASL; no CreateTopics (topics are made here).
+#include <librdkafka/rdkafka.h>
+// rdkafka_mock.h requires rdkafka.h first.
+#include <librdkafka/rdkafka_mock.h>
+#include <signal.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <string>
+
+namespace {
+
+const char* kUsage =
+    "usage: cairn-kafka-test-broker [--brokers N (3)] [--topic T (cairn.events.v1)]\n"
+    "                               [--partitions N (8)] [--bootstrap-file F]\n";
+
+struct KafkaDeleter {
+  void operator()(rd_kafka_t* rk) const { rd_kafka_destroy(rk); }
+};
+struct MockClusterDeleter {
+  void operator()(rd_kafka_mock_cluster_t* c) const { rd_kafka_mock_cluster_destroy(c); }
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::map<std::string, std::string> o{
+      {"brokers", "3"}, {"topic", "cairn.events.v1"}, {"partitions", "8"}, {"bootstrap-file", ""}};
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (!a.starts_with("--") || !o.contains(a.substr(2)) || i + 1 >= argc) {
+      std::cerr << kUsage;
+      return a == "--help" ? 0 : 2;
+    }
+    o[a.substr(2)] = argv[++i];
+  }
+  // Block the stop signals before librdkafka starts its threads, so only sigwait sees them.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  char error[512];
+  // The mock cluster lives inside a client handle; this one never connects anywhere (errors
+  // only: its "no bootstrap.servers" warning would mislead).
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  rd_kafka_conf_set(conf, "log_level", "3", error, sizeof error);
+  std::unique_ptr<rd_kafka_t, KafkaDeleter> host(
+      rd_kafka_new(RD_KAFKA_PRODUCER, conf, error, sizeof error));
+  if (!host) {
+    std::cerr << "cairn-kafka-test-broker: " << error << "\n";
+    return 1;
+  }
+  {
+    // Destroyed before the host handle, as librdkafka requires.
+    std::unique_ptr<rd_kafka_mock_cluster_t, MockClusterDeleter> cluster(
+        rd_kafka_mock_cluster_new(host.get(), std::stoi(o["brokers"])));
+    if (!cluster) {
+      std::cerr << "cairn-kafka-test-broker: cannot start the mock cluster\n";
+      return 1;
+    }
+    const int replication = std::min(3, std::stoi(o["brokers"]));
+    if (const auto err = rd_kafka_mock_topic_create(cluster.get(), o["topic"].c_str(),
+                                                    std::stoi(o["partitions"]), replication)) {
+      std::cerr << "cairn-kafka-test-broker: cannot create " << o["topic"] << ": "
+                << rd_kafka_err2str(err) << "\n";
+      return 1;
+    }
+    const std::string bootstrap = rd_kafka_mock_cluster_bootstraps(cluster.get());
+    if (!o["bootstrap-file"].empty()) {
+      // Written whole under another name, then renamed: a reader never sees half a list.
+      const std::string partial = o["bootstrap-file"] + ".partial";
+      std::ofstream(partial) << bootstrap << "\n";
+      std::rename(partial.c_str(), o["bootstrap-file"].c_str());
+    }
+    std::cout << "bootstrap.servers=" << bootstrap << std::endl;
+    int signal = 0;
+    sigwait(&stop_signals, &signal);
+  }
+  return 0;
+}
