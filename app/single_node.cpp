@@ -143,8 +143,11 @@ SingleNode::SingleNode(
     auto key = pki::parse_private_key_pem(read_file(config.tls_private_key_file), &passphrase);
     config.http.tls_private_key_pem = pki::private_key_pem(key.get(), nullptr);  // memory only
   }
-  std::unique_ptr<eventlog::EventLog> log =
-      std::make_unique<eventlog::EmbeddedLog>(config.data_dir + "/log");
+  std::unique_ptr<eventlog::EventLog> log;
+  if (config.kafka)
+    log = std::make_unique<eventlog::KafkaLog>(*config.kafka);
+  else
+    log = std::make_unique<eventlog::EmbeddedLog>(config.data_dir + "/log");
   if (wrap_log) log = wrap_log(std::move(log));
   auto device_ca = std::make_shared<const crypto::TrustStore>(
       crypto::TrustStore::from_pem(config.http.client_ca_pem));

@@ -1,6 +1,6 @@
 // `cairn serve`: ingest, projector and dispatcher as threads of one process over the embedded log
 // in a data directory:
-//   <data>/log/events.log   the event log (source of truth)
+//   <data>/log/events.log   the event log (source of truth), unless it is on Kafka
 //   <data>/projection/      RocksDB, rebuilt from the log by `cairn replay`
 //   <data>/dispatcher/      RocksDB: the dispatcher's push targets, outbox and log position
 //   <data>/pki/             development PKI (when no certificates are configured)
@@ -10,11 +10,13 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 
 #include "dispatcher/dispatcher.hpp"
 #include "eventlog/event_log.hpp"
+#include "eventlog/kafka_log.hpp"
 #include "ingest/http_server.hpp"
 
 namespace cairn::app {
@@ -28,6 +30,9 @@ struct NodeConfig {
   std::string tls_private_key_file;  // PEM; encrypted keys are opened with the keyring
   std::string device_ca_file;
   std::chrono::milliseconds apply_timeout{5000};
+  // The log on Kafka instead of <data>/log (cluster mode); the projection and the dispatcher's
+  // store stay in <data>, as this node's replicas of what the log says.
+  std::optional<eventlog::KafkaOptions> kafka;
   // Where pushes go (Apple's hosts by default; the APNs simulator's in tests and load tests).
   dispatcher::ApnsClient::Options apns;
   dispatcher::DispatcherOptions dispatch;

@@ -20,6 +20,7 @@ constexpr const char* kUsage = R"(usage: cairn <command> [options]
 commands:
   serve     run ingest, projector and dispatcher on the embedded log (single node)
             --data-dir DIR (data)  --listen HOST:PORT (127.0.0.1:8443)  --no-tls
+            --kafka-brokers HOST:PORT,... [--kafka-topic T (cairn.events.v1)]   the log on Kafka
             --tls-cert FILE --tls-key FILE --device-ca FILE   (default: the dev PKI in DIR/pki)
             --trusted-proxy-header NAME  --max-body-bytes N (4194304)  --threads N (256)
             --node NAME  --apply-timeout-ms N (5000)  --keep-alive-seconds N (5)
@@ -77,6 +78,12 @@ int serve(const Options& o) {
   c.http.threads = std::stoi(opt(o, "threads", "256"));
   c.http.keep_alive_seconds = std::stoi(opt(o, "keep-alive-seconds", "5"));
   c.apply_timeout = std::chrono::milliseconds(std::stoll(opt(o, "apply-timeout-ms", "5000")));
+  if (o.contains("kafka-brokers")) {
+    c.kafka.emplace();
+    c.kafka->bootstrap_servers = o.at("kafka-brokers");
+    c.kafka->topic = opt(o, "kafka-topic", c.kafka->topic);
+    c.kafka->client_id = "cairn-" + (c.node_name.empty() ? std::string("serve") : c.node_name);
+  }
   // One URL sends both environments to a stand-in (the APNs simulator).
   c.apns.endpoints.production = opt(o, "apns-url", c.apns.endpoints.production);
   c.apns.endpoints.sandbox =

@@ -248,7 +248,15 @@ void HttpServer::routes() {
   s.Get(R"(/v1/push/([^/]+))", admin([this](const httplib::Request& req, const Principal& p) {
           return admin_.push(split_ids(req.matches[1].str()), p);
         }));
-  s.Get("/v1/devices", admin([this](const httplib::Request& req, const Principal&) {
+  // Reads reflect every event acknowledged before they began, wherever it was appended (on
+  // Kafka another node may have written it): the projection catches up to the log's end first.
+  auto admin_read = [this, admin](auto call) {
+    return admin([this, call](const httplib::Request& req, const Principal& p) {
+      writer_.wait_caught_up();
+      return call(req, p);
+    });
+  };
+  s.Get("/v1/devices", admin_read([this](const httplib::Request& req, const Principal&) {
           size_t limit = 100;
           if (req.has_param("limit")) {
             const std::string text = req.get_param_value("limit");
@@ -259,14 +267,15 @@ void HttpServer::routes() {
           }
           return admin_.devices(req.get_param_value("after"), limit);
         }));
-  s.Get(R"(/v1/devices/([^/]+))", admin([this](const httplib::Request& req, const Principal&) {
+  s.Get(R"(/v1/devices/([^/]+))", admin_read([this](const httplib::Request& req, const Principal&) {
           return admin_.device(req.matches[1].str());
         }));
   s.Get(R"(/v1/devices/([^/]+)/commands)",
-        admin([this](const httplib::Request& req, const Principal&) {
+        admin_read([this](const httplib::Request& req, const Principal&) {
           return admin_.device_commands(req.matches[1].str());
         }));
-  s.Get(R"(/v1/commands/([^/]+))", admin([this](const httplib::Request& req, const Principal&) {
+  s.Get(R"(/v1/commands/([^/]+))",
+        admin_read([this](const httplib::Request& req, const Principal&) {
           return admin_.command(req.matches[1].str());
         }));
   // PEM (NanoMDM's format), or PKCS#12 by Content-Type with its password in a header (a query
@@ -277,11 +286,12 @@ void HttpServer::routes() {
                 req.body, req.get_header_value("Cairn-PKCS12-Password"), p);
           return admin_.upload_push_certificate(req.body, p);
         }));
-  s.Get("/v1/pushcerts", admin([this](const httplib::Request&, const Principal&) {
+  s.Get("/v1/pushcerts", admin_read([this](const httplib::Request&, const Principal&) {
           return admin_.push_certificates();
         }));
-  s.Get("/v1/projection",
-        admin([this](const httplib::Request&, const Principal&) { return admin_.projection(); }));
+  s.Get("/v1/projection", admin_read([this](const httplib::Request&, const Principal&) {
+          return admin_.projection();
+        }));
   // Prometheus scrapes with the same Basic credentials as any admin client.
   s.Get("/metrics", admin([this](const httplib::Request&, const Principal&) {
           return ApiResponse{200, metrics_.prometheus_text(), "text/plain; version=0.0.4"};

@@ -7,8 +7,9 @@
 //                           [--bootstrap-file F]
 //
 // Prints "bootstrap.servers=HOST:PORT,..." on stdout once the topic exists (and writes the list
-// to --bootstrap-file, for scripts), then serves until SIGTERM or SIGINT. Ports are chosen by the
-// kernel: librdkafka 2.0 cannot fix them.
+// to --bootstrap-file, for scripts), then serves until SIGTERM or SIGINT. SIGUSR1 takes every
+// broker down (connections refused, data kept), SIGUSR2 brings them back: an outage and its end
+// for tests. Ports are chosen by the kernel: librdkafka 2.0 cannot fix them.
 //
 // Limits of the mock (librdkafka 2.0.2), which tests must respect: acks are accepted but nothing
 // is replicated; each partition keeps at most 5 MiB or 100,000 message sets (older ones are
@@ -53,11 +54,13 @@ int main(int argc, char** argv) {
     o[a.substr(2)] = argv[++i];
   }
   // Block the stop signals before librdkafka starts its threads, so only sigwait sees them.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGTERM);
-  sigaddset(&stop_signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGUSR1);
+  sigaddset(&signals, SIGUSR2);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   char error[512];
   // The mock cluster lives inside a client handle; this one never connects anywhere (errors
@@ -93,8 +96,16 @@ int main(int argc, char** argv) {
       std::rename(partial.c_str(), o["bootstrap-file"].c_str());
     }
     std::cout << "bootstrap.servers=" << bootstrap << std::endl;
-    int signal = 0;
-    sigwait(&stop_signals, &signal);
+    const int brokers = std::stoi(o["brokers"]);
+    for (int signal = 0;
+         sigwait(&signals, &signal) == 0 && signal != SIGTERM && signal != SIGINT;) {
+      for (int32_t id = 1; id <= brokers; ++id)
+        if (signal == SIGUSR1)
+          rd_kafka_mock_broker_set_down(cluster.get(), id);
+        else
+          rd_kafka_mock_broker_set_up(cluster.get(), id);
+      std::cout << (signal == SIGUSR1 ? "brokers down" : "brokers up") << std::endl;
+    }
   }
   return 0;
 }

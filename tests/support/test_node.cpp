@@ -51,6 +51,7 @@ void TestNode::start() {
   config.http.max_body_bytes = options_.max_body_bytes;
   config.apply_timeout = options_.apply_timeout;
   config.apns = options_.apns;
+  config.kafka = options_.kafka;
   node_ = std::make_unique<app::SingleNode>(config, options_.wrap_log);
   node_->start();
 }

@@ -23,7 +23,8 @@ struct TestNodeOptions {
   std::string trusted_proxy_header;
   size_t max_body_bytes = 4u << 20;
   std::chrono::milliseconds apply_timeout{5000};
-  dispatcher::ApnsClient::Options apns;  // in-process nodes: where the dispatcher pushes
+  dispatcher::ApnsClient::Options apns;         // in-process nodes: where the dispatcher pushes
+  std::optional<eventlog::KafkaOptions> kafka;  // in-process nodes: the log on Kafka
   std::function<std::unique_ptr<eventlog::EventLog>(std::unique_ptr<eventlog::EventLog>)> wrap_log;
 };
 
