@@ -186,7 +186,8 @@ void SingleNode::stop() {
   parts_->projector.stop();
 }
 
-ReplayResult replay(const std::string& data_dir, const std::string& into) {
+ReplayResult replay(const std::string& data_dir, const std::optional<eventlog::KafkaOptions>& kafka,
+                    const std::string& into) {
   if (std::filesystem::exists(into) && !std::filesystem::is_empty(into))
     throw std::runtime_error(into + " is not empty: replay builds a fresh projection");
   using Clock = std::chrono::steady_clock;
@@ -195,12 +196,17 @@ ReplayResult replay(const std::string& data_dir, const std::string& into) {
   };
   ReplayResult result;
   auto start = Clock::now();
-  eventlog::EmbeddedLog log(data_dir + "/log", eventlog::EmbeddedLog::Mode::kReadOnly);
+  std::unique_ptr<eventlog::EventLog> log;
+  if (kafka)
+    log = std::make_unique<eventlog::KafkaLog>(*kafka);
+  else
+    log = std::make_unique<eventlog::EmbeddedLog>(data_dir + "/log",
+                                                  eventlog::EmbeddedLog::Mode::kReadOnly);
   result.open_seconds = seconds_since(start);
   start = Clock::now();
   projector::Store store(into);
   projector::AppliedWatermark watermark;
-  projector::Projector projector(log, store, watermark);
+  projector::Projector projector(*log, store, watermark);
   result.events = projector.rebuild();
   result.apply_seconds = seconds_since(start);
   start = Clock::now();

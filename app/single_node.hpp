@@ -67,6 +67,8 @@ struct ReplayResult {
   double apply_seconds = 0;   // decoding and applying every event, writing the store
   double digest_seconds = 0;  // hashing the rebuilt store
 };
-ReplayResult replay(const std::string& data_dir, const std::string& into);
+// The log is <data_dir>/log, or on Kafka when `kafka` is given.
+ReplayResult replay(const std::string& data_dir, const std::optional<eventlog::KafkaOptions>& kafka,
+                    const std::string& into);
 
 }  // namespace cairn::app

@@ -21,6 +21,7 @@ commands:
   serve     run ingest, projector and dispatcher on the embedded log (single node)
             --data-dir DIR (data)  --listen HOST:PORT (127.0.0.1:8443)  --no-tls
             --kafka-brokers HOST:PORT,... [--kafka-topic T (cairn.events.v1)]   the log on Kafka
+            --kafka-fetch-wait-ms N (100; ~2 against the test broker, see its README)
             --tls-cert FILE --tls-key FILE --device-ca FILE   (default: the dev PKI in DIR/pki)
             --trusted-proxy-header NAME  --max-body-bytes N (4194304)  --threads N (256)
             --node NAME  --apply-timeout-ms N (5000)  --keep-alive-seconds N (5)
@@ -30,6 +31,7 @@ commands:
             --inactive-after-seconds N (2592000)   (0 turns either off)
   replay    rebuild the projection from the log into a fresh directory, print the digest
             --data-dir DIR  --into DIR (a new temporary directory when omitted)
+            --kafka-brokers ... --kafka-topic T   replay from Kafka instead of DIR/log
   pki init        create the development PKI in DIR/pki      --data-dir DIR
   pki passphrase  print the passphrase of the PEM keys Cairn wrote   --data-dir DIR
   apikey create   create an admin API key (shown once)     --data-dir DIR --name NAME
@@ -60,6 +62,19 @@ std::string opt(const Options& o, const std::string& key, const std::string& fal
   return it == o.end() ? fallback : it->second;
 }
 
+// --kafka-brokers and its companions, or nothing (the embedded log).
+std::optional<cairn::eventlog::KafkaOptions> kafka_options(const Options& o,
+                                                           const std::string& client_id) {
+  if (!o.contains("kafka-brokers")) return std::nullopt;
+  cairn::eventlog::KafkaOptions k;
+  k.bootstrap_servers = o.at("kafka-brokers");
+  k.topic = opt(o, "kafka-topic", k.topic);
+  k.fetch_wait = std::chrono::milliseconds(
+      std::stoll(opt(o, "kafka-fetch-wait-ms", std::to_string(k.fetch_wait.count()))));
+  k.client_id = opt(o, "node", client_id);
+  return k;
+}
+
 int serve(const Options& o) {
   cairn::app::NodeConfig c;
   c.data_dir = opt(o, "data-dir", "data");
@@ -78,12 +93,7 @@ int serve(const Options& o) {
   c.http.threads = std::stoi(opt(o, "threads", "256"));
   c.http.keep_alive_seconds = std::stoi(opt(o, "keep-alive-seconds", "5"));
   c.apply_timeout = std::chrono::milliseconds(std::stoll(opt(o, "apply-timeout-ms", "5000")));
-  if (o.contains("kafka-brokers")) {
-    c.kafka.emplace();
-    c.kafka->bootstrap_servers = o.at("kafka-brokers");
-    c.kafka->topic = opt(o, "kafka-topic", c.kafka->topic);
-    c.kafka->client_id = "cairn-" + (c.node_name.empty() ? std::string("serve") : c.node_name);
-  }
+  c.kafka = kafka_options(o, "cairn-serve");
   // One URL sends both environments to a stand-in (the APNs simulator).
   c.apns.endpoints.production = opt(o, "apns-url", c.apns.endpoints.production);
   c.apns.endpoints.sandbox =
@@ -133,7 +143,7 @@ int replay(const Options& o) {
     into = (std::filesystem::temp_directory_path() / ("cairn-replay-" + std::to_string(::getpid())))
                .string();
   }
-  const auto result = cairn::app::replay(data_dir, into);
+  const auto result = cairn::app::replay(data_dir, kafka_options(o, "cairn-replay"), into);
   std::cout << "events " << result.events << "\ndigest " << result.digest << std::endl;
   std::cerr << "log opened in " << result.open_seconds << " s, applied in " << result.apply_seconds
             << " s, digest in " << result.digest_seconds << " s" << std::endl;

@@ -32,7 +32,9 @@ using TopicPtr = std::unique_ptr<rd_kafka_topic_t, TopicDeleter>;
 using MessagePtr = std::unique_ptr<rd_kafka_message_t, MessageDeleter>;
 
 constexpr const char* kTypeHeader = "type";
-constexpr size_t kMaxReaders = 8;  // consumer handles: projector, dispatcher, admin reads, replay
+// Consumer handles beyond one per partition (the projector reads each partition on its own
+// thread): the dispatcher, admin reads of stored results, replay.
+constexpr size_t kSpareReaders = 4;
 
 struct ConfDeleter {
   void operator()(rd_kafka_conf_t* c) const { rd_kafka_conf_destroy(c); }
@@ -162,7 +164,7 @@ struct KafkaLog::Impl {
         }
         if (!idle) idle = r.get();
       }
-      if (readers.size() < kMaxReaders) {
+      if (readers.size() < static_cast<size_t>(partitions) + kSpareReaders) {
         readers.push_back(make_reader());
         readers.back()->busy = true;
         return *readers.back();
@@ -195,7 +197,7 @@ KafkaLog::KafkaLog(KafkaOptions options) : impl_(std::make_unique<Impl>()) {
   auto conf = make_conf(m.options,
                         {{"enable.idempotence", "true"},  // implies acks=all, ordered retries
                          {"acks", "all"},
-                         {"linger.ms", "2"},
+                         {"linger.ms", "0"},
                          {"message.timeout.ms", std::to_string(m.options.delivery_timeout.count())},
                          // The Java client's partitioner: other producers agree on partitions.
                          {"partitioner", "murmur2_random"}});

@@ -230,7 +230,7 @@ TEST_F(CommandChannel, ReplayRebuildsTheSameProjection) {
   ASSERT_EQ(live->status, 200);
   node->stop();
   TempDir fresh;
-  const auto replayed = app::replay(dir.path(), fresh / "projection");
+  const auto replayed = app::replay(dir.path(), std::nullopt, fresh / "projection");
   EXPECT_NE(live->body.find("\"digest\":\"" + replayed.digest + "\""), std::string::npos)
       << live->body << " vs " << replayed.digest;
   EXPECT_NE(live->body.find("\"0\":" + std::to_string(replayed.events)), std::string::npos);

@@ -98,7 +98,7 @@ TEST(Crash, KillMinus9MidSessionLosesNothingAcknowledged) {
   auto live = node.admin_get("/v1/projection");
   node.stop();
   TempDir fresh;
-  const auto replayed = app::replay(dir.path(), fresh / "projection");
+  const auto replayed = app::replay(dir.path(), std::nullopt, fresh / "projection");
   EXPECT_NE(live->body.find(replayed.digest), std::string::npos) << live->body;
 }
 

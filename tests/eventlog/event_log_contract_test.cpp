@@ -42,6 +42,7 @@ class Kafka : public Backend {
   KafkaOptions options() const {
     KafkaOptions o;
     o.bootstrap_servers = broker_.bootstrap_servers();
+    o.fetch_wait = 2ms;  // the test broker holds fetches (see KafkaOptions)
     return o;
   }
   testing::KafkaTestBroker broker_;
