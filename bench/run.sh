@@ -75,6 +75,22 @@ stop_server
 outbox_kib=$(du -sk "$data/dispatcher" | cut -f1)
 outage_row="| $push_devices | $waiting | $((outbox_kib * 1024 / waiting)) | $(((rss_after - rss_before) * 1024 / waiting)) |"
 
+# Through Kafka: the same loop with the log on the Kafka test broker (in memory, on these same 2
+# cores), then `cairn replay` from it. Sized to stay under the test broker's 5 MiB per partition.
+"build/cairn-kafka-test-broker" --partitions 8 --bootstrap-file "$work/kafka.bootstrap" >/dev/null &
+broker_pid=$!
+for _ in $(seq 100); do [ -s "$work/kafka.bootstrap" ] && break; sleep 0.1; done
+brokers=$(cat "$work/kafka.bootstrap")
+start_server "$work/kafka" 19506 --kafka-brokers "$brokers" --kafka-fetch-wait-ms 2
+kafka_json=$(devsim --devices 1000 --commands 5 --concurrency 32)
+stop_server
+replay_start=$(date +%s.%N)
+kafka_events=$("$cairn" replay --kafka-brokers "$brokers" --kafka-fetch-wait-ms 2 2>/dev/null | awk '/^events/{print $2}')
+kafka_replay_s=$(python3 -c "import time; print(round(time.time() - $replay_start, 2))")
+kill "$broker_pid"
+wait "$broker_pid" || true
+kafka_row=$(field "$kafka_json" "f\"| Kafka test broker, 8 partitions | {r['round_trips_per_second']:.0f} | {r['stats']['kinds']['result']['p50_us']/1000:.1f} | {r['stats']['kinds']['result']['p99_us']/1000:.1f} | {r['server_cpu_us_per_round_trip']:.0f} | $kafka_events | $kafka_replay_s | {$kafka_events/$kafka_replay_s:.0f} | {sum(r['stats']['errors'].values())} |\"")
+
 start_server "$work/sweep" 19501
 : >"$work/sweep.dat"
 sweep_rows=""
@@ -166,6 +182,18 @@ GP
   echo "| devices | pushes waiting | dispatcher store bytes per push | server RSS growth bytes per push |"
   echo "|---|---|---|---|"
   echo "$outage_row"
+  echo
+  echo "## Through Kafka"
+  echo
+  echo "\`cairn serve --kafka-brokers <test broker> --kafka-fetch-wait-ms 2\`, then"
+  echo "\`cairn-devsim --devices 1000 --commands 5 --concurrency 32\`, then \`cairn replay --kafka-brokers …\`."
+  echo "The broker is \`cairn-kafka-test-broker\` (librdkafka's mock cluster: in memory, nothing"
+  echo "replicated, on the same 2 cores), so this is Cairn's own cost of the Kafka path, not a real"
+  echo "cluster's latency. Compare with the concurrency-32 row above (embedded log)."
+  echo
+  echo "| log | round trips/s | result p50 ms | result p99 ms | server CPU µs/rt | events | replay s | replay events/s | errors |"
+  echo "|---|---|---|---|---|---|---|---|---|"
+  echo "$kafka_row"
   echo
   echo "## Micro benchmarks"
   echo
