@@ -30,6 +30,14 @@ std::string host_name() {
 
 }  // namespace
 
+Roles Roles::named(const std::string& role) {
+  if (role == "serve") return {true, true, true};
+  if (role == "ingest") return {true, true, false};
+  if (role == "projector") return {false, true, false};
+  if (role == "dispatcher") return {false, false, true};
+  throw std::invalid_argument("unknown role " + role + " (serve, ingest, projector or dispatcher)");
+}
+
 struct SingleNode::Parts {
   Metrics metrics;  // first: every part below may count in it
   crypto::SecretBox secrets;
@@ -62,9 +70,11 @@ struct SingleNode::Parts {
         admin(writer, reader, store, *log, secrets),
         pusher(c.apns),
         dispatch_store(c.data_dir + "/dispatcher", dispatcher::kStoreLayout),
-        dispatcher(*log, dispatch_store, secrets, pusher, metrics, dispatch_options(c)) {
+        dispatcher(*log, dispatch_store, secrets, pusher, metrics, dispatch_options(c)),
+        roles(c.roles) {
     register_gauges();
   }
+  Roles roles;
 
   // Read at scrape time from where each number already lives.
   void register_gauges() {
@@ -79,10 +89,38 @@ struct SingleNode::Parts {
     };
     metrics.gauge("cairn_log_end_offset", "The offset after the newest event, per partition",
                   per_partition([this](PartitionId p) { return log->end_offset(p).value(); }));
-    metrics.gauge(
-        "cairn_projection_next_offset",
-        "The next offset the projector applies; cairn_log_end_offset minus this is its lag",
-        per_partition([this](PartitionId p) { return store.next_offset(p).value(); }));
+    if (roles.projector())
+      metrics.gauge(
+          "cairn_projection_next_offset",
+          "The next offset the projector applies; cairn_log_end_offset minus this is its lag",
+          per_partition([this](PartitionId p) { return store.next_offset(p).value(); }));
+    if (roles.projector()) {  // the certificates are read from the projection
+      metrics.gauge("cairn_push_certificate_expiry_timestamp_seconds",
+                    "When each topic's push certificate expires (Unix time)", [this] {
+                      std::vector<Metrics::Sample> samples;
+                      for (const auto& c : reader.push_certificates())
+                        if (const auto t = parse_rfc3339(c.not_after))
+                          samples.push_back(
+                              {{{"topic", c.topic}},
+                               static_cast<double>(std::chrono::duration_cast<std::chrono::seconds>(
+                                                       t->time_since_epoch())
+                                                       .count())});
+                      return samples;
+                    });
+      metrics.gauge("cairn_push_certificate_expiring_soon",
+                    "1 while a topic's push certificate has under 30 days left: renew it at Apple",
+                    [this] {
+                      std::vector<Metrics::Sample> samples;
+                      for (const auto& c : reader.push_certificates())
+                        samples.push_back({{{"topic", c.topic}},
+                                           pki::days_until_expiry(c.certificate_pem) <
+                                                   pki::kPushCertificateWarningDays
+                                               ? 1.0
+                                               : 0.0});
+                      return samples;
+                    });
+    }
+    if (!roles.dispatcher) return;
     metrics.gauge(
         "cairn_dispatcher_next_offset",
         "The next offset the dispatcher consumes; cairn_log_end_offset minus this is its lag",
@@ -90,30 +128,6 @@ struct SingleNode::Parts {
     metrics.gauge("cairn_dispatcher_outbox_pushes", "Pushes waiting to be sent or retried", [this] {
       return std::vector<Metrics::Sample>{{{}, static_cast<double>(dispatcher.pending())}};
     });
-    metrics.gauge("cairn_push_certificate_expiry_timestamp_seconds",
-                  "When each topic's push certificate expires (Unix time)", [this] {
-                    std::vector<Metrics::Sample> samples;
-                    for (const auto& c : reader.push_certificates())
-                      if (const auto t = parse_rfc3339(c.not_after))
-                        samples.push_back(
-                            {{{"topic", c.topic}},
-                             static_cast<double>(std::chrono::duration_cast<std::chrono::seconds>(
-                                                     t->time_since_epoch())
-                                                     .count())});
-                    return samples;
-                  });
-    metrics.gauge("cairn_push_certificate_expiring_soon",
-                  "1 while a topic's push certificate has under 30 days left: renew it at Apple",
-                  [this] {
-                    std::vector<Metrics::Sample> samples;
-                    for (const auto& c : reader.push_certificates())
-                      samples.push_back({{{"topic", c.topic}},
-                                         pki::days_until_expiry(c.certificate_pem) <
-                                                 pki::kPushCertificateWarningDays
-                                             ? 1.0
-                                             : 0.0});
-                    return samples;
-                  });
   }
 
   static dispatcher::DispatcherOptions dispatch_options(const NodeConfig& c) {
@@ -137,6 +151,8 @@ SingleNode::SingleNode(
     if (config.device_ca_file.empty()) config.device_ca_file = paths.ca_cert();
   }
   config.http.client_ca_pem = read_file(config.device_ca_file);
+  config.http.device_routes = config.roles.devices;
+  config.http.admin_routes = config.roles.admin;
   if (config.http.tls) {
     config.http.tls_certificate_pem = read_file(config.tls_certificate_file);
     const std::string passphrase = secrets.derive_passphrase(pki::kKeyPassphrasePurpose);
@@ -170,10 +186,12 @@ void SingleNode::start() {
   std::signal(SIGPIPE, SIG_IGN);
   // Serve only from a projection that has caught up with the log (after a crash or a deleted
   // projection it may be far behind); the watermark check in ingest covers later lag.
-  const auto applied = parts_->projector.catch_up();
-  if (applied > 0) logging::info("projection caught up", {{"events", std::to_string(applied)}});
-  parts_->projector.start();
-  parts_->dispatcher.start();
+  if (parts_->roles.projector()) {
+    const auto applied = parts_->projector.catch_up();
+    if (applied > 0) logging::info("projection caught up", {{"events", std::to_string(applied)}});
+    parts_->projector.start();
+  }
+  if (parts_->roles.dispatcher) parts_->dispatcher.start();
   http_thread_ = std::thread([this] { parts_->http->serve(); });
   logging::info("cairn serving", {{"port", std::to_string(port_)}});
 }

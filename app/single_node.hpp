@@ -1,5 +1,6 @@
-// `cairn serve`: ingest, projector and dispatcher as threads of one process over the embedded log
-// in a data directory:
+// A Cairn node: ingest, projector and dispatcher as threads of one process (`cairn serve`), or
+// some of them (a role: `cairn ingest`, `cairn projector`, `cairn dispatcher`, for nodes sharing
+// a log on Kafka). Its data directory:
 //   <data>/log/events.log   the event log (source of truth), unless it is on Kafka
 //   <data>/projection/      RocksDB, rebuilt from the log by `cairn replay`
 //   <data>/dispatcher/      RocksDB: the dispatcher's push targets, outbox and log position
@@ -21,7 +22,19 @@
 
 namespace cairn::app {
 
+// What a node runs. A projector replica runs whenever devices or admins are served (answers wait
+// for it); /healthz and /metrics are always served.
+struct Roles {
+  bool devices = true;     // /mdm and /checkin
+  bool admin = true;       // the admin API
+  bool dispatcher = true;  // pushes
+  bool projector() const { return devices || admin; }
+  // "serve" (everything), "ingest" (devices + admin), "projector" (admin), "dispatcher".
+  static Roles named(const std::string& role);
+};
+
 struct NodeConfig {
+  Roles roles;
   std::string data_dir = "data";
   std::string node_name;  // defaults to the host name
   ingest::HttpOptions http;

@@ -2,6 +2,7 @@
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <map>
 #include <string>
@@ -19,6 +20,10 @@ constexpr const char* kUsage = R"(usage: cairn <command> [options]
 
 commands:
   serve     run ingest, projector and dispatcher on the embedded log (single node)
+  ingest | projector | dispatcher   one role of a deployment on Kafka (--kafka-brokers needed):
+            ingest: device endpoints + admin API + a projector replica; projector: admin API +
+            replica; dispatcher: pushes. All take serve's options and serve /healthz, /metrics.
+            --config FILE   options as "name = value" lines (the command line wins)
             --data-dir DIR (data)  --listen HOST:PORT (127.0.0.1:8443)  --no-tls
             --kafka-brokers HOST:PORT,... [--kafka-topic T (cairn.events.v1)]   the log on Kafka
             --kafka-fetch-wait-ms N (100; ~2 against the test broker, see its README)
@@ -57,6 +62,31 @@ Options parse_options(const std::vector<std::string>& args, size_t first) {
   return o;
 }
 
+// --config FILE: the same options, one "name = value" per line ('#' starts a comment), so every
+// role of a deployment reads one file. Options on the command line win.
+Options with_config_file(Options o) {
+  if (!o.contains("config")) return o;
+  std::ifstream in(o.at("config"));
+  if (!in) throw std::invalid_argument("cannot read " + o.at("config"));
+  auto trim = [](std::string t) {
+    t.erase(0, t.find_first_not_of(" \t"));
+    t.erase(t.find_last_not_of(" \t\r") + 1);
+    return t;
+  };
+  int number = 0;
+  for (std::string line; std::getline(in, line);) {
+    ++number;
+    line = trim(line.substr(0, line.find('#')));
+    if (line.empty()) continue;
+    const auto eq = line.find('=');
+    if (eq == std::string::npos)
+      throw std::invalid_argument(o.at("config") + ":" + std::to_string(number) +
+                                  ": expected name = value");
+    o.try_emplace(trim(line.substr(0, eq)), trim(line.substr(eq + 1)));
+  }
+  return o;
+}
+
 std::string opt(const Options& o, const std::string& key, const std::string& fallback) {
   auto it = o.find(key);
   return it == o.end() ? fallback : it->second;
@@ -75,8 +105,13 @@ std::optional<cairn::eventlog::KafkaOptions> kafka_options(const Options& o,
   return k;
 }
 
-int serve(const Options& o) {
+int serve(const Options& o, const std::string& role) {
   cairn::app::NodeConfig c;
+  c.roles = cairn::app::Roles::named(role);
+  if (role != "serve" && !o.contains("kafka-brokers"))
+    throw std::invalid_argument("cairn " + role +
+                                " is one role of a deployment sharing a log on Kafka: give "
+                                "--kafka-brokers (or run cairn serve)");
   c.data_dir = opt(o, "data-dir", "data");
   c.node_name = opt(o, "node", "");
   const std::string listen = opt(o, "listen", "127.0.0.1:8443");
@@ -93,7 +128,7 @@ int serve(const Options& o) {
   c.http.threads = std::stoi(opt(o, "threads", "256"));
   c.http.keep_alive_seconds = std::stoi(opt(o, "keep-alive-seconds", "5"));
   c.apply_timeout = std::chrono::milliseconds(std::stoll(opt(o, "apply-timeout-ms", "5000")));
-  c.kafka = kafka_options(o, "cairn-serve");
+  c.kafka = kafka_options(o, "cairn-" + role);
   // One URL sends both environments to a stand-in (the APNs simulator).
   c.apns.endpoints.production = opt(o, "apns-url", c.apns.endpoints.production);
   c.apns.endpoints.sandbox =
@@ -127,7 +162,7 @@ int serve(const Options& o) {
   cairn::app::SingleNode node(c);
   node.start();
   std::cout << "cairn serving on " << (c.http.tls ? "https://" : "http://") << c.http.host << ":"
-            << node.port() << " (data in " << c.data_dir << ")" << std::endl;
+            << node.port() << " (role " << role << ", data in " << c.data_dir << ")" << std::endl;
   int sig = 0;
   sigwait(&stop_signals, &sig);
   cairn::logging::info("stopping", {{"signal", std::to_string(sig)}});
@@ -161,8 +196,9 @@ int main(int argc, char** argv) {
       return args.size() < 2 ? 2 : 0;
     }
     const std::string& cmd = args[1];
-    if (cmd == "serve") return serve(parse_options(args, 2));
-    if (cmd == "replay") return replay(parse_options(args, 2));
+    if (cmd == "serve" || cmd == "ingest" || cmd == "projector" || cmd == "dispatcher")
+      return serve(with_config_file(parse_options(args, 2)), cmd);
+    if (cmd == "replay") return replay(with_config_file(parse_options(args, 2)));
     if ((cmd == "pki" || cmd == "apikey") && args.size() >= 3) {
       const auto o = parse_options(args, 3);
       const std::string data_dir = opt(o, "data-dir", "data");

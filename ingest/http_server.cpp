@@ -213,32 +213,10 @@ void HttpServer::handle_admin(const httplib::Request& req, httplib::Response& re
   }
 }
 
-void HttpServer::routes() {
-  auto& s = *server_;
-  s.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
-    const std::string declared = req.get_header_value("Content-Length");
-    const uint64_t length = declared.empty() ? 0 : std::strtoull(declared.c_str(), nullptr, 10);
-    if (length <= options_.max_body_bytes) return httplib::Server::HandlerResponse::Unhandled;
-    reject(req, res, 413,
-           "body of " + std::to_string(length) + " bytes exceeds the limit of " +
-               std::to_string(options_.max_body_bytes),
-           "", "");
-    res.set_header("Connection", "close");
-    return httplib::Server::HandlerResponse::Handled;
-  });
-  auto device = [this](Channel c) {
-    return [this, c](const httplib::Request& req, httplib::Response& res) {
-      handle_device(req, res, c);
-    };
-  };
-  s.Put("/mdm", device(Channel::kServerUrl));
-  s.Put("/checkin", device(Channel::kCheckin));
-
-  auto admin = [this](auto call) {
-    return [this, call](const httplib::Request& req, httplib::Response& res) {
-      handle_admin(req, res, [&](const Principal& p) { return call(req, p); });
-    };
-  };
+// The admin API (NanoMDM-compatible writes, reads of the projection). `admin` wraps a call with
+// API-key authentication and the error mapping.
+template <class Admin>
+void HttpServer::admin_routes(httplib::Server& s, Admin admin) {
   auto enqueue = admin([this](const httplib::Request& req, const Principal& p) {
     const bool no_push = req.has_param("nopush") && req.get_param_value("nopush") != "0";
     return admin_.enqueue(split_ids(req.matches[1].str()), req.body, no_push, p);
@@ -292,6 +270,37 @@ void HttpServer::routes() {
   s.Get("/v1/projection", admin_read([this](const httplib::Request&, const Principal&) {
           return admin_.projection();
         }));
+}
+
+void HttpServer::routes() {
+  auto& s = *server_;
+  s.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+    const std::string declared = req.get_header_value("Content-Length");
+    const uint64_t length = declared.empty() ? 0 : std::strtoull(declared.c_str(), nullptr, 10);
+    if (length <= options_.max_body_bytes) return httplib::Server::HandlerResponse::Unhandled;
+    reject(req, res, 413,
+           "body of " + std::to_string(length) + " bytes exceeds the limit of " +
+               std::to_string(options_.max_body_bytes),
+           "", "");
+    res.set_header("Connection", "close");
+    return httplib::Server::HandlerResponse::Handled;
+  });
+  auto device = [this](Channel c) {
+    return [this, c](const httplib::Request& req, httplib::Response& res) {
+      handle_device(req, res, c);
+    };
+  };
+  if (options_.device_routes) {
+    s.Put("/mdm", device(Channel::kServerUrl));
+    s.Put("/checkin", device(Channel::kCheckin));
+  }
+
+  auto admin = [this](auto call) {
+    return [this, call](const httplib::Request& req, httplib::Response& res) {
+      handle_admin(req, res, [&](const Principal& p) { return call(req, p); });
+    };
+  };
+  if (options_.admin_routes) admin_routes(s, admin);
   // Prometheus scrapes with the same Basic credentials as any admin client.
   s.Get("/metrics", admin([this](const httplib::Request&, const Principal&) {
           return ApiResponse{200, metrics_.prometheus_text(), "text/plain; version=0.0.4"};

@@ -34,6 +34,10 @@ struct HttpOptions {
   // Pending connections the kernel queues. Debian's httplib listens with a backlog of 5: a burst
   // of devices connecting at once then waits out 1 s SYN retransmits.
   int listen_backlog = 4096;
+  // Which routes this node serves (its role): the device endpoints (/mdm, /checkin) and the admin
+  // API. /healthz and /metrics are always served.
+  bool device_routes = true;
+  bool admin_routes = true;
 };
 
 class HttpServer {
@@ -53,6 +57,8 @@ class HttpServer {
  private:
   enum class Channel { kServerUrl, kCheckin };
   void routes();
+  template <class Admin>
+  void admin_routes(httplib::Server& s, Admin admin);
   void handle_device(const httplib::Request& req, httplib::Response& res, Channel channel);
   void handle_admin(const httplib::Request& req, httplib::Response& res,
                     const std::function<ApiResponse(const Principal&)>& call);

@@ -15,6 +15,7 @@
 #include "devsim/fleet.hpp"
 #include "ops/apns_simulator/apns_simulator.hpp"
 #include "pki/issuer.hpp"
+#include "tests/support/apns.hpp"
 #include "tests/support/messages.hpp"
 #include "tests/support/temp_dir.hpp"
 #include "tests/support/test_node.hpp"
@@ -28,22 +29,14 @@ const std::string kTopic = "com.apple.mgmt.test";  // the test devices' topic
 
 class Push : public ::testing::Test {
  protected:
-  Push()
-      : apns_ca_(pki::make_ca("Test APNs CA", 400)),
-        apns_server_(pki::issue_certificate(apns_ca_, "127.0.0.1", pki::CertUsage::kServer,
-                                            {"127.0.0.1"}, 400)) {
-    std::ofstream(dir_ / "apns-ca.pem") << crypto::certificate_pem(apns_ca_.cert.get());
-    sim_ = std::make_unique<apns_sim::ApnsSimulator>(apns_sim::Options{
-        "127.0.0.1", 0, crypto::certificate_pem(apns_server_.cert.get()),
-        pki::private_key_pem(apns_server_.key.get(), nullptr), dir_ / "apns-ca.pem"});
-    sim_->on_accepted([this](const apns_sim::RecordedPush& p) {
+  Push() {
+    apns_.sim().on_accepted([this](const apns_sim::RecordedPush& p) {
       std::lock_guard lock(mu_);
       woken_.push_back(p.token_hex);
       cv_.notify_all();
     });
     TestNodeOptions options;
-    options.apns.endpoints.production = "https://127.0.0.1:" + std::to_string(sim_->port());
-    options.apns.endpoints.ca_file = dir_ / "apns-ca.pem";
+    options.apns = apns_.client_options();
     std::filesystem::create_directories(dir_ / "node");
     node_ = std::make_unique<TestNode>(dir_ / "node", options);
   }
@@ -52,8 +45,7 @@ class Push : public ::testing::Test {
     return node_->admin()->Put("/v1/pushcert", body, "application/x-pem-file");
   }
   std::string push_certificate_upload(int days) {
-    const auto cert = pki::issue_push_certificate(apns_ca_, kTopic, days);
-    return crypto::certificate_pem(cert.cert.get()) + pki::private_key_pem(cert.key.get(), nullptr);
+    return apns_.push_certificate_upload(kTopic, days);
   }
   bool wait_for_push(size_t count) {
     std::unique_lock lock(mu_);
@@ -61,8 +53,7 @@ class Push : public ::testing::Test {
   }
 
   TempDir dir_;
-  pki::Identity apns_ca_, apns_server_;
-  std::unique_ptr<apns_sim::ApnsSimulator> sim_;
+  TestApns apns_{dir_ / "apns-ca.pem"};
   std::unique_ptr<TestNode> node_;
   std::mutex mu_;
   std::condition_variable cv_;
@@ -82,8 +73,8 @@ TEST_F(Push, EnqueuePushPollAcknowledge) {
   d.enroll();
   ASSERT_EQ(node_->enqueue("PUSHED-1", command_body("CMD-1", "ProfileList"))->status, 200);
   ASSERT_TRUE(wait_for_push(1)) << "no push reached the simulator";
-  const auto push = sim_->pushes().back();
-  EXPECT_EQ(push.token_hex, hex_encode(std::string(32, '\x42')));
+  const auto push = apns_.sim().pushes().back();
+  EXPECT_EQ(push.token_hex, token_hex_of("PUSHED-1"));
   EXPECT_EQ(push.body, R"({"mdm":"PUSH-MAGIC-PUSHED-1"})");
   // Woken, the device polls and works through its queue.
   EXPECT_EQ(command_uuid_of(d.report("Idle")), "CMD-1");
@@ -112,7 +103,7 @@ TEST_F(Push, BadUploadsAreClear400s) {
   const auto other = push_certificate_upload(400);
   const auto other_key = other.substr(other.find("-----BEGIN PRIVATE KEY"));
   const auto stranger =
-      pki::issue_certificate(apns_ca_, "not a push cert", pki::CertUsage::kClient, {}, 400);
+      pki::issue_certificate(apns_.ca(), "not a push cert", pki::CertUsage::kClient, {}, 400);
   const std::vector<std::pair<std::string, std::string>> cases{
       {"garbage", "no PEM certificate"},
       {cert_only, "no clear PEM private key"},
@@ -132,7 +123,7 @@ TEST_F(Push, BadUploadsAreClear400s) {
 }
 
 TEST_F(Push, APkcs12FileOpensWithItsPasswordOnly) {
-  const auto cert = pki::issue_push_certificate(apns_ca_, kTopic, 400);
+  const auto cert = pki::issue_push_certificate(apns_.ca(), kTopic, 400);
   std::unique_ptr<PKCS12, crypto::OpensslDeleter<PKCS12, PKCS12_free>> p12(PKCS12_create(
       "s3cret pass", "push", cert.key.get(), cert.cert.get(), nullptr, 0, 0, 0, 0, 0));
   ASSERT_TRUE(p12);
@@ -193,7 +184,7 @@ TEST_F(Push, AFleetWokenOnlyByPushesDrainsEveryQueue) {
   endpoint.port = node_->port();
   endpoint.server_ca_file = node_->ca_file();
   devsim::Fleet fleet(endpoint, node_->ca(), 16, "WOKEN", kTopic, {0.3, 0.2, 0.2, 0, 0}, 11);
-  sim_->on_accepted([&](const apns_sim::RecordedPush& p) { fleet.wake(p.token_hex); });
+  apns_.sim().on_accepted([&](const apns_sim::RecordedPush& p) { fleet.wake(p.token_hex); });
   devsim::Stats stats;
   fleet.enroll(4, stats);
   std::string ids;

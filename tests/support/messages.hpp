@@ -7,6 +7,7 @@
 #include <string>
 #include <utility>
 
+#include "common/encoding.hpp"
 #include "crypto/cms_signature.hpp"
 #include "plist/plist.hpp"
 
@@ -30,13 +31,24 @@ inline std::string authenticate_body(const std::string& udid,
   return plist_xml({{"MessageType", "Authenticate"}, {"Topic", topic}, {"UDID", udid}});
 }
 
+// A device's 32-byte push token: distinct per UDID (of up to 32 characters), so pushes can be
+// told apart.
+inline std::string push_token_of(const std::string& udid) {
+  std::string token = udid.substr(0, 32);
+  token.resize(32, '\x42');
+  return token;
+}
+inline std::string token_hex_of(const std::string& udid) {
+  return hex_encode(push_token_of(udid));
+}
+
 inline std::string token_update_body(const std::string& udid, const std::string& unlock_token = "",
                                      const std::string& topic = "com.apple.mgmt.test") {
   Plist p = Plist::new_dict();
   p.set_string("MessageType", "TokenUpdate");
   p.set_string("Topic", topic);
   p.set_string("UDID", udid);
-  p.set_data("Token", std::string(32, '\x42'));
+  p.set_data("Token", push_token_of(udid));
   p.set_string("PushMagic", "PUSH-MAGIC-" + udid);
   if (!unlock_token.empty()) p.set_data("UnlockToken", unlock_token);
   return p.to_xml();

@@ -10,6 +10,7 @@
 #include <csignal>
 #include <fstream>
 #include <sstream>
+#include <vector>
 
 #include "common/files.hpp"
 #include "crypto/certificate.hpp"
@@ -74,7 +75,28 @@ void TestNode::kill_hard() {
 }
 
 void TestNode::start_process() {
-  const std::string keep_alive = std::to_string(kKeepAliveSeconds);  // no allocation after fork
+  // The same options as an in-process node, as `cairn <role>` arguments (built before fork: no
+  // allocation after it).
+  std::vector<std::string> args{"cairn",
+                                options_.role,
+                                "--data-dir",
+                                data_dir_,
+                                "--listen",
+                                "127.0.0.1:0",
+                                "--threads",
+                                "16",
+                                "--keep-alive-seconds",
+                                std::to_string(kKeepAliveSeconds)};
+  if (options_.kafka)
+    args.insert(args.end(),
+                {"--kafka-brokers", options_.kafka->bootstrap_servers, "--kafka-fetch-wait-ms",
+                 std::to_string(options_.kafka->fetch_wait.count())});
+  if (options_.apns.endpoints.ca_file.size())
+    args.insert(args.end(), {"--apns-url", options_.apns.endpoints.production, "--apns-ca-file",
+                             options_.apns.endpoints.ca_file});
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
   int out[2];
   ASSERT_EQ(::pipe(out), 0);
   child_ = ::fork();
@@ -83,8 +105,7 @@ void TestNode::start_process() {
     ::dup2(out[1], STDOUT_FILENO);
     ::close(out[0]);
     ::close(out[1]);
-    ::execl(CAIRN_BINARY, "cairn", "serve", "--data-dir", data_dir_.c_str(), "--listen",
-            "127.0.0.1:0", "--threads", "16", "--keep-alive-seconds", keep_alive.c_str(), nullptr);
+    ::execv(CAIRN_BINARY, argv.data());
     ::_exit(127);
   }
   ::close(out[1]);

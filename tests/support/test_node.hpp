@@ -20,6 +20,7 @@ struct TestNodeOptions {
   // Run the real `cairn serve` binary as a child process instead of in this process, so tests
   // can kill -9 it. (wrap_log is not available then.)
   bool separate_process = false;
+  std::string role = "serve";  // separate_process only: `cairn <role>`
   std::string trusted_proxy_header;
   size_t max_body_bytes = 4u << 20;
   std::chrono::milliseconds apply_timeout{5000};
