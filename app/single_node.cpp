@@ -15,6 +15,7 @@
 #include "crypto/secret_box.hpp"
 #include "dispatcher/push_state.hpp"
 #include "eventlog/embedded_log.hpp"
+#include "eventlog/kafka_group.hpp"
 #include "pki/dev_pki.hpp"
 #include "pki/push_certificate.hpp"
 #include "projector/projector.hpp"
@@ -54,6 +55,8 @@ struct SingleNode::Parts {
   std::unique_ptr<ingest::HttpServer> http;
   dispatcher::ApnsPusher pusher;
   projector::Store dispatch_store;
+  // Dispatchers on Kafka share the partitions through a consumer group.
+  std::unique_ptr<eventlog::KafkaGroupMembership> dispatcher_group;
   dispatcher::Dispatcher dispatcher;
 
   Parts(const NodeConfig& c, crypto::SecretBox box, std::unique_ptr<eventlog::EventLog> event_log,
@@ -70,6 +73,10 @@ struct SingleNode::Parts {
         admin(writer, reader, store, *log, secrets),
         pusher(c.apns),
         dispatch_store(c.data_dir + "/dispatcher", dispatcher::kStoreLayout),
+        dispatcher_group(c.kafka && c.roles.dispatcher
+                             ? std::make_unique<eventlog::KafkaGroupMembership>(
+                                   *c.kafka, c.dispatcher_group, c.dispatcher_session_timeout)
+                             : nullptr),
         dispatcher(*log, dispatch_store, secrets, pusher, metrics, dispatch_options(c)),
         roles(c.roles) {
     register_gauges();
@@ -121,6 +128,15 @@ struct SingleNode::Parts {
                     });
     }
     if (!roles.dispatcher) return;
+    if (dispatcher_group)
+      metrics.gauge("cairn_dispatcher_owned_partitions",
+                    "Partitions whose devices this dispatcher pushes (its share of the group)",
+                    [this] {
+                      double owned = 0;
+                      for (int32_t p = 0; p < log->partition_count(); ++p)
+                        owned += dispatcher_group->owns(PartitionId(p)) ? 1 : 0;
+                      return std::vector<Metrics::Sample>{{{}, owned}};
+                    });
     metrics.gauge(
         "cairn_dispatcher_next_offset",
         "The next offset the dispatcher consumes; cairn_log_end_offset minus this is its lag",
@@ -130,9 +146,11 @@ struct SingleNode::Parts {
     });
   }
 
-  static dispatcher::DispatcherOptions dispatch_options(const NodeConfig& c) {
+  dispatcher::DispatcherOptions dispatch_options(const NodeConfig& c) const {
     auto o = c.dispatch;
     o.node = c.node_name.empty() ? host_name() : c.node_name;
+    if (dispatcher_group)
+      o.owns = [group = dispatcher_group.get()](PartitionId p) { return group->owns(p); };
     return o;
   }
 };

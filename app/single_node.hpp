@@ -46,6 +46,10 @@ struct NodeConfig {
   // The log on Kafka instead of <data>/log (cluster mode); the projection and the dispatcher's
   // store stay in <data>, as this node's replicas of what the log says.
   std::optional<eventlog::KafkaOptions> kafka;
+  // On Kafka, dispatchers share the partitions in this consumer group; one that is silent for the
+  // session timeout loses its partitions to the others.
+  std::string dispatcher_group = "cairn-dispatcher";
+  std::chrono::milliseconds dispatcher_session_timeout{10000};
   // Where pushes go (Apple's hosts by default; the APNs simulator's in tests and load tests).
   dispatcher::ApnsClient::Options apns;
   dispatcher::DispatcherOptions dispatch;

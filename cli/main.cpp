@@ -27,6 +27,7 @@ commands:
             --data-dir DIR (data)  --listen HOST:PORT (127.0.0.1:8443)  --no-tls
             --kafka-brokers HOST:PORT,... [--kafka-topic T (cairn.events.v1)]   the log on Kafka
             --kafka-fetch-wait-ms N (100; ~2 against the test broker, see its README)
+            --dispatcher-group G (cairn-dispatcher)  --dispatcher-session-timeout-ms N (10000)
             --tls-cert FILE --tls-key FILE --device-ca FILE   (default: the dev PKI in DIR/pki)
             --trusted-proxy-header NAME  --max-body-bytes N (4194304)  --threads N (256)
             --node NAME  --apply-timeout-ms N (5000)  --keep-alive-seconds N (5)
@@ -129,6 +130,9 @@ int serve(const Options& o, const std::string& role) {
   c.http.keep_alive_seconds = std::stoi(opt(o, "keep-alive-seconds", "5"));
   c.apply_timeout = std::chrono::milliseconds(std::stoll(opt(o, "apply-timeout-ms", "5000")));
   c.kafka = kafka_options(o, "cairn-" + role);
+  c.dispatcher_group = opt(o, "dispatcher-group", c.dispatcher_group);
+  c.dispatcher_session_timeout = std::chrono::milliseconds(std::stoll(opt(
+      o, "dispatcher-session-timeout-ms", std::to_string(c.dispatcher_session_timeout.count()))));
   // One URL sends both environments to a stand-in (the APNs simulator).
   c.apns.endpoints.production = opt(o, "apns-url", c.apns.endpoints.production);
   c.apns.endpoints.sandbox =

@@ -28,8 +28,9 @@ int64_t ms_of(const events::Event& e, int64_t fallback) {
   return t ? to_ms(*t) : fallback;
 }
 
-PendingPush pending_for(const DevicePushTarget& target, int64_t now) {
-  return PendingPush{target.topic, target.token_hex, target.push_magic, 0, now};
+PendingPush pending_for(const DevicePushTarget& target, int64_t now, int64_t queued_at_offset) {
+  return PendingPush{target.topic, target.token_hex, target.push_magic, 0,
+                     now,          target.partition, queued_at_offset};
 }
 
 // APNs's answers that mean the token will never work again (Apple's "Handling notification
@@ -77,6 +78,9 @@ class StateBatch {
 
 namespace {
 constexpr const char* kPushesTotal = "cairn_pushes_total";
+// How soon a dispatcher looks again at pushes of partitions it does not own (it may be given
+// them when another dispatcher dies).
+constexpr std::chrono::milliseconds kOwnershipRecheck{1000};
 constexpr const char* kPushesHelp =
     "Push attempts by outcome: sent (APNs accepted), failed (retried or dropped as our bug), "
     "token_invalidated (APNs said the token is gone)";
@@ -176,6 +180,7 @@ size_t Dispatcher::consume(std::chrono::milliseconds wait) {
     StateBatch state(store_);
     std::map<std::string, TopicCertificate> new_certificates;
     const int64_t now = to_ms(options_.clock());
+    int64_t offset = 0;  // of the record being consumed
     auto want_push = [&](const std::string& udid) {
       const auto target = state.load<DevicePushTarget>(keys::target(udid));
       if (!target || target->token_invalid) {
@@ -188,8 +193,13 @@ size_t Dispatcher::consume(std::chrono::milliseconds wait) {
       if (auto sent = state.raw(keys::last_sent(udid));
           sent && now - std::stoll(*sent) < options_.coalesce_window.count() * 1000)
         return;  // an accepted push is outstanding: the device will poll anyway
-      state.save(keys::pending(udid), pending_for(*target, now));
+      state.save(keys::pending(udid), pending_for(*target, now, offset));
       next_due_ms_ = 0;
+    };
+    // An outcome another dispatcher (or this one) recorded settles a push queued before it.
+    auto settled = [&](const std::string& udid) {
+      if (auto p = state.load<PendingPush>(keys::pending(udid)); p && p->queued_at_offset < offset)
+        state.erase(keys::pending(udid));
     };
     for (const auto& record : records) {
       events::Event e;
@@ -204,17 +214,23 @@ size_t Dispatcher::consume(std::chrono::milliseconds wait) {
         continue;
       }
       const std::string& udid = e.device;
+      offset = record.position.offset.value();
       std::visit(
           [&](const auto& payload) {
             using T = std::decay_t<decltype(payload)>;
             if constexpr (std::is_same_v<T, events::TokenUpdated>) {
-              const DevicePushTarget target{payload.topic, payload.token_hex, payload.push_magic,
-                                            false,         ms_of(e, now),     false};
+              const DevicePushTarget target{payload.topic,
+                                            payload.token_hex,
+                                            payload.push_magic,
+                                            false,
+                                            ms_of(e, now),
+                                            false,
+                                            p};
               state.save(keys::target(udid), target);
               // A pending push goes to the new token (the old one may be dead, and the device
               // ignores a push with an old PushMagic); a wanted one is queued now.
               if (state.has(keys::pending(udid)) || state.has(keys::wanted(udid))) {
-                state.save(keys::pending(udid), pending_for(target, now));
+                state.save(keys::pending(udid), pending_for(target, now, offset));
                 next_due_ms_ = 0;
               }
               state.erase(keys::wanted(udid));
@@ -240,6 +256,24 @@ size_t Dispatcher::consume(std::chrono::milliseconds wait) {
               if (target && (target->inactive || heard - target->last_heard_ms >= 60'000)) {
                 target->last_heard_ms = heard;
                 target->inactive = false;
+                state.save(keys::target(udid), *target);
+              }
+            } else if constexpr (std::is_same_v<T, events::PushSent>) {
+              // Outcomes, from whichever dispatcher owned the device's partition: the others
+              // keep the same state, ready to take the partition over.
+              settled(udid);
+              state.put(keys::last_sent(udid), std::to_string(ms_of(e, now)));
+            } else if constexpr (std::is_same_v<T, events::PushTokenInvalidated>) {
+              settled(udid);
+              if (auto target = state.load<DevicePushTarget>(keys::target(udid));
+                  target && target->token_hex == payload.token_hex && !target->token_invalid) {
+                target->token_invalid = true;
+                state.save(keys::target(udid), *target);
+              }
+            } else if constexpr (std::is_same_v<T, events::DeviceInactive>) {
+              if (auto target = state.load<DevicePushTarget>(keys::target(udid));
+                  target && !target->inactive) {
+                target->inactive = true;
                 state.save(keys::target(udid), *target);
               }
             } else if constexpr (std::is_same_v<T, events::PushCertificateUploaded>) {
@@ -279,6 +313,11 @@ size_t Dispatcher::send_due() {
   int64_t earliest_later = std::numeric_limits<int64_t>::max();
   store_.scan("o/", {}, [&](std::string_view key, std::string_view value) {
     auto pending = decode_record<PendingPush>(value);
+    if (!options_.owns(PartitionId(pending.partition))) {
+      // Another dispatcher's to send; looked at again soon in case it becomes ours.
+      earliest_later = std::min(earliest_later, now + kOwnershipRecheck.count());
+      return true;
+    }
     const auto paused = topic_paused_until_ms_.find(pending.topic);
     const int64_t ready =
         std::max(pending.due_ms, paused == topic_paused_until_ms_.end() ? 0 : paused->second);
@@ -407,6 +446,7 @@ size_t Dispatcher::sweep() {
     last_key = std::string(key);
     const std::string udid(key.substr(2));
     auto target = decode_record<DevicePushTarget>(value);
+    if (!options_.owns(PartitionId(target.partition))) return true;  // another dispatcher's
     const int64_t silent = now - target.last_heard_ms;
     if (inactive > 0 && silent >= inactive && !target.inactive) {
       target.inactive = true;
@@ -420,7 +460,7 @@ size_t Dispatcher::sweep() {
         !state.has(keys::pending(udid))) {
       const auto sent = state.raw(keys::last_sent(udid));
       if (!sent || now - std::stoll(*sent) >= repush) {
-        state.save(keys::pending(udid), pending_for(target, now));
+        state.save(keys::pending(udid), pending_for(target, now, PendingPush::kNotFromTheLog));
         next_due_ms_ = 0;
         // Counts as outstanding: the next sweep does not queue it again before repush_after.
         state.put(keys::last_sent(udid), std::to_string(now));

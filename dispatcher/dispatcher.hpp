@@ -47,6 +47,10 @@ struct DispatcherOptions {
   std::chrono::milliseconds inactive_after{std::chrono::hours(24 * 30)};
   std::chrono::milliseconds sweep_every{std::chrono::minutes(1)};
   size_t max_sweep_pushes = 1000;  // per sweep: a fleet that went quiet must not flood APNs
+  // Whether this dispatcher pushes the devices of a partition. Every dispatcher consumes every
+  // partition (its state stays complete, ready for a takeover) but only the owner sends and
+  // sweeps; with several dispatchers a Kafka consumer group decides (KafkaGroupMembership).
+  std::function<bool(PartitionId)> owns = [](PartitionId) { return true; };
   // The time every decision above is measured against (tests move it forward).
   std::function<std::chrono::system_clock::time_point()> clock = std::chrono::system_clock::now;
 };

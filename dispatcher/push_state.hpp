@@ -16,7 +16,7 @@
 
 namespace cairn::dispatcher {
 
-inline constexpr std::string_view kStoreLayout = "dispatcher-2";
+inline constexpr std::string_view kStoreLayout = "dispatcher-3";
 
 struct DevicePushTarget {
   std::string topic;
@@ -25,9 +25,10 @@ struct DevicePushTarget {
   bool token_invalid = false;  // APNs rejected it for good; cleared by the next TokenUpdate
   int64_t last_heard_ms = 0;   // the time of its latest message (from the event)
   bool inactive = false;       // DeviceInactive recorded; cleared by its next message
+  int32_t partition = 0;       // of the device's events: whoever owns it pushes the device
   template <class Archive>
   void serialize(Archive& a) {
-    a(topic, token_hex, push_magic, token_invalid, last_heard_ms, inactive);
+    a(topic, token_hex, push_magic, token_invalid, last_heard_ms, inactive, partition);
   }
 };
 
@@ -35,11 +36,16 @@ struct PendingPush {
   std::string topic;
   std::string token_hex;
   std::string push_magic;
-  int32_t attempts = 0;  // failed attempts so far
-  int64_t due_ms = 0;    // not before (ms since the epoch): backoff after failures
+  int32_t attempts = 0;   // failed attempts so far
+  int64_t due_ms = 0;     // not before (ms since the epoch): backoff after failures
+  int32_t partition = 0;  // of the device's events
+  // The offset of the event that queued it; an outcome recorded later in the partition (by any
+  // dispatcher) settles it. Queued by the liveness sweep: kNotFromTheLog.
+  int64_t queued_at_offset = 0;
+  static constexpr int64_t kNotFromTheLog = INT64_MAX;
   template <class Archive>
   void serialize(Archive& a) {
-    a(topic, token_hex, push_magic, attempts, due_ms);
+    a(topic, token_hex, push_magic, attempts, due_ms, partition, queued_at_offset);
   }
 };
 

@@ -347,3 +347,34 @@ TEST_F(DispatcherTest, ConsumedPushesSurviveARestartBeforeTheyAreSent) {
 
 }  // namespace
 }  // namespace cairn::dispatcher
+
+namespace cairn::dispatcher {
+namespace {
+
+// With several dispatchers each pushes only the partitions it owns, but all keep the same state
+// from the log: an outcome recorded by the owner settles the others' copy of the push, so the
+// one that takes the partition over does not push again what was already pushed.
+TEST_F(DispatcherTest, ADispatcherThatDoesNotOwnThePartitionKeepsStateButDoesNotPush) {
+  bool owns = false;
+  options_.owns = [&](PartitionId) { return owns; };
+  dispatcher_ = std::make_unique<Dispatcher>(log_, store_, secrets_, *pusher_, metrics_, options_);
+  one_pushable_device();
+  enqueue("D1", "C1");
+  EXPECT_EQ(round(), 0u);
+  EXPECT_EQ(dispatcher_->pending(), 1u);  // ready for a takeover
+  EXPECT_EQ(sim_->push_count(), 0u);
+  append("D1", events::PushSent{kTopic, token_of("D1"), "apns-id-from-the-owner"});
+  round();
+  EXPECT_EQ(dispatcher_->pending(), 0u);  // the owner pushed it
+  owns = true;                            // the owner died; this one takes over
+  enqueue("D1", "C2");                    // still outstanding: the device has not polled
+  round();
+  EXPECT_EQ(sim_->push_count(), 0u);
+  reported("D1");
+  enqueue("D1", "C3");
+  round();
+  EXPECT_EQ(sim_->push_count(), 1u);
+}
+
+}  // namespace
+}  // namespace cairn::dispatcher

@@ -7,8 +7,8 @@
 #include <condition_variable>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <mutex>
-#include <set>
 #include <thread>
 
 #include "tests/support/apns.hpp"
@@ -29,7 +29,7 @@ class Cluster : public ::testing::Test {
   Cluster() {
     apns_.sim().on_accepted([this](const apns_sim::RecordedPush& p) {
       std::lock_guard lock(mu_);
-      pushed_.insert(p.token_hex);
+      ++pushed_[p.token_hex];
       pushed_cv_.notify_all();
     });
     ingest_a_ = start("ingest-a", "ingest");
@@ -63,6 +63,27 @@ class Cluster : public ::testing::Test {
     ASSERT_EQ(r->status, 200) << r->body;
   }
 
+  std::vector<std::unique_ptr<TestDevice>> enroll(int count, const std::string& prefix) {
+    std::vector<std::unique_ptr<TestDevice>> devices;
+    for (int i = 0; i < count; ++i) {
+      devices.push_back(std::make_unique<TestDevice>(i % 2 ? *ingest_b_ : *ingest_a_,
+                                                     prefix + std::to_string(i)));
+      devices.back()->enroll();
+    }
+    return devices;
+  }
+  static std::string ids_of(const std::vector<std::unique_ptr<TestDevice>>& devices) {
+    std::string ids;
+    for (const auto& d : devices) ids += (ids.empty() ? "" : ",") + d->udid();
+    return ids;
+  }
+  // A metric's value in a node's /metrics, or -1.
+  static double metric(const TestNode& node, const std::string& sample) {
+    const auto body = node.admin_get("/metrics")->body;
+    const auto at = body.find("\n" + sample + " ");
+    return at == std::string::npos ? -1 : std::stod(body.substr(at + sample.size() + 2));
+  }
+
   // Waits until every device in `devices` was pushed.
   bool all_pushed(const std::vector<std::unique_ptr<TestDevice>>& devices) {
     std::unique_lock lock(mu_);
@@ -91,19 +112,13 @@ class Cluster : public ::testing::Test {
   std::unique_ptr<TestNode> ingest_a_, ingest_b_, dispatcher_, projector_;
   std::mutex mu_;
   std::condition_variable pushed_cv_;
-  std::set<std::string> pushed_;
+  std::map<std::string, int> pushed_;  // pushes accepted, by token
 };
 
 TEST_F(Cluster, EveryRoleKilledMidwayLosesNothing) {
   upload_push_certificate();
-  std::vector<std::unique_ptr<TestDevice>> devices;
-  for (int i = 0; i < 6; ++i) {
-    devices.push_back(std::make_unique<TestDevice>(i % 2 ? *ingest_b_ : *ingest_a_,
-                                                   "CLUSTER-" + std::to_string(i)));
-    devices.back()->enroll();
-  }
-  std::string ids;
-  for (const auto& d : devices) ids += (ids.empty() ? "" : ",") + d->udid();
+  const auto devices = enroll(6, "CLUSTER-");
+  const std::string ids = ids_of(devices);
   // A command for everyone while the dispatcher is dead (SIGKILL): the ingest nodes do not push
   // (not their role); the restarted dispatcher resumes from its stored position and pushes all.
   dispatcher_->kill_hard();
@@ -147,6 +162,41 @@ TEST_F(Cluster, EveryRoleKilledMidwayLosesNothing) {
   EXPECT_NE(projector_->admin_get("/v1/commands/WAVE-2")->body.find("CLUSTER-5"),
             std::string::npos);
   EXPECT_TRUE(converged());
+}
+
+// Two dispatchers share the partitions through a consumer group: each pushes its share, once.
+// One dies (SIGKILL): after its session times out the other owns every partition and pushes
+// every device.
+TEST_F(Cluster, DispatchersShareThePartitionsAndTakeOverFromADeadOne) {
+  auto second = start("dispatcher-2", "dispatcher");
+  auto owned = [&] {
+    return std::pair{metric(*dispatcher_, "cairn_dispatcher_owned_partitions"),
+                     metric(*second, "cairn_dispatcher_owned_partitions")};
+  };
+  for (int i = 0; i < 200 && !(owned().first > 0 && owned().second > 0); ++i)
+    std::this_thread::sleep_for(50ms);
+  ASSERT_EQ(owned().first + owned().second, 4) << "the group never settled";
+  ASSERT_GT(owned().first, 0);
+  upload_push_certificate();
+  const auto devices = enroll(12, "SHARED-");
+  const std::string ids = ids_of(devices);
+  ASSERT_EQ(ingest_a_->enqueue(ids, command_body("SHARED-1", "ProfileList"))->status, 200);
+  ASSERT_TRUE(all_pushed(devices));
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& d : devices) EXPECT_EQ(pushed_[token_hex_of(d->udid())], 1) << d->udid();
+    pushed_.clear();
+  }
+  EXPECT_GT(metric(*dispatcher_, "cairn_pushes_total{outcome=\"sent\"}"), 0);
+  EXPECT_GT(metric(*second, "cairn_pushes_total{outcome=\"sent\"}"), 0);
+  for (const auto& d : devices) {  // they poll and finish: the next command needs a new push
+    EXPECT_EQ(command_uuid_of(d->report("Idle")), "SHARED-1");
+    EXPECT_EQ(command_uuid_of(d->report("Acknowledged", "SHARED-1")), "");
+  }
+  dispatcher_->kill_hard();
+  ASSERT_EQ(ingest_a_->enqueue(ids, command_body("SHARED-2", "SecurityInfo"))->status, 200);
+  EXPECT_TRUE(all_pushed(devices)) << "the surviving dispatcher did not take over";
+  EXPECT_EQ(metric(*second, "cairn_dispatcher_owned_partitions"), 4);
 }
 
 }  // namespace

@@ -53,6 +53,7 @@ void TestNode::start() {
   config.apply_timeout = options_.apply_timeout;
   config.apns = options_.apns;
   config.kafka = options_.kafka;
+  config.dispatcher_session_timeout = options_.dispatcher_session_timeout;
   node_ = std::make_unique<app::SingleNode>(config, options_.wrap_log);
   node_->start();
 }

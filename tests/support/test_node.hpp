@@ -25,7 +25,8 @@ struct TestNodeOptions {
   size_t max_body_bytes = 4u << 20;
   std::chrono::milliseconds apply_timeout{5000};
   dispatcher::ApnsClient::Options apns;         // in-process nodes: where the dispatcher pushes
-  std::optional<eventlog::KafkaOptions> kafka;  // in-process nodes: the log on Kafka
+  std::optional<eventlog::KafkaOptions> kafka;  // the log on Kafka
+  std::chrono::milliseconds dispatcher_session_timeout{3000};  // on Kafka: a quick takeover
   std::function<std::unique_ptr<eventlog::EventLog>(std::unique_ptr<eventlog::EventLog>)> wrap_log;
 };
 
