@@ -28,9 +28,8 @@ int64_t ms_of(const events::Event& e, int64_t fallback) {
   return t ? to_ms(*t) : fallback;
 }
 
-PendingPush pending_for(const DevicePushTarget& target, int64_t now, int64_t queued_at_offset) {
-  return PendingPush{target.topic, target.token_hex, target.push_magic, 0,
-                     now,          target.partition, queued_at_offset};
+PendingPush pending_for(const DevicePushTarget& target, int64_t now) {
+  return PendingPush{target.topic, target.token_hex, target.push_magic, 0, now, target.partition};
 }
 
 // APNs's answers that mean the token will never work again (Apple's "Handling notification
@@ -180,7 +179,6 @@ size_t Dispatcher::consume(std::chrono::milliseconds wait) {
     StateBatch state(store_);
     std::map<std::string, TopicCertificate> new_certificates;
     const int64_t now = to_ms(options_.clock());
-    int64_t offset = 0;  // of the record being consumed
     auto want_push = [&](const std::string& udid) {
       const auto target = state.load<DevicePushTarget>(keys::target(udid));
       if (!target || target->token_invalid) {
@@ -193,14 +191,10 @@ size_t Dispatcher::consume(std::chrono::milliseconds wait) {
       if (auto sent = state.raw(keys::last_sent(udid));
           sent && now - std::stoll(*sent) < options_.coalesce_window.count() * 1000)
         return;  // an accepted push is outstanding: the device will poll anyway
-      state.save(keys::pending(udid), pending_for(*target, now, offset));
+      state.save(keys::pending(udid), pending_for(*target, now));
       next_due_ms_ = 0;
     };
-    // An outcome another dispatcher (or this one) recorded settles a push queued before it.
-    auto settled = [&](const std::string& udid) {
-      if (auto p = state.load<PendingPush>(keys::pending(udid)); p && p->queued_at_offset < offset)
-        state.erase(keys::pending(udid));
-    };
+
     for (const auto& record : records) {
       events::Event e;
       try {
@@ -214,7 +208,6 @@ size_t Dispatcher::consume(std::chrono::milliseconds wait) {
         continue;
       }
       const std::string& udid = e.device;
-      offset = record.position.offset.value();
       std::visit(
           [&](const auto& payload) {
             using T = std::decay_t<decltype(payload)>;
@@ -230,7 +223,7 @@ size_t Dispatcher::consume(std::chrono::milliseconds wait) {
               // A pending push goes to the new token (the old one may be dead, and the device
               // ignores a push with an old PushMagic); a wanted one is queued now.
               if (state.has(keys::pending(udid)) || state.has(keys::wanted(udid))) {
-                state.save(keys::pending(udid), pending_for(target, now, offset));
+                state.save(keys::pending(udid), pending_for(target, now));
                 next_due_ms_ = 0;
               }
               state.erase(keys::wanted(udid));
@@ -247,9 +240,12 @@ size_t Dispatcher::consume(std::chrono::milliseconds wait) {
             } else if constexpr (std::is_same_v<T, events::PushRequested>) {
               want_push(udid);
             } else if constexpr (std::is_same_v<T, events::CommandReported>) {
-              // It polled: the next command needs a push. (Reads before writes: this runs for
-              // every result a device sends, and most have nothing to change.)
+              // It polled: the next command needs a push, and a push not sent yet is moot (it
+              // gets everything queued in this session). Every dispatcher settles pushes this
+              // way, owner or not. (Reads before writes: this runs for every result a device
+              // sends, and most have nothing to change.)
               if (state.has(keys::last_sent(udid))) state.erase(keys::last_sent(udid));
+              if (state.has(keys::pending(udid))) state.erase(keys::pending(udid));
               auto target = state.load<DevicePushTarget>(keys::target(udid));
               const int64_t heard = ms_of(e, now);
               // Liveness windows are hours: the time it was heard is kept to the minute.
@@ -258,17 +254,16 @@ size_t Dispatcher::consume(std::chrono::milliseconds wait) {
                 target->inactive = false;
                 state.save(keys::target(udid), *target);
               }
-            } else if constexpr (std::is_same_v<T, events::PushSent>) {
-              // Outcomes, from whichever dispatcher owned the device's partition: the others
-              // keep the same state, ready to take the partition over.
-              settled(udid);
-              state.put(keys::last_sent(udid), std::to_string(ms_of(e, now)));
             } else if constexpr (std::is_same_v<T, events::PushTokenInvalidated>) {
-              settled(udid);
+              // Outcomes recorded by whichever dispatcher owned the device's partition: the
+              // others keep the same state, ready to take the partition over. (PushSent is not
+              // one of them: a push that went out is settled by the device's next message, so
+              // a takeover may repeat a push, never miss one.)
               if (auto target = state.load<DevicePushTarget>(keys::target(udid));
                   target && target->token_hex == payload.token_hex && !target->token_invalid) {
                 target->token_invalid = true;
                 state.save(keys::target(udid), *target);
+                state.erase(keys::pending(udid));
               }
             } else if constexpr (std::is_same_v<T, events::DeviceInactive>) {
               if (auto target = state.load<DevicePushTarget>(keys::target(udid));
@@ -460,7 +455,7 @@ size_t Dispatcher::sweep() {
         !state.has(keys::pending(udid))) {
       const auto sent = state.raw(keys::last_sent(udid));
       if (!sent || now - std::stoll(*sent) >= repush) {
-        state.save(keys::pending(udid), pending_for(target, now, PendingPush::kNotFromTheLog));
+        state.save(keys::pending(udid), pending_for(target, now));
         next_due_ms_ = 0;
         // Counts as outstanding: the next sweep does not queue it again before repush_after.
         state.put(keys::last_sent(udid), std::to_string(now));

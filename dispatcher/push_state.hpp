@@ -39,13 +39,9 @@ struct PendingPush {
   int32_t attempts = 0;   // failed attempts so far
   int64_t due_ms = 0;     // not before (ms since the epoch): backoff after failures
   int32_t partition = 0;  // of the device's events
-  // The offset of the event that queued it; an outcome recorded later in the partition (by any
-  // dispatcher) settles it. Queued by the liveness sweep: kNotFromTheLog.
-  int64_t queued_at_offset = 0;
-  static constexpr int64_t kNotFromTheLog = INT64_MAX;
   template <class Archive>
   void serialize(Archive& a) {
-    a(topic, token_hex, push_magic, attempts, due_ms, partition, queued_at_offset);
+    a(topic, token_hex, push_magic, attempts, due_ms, partition);
   }
 };
 
