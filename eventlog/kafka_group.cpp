@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "common/logging.hpp"
+#include "eventlog/kafka_client.hpp"
 
 namespace cairn::eventlog {
 
@@ -61,33 +62,18 @@ KafkaGroupMembership::KafkaGroupMembership(const KafkaOptions& options, const st
                                            std::chrono::milliseconds session_timeout)
     : impl_(std::make_unique<Impl>()) {
   impl_->group = group;
-  rd_kafka_conf_t* conf = rd_kafka_conf_new();
-  char error[512];
-  const std::pair<const char*, std::string> settings[] = {
-      {"bootstrap.servers", options.bootstrap_servers},
-      {"client.id", options.client_id},
-      {"group.id", group},
-      {"session.timeout.ms", std::to_string(session_timeout.count())},
-      {"heartbeat.interval.ms",
-       std::to_string(std::max<int64_t>(100, session_timeout.count() / 3))},
-      // The rebalance timeout: how long the group waits for members to rejoin. The poller calls
-      // in every 100 ms, so it can be as short as the session.
-      {"max.poll.interval.ms", std::to_string(session_timeout.count())},
-      {"enable.auto.commit", "false"},
-      {"reconnect.backoff.max.ms", "1000"},
-      {"log_level", "4"}};
-  for (const auto& [name, value] : settings)
-    if (rd_kafka_conf_set(conf, name, value.c_str(), error, sizeof error) != RD_KAFKA_CONF_OK) {
-      rd_kafka_conf_destroy(conf);
-      throw std::invalid_argument(std::string("Kafka group setting ") + name + ": " + error);
-    }
-  rd_kafka_conf_set_rebalance_cb(conf, Impl::on_rebalance);
-  rd_kafka_conf_set_opaque(conf, impl_.get());
-  impl_->rk.reset(rd_kafka_new(RD_KAFKA_CONSUMER, conf, error, sizeof error));
-  if (!impl_->rk) {
-    rd_kafka_conf_destroy(conf);
-    throw std::runtime_error(std::string("Kafka group member: ") + error);
-  }
+  auto conf = make_kafka_conf(
+      options, {{"group.id", group},
+                {"session.timeout.ms", std::to_string(session_timeout.count())},
+                {"heartbeat.interval.ms",
+                 std::to_string(std::max<int64_t>(100, session_timeout.count() / 3))},
+                // The rebalance timeout: how long the group waits for members to rejoin. The poller
+                // calls in every 100 ms, so it can be as short as the session.
+                {"max.poll.interval.ms", std::to_string(session_timeout.count())},
+                {"enable.auto.commit", "false"}});
+  rd_kafka_conf_set_rebalance_cb(conf.get(), Impl::on_rebalance);
+  rd_kafka_conf_set_opaque(conf.get(), impl_.get());
+  impl_->rk.reset(make_kafka_client(RD_KAFKA_CONSUMER, std::move(conf)).release());
   rd_kafka_poll_set_consumer(impl_->rk.get());
   rd_kafka_topic_partition_list_t* topics = rd_kafka_topic_partition_list_new(1);
   rd_kafka_topic_partition_list_add(topics, options.topic.c_str(), RD_KAFKA_PARTITION_UA);

@@ -11,13 +11,11 @@
 
 #include "common/errors.hpp"
 #include "common/logging.hpp"
+#include "eventlog/kafka_client.hpp"
 
 namespace cairn::eventlog {
 namespace {
 
-struct KafkaDeleter {
-  void operator()(rd_kafka_t* rk) const { rd_kafka_destroy(rk); }
-};
 struct TopicDeleter {
   void operator()(rd_kafka_topic_t* t) const { rd_kafka_topic_destroy(t); }
 };
@@ -27,7 +25,6 @@ struct MessageDeleter {
 struct MetadataDeleter {
   void operator()(const rd_kafka_metadata_t* m) const { rd_kafka_metadata_destroy(m); }
 };
-using KafkaPtr = std::unique_ptr<rd_kafka_t, KafkaDeleter>;
 using TopicPtr = std::unique_ptr<rd_kafka_topic_t, TopicDeleter>;
 using MessagePtr = std::unique_ptr<rd_kafka_message_t, MessageDeleter>;
 
@@ -35,46 +32,6 @@ constexpr const char* kTypeHeader = "type";
 // Consumer handles beyond one per partition (the projector reads each partition on its own
 // thread): the dispatcher, admin reads of stored results, replay.
 constexpr size_t kSpareReaders = 4;
-
-struct ConfDeleter {
-  void operator()(rd_kafka_conf_t* c) const { rd_kafka_conf_destroy(c); }
-};
-using ConfPtr = std::unique_ptr<rd_kafka_conf_t, ConfDeleter>;
-
-// librdkafka's own log lines (broker connections lost and back, ...) as Cairn's JSON log lines.
-void on_log(const rd_kafka_t*, int level, const char* facility, const char* message) {
-  if (level <= 3)
-    logging::error("kafka", {{"facility", facility}, {"detail", message}});
-  else
-    logging::warn("kafka", {{"facility", facility}, {"detail", message}});
-}
-
-ConfPtr make_conf(const KafkaOptions& o, const std::map<std::string, std::string>& settings) {
-  ConfPtr conf(rd_kafka_conf_new());
-  rd_kafka_conf_set_log_cb(conf.get(), on_log);
-  std::map<std::string, std::string> all{{"bootstrap.servers", o.bootstrap_servers},
-                                         {"client.id", o.client_id},
-                                         {"socket.nagle.disable", "true"},
-                                         // Back within a second of a broker's return (the
-                                         // Java client's default; librdkafka's is 10 s).
-                                         {"reconnect.backoff.max.ms", "1000"},
-                                         {"log_level", "4"}};
-  for (const auto& [k, v] : settings) all[k] = v;
-  char error[512];
-  for (const auto& [k, v] : all)
-    if (rd_kafka_conf_set(conf.get(), k.c_str(), v.c_str(), error, sizeof error) !=
-        RD_KAFKA_CONF_OK)
-      throw std::invalid_argument("Kafka setting " + k + "=" + v + ": " + error);
-  return conf;
-}
-
-KafkaPtr make_client(rd_kafka_type_t type, ConfPtr conf) {
-  char error[512];
-  KafkaPtr rk(rd_kafka_new(type, conf.get(), error, sizeof error));
-  if (!rk) throw std::runtime_error(std::string("Kafka client: ") + error);
-  conf.release();  // rd_kafka_new owns it now
-  return rk;
-}
 
 // One append() call's records: the delivery reports (on the poller thread) fill it in.
 struct Delivery {
@@ -136,15 +93,15 @@ struct KafkaLog::Impl {
     // Simple consumer: no group; positions are the caller's (stored with its state).
     // auto.offset.reset=error: an offset the brokers no longer hold is an error to report,
     // never a silent jump to another position.
-    r->rk = make_client(
+    r->rk = make_kafka_client(
         RD_KAFKA_CONSUMER,
-        make_conf(options, {{"enable.partition.eof", "false"},
-                            {"auto.offset.reset", "error"},
-                            {"enable.auto.commit", "false"},
-                            {"enable.auto.offset.store", "false"},
-                            {"fetch.wait.max.ms", std::to_string(options.fetch_wait.count())},
-                            {"fetch.error.backoff.ms", "100"},
-                            {"queued.max.messages.kbytes", "8192"}}));
+        make_kafka_conf(options, {{"enable.partition.eof", "false"},
+                                  {"auto.offset.reset", "error"},
+                                  {"enable.auto.commit", "false"},
+                                  {"enable.auto.offset.store", "false"},
+                                  {"fetch.wait.max.ms", std::to_string(options.fetch_wait.count())},
+                                  {"fetch.error.backoff.ms", "100"},
+                                  {"queued.max.messages.kbytes", "8192"}}));
     r->topic.reset(rd_kafka_topic_new(r->rk.get(), options.topic.c_str(), nullptr));
     if (!r->topic) throw std::runtime_error("Kafka topic handle: " + options.topic);
     return r;
@@ -194,15 +151,15 @@ KafkaLog::KafkaLog(KafkaOptions options) : impl_(std::make_unique<Impl>()) {
   m.options = std::move(options);
   if (m.options.bootstrap_servers.empty())
     throw std::invalid_argument("Kafka log: no bootstrap servers");
-  auto conf = make_conf(m.options,
-                        {{"enable.idempotence", "true"},  // implies acks=all, ordered retries
-                         {"acks", "all"},
-                         {"linger.ms", "0"},
-                         {"message.timeout.ms", std::to_string(m.options.delivery_timeout.count())},
-                         // The Java client's partitioner: other producers agree on partitions.
-                         {"partitioner", "murmur2_random"}});
+  auto conf = make_kafka_conf(
+      m.options, {{"enable.idempotence", "true"},  // implies acks=all, ordered retries
+                  {"acks", "all"},
+                  {"linger.ms", "0"},
+                  {"message.timeout.ms", std::to_string(m.options.delivery_timeout.count())},
+                  // The Java client's partitioner: other producers agree on partitions.
+                  {"partitioner", "murmur2_random"}});
   rd_kafka_conf_set_dr_msg_cb(conf.get(), on_delivery);
-  m.producer = make_client(RD_KAFKA_PRODUCER, std::move(conf));
+  m.producer = make_kafka_client(RD_KAFKA_PRODUCER, std::move(conf));
   m.producer_topic.reset(rd_kafka_topic_new(m.producer.get(), m.options.topic.c_str(), nullptr));
   const rd_kafka_metadata_t* raw = nullptr;
   const auto err = rd_kafka_metadata(m.producer.get(), 0, m.producer_topic.get(), &raw,
