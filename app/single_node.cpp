@@ -64,7 +64,15 @@ struct SingleNode::Parts {
       : secrets(std::move(box)),
         log(std::move(event_log)),
         store(c.data_dir + "/projection"),
-        projector(*log, store, watermark),
+        projector(
+            *log, store, watermark,
+            !c.roles.projector()
+                ? nullptr
+                : &metrics.histogram(
+                      "cairn_projection_apply_delay_seconds",
+                      "Seconds from an event's time (written by ingest) to its "
+                      "application in this node's projection",
+                      {0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 30, 60})),
         reader(store),
         api_keys(ingest::ApiKeys::load(c.data_dir)),
         writer(*log, watermark, c.node_name.empty() ? host_name() : c.node_name, c.apply_timeout),

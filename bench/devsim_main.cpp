@@ -36,9 +36,10 @@ using namespace cairn;
 using Clock = std::chrono::steady_clock;
 
 constexpr const char* kUsage = R"(usage: cairn-devsim [options]
-  --url URL              server base URL, https://host:port or http://host:port (https://127.0.0.1:8443)
+  --url URL[,URL...]     server base URL, https://host:port or http://host:port (https://127.0.0.1:8443);
+                         several: device n talks to the n-th modulo (ingest nodes of one cluster)
   --checkin-path P       CheckInURL path (/checkin)      --server-path P   ServerURL path (/mdm)
-  --api-url URL          admin API base URL (the --url)  --api-key KEY     NanoMDM-style API key
+  --api-url URL          admin API base URL (the first --url)  --api-key KEY     NanoMDM-style API key
   --api-user NAME        Basic auth user (nanomdm)
   --identity MODE        mtls | signature (mtls)         --server-ca F     verify the server against F
   --ca-cert F --ca-key F [--ca-key-pass P]   CA that issues the device identities
@@ -47,10 +48,18 @@ constexpr const char* kUsage = R"(usage: cairn-devsim [options]
   --poll-every S --duration S   instead of one drain: every device polls every S seconds for S seconds
   --apns-sim HOST:PORT   host the APNs simulator there; devices poll when pushed (no drain)
   --push-quiet S         push mode: give up after S seconds without progress (30)
-  --server-pid PID       read the server's CPU time and peak RSS from /proc
+  --server-pid PID[,PID...]  read the servers' CPU time and peak RSS from /proc (summed)
   --prefix S             UDID prefix (devsim-<pid>)       --seed N
   --enroll 0             skip enrollment: the devices (same --prefix) are enrolled already
 )";
+
+std::vector<std::string> comma_separated(const std::string& text) {
+  std::vector<std::string> items;
+  std::istringstream in(text);
+  for (std::string item; std::getline(in, item, ',');)
+    if (!item.empty()) items.push_back(item);
+  return items;
+}
 
 double cpu_seconds(int pid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
@@ -174,12 +183,18 @@ int main(int argc, char** argv) {
     return std::chrono::milliseconds(static_cast<int64_t>(std::stod(opt(k, d)) * 1000));
   };
   try {
-    devsim::Endpoint endpoint = devsim::parse_endpoint(opt("url", "https://127.0.0.1:8443"));
-    endpoint.checkin_path = opt("checkin-path", "/checkin");
-    endpoint.server_path = opt("server-path", "/mdm");
-    endpoint.server_ca_file = opt("server-ca", "");
-    endpoint.identity = opt("identity", "mtls") == "signature" ? devsim::IdentityMode::kMdmSignature
-                                                               : devsim::IdentityMode::kMtls;
+    const auto urls = comma_separated(opt("url", "https://127.0.0.1:8443"));
+    if (urls.empty()) throw std::invalid_argument("--url needs at least one URL");
+    std::vector<devsim::Endpoint> endpoints;
+    for (const auto& url : urls) {
+      devsim::Endpoint& endpoint = endpoints.emplace_back(devsim::parse_endpoint(url));
+      endpoint.checkin_path = opt("checkin-path", "/checkin");
+      endpoint.server_path = opt("server-path", "/mdm");
+      endpoint.server_ca_file = opt("server-ca", "");
+      endpoint.identity = opt("identity", "mtls") == "signature"
+                              ? devsim::IdentityMode::kMdmSignature
+                              : devsim::IdentityMode::kMtls;
+    }
     const std::string pass = opt("ca-key-pass", "");
     pki::Identity ca{pki::parse_private_key_pem(read_file(opt("ca-key", "data/pki/ca.key")), &pass),
                      crypto::parse_certificate_pem(read_file(opt("ca-cert", "data/pki/ca.crt")))};
@@ -187,7 +202,15 @@ int main(int argc, char** argv) {
     const int commands = std::stoi(opt("commands", "10"));
     const int concurrency = std::stoi(opt("concurrency", "32"));
     const std::string type = opt("request-type", "mixed");
-    const int server_pid = std::stoi(opt("server-pid", "0"));
+    std::vector<int> server_pids;
+    for (const auto& pid : comma_separated(opt("server-pid", "")))
+      server_pids.push_back(std::stoi(pid));
+    auto servers_cpu_seconds = [&] {
+      double total = 0;
+      for (int pid : server_pids) total += cpu_seconds(pid);
+      return total;
+    };
+    const bool measure_servers = !server_pids.empty();
     devsim::Faults faults{std::stod(opt("locked", "0")), std::stod(opt("duplicate", "0")),
                           std::stod(opt("lost", "0")), std::stod(opt("checkout", "0")),
                           std::stod(opt("silent", "0"))};
@@ -198,21 +221,21 @@ int main(int argc, char** argv) {
     std::map<std::string, double> seconds, server_cpu, own_cpu;
     auto phase = [&](const char* name, const std::function<void()>& work) {
       progress.phase(name);
-      const double server_before = server_pid ? cpu_seconds(server_pid) : 0;
+      const double server_before = servers_cpu_seconds();
       const double own_before = cpu_seconds(::getpid());
       const auto start = Clock::now();
       work();
       seconds[name] = std::chrono::duration<double>(Clock::now() - start).count();
-      server_cpu[name] = server_pid ? cpu_seconds(server_pid) - server_before : 0;
+      server_cpu[name] = servers_cpu_seconds() - server_before;
       own_cpu[name] = cpu_seconds(::getpid()) - own_before;
     };
 
     const std::string topic = "com.apple.mgmt.devsim";
-    auto admin = admin_client(opt("api-url", opt("url", "https://127.0.0.1:8443")),
-                              opt("api-user", "nanomdm"), opt("api-key", ""));
+    auto admin =
+        admin_client(opt("api-url", urls.front()), opt("api-user", "nanomdm"), opt("api-key", ""));
     std::unique_ptr<devsim::Fleet> fleet;
     phase("identities", [&] {
-      fleet = std::make_unique<devsim::Fleet>(endpoint, ca, devices, prefix, topic, faults,
+      fleet = std::make_unique<devsim::Fleet>(endpoints, ca, devices, prefix, topic, faults,
                                               std::stoull(opt("seed", "1")));
     });
     std::unique_ptr<apns_sim::ApnsSimulator> apns;
@@ -294,11 +317,13 @@ int main(int argc, char** argv) {
       j.field("enrollments_per_second", static_cast<double>(devices) / seconds.at("enroll"));
     j.field("round_trips", drain_requests);
     j.field("round_trips_per_second", static_cast<double>(drain_requests) / seconds["drain"]);
-    if (server_pid) {
+    if (measure_servers) {
       j.field("server_cpu_us_per_round_trip", per(server_cpu["drain"] * 1e6, drain_requests));
       j.field("server_cpu_seconds",
               server_cpu["enroll"] + server_cpu["enqueue"] + server_cpu["drain"]);
-      j.field("server_peak_rss_kib", peak_rss_kib(server_pid));
+      int64_t peak_rss = 0;
+      for (int pid : server_pids) peak_rss += peak_rss_kib(pid);
+      j.field("server_peak_rss_kib", peak_rss);
     }
     j.field("own_cpu_us_per_round_trip", per(own_cpu["drain"] * 1e6, drain_requests));
     if (apns) {

@@ -14,17 +14,25 @@ cairn=build/cairn
 devsim=build/bench/cairn-devsim
 work=$(mktemp -d)
 server_pid=""
-trap '[ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null; rm -rf "$work"' EXIT
+cluster_pids=""
+trap 'kill $server_pid $cluster_pids 2>/dev/null || true; rm -rf "$work"' EXIT
 
-start_server() {  # data dir, port, more `cairn serve` options
-  data=$1
-  port=$2
-  shift 2
-  "$cairn" serve --data-dir "$data" --listen "127.0.0.1:$port" "$@" >"$data.out" 2>"$data.err" &
-  server_pid=$!
+start_node() {  # role, data dir, port, more options; sets node_pid (and key, pass when new)
+  role=$1
+  data=$2
+  port=$3
+  shift 3
+  "$cairn" "$role" --data-dir "$data" --listen "127.0.0.1:$port" "$@" >"$data.out" 2>"$data.err" &
+  node_pid=$!
   for _ in $(seq 100); do grep -q "cairn serving" "$data.out" 2>/dev/null && break; sleep 0.2; done
-  key=$(grep -m1 '^  cairn_' "$data.out" | tr -d ' ')
-  pass=$("$cairn" pki passphrase --data-dir "$data")
+  if grep -q '^  cairn_' "$data.out"; then
+    key=$(grep -m1 '^  cairn_' "$data.out" | tr -d ' ')
+    pass=$("$cairn" pki passphrase --data-dir "$data")
+  fi
+}
+start_server() {  # data dir, port, more `cairn serve` options
+  start_node serve "$@"
+  server_pid=$node_pid
 }
 stop_server() {
   kill "$server_pid"
@@ -75,21 +83,54 @@ stop_server
 outbox_kib=$(du -sk "$data/dispatcher" | cut -f1)
 outage_row="| $push_devices | $waiting | $((outbox_kib * 1024 / waiting)) | $(((rss_after - rss_before) * 1024 / waiting)) |"
 
-# Through Kafka: the same loop with the log on the Kafka test broker (in memory, on these same 2
-# cores), then `cairn replay` from it. Sized to stay under the test broker's 5 MiB per partition.
+# Through Kafka: two ingest nodes (each with its projector replica) on the Kafka test broker (in
+# memory, on these same 2 cores), devices spread over both; then `cairn replay` from the broker.
+# Sized to stay under the test broker's 5 MiB per partition.
 "build/cairn-kafka-test-broker" --partitions 8 --bootstrap-file "$work/kafka.bootstrap" >/dev/null &
 broker_pid=$!
+cluster_pids=$broker_pid
 for _ in $(seq 100); do [ -s "$work/kafka.bootstrap" ] && break; sleep 0.1; done
 brokers=$(cat "$work/kafka.bootstrap")
-start_server "$work/kafka" 19506 --kafka-brokers "$brokers" --kafka-fetch-wait-ms 2
-kafka_json=$(devsim --devices 1000 --commands 5 --concurrency 32)
-stop_server
+on_kafka=(--kafka-brokers "$brokers" --kafka-fetch-wait-ms 2)
+start_node ingest "$work/ingest-a" 19506 "${on_kafka[@]}"
+ingest_a=$node_pid
+mkdir -p "$work/ingest-b"  # one deployment: the same CA, keyring and admin keys
+cp -r "$work/ingest-a/pki" "$work/ingest-a/secrets" "$work/ingest-a/api_keys" "$work/ingest-b/"
+start_node ingest "$work/ingest-b" 19507 "${on_kafka[@]}"
+ingest_b=$node_pid
+cluster_pids="$broker_pid $ingest_a $ingest_b"
+data=$work/ingest-a
+kafka_json=$("$devsim" --url https://127.0.0.1:19506,https://127.0.0.1:19507 --api-key "$key" \
+  --ca-cert "$data/pki/ca.crt" --ca-key "$data/pki/ca.key" --ca-key-pass "$pass" \
+  --server-pid "$ingest_a,$ingest_b" --devices 1000 --commands 5 --concurrency 32 2>/dev/null)
+# Produce -> applied: each node's histogram of event time -> applied in its replica (both nodes'
+# events), merged; percentiles interpolated within buckets as Prometheus's histogram_quantile.
+apply_delay=$(for p in 19506 19507; do
+  curl -sk -u "nanomdm:$key" "https://127.0.0.1:$p/metrics" | grep '^cairn_projection_apply_delay_seconds_bucket'
+done | python3 -c '
+import re, sys
+buckets = {}
+for line in sys.stdin:
+    le, n = re.match(r".*le=\"([^\"]+)\"\} (\S+)", line).groups()
+    buckets[float(le)] = buckets.get(float(le), 0) + float(n)
+bounds = sorted(buckets)
+def quantile(q):
+    rank, below, lower = q * buckets[bounds[-1]], 0, 0
+    for b in bounds:
+        if buckets[b] >= rank:
+            if b == float("inf"): return lower
+            return lower + (b - lower) * (rank - below) / max(buckets[b] - below, 1)
+        below, lower = buckets[b], b
+print(f"{quantile(0.5)*1000:.1f} | {quantile(0.99)*1000:.1f}")')
+kill "$ingest_a" "$ingest_b"
+wait "$ingest_a" "$ingest_b" || true
 replay_start=$(date +%s.%N)
-kafka_events=$("$cairn" replay --kafka-brokers "$brokers" --kafka-fetch-wait-ms 2 2>/dev/null | awk '/^events/{print $2}')
+kafka_events=$("$cairn" replay "${on_kafka[@]}" 2>/dev/null | awk '/^events/{print $2}')
 kafka_replay_s=$(python3 -c "import time; print(round(time.time() - $replay_start, 2))")
 kill "$broker_pid"
 wait "$broker_pid" || true
-kafka_row=$(field "$kafka_json" "f\"| Kafka test broker, 8 partitions | {r['round_trips_per_second']:.0f} | {r['stats']['kinds']['result']['p50_us']/1000:.1f} | {r['stats']['kinds']['result']['p99_us']/1000:.1f} | {r['server_cpu_us_per_round_trip']:.0f} | $kafka_events | $kafka_replay_s | {$kafka_events/$kafka_replay_s:.0f} | {sum(r['stats']['errors'].values())} |\"")
+cluster_pids=""
+kafka_row=$(field "$kafka_json" "f\"| Kafka test broker, 8 partitions, 2 ingest nodes | {r['round_trips_per_second']:.0f} | {r['stats']['kinds']['result']['p50_us']/1000:.1f} | {r['stats']['kinds']['result']['p99_us']/1000:.1f} | $apply_delay | {r['server_cpu_us_per_round_trip']:.0f} | $kafka_events | $kafka_replay_s | {$kafka_events/$kafka_replay_s:.0f} | {sum(r['stats']['errors'].values())} |\"")
 
 start_server "$work/sweep" 19501
 : >"$work/sweep.dat"
@@ -185,14 +226,18 @@ GP
   echo
   echo "## Through Kafka"
   echo
-  echo "\`cairn serve --kafka-brokers <test broker> --kafka-fetch-wait-ms 2\`, then"
-  echo "\`cairn-devsim --devices 1000 --commands 5 --concurrency 32\`, then \`cairn replay --kafka-brokers …\`."
+  echo "Two \`cairn ingest --kafka-brokers <test broker> --kafka-fetch-wait-ms 2\` nodes (same CA and"
+  echo "keyring), \`cairn-devsim --url <node A>,<node B> --devices 1000 --commands 5 --concurrency 32\`"
+  echo "(devices alternate between the nodes), then \`cairn replay --kafka-brokers …\`. Produce → applied:"
+  echo "both nodes' \`cairn_projection_apply_delay_seconds\` histograms merged (event time, set by the"
+  echo "writing node, to applied in a node's replica; every event counted once per node), percentiles"
+  echo "interpolated within buckets; event times have millisecond precision."
   echo "The broker is \`cairn-kafka-test-broker\` (librdkafka's mock cluster: in memory, nothing"
   echo "replicated, on the same 2 cores), so this is Cairn's own cost of the Kafka path, not a real"
   echo "cluster's latency. Compare with the concurrency-32 row above (embedded log)."
   echo
-  echo "| log | round trips/s | result p50 ms | result p99 ms | server CPU µs/rt | events | replay s | replay events/s | errors |"
-  echo "|---|---|---|---|---|---|---|---|---|"
+  echo "| log | round trips/s | result p50 ms | result p99 ms | produce → applied p50 ms | p99 ms | servers' CPU µs/rt | events | replay s | replay events/s | errors |"
+  echo "|---|---|---|---|---|---|---|---|---|---|---|"
   echo "$kafka_row"
   echo
   echo "## Micro benchmarks"

@@ -75,9 +75,10 @@ std::string Stats::json() const {
   return j.str();
 }
 
-Fleet::Fleet(Endpoint endpoint, const pki::Identity& ca, size_t size, const std::string& prefix,
-             const std::string& topic, Faults faults, uint64_t seed)
-    : endpoint_(std::move(endpoint)), faults_(faults), seed_(seed) {
+Fleet::Fleet(std::vector<Endpoint> endpoints, const pki::Identity& ca, size_t size,
+             const std::string& prefix, const std::string& topic, Faults faults, uint64_t seed)
+    : endpoints_(std::move(endpoints)), faults_(faults), seed_(seed) {
+  if (endpoints_.empty()) throw std::invalid_argument("a fleet needs a server endpoint");
   std::mt19937_64 rng(seed);
   std::uniform_real_distribution<double> chance(0, 1);
   members_.reserve(size);
@@ -86,6 +87,7 @@ Fleet::Fleet(Endpoint endpoint, const pki::Identity& ca, size_t size, const std:
     auto identity = pki::issue_certificate(ca, udid, pki::CertUsage::kClient, {}, 30);
     Member m;
     m.device = std::make_unique<SimulatedDevice>(udid, std::move(identity), topic, rng());
+    m.endpoint = &endpoints_[i % endpoints_.size()];
     m.silent = chance(rng) < faults.silent;
     m.checks_out = chance(rng) < faults.checkout;
     by_token_.emplace(m.device->push_token_hex(), i);
@@ -112,7 +114,7 @@ void Fleet::run(int concurrency, const std::function<void(Member&, std::mt19937_
 
 void Fleet::enroll(int concurrency, Stats& stats) {
   run(concurrency, [&](Member& m, std::mt19937_64&) {
-    DeviceConnection connection(endpoint_, m.device->identity());
+    DeviceConnection connection(*m.endpoint, m.device->identity());
     for (const auto& [kind, body] : {std::pair{"authenticate", m.device->authenticate()},
                                      std::pair{"token_update", m.device->token_update()}}) {
       const auto start = Clock::now();
@@ -126,7 +128,7 @@ void Fleet::enroll(int concurrency, Stats& stats) {
 
 bool Fleet::session(Member& m, std::mt19937_64& rng, Stats& stats, bool first) {
   std::uniform_real_distribution<double> chance(0, 1);
-  auto connection = std::make_unique<DeviceConnection>(endpoint_, m.device->identity());
+  auto connection = std::make_unique<DeviceConnection>(*m.endpoint, m.device->identity());
   auto timed = [&](const char* kind, const std::string& body) {
     const auto start = Clock::now();
     auto r = connection->report(body);
@@ -158,7 +160,7 @@ bool Fleet::session(Member& m, std::mt19937_64& rng, Stats& stats, bool first) {
     if (r && r->status == 200 && chance(rng) < faults_.lost) {
       // The answer never arrived: the device reconnects and sends the result again.
       stats.count("lost_result");
-      connection = std::make_unique<DeviceConnection>(endpoint_, m.device->identity());
+      connection = std::make_unique<DeviceConnection>(*m.endpoint, m.device->identity());
       r = timed("result", result);
     }
     if (m.device->erased()) break;  // wiped: it does not poll again
@@ -174,7 +176,7 @@ void Fleet::sessions_until_drained(Member& m, std::mt19937_64& rng, Stats& stats
   for (bool first = true; session(m, rng, stats, first); first = false)
     stats.count("repoll_after_not_now");
   if (!m.checks_out || !may_check_out) return;
-  DeviceConnection connection(endpoint_, m.device->identity());
+  DeviceConnection connection(*m.endpoint, m.device->identity());
   const auto start = Clock::now();
   auto r = connection.checkin(m.device->checkout());
   stats.record("checkout", std::chrono::duration<double, std::micro>(Clock::now() - start).count(),

@@ -50,9 +50,10 @@ class Stats {
 
 class Fleet {
  public:
-  // Creates `size` devices with identities issued by `ca`; UDIDs are `<prefix>-<n>`.
-  Fleet(Endpoint endpoint, const pki::Identity& ca, size_t size, const std::string& prefix,
-        const std::string& topic, Faults faults, uint64_t seed);
+  // Creates `size` devices with identities issued by `ca`; UDIDs are `<prefix>-<n>`. Device n
+  // talks to endpoints[n % endpoints.size()] (several ingest nodes behind no balancer).
+  Fleet(std::vector<Endpoint> endpoints, const pki::Identity& ca, size_t size,
+        const std::string& prefix, const std::string& topic, Faults faults, uint64_t seed);
 
   std::vector<std::string> udids() const;
   SimulatedDevice& device(size_t i) { return *members_[i].device; }
@@ -88,6 +89,7 @@ class Fleet {
  private:
   struct Member {
     std::unique_ptr<SimulatedDevice> device;
+    const Endpoint* endpoint = nullptr;  // in endpoints_
     bool silent = false;
     bool checks_out = false;
     bool checked_out = false;
@@ -109,7 +111,7 @@ class Fleet {
                               bool may_check_out = true);
   void queue_session(size_t index);  // wake_mu_ held
 
-  Endpoint endpoint_;
+  std::vector<Endpoint> endpoints_;
   Faults faults_;
   uint64_t seed_;
   std::vector<Member> members_;

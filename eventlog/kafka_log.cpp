@@ -6,6 +6,7 @@
 #include <condition_variable>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <thread>
 
@@ -66,6 +67,48 @@ void on_delivery(rd_kafka_t*, const rd_kafka_message_t* m, void*) {
                         m->err ? rd_kafka_err2str(m->err) : nullptr);
 }
 
+// The idempotent producer and the thread serving its delivery reports. Replaced as a whole when
+// librdkafka declares it fatally failed (an idempotence guarantee it can no longer keep, e.g.
+// the brokers lost its sequence state): such a handle refuses every message until destroyed.
+struct Producer {
+  KafkaPtr rk;
+  TopicPtr topic;
+  std::atomic<bool> stopping{false};
+  std::thread poller;
+
+  explicit Producer(const KafkaOptions& options) {
+    auto conf = make_kafka_conf(
+        options, {{"enable.idempotence", "true"},  // implies acks=all, ordered retries
+                  {"acks", "all"},
+                  {"linger.ms", "0"},
+                  {"message.timeout.ms", std::to_string(options.delivery_timeout.count())},
+                  // The Java client's partitioner: other producers agree on partitions.
+                  {"partitioner", "murmur2_random"}});
+    rd_kafka_conf_set_dr_msg_cb(conf.get(), on_delivery);
+    rk = make_kafka_client(RD_KAFKA_PRODUCER, std::move(conf));
+    topic.reset(rd_kafka_topic_new(rk.get(), options.topic.c_str(), nullptr));
+    if (!topic) throw std::runtime_error("Kafka topic handle: " + options.topic);
+    poller = std::thread([this] {
+      while (!stopping) rd_kafka_poll(rk.get(), 100);
+    });
+  }
+  ~Producer() {
+    // Appends wait for their reports, so nothing is in flight that a caller still waits for.
+    rd_kafka_flush(rk.get(), 1000);
+    stopping = true;
+    poller.join();
+  }
+  Producer(const Producer&) = delete;
+  Producer& operator=(const Producer&) = delete;
+
+  // Why it failed fatally, or nullopt while it works.
+  std::optional<std::string> fatal_error() const {
+    char reason[512];
+    if (!rd_kafka_fatal_error(rk.get(), reason, sizeof reason)) return std::nullopt;
+    return std::string(reason);
+  }
+};
+
 // A consumer handle and where each partition it streams is next.
 struct Reader {
   KafkaPtr rk;
@@ -78,11 +121,21 @@ struct Reader {
 
 struct KafkaLog::Impl {
   KafkaOptions options;
-  KafkaPtr producer;
-  TopicPtr producer_topic;
   int32_t partitions = 0;
-  std::atomic<bool> stopping{false};
-  std::thread poller;  // serves the producer's delivery reports
+
+  std::mutex producer_mu;
+  std::shared_ptr<Producer> producer;  // appends in flight share the one they started on
+
+  // The producer to append with: a new one if the current one failed fatally. Appends that were
+  // in flight on the failed one fail (their devices retry); none is lost unacknowledged.
+  std::shared_ptr<Producer> working_producer() {
+    std::lock_guard lock(producer_mu);
+    if (auto why = producer->fatal_error()) {
+      logging::error("Kafka producer failed fatally; replacing it", {{"error", *why}});
+      producer = std::make_shared<Producer>(options);
+    }
+    return producer;
+  }
 
   std::mutex readers_mu;
   std::condition_variable reader_free;
@@ -151,18 +204,9 @@ KafkaLog::KafkaLog(KafkaOptions options) : impl_(std::make_unique<Impl>()) {
   m.options = std::move(options);
   if (m.options.bootstrap_servers.empty())
     throw std::invalid_argument("Kafka log: no bootstrap servers");
-  auto conf = make_kafka_conf(
-      m.options, {{"enable.idempotence", "true"},  // implies acks=all, ordered retries
-                  {"acks", "all"},
-                  {"linger.ms", "0"},
-                  {"message.timeout.ms", std::to_string(m.options.delivery_timeout.count())},
-                  // The Java client's partitioner: other producers agree on partitions.
-                  {"partitioner", "murmur2_random"}});
-  rd_kafka_conf_set_dr_msg_cb(conf.get(), on_delivery);
-  m.producer = make_kafka_client(RD_KAFKA_PRODUCER, std::move(conf));
-  m.producer_topic.reset(rd_kafka_topic_new(m.producer.get(), m.options.topic.c_str(), nullptr));
+  m.producer = std::make_shared<Producer>(m.options);
   const rd_kafka_metadata_t* raw = nullptr;
-  const auto err = rd_kafka_metadata(m.producer.get(), 0, m.producer_topic.get(), &raw,
+  const auto err = rd_kafka_metadata(m.producer->rk.get(), 0, m.producer->topic.get(), &raw,
                                      static_cast<int>(m.options.metadata_timeout.count()));
   std::unique_ptr<const rd_kafka_metadata_t, MetadataDeleter> metadata(raw);
   if (err) throw Unavailable("Kafka cluster unreachable: " + std::string(rd_kafka_err2str(err)));
@@ -171,24 +215,17 @@ KafkaLog::KafkaLog(KafkaOptions options) : impl_(std::make_unique<Impl>()) {
         "Kafka topic " + m.options.topic + " not available: " +
         (metadata->topic_cnt == 1 ? rd_kafka_err2str(metadata->topics[0].err) : "no metadata"));
   m.partitions = metadata->topics[0].partition_cnt;
-  m.poller = std::thread([&m] {
-    while (!m.stopping) rd_kafka_poll(m.producer.get(), 100);
-  });
 }
 
 KafkaLog::~KafkaLog() {
   auto& m = *impl_;
-  // Appends wait for their reports, so nothing is in flight that a caller still waits for.
-  rd_kafka_flush(m.producer.get(), 1000);
-  m.stopping = true;
-  m.poller.join();
   for (auto& r : m.readers)
     for (const auto& [partition, _] : std::map<int32_t, int64_t>(r->next))
       Impl::stop_partition(*r, partition);
 }
 
 std::vector<LogPosition> KafkaLog::append(std::vector<RecordToAppend> records) {
-  auto& m = *impl_;
+  const auto producer = impl_->working_producer();
   Delivery d;
   d.remaining = records.size();
   d.positions.resize(records.size());
@@ -198,7 +235,7 @@ std::vector<LogPosition> KafkaLog::append(std::vector<RecordToAppend> records) {
     d.refs.push_back({&d, i});
     const auto& r = records[i];
     const auto err = rd_kafka_producev(
-        m.producer.get(), RD_KAFKA_V_RKT(m.producer_topic.get()),
+        producer->rk.get(), RD_KAFKA_V_RKT(producer->topic.get()),
         RD_KAFKA_V_KEY(r.key.data(), r.key.size()),
         RD_KAFKA_V_VALUE(const_cast<char*>(r.value.data()), r.value.size()),
         RD_KAFKA_V_HEADER(kTypeHeader, r.type.data(), static_cast<ssize_t>(r.type.size())),
@@ -218,6 +255,11 @@ std::vector<LogPosition> KafkaLog::append(std::vector<RecordToAppend> records) {
     d.positions[i].offset = Offset(end.value() - 1);
   }
   return d.positions;
+}
+
+void KafkaLog::fail_producer_for_testing() {
+  rd_kafka_test_fatal_error(impl_->working_producer()->rk.get(),
+                            RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER, "injected by a test");
 }
 
 int32_t KafkaLog::partition_count() const {
@@ -296,8 +338,8 @@ std::vector<LogRecord> KafkaLog::read(PartitionId partition, Offset from, size_t
 Offset KafkaLog::end_offset(PartitionId partition) const {
   int64_t low = 0, high = 0;
   const auto err = rd_kafka_query_watermark_offsets(
-      impl_->producer.get(), impl_->options.topic.c_str(), partition.value(), &low, &high,
-      static_cast<int>(impl_->options.metadata_timeout.count()));
+      impl_->working_producer()->rk.get(), impl_->options.topic.c_str(), partition.value(), &low,
+      &high, static_cast<int>(impl_->options.metadata_timeout.count()));
   if (err)
     throw Unavailable("Kafka end offset of partition " + std::to_string(partition.value()) + ": " +
                       rd_kafka_err2str(err));

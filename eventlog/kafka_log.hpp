@@ -4,7 +4,8 @@
 // Appends go through one idempotent producer (acks=all, so a record is acknowledged only once
 // the in-sync replicas have it; retries cannot duplicate or reorder it) and return when every
 // record of the call is acknowledged, with its partition and offset. Brokers unreachable past
-// `delivery_timeout` → Unavailable (ingest answers 503, never 401).
+// `delivery_timeout` → Unavailable (ingest answers 503, never 401). A producer librdkafka
+// declares fatally failed is replaced by the next append (the failed appends were 503s).
 //
 // Reads use the simple (group-less) consumer: a small pool of consumer handles, each streaming
 // the partitions it was last asked for, so the projector and the dispatcher each keep a handle
@@ -46,6 +47,10 @@ class KafkaLog final : public EventLog {
   std::vector<LogRecord> read(PartitionId partition, Offset from, size_t max,
                               std::chrono::milliseconds wait) override;
   Offset end_offset(PartitionId partition) const override;
+
+  // Puts the producer in the fatal state librdkafka enters when it cannot keep its idempotence
+  // guarantee (librdkafka's own test hook), as brokers cannot be made to do it on demand.
+  void fail_producer_for_testing();
 
  private:
   struct Impl;

@@ -85,9 +85,8 @@ DeviceAnswer DeviceService::checkin(const Plist& message, std::string_view body,
         require_valid_udid(m.udid);
         if constexpr (std::is_same_v<T, protocol::Authenticate>) {
           // A certificate identifies one device; re-enrolling the same UDID may bring a new one.
-          if (auto owner = reader_.device_for_certificate(who.fingerprint);
-              owner && *owner != m.udid)
-            throw NotManaged("certificate is already bound to another device");
+          for (const auto& owner : reader_.devices_for_certificate(who.fingerprint))
+            if (owner != m.udid) throw NotManaged("certificate is already bound to another device");
           return writer_.make(m.udid.value(), "device",
                               events::DeviceAuthenticated{m.topic, m.serial_number, who.fingerprint,
                                                           who.source, events::raw_message(body)});

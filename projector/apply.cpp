@@ -89,12 +89,10 @@ void advance_queue_floor(Tx& tx, DeviceRecord& device, int64_t removed) {
 
 void bind_certificate(Tx& tx, DeviceRecord& device, const std::string& fingerprint) {
   if (device.certificate_fingerprint == fingerprint) return;
-  // Drop the old binding only if it still points here (another device may have taken it since).
-  if (!device.certificate_fingerprint.empty() &&
-      tx.load_raw(keys::certificate(device.certificate_fingerprint)) == device.udid)
-    tx.erase(keys::certificate(device.certificate_fingerprint));
+  if (!device.certificate_fingerprint.empty())
+    tx.erase(keys::certificate(device.certificate_fingerprint, device.udid));
   device.certificate_fingerprint = fingerprint;
-  tx.put(keys::certificate(fingerprint), device.udid);
+  tx.put(keys::certificate(fingerprint, device.udid), "");
 }
 
 struct Applier {

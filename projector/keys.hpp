@@ -1,6 +1,6 @@
 // The projection's key layout in RocksDB (one keyspace, prefixes by kind):
 //   d/<udid>                    → DeviceRecord
-//   c/<cert fingerprint>        → udid bound to that certificate
+//   c/<cert fingerprint>/<udid> → "" (that device is bound to that certificate)
 //   q/<udid>/<seq, 16 hex>      → command UUID: the hot queue, FIFO by log offset
 //   m/<udid>/<command uuid>     → CommandRecord (history; prunable, the log keeps everything)
 //   b/<udid>/<command uuid>     → the command plist, while the command is queued
@@ -10,6 +10,12 @@
 //   p/<partition, 8 hex>        → next log offset to apply (stored in the same batch as state)
 //   v/layout                    → the layout version of records and keys (kLayoutVersion)
 // UDIDs and command UUIDs are restricted to [A-Za-z0-9._-] at ingest, so '/' separates safely.
+//
+// Every key belongs to one device's events (one partition of the log) or to device-less events
+// (push certificates: one partition too), so the projection does not depend on how partitions
+// interleave: a live replica and `cairn replay` (partition by partition) build the same bytes.
+// That is why a certificate binding is keyed by certificate *and* device: two devices claiming
+// one certificate from different partitions leave both bindings, in any order.
 #pragma once
 
 #include <cstdio>
@@ -21,13 +27,16 @@ namespace cairn::projector::keys {
 inline constexpr std::string_view kLayoutKey = "v/layout";
 // Bump when a record's encoding or the key layout changes: older projections are then refused
 // at open (rebuild from the log) instead of being misread.
-inline constexpr std::string_view kLayoutVersion = "6";
+inline constexpr std::string_view kLayoutVersion = "7";
 
 inline std::string device(std::string_view udid) {
   return "d/" + std::string(udid);
 }
-inline std::string certificate(std::string_view fingerprint) {
-  return "c/" + std::string(fingerprint);
+inline std::string certificate_prefix(std::string_view fingerprint) {
+  return "c/" + std::string(fingerprint) + "/";
+}
+inline std::string certificate(std::string_view fingerprint, std::string_view udid) {
+  return certificate_prefix(fingerprint) + std::string(udid);
 }
 inline std::string queue_prefix(std::string_view udid) {
   return "q/" + std::string(udid) + "/";

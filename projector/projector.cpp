@@ -2,6 +2,7 @@
 
 #include <future>
 
+#include "common/clock.hpp"
 #include "common/logging.hpp"
 #include "projector/apply.hpp"
 #include "projector/keys.hpp"
@@ -13,8 +14,9 @@ namespace {
 constexpr size_t kBatchRecords = 2048;
 }
 
-Projector::Projector(eventlog::EventLog& log, Store& store, AppliedWatermark& watermark)
-    : log_(log), store_(store), watermark_(watermark) {
+Projector::Projector(eventlog::EventLog& log, Store& store, AppliedWatermark& watermark,
+                     Metrics::Histogram* apply_delay)
+    : log_(log), store_(store), watermark_(watermark), apply_delay_(apply_delay) {
   for (int32_t p = 0; p < log_.partition_count(); ++p) {
     const PartitionId partition(p);
     const Offset next = store_.next_offset(partition);
@@ -65,12 +67,21 @@ size_t Projector::apply_batch(PartitionId partition, std::chrono::milliseconds w
   if (records.empty()) return 0;
   rocksdb::WriteBatchWithIndex batch(rocksdb::BytewiseComparator(), 0, /*overwrite_key=*/true);
   BatchState state(store_, batch);
-  for (const auto& record : records)
-    if (auto event = decode_or_skip(record)) apply_event(*event, record.position, state);
+  std::vector<SystemTime> written_at;
+  for (const auto& record : records) {
+    auto event = decode_or_skip(record);
+    if (!event) continue;
+    apply_event(*event, record.position, state);
+    if (apply_delay_)
+      if (auto t = parse_rfc3339(event->time)) written_at.push_back(*t);
+  }
   const Offset next(records.back().position.offset.value() + 1);
   batch.Put(keys::position(partition.value()), std::to_string(next.value()));
   store_.write(batch);
   watermark_.advance(partition, next);
+  const auto applied_at = std::chrono::system_clock::now();
+  for (const auto t : written_at)
+    apply_delay_->observe(std::chrono::duration<double>(applied_at - t).count());
   return records.size();
 }
 

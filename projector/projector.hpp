@@ -8,6 +8,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/metrics.hpp"
 #include "eventlog/event_log.hpp"
 #include "projector/store.hpp"
 #include "projector/watermark.hpp"
@@ -17,7 +18,11 @@ namespace cairn::projector {
 
 class Projector {
  public:
-  Projector(eventlog::EventLog& log, Store& store, AppliedWatermark& watermark);
+  // `apply_delay`, when given, observes for every event applied live how long after its time
+  // (when ingest wrote it) it was applied, in seconds: the produce -> applied latency across
+  // processes (clocks in sync assumed; event times have millisecond precision).
+  Projector(eventlog::EventLog& log, Store& store, AppliedWatermark& watermark,
+            Metrics::Histogram* apply_delay = nullptr);
   ~Projector();
   Projector(const Projector&) = delete;
   Projector& operator=(const Projector&) = delete;
@@ -43,6 +48,7 @@ class Projector {
   eventlog::EventLog& log_;
   Store& store_;
   AppliedWatermark& watermark_;
+  Metrics::Histogram* apply_delay_;
   std::atomic<bool> stopping_{false};
   std::atomic<uint64_t> skipped_{0};
   std::vector<std::thread> threads_;

@@ -11,10 +11,14 @@ std::optional<DeviceRecord> StoreReader::device(const DeviceId& udid) const {
   return decode_record<DeviceRecord>(*v);
 }
 
-std::optional<DeviceId> StoreReader::device_for_certificate(const std::string& fingerprint) const {
-  auto v = store_.get(keys::certificate(fingerprint));
-  if (!v) return std::nullopt;
-  return DeviceId(*v);
+std::vector<DeviceId> StoreReader::devices_for_certificate(const std::string& fingerprint) const {
+  std::vector<DeviceId> out;
+  const auto prefix = keys::certificate_prefix(fingerprint);
+  store_.scan(prefix, {}, [&](std::string_view key, std::string_view) {
+    out.emplace_back(std::string(key.substr(prefix.size())));
+    return true;
+  });
+  return out;
 }
 
 std::optional<CommandRecord> StoreReader::command(const DeviceId& udid,

@@ -23,7 +23,9 @@ class ProjectionReader {
  public:
   virtual ~ProjectionReader() = default;
   virtual std::optional<DeviceRecord> device(const DeviceId& udid) const = 0;
-  virtual std::optional<DeviceId> device_for_certificate(const std::string& fingerprint) const = 0;
+  // The devices bound to a certificate: one, or none. More than one only if devices claimed it at
+  // the same moment on different nodes; ingest then refuses it to all but those already bound.
+  virtual std::vector<DeviceId> devices_for_certificate(const std::string& fingerprint) const = 0;
   // The first queued command in FIFO order, passing over commands the device answered NotNow
   // to in its current session (since its latest Idle poll): those wait for its next session.
   virtual std::optional<QueuedCommand> next_command(const DeviceId& udid) const = 0;
@@ -43,7 +45,7 @@ class StoreReader final : public ProjectionReader {
  public:
   explicit StoreReader(const Store& store) : store_(store) {}
   std::optional<DeviceRecord> device(const DeviceId& udid) const override;
-  std::optional<DeviceId> device_for_certificate(const std::string& fingerprint) const override;
+  std::vector<DeviceId> devices_for_certificate(const std::string& fingerprint) const override;
   std::optional<QueuedCommand> next_command(const DeviceId& udid) const override;
   std::optional<std::string> unlock_token_sealed(const DeviceId& udid) const override;
   std::optional<CommandRecord> command(const DeviceId& udid,

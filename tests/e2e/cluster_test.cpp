@@ -155,6 +155,12 @@ TEST_F(Cluster, EveryRoleKilledMidwayLosesNothing) {
     EXPECT_NE(commands.find("\"queue\":[]"), std::string::npos) << d->udid() << ": " << commands;
     EXPECT_NE(commands.find("\"acknowledged\""), std::string::npos) << commands;
   }
+  // It measured how long after ingest wrote them it applied them: Authenticate, TokenUpdate,
+  // the command, its delivery and its result at least, per device.
+  const double applied = metric(*projector_, "cairn_projection_apply_delay_seconds_count");
+  EXPECT_GE(applied, static_cast<double>(devices.size() * 5));
+  EXPECT_EQ(metric(*projector_, "cairn_projection_apply_delay_seconds_bucket{le=\"+Inf\"}"),
+            applied);
   // The standalone projector, killed and restarted, resumes from its stored positions.
   projector_->kill_hard();
   ASSERT_EQ(ingest_b_->enqueue(ids, command_body("WAVE-2", "SecurityInfo"))->status, 200);

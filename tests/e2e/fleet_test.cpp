@@ -22,7 +22,7 @@ void run_fleet(devsim::IdentityMode identity) {
   endpoint.server_ca_file = node.ca_file();
   endpoint.identity = identity;
   devsim::Faults faults{0.3, 0.2, 0.2, 0.1, 0.1};
-  devsim::Fleet fleet(endpoint, node.ca(), 24, "FLEET", "com.apple.mgmt.fleet", faults, 7);
+  devsim::Fleet fleet({endpoint}, node.ca(), 24, "FLEET", "com.apple.mgmt.fleet", faults, 7);
   devsim::Stats stats;
   fleet.enroll(8, stats);
   std::string ids;
@@ -69,7 +69,7 @@ TEST(Fleet, ScheduledPollsPickUpNewCommands) {
   TestNode node(dir.path());
   devsim::Endpoint endpoint;
   endpoint.port = node.port();
-  devsim::Fleet fleet(endpoint, node.ca(), 6, "SCHED", "com.apple.mgmt.fleet", {}, 3);
+  devsim::Fleet fleet({endpoint}, node.ca(), 6, "SCHED", "com.apple.mgmt.fleet", {}, 3);
   devsim::Stats stats;
   fleet.enroll(3, stats);
   std::string ids;

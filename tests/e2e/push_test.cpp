@@ -183,7 +183,7 @@ TEST_F(Push, AFleetWokenOnlyByPushesDrainsEveryQueue) {
   devsim::Endpoint endpoint;
   endpoint.port = node_->port();
   endpoint.server_ca_file = node_->ca_file();
-  devsim::Fleet fleet(endpoint, node_->ca(), 16, "WOKEN", kTopic, {0.3, 0.2, 0.2, 0, 0}, 11);
+  devsim::Fleet fleet({endpoint}, node_->ca(), 16, "WOKEN", kTopic, {0.3, 0.2, 0.2, 0, 0}, 11);
   apns_.sim().on_accepted([&](const apns_sim::RecordedPush& p) { fleet.wake(p.token_hex); });
   devsim::Stats stats;
   fleet.enroll(4, stats);

@@ -101,6 +101,19 @@ TEST_P(EventLogContract, AppendsReturnPositionsAndReadBackWhole) {
   EXPECT_EQ(seen, batch.size());
 }
 
+// Device-less events (push certificates) have an empty key; the projection relies on them sharing
+// one partition, in order (projector/keys.hpp). An empty key is not a missing one: Kafka's
+// partitioner hashes it rather than spreading the records at random.
+TEST_P(EventLogContract, RecordsWithAnEmptyKeyShareOnePartition) {
+  std::vector<RecordToAppend> batch;
+  for (int n = 0; n < 12; ++n) batch.push_back(record("", n));
+  const auto positions = log_->append(batch);
+  for (size_t i = 1; i < positions.size(); ++i) {
+    EXPECT_EQ(positions[i].partition, positions[0].partition);
+    EXPECT_GT(positions[i].offset, positions[i - 1].offset);
+  }
+}
+
 TEST_P(EventLogContract, ReadsFromAnyOffsetAndBackAgain) {
   std::vector<RecordToAppend> batch;
   for (int n = 0; n < 20; ++n) batch.push_back(record("ONE-DEVICE", n));
@@ -148,6 +161,21 @@ TEST(KafkaLog, BrokersGoneMeansUnavailableNotAHang) {
   EXPECT_THROW(log.append({record("DURING", 1)}), Unavailable);
   options.metadata_timeout = 1000ms;
   EXPECT_THROW(KafkaLog{options}, Unavailable);
+}
+
+// Kafka only: a producer librdkafka declares fatally failed refuses every message until it is
+// destroyed. The log replaces it; appends go on without a restart, in order per device.
+TEST(KafkaLog, AFatallyFailedProducerIsReplaced) {
+  Kafka kafka;
+  KafkaLog log(kafka.options());
+  const auto before = log.append({record("FATAL", 0)})[0];
+  log.fail_producer_for_testing();
+  const auto after = log.append({record("FATAL", 1)})[0];
+  EXPECT_EQ(after.partition, before.partition);
+  EXPECT_GT(after.offset, before.offset);
+  const auto records = log.read(before.partition, before.offset, 10, 0ms);
+  ASSERT_EQ(records.size(), 2u);
+  EXPECT_EQ(records[1].value, "FATAL event 1");
 }
 
 }  // namespace

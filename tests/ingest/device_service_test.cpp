@@ -28,9 +28,9 @@ class FailingReader final : public projector::ProjectionReader {
     check();
     return inner_.device(u);
   }
-  std::optional<DeviceId> device_for_certificate(const std::string& f) const override {
+  std::vector<DeviceId> devices_for_certificate(const std::string& f) const override {
     check();
-    return inner_.device_for_certificate(f);
+    return inner_.devices_for_certificate(f);
   }
   std::optional<projector::QueuedCommand> next_command(const DeviceId& u) const override {
     check();

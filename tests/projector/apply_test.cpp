@@ -31,6 +31,14 @@ class Projection {
     }
   }
   void apply(const Event& e) { apply(std::vector<Event>{e}); }
+  // One event at its own place in the log (several partitions), as a replica reads them.
+  void apply_at(const Event& e, LogPosition at) {
+    rocksdb::WriteBatchWithIndex batch(rocksdb::BytewiseComparator(), 0, true);
+    BatchState state(store_, batch);
+    apply_event(e, at, state);
+    batch.Put(keys::position(at.partition.value()), std::to_string(at.offset.value() + 1));
+    store_.write(batch);
+  }
 
   const StoreReader& reader() const { return reader_; }
   std::string digest() const { return store_.digest().sha256; }
@@ -90,7 +98,7 @@ TEST(Apply, EnrollmentStates) {
   auto d = p.reader().device(DeviceId(kUdid));
   ASSERT_TRUE(d);
   EXPECT_EQ(d->state, EnrollmentState::kAuthenticated);
-  EXPECT_EQ(p.reader().device_for_certificate(kCert), DeviceId(kUdid));
+  EXPECT_EQ(p.reader().devices_for_certificate(kCert), std::vector{DeviceId(kUdid)});
   p.apply(token_updated());
   d = p.reader().device(DeviceId(kUdid));
   EXPECT_EQ(d->state, EnrollmentState::kEnrolled);
@@ -225,8 +233,40 @@ TEST(Apply, ReEnrollmentCancelsCommandsQueuedForThePreviousEnrollment) {
   p.apply(authenticated(new_cert));
   EXPECT_EQ(p.next(), std::nullopt);
   EXPECT_EQ(p.state("ERASE"), CommandState::kCancelled);
-  EXPECT_EQ(p.reader().device_for_certificate(new_cert), DeviceId(kUdid));
-  EXPECT_FALSE(p.reader().device_for_certificate(kCert));  // the old certificate is unbound
+  EXPECT_EQ(p.reader().devices_for_certificate(new_cert), std::vector{DeviceId(kUdid)});
+  EXPECT_TRUE(p.reader().devices_for_certificate(kCert).empty());  // the old one is unbound
+}
+
+// A live replica interleaves partitions as records arrive; `cairn replay` applies them one
+// partition after another. Two devices in different partitions claiming one certificate (at the
+// same moment, on two ingest nodes) must leave the same projection either way.
+TEST(Apply, ProjectionDoesNotDependOnHowPartitionsInterleave) {
+  const std::string shared(64, 'x'), own(64, 'y');
+  auto as = [](const std::string& udid, const std::string& cert) {
+    return event(events::DeviceAuthenticated{"com.apple.mgmt.t", "", cert, "tls", {}}, "device",
+                 udid);
+  };
+  // Device A (partition 0) takes the certificate, then moves to its own; B (partition 1) takes it.
+  const std::vector<std::pair<Event, LogPosition>> a = {
+      {as("A", shared), {PartitionId(0), Offset(0)}}, {as("A", own), {PartitionId(0), Offset(1)}}};
+  const std::pair<Event, LogPosition> b = {as("B", shared), {PartitionId(1), Offset(0)}};
+  Projection a_first, b_first, b_between;
+  for (const auto& [e, at] : a) a_first.apply_at(e, at);
+  a_first.apply_at(b.first, b.second);
+  b_first.apply_at(b.first, b.second);
+  for (const auto& [e, at] : a) b_first.apply_at(e, at);
+  b_between.apply_at(a[0].first, a[0].second);
+  b_between.apply_at(b.first, b.second);
+  b_between.apply_at(a[1].first, a[1].second);
+  EXPECT_EQ(a_first.digest(), b_first.digest());
+  EXPECT_EQ(a_first.digest(), b_between.digest());
+  EXPECT_EQ(b_between.reader().devices_for_certificate(shared), std::vector{DeviceId("B")});
+  // While both held it, both were recorded: ingest refuses it to any third device.
+  Projection both;
+  both.apply_at(a[0].first, a[0].second);
+  both.apply_at(b.first, b.second);
+  EXPECT_EQ(both.reader().devices_for_certificate(shared),
+            (std::vector{DeviceId("A"), DeviceId("B")}));
 }
 
 TEST(Apply, ProjectionIsAPureFunctionOfTheLog) {
