@@ -12,6 +12,7 @@
 #include "common/clock.hpp"
 #include "common/logging.hpp"
 #include "common/metrics.hpp"
+#include "crypto/certificate.hpp"
 #include "crypto/secret_box.hpp"
 #include "dispatcher/push_state.hpp"
 #include "eventlog/embedded_log.hpp"
@@ -52,6 +53,9 @@ struct SingleNode::Parts {
   ingest::IdentityResolver identity;
   ingest::DeviceService devices;
   ingest::AdminApi admin;
+  enrollment::Authority authority;
+  enrollment::ScepService scep;
+  enrollment::ProfileService profiles;
   std::unique_ptr<ingest::HttpServer> http;
   dispatcher::ApnsPusher pusher;
   projector::Store dispatch_store;
@@ -60,7 +64,7 @@ struct SingleNode::Parts {
   dispatcher::Dispatcher dispatcher;
 
   Parts(const NodeConfig& c, crypto::SecretBox box, std::unique_ptr<eventlog::EventLog> event_log,
-        std::shared_ptr<const crypto::TrustStore> device_ca)
+        std::shared_ptr<const crypto::TrustStore> device_ca, enrollment::Authority enrollment)
       : secrets(std::move(box)),
         log(std::move(event_log)),
         store(c.data_dir + "/projection"),
@@ -79,6 +83,9 @@ struct SingleNode::Parts {
         identity(std::move(device_ca)),
         devices(writer, reader, secrets),
         admin(writer, reader, store, *log, secrets),
+        authority(std::move(enrollment)),
+        scep(authority, writer),
+        profiles(authority, c.public_url, reader, writer),
         pusher(c.apns),
         dispatch_store(c.data_dir + "/dispatcher", dispatcher::kStoreLayout),
         dispatcher_group(c.kafka && c.roles.dispatcher
@@ -176,7 +183,12 @@ SingleNode::SingleNode(
     config.tls_private_key_file = paths.server_key();
     if (config.device_ca_file.empty()) config.device_ca_file = paths.ca_cert();
   }
-  config.http.client_ca_pem = read_file(config.device_ca_file);
+  auto authority = enrollment::Authority::load(
+      config.data_dir, secrets, config.tls_certificate_file, config.tls_private_key_file);
+  authority.identity_days = config.identity_days;
+  // Devices enrolled through Cairn's SCEP or PKCS#12 present identities from Cairn's CA.
+  config.http.client_ca_pem =
+      read_file(config.device_ca_file) + "\n" + crypto::certificate_pem(authority.ca.cert.get());
   config.http.device_routes = config.roles.devices;
   config.http.admin_routes = config.roles.admin;
   if (config.http.tls) {
@@ -193,11 +205,11 @@ SingleNode::SingleNode(
   if (wrap_log) log = wrap_log(std::move(log));
   auto device_ca = std::make_shared<const crypto::TrustStore>(
       crypto::TrustStore::from_pem(config.http.client_ca_pem));
-  parts_ =
-      std::make_unique<Parts>(config, std::move(secrets), std::move(log), std::move(device_ca));
-  parts_->http = std::make_unique<ingest::HttpServer>(config.http, parts_->devices, parts_->admin,
-                                                      parts_->identity, parts_->api_keys,
-                                                      parts_->writer, parts_->metrics);
+  parts_ = std::make_unique<Parts>(config, std::move(secrets), std::move(log), std::move(device_ca),
+                                   std::move(authority));
+  parts_->http = std::make_unique<ingest::HttpServer>(
+      config.http, parts_->devices, parts_->admin, parts_->scep, parts_->profiles, parts_->identity,
+      parts_->api_keys, parts_->writer, parts_->metrics);
   port_ = parts_->http->bind();
 }
 

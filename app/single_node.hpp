@@ -42,6 +42,10 @@ struct NodeConfig {
   std::string tls_certificate_file;
   std::string tls_private_key_file;  // PEM; encrypted keys are opened with the keyring
   std::string device_ca_file;
+  // How devices reach this deployment (https://host[:port]), written into enrollment profiles;
+  // empty: the host name the admin downloading the profile used.
+  std::string public_url;
+  int identity_days = 365;  // lifetime of device identities Cairn's CA issues
   std::chrono::milliseconds apply_timeout{5000};
   // The log on Kafka instead of <data>/log (cluster mode); the projection and the dispatcher's
   // store stay in <data>, as this node's replicas of what the log says.

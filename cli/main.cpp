@@ -1,4 +1,5 @@
 // The `cairn` command: every role and tool of Cairn from one binary.
+#include <algorithm>
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
@@ -10,6 +11,8 @@
 
 #include "app/single_node.hpp"
 #include "common/logging.hpp"
+#include "crypto/certificate.hpp"
+#include "crypto/cms_signature.hpp"
 #include "crypto/secret_box.hpp"
 #include "ingest/api_keys.hpp"
 #include "pki/dev_pki.hpp"
@@ -35,12 +38,22 @@ commands:
             --apns-ca-file FILE (system trust)  --push-expiration-seconds N (604800)
             --push-coalesce-seconds N (60)  --repush-silent-after-seconds N (86400)
             --inactive-after-seconds N (2592000)   (0 turns either off)
+            --public-url https://HOST[:PORT]   how devices reach the deployment, written into
+              enrollment profiles (default: the host name the admin downloading one used)
+            --identity-days N (365)   lifetime of device identities issued (SCEP, PKCS#12)
   replay    rebuild the projection from the log into a fresh directory, print the digest
             --data-dir DIR  --into DIR (a new temporary directory when omitted)
             --kafka-brokers ... --kafka-topic T   replay from Kafka instead of DIR/log
   pki init        create the development PKI in DIR/pki      --data-dir DIR
   pki passphrase  print the passphrase of the PEM keys Cairn wrote   --data-dir DIR
+  pki scep-challenge  print the SCEP challenge enrollment profiles carry   --data-dir DIR
   apikey create   create an admin API key (shown once)     --data-dir DIR --name NAME
+  profile   download a signed enrollment profile from a running node, check its signature and
+            what it holds, write it and print a summary
+            --server https://HOST:PORT (https://127.0.0.1:8443)  --api-key KEY ($CAIRN_API_KEY)
+            --ca-file F (DIR/pki/ca.crt: verifies the server and the profile's signer)
+            --out FILE (enroll.mobileconfig)  --identity scep|pkcs12 (scep)  --topic T
+            --access-rights N (8191)  --sign-message  --development-apns  --device-name NAME
 )";
 
 using Options = std::map<std::string, std::string>;
@@ -53,8 +66,8 @@ Options parse_options(const std::vector<std::string>& args, size_t first) {
     const auto eq = a.find('=');
     if (eq != std::string::npos) {
       o[a.substr(2, eq - 2)] = a.substr(eq + 1);
-    } else if (a == "--no-tls") {
-      o["no-tls"] = "1";
+    } else if (a == "--no-tls" || a == "--sign-message" || a == "--development-apns") {
+      o[a.substr(2)] = "1";
     } else {
       if (i + 1 >= args.size()) throw std::invalid_argument(a + " needs a value");
       o[a.substr(2)] = args[++i];
@@ -148,6 +161,8 @@ int serve(const Options& o, const std::string& role) {
   };
   c.dispatch.repush_after = seconds("repush-silent-after-seconds", "86400");
   c.dispatch.inactive_after = seconds("inactive-after-seconds", "2592000");
+  c.public_url = opt(o, "public-url", "");
+  c.identity_days = std::stoi(opt(o, "identity-days", "365"));
 
   std::filesystem::create_directories(c.data_dir);
   if (cairn::ingest::ApiKeys::load(c.data_dir).empty()) {
@@ -190,6 +205,49 @@ int replay(const Options& o) {
   return 0;
 }
 
+// `cairn profile`: the admin API's profile download, checked as a device would check it.
+int profile(const Options& o) {
+  const char* env_key = std::getenv("CAIRN_API_KEY");
+  const std::string key = opt(o, "api-key", env_key ? env_key : "");
+  if (key.empty()) throw std::invalid_argument("give --api-key (or set CAIRN_API_KEY)");
+  const std::string ca_file = opt(o, "ca-file", opt(o, "data-dir", "data") + "/pki/ca.crt");
+  httplib::Client client(opt(o, "server", "https://127.0.0.1:8443"));
+  client.set_ca_cert_path(ca_file);
+  client.enable_server_certificate_verification(true);
+  client.set_basic_auth("cairn", key);
+  std::string query;
+  for (const char* name :
+       {"identity", "topic", "access-rights", "sign-message", "development-apns", "device-name"}) {
+    if (!o.contains(name)) continue;
+    std::string param = name;
+    std::replace(param.begin(), param.end(), '-', '_');
+    query +=
+        (query.empty() ? "?" : "&") + param + "=" + httplib::detail::encode_query_param(o.at(name));
+  }
+  const auto r = client.Get("/v1/enrollment/profile" + query);
+  if (!r) throw std::runtime_error("cannot reach the server: " + httplib::to_string(r.error()));
+  if (r->status != 200)
+    throw std::runtime_error("the server answered " + std::to_string(r->status) + ": " + r->body);
+  const auto profile = cairn::Plist::parse(
+      cairn::crypto::verify_attached(r->body, cairn::crypto::TrustStore::from_pem_file(ca_file)));
+  cairn::enrollment::check_references(profile);
+  const std::string out = opt(o, "out", "enroll.mobileconfig");
+  std::ofstream(out, std::ios::binary) << r->body;
+  std::cout << "wrote " << out << " (" << r->body.size() << " bytes, signature verified)\n"
+            << "  profile " << profile.string("PayloadUUID").value_or("") << "\n";
+  const auto content = *profile.array("PayloadContent");
+  for (size_t i = 0; i < content.size(); ++i) {
+    const auto payload = content.at(i);
+    std::cout << "  " << payload.string("PayloadType").value_or("?");
+    if (payload.has("ServerURL"))
+      std::cout << ": " << payload.string("ServerURL").value_or("") << ", topic "
+                << payload.string("Topic").value_or("") << ", access rights "
+                << payload.integer("AccessRights").value_or(0);
+    std::cout << "\n";
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -203,6 +261,7 @@ int main(int argc, char** argv) {
     if (cmd == "serve" || cmd == "ingest" || cmd == "projector" || cmd == "dispatcher")
       return serve(with_config_file(parse_options(args, 2)), cmd);
     if (cmd == "replay") return replay(with_config_file(parse_options(args, 2)));
+    if (cmd == "profile") return profile(parse_options(args, 2));
     if ((cmd == "pki" || cmd == "apikey") && args.size() >= 3) {
       const auto o = parse_options(args, 3);
       const std::string data_dir = opt(o, "data-dir", "data");
@@ -214,9 +273,10 @@ int main(int argc, char** argv) {
                   << cairn::pki::dev_pki_paths(data_dir).dir << std::endl;
         return 0;
       }
-      if (cmd == "pki" && args[2] == "passphrase") {
+      if (cmd == "pki" && (args[2] == "passphrase" || args[2] == "scep-challenge")) {
         std::cout << cairn::crypto::SecretBox::load_or_create(data_dir).derive_passphrase(
-                         cairn::pki::kKeyPassphrasePurpose)
+                         args[2] == "passphrase" ? cairn::pki::kKeyPassphrasePurpose
+                                                 : cairn::enrollment::kScepChallengePurpose)
                   << std::endl;
         return 0;
       }

@@ -2,9 +2,11 @@
 
 #include <openssl/pem.h>
 
+#include <ctime>
 #include <fstream>
 #include <sstream>
 
+#include "common/clock.hpp"
 #include "common/errors.hpp"
 #include "crypto/digest.hpp"
 
@@ -21,12 +23,7 @@ X509Ptr parse_certificate_pem(std::string_view pem) {
 }
 
 std::string certificate_der(X509* cert) {
-  unsigned char* der = nullptr;
-  int len = i2d_X509(cert, &der);
-  if (len < 0) throw CryptoError("i2d_X509");
-  std::string out(reinterpret_cast<char*>(der), static_cast<size_t>(len));
-  OPENSSL_free(der);
-  return out;
+  return der_of(cert, i2d_X509);
 }
 
 std::string certificate_pem(X509* cert) {
@@ -58,16 +55,36 @@ std::string certificate_subject_uid(X509* cert) {
                      static_cast<size_t>(ASN1_STRING_length(v)));
 }
 
+std::string certificate_not_after(X509* cert) {
+  std::tm tm{};
+  if (ASN1_TIME_to_tm(X509_get0_notAfter(cert), &tm) != 1)
+    throw BadRequest("the certificate has an unreadable expiry");
+  return format_rfc3339(std::chrono::system_clock::from_time_t(timegm(&tm)));
+}
+
+std::string certificate_serial_hex(X509* cert) {
+  std::unique_ptr<BIGNUM, decltype(&BN_free)> bn(
+      ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), nullptr), BN_free);
+  if (!bn) throw CryptoError("ASN1_INTEGER_to_BN");
+  std::unique_ptr<char, void (*)(char*)> hex(BN_bn2hex(bn.get()), [](char* p) { OPENSSL_free(p); });
+  return hex ? hex.get() : "";
+}
+
+std::vector<X509Ptr> parse_certificates_pem(std::string_view pem) {
+  std::vector<X509Ptr> certs;
+  auto bio = memory_bio(pem);
+  while (X509Ptr cert{PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)})
+    certs.push_back(std::move(cert));
+  drain_openssl_errors();  // the read loop ends with a "no start line" error
+  return certs;
+}
+
 TrustStore TrustStore::from_pem(std::string_view pem) {
   X509StorePtr store(X509_STORE_new());
-  auto bio = memory_bio(pem);
-  int loaded = 0;
-  while (X509Ptr cert{PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)}) {
+  const auto certs = parse_certificates_pem(pem);
+  for (const auto& cert : certs)
     if (X509_STORE_add_cert(store.get(), cert.get()) != 1) throw CryptoError("X509_STORE_add_cert");
-    ++loaded;
-  }
-  drain_openssl_errors();  // the read loop ends with a "no start line" error
-  if (loaded == 0) throw std::runtime_error("no CA certificate found");
+  if (certs.empty()) throw std::runtime_error("no CA certificate found");
   return TrustStore(std::move(store));
 }
 

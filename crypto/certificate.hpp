@@ -3,17 +3,23 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "crypto/openssl_handles.hpp"
 
 namespace cairn::crypto {
 
 X509Ptr parse_certificate_pem(std::string_view pem);  // throws BadRequest
+// Every certificate in a PEM text, in order (none: empty).
+std::vector<X509Ptr> parse_certificates_pem(std::string_view pem);
 std::string certificate_der(X509* cert);
 std::string certificate_pem(X509* cert);
 // The identity Cairn binds to a UDID: SHA-256 of the certificate's DER, hex.
 std::string certificate_fingerprint(X509* cert);
 std::string certificate_subject(X509* cert);
+// notAfter as RFC 3339 UTC; throws BadRequest if unreadable.
+std::string certificate_not_after(X509* cert);
+std::string certificate_serial_hex(X509* cert);
 // The subject's UID attribute ("" if none): the topic of an APNs push certificate.
 std::string certificate_subject_uid(X509* cert);
 

@@ -65,38 +65,62 @@ bool ber_within_depth(std::string_view der, int max_depth) {
   }
 }
 
-X509Ptr verify_mdm_signature(std::string_view header_base64, std::string_view body,
-                             const TrustStore* trust) {
-  const std::string der = base64_decode(header_base64);
+namespace {
+
+CmsPtr parse_signed(std::string_view der, const std::string& what) {
   if (!ber_within_depth(der, kMaxBerDepth))
-    throw BadRequest("Mdm-Signature is not well-formed BER or nests deeper than 64");
+    throw BadRequest(what + " is not well-formed BER or nests deeper than 64");
   auto der_bio = memory_bio(der);
   CmsPtr cms(d2i_CMS_bio(der_bio.get(), nullptr));
   if (!cms) {
     drain_openssl_errors();
-    throw BadRequest("Mdm-Signature is not a CMS structure");
+    throw BadRequest(what + " is not a CMS structure");
   }
-  auto content = memory_bio(body);
-  // The chain is checked below with our own policy; CMS_verify's default S/MIME purpose would
-  // reject device identities that carry only the clientAuth usage.
-  if (CMS_verify(cms.get(), nullptr, nullptr, content.get(), nullptr,
-                 CMS_BINARY | CMS_NO_SIGNER_CERT_VERIFY) != 1) {
+  return cms;
+}
+
+// Checks the signature (over `detached`, or the attached content, copied to `out`) and returns
+// the one signer, whose chain must lead to `trust` when given. The chain is checked with our own
+// policy: CMS_verify's default S/MIME purpose would reject device identities that carry only the
+// clientAuth usage, and profile signers that carry only serverAuth.
+X509Ptr checked_signer(CMS_ContentInfo* cms, BIO* detached, BIO* out, const TrustStore* trust,
+                       const std::string& what) {
+  if (CMS_verify(cms, nullptr, nullptr, detached, out, CMS_BINARY | CMS_NO_SIGNER_CERT_VERIFY) !=
+      1) {
     drain_openssl_errors();
-    throw BadRequest("Mdm-Signature does not verify against the request body");
+    throw BadRequest(what + " does not verify" + (detached ? " against the request body" : ""));
   }
   // CMS_get0_signers returns borrowed certificates in a new stack: free only the stack.
-  STACK_OF(X509)* signers = CMS_get0_signers(cms.get());
+  STACK_OF(X509)* signers = CMS_get0_signers(cms);
   X509* signer = signers && sk_X509_num(signers) == 1 ? sk_X509_value(signers, 0) : nullptr;
   if (signer) X509_up_ref(signer);
   sk_X509_free(signers);
-  if (!signer) throw BadRequest("Mdm-Signature must have exactly one signer");
+  if (!signer) throw BadRequest(what + " must have exactly one signer");
   X509Ptr result(signer);
   if (trust) {
-    X509StackPtr embedded(CMS_get1_certs(cms.get()));
+    X509StackPtr embedded(CMS_get1_certs(cms));
     if (auto why = trust->verify(result.get(), embedded.get()); !why.empty())
-      throw BadRequest("Mdm-Signature signer is not trusted: " + why);
+      throw BadRequest(what + " signer is not trusted: " + why);
   }
   return result;
+}
+
+}  // namespace
+
+X509Ptr verify_mdm_signature(std::string_view header_base64, std::string_view body,
+                             const TrustStore* trust) {
+  auto cms = parse_signed(base64_decode(header_base64), "Mdm-Signature");
+  auto content = memory_bio(body);
+  return checked_signer(cms.get(), content.get(), nullptr, trust, "Mdm-Signature");
+}
+
+std::string verify_attached(std::string_view der, const TrustStore& trust) {
+  auto cms = parse_signed(der, "the signed data");
+  BioPtr out(BIO_new(BIO_s_mem()));
+  checked_signer(cms.get(), nullptr, out.get(), &trust, "the signed data");
+  char* data = nullptr;
+  const long len = BIO_get_mem_data(out.get(), &data);
+  return std::string(data, static_cast<size_t>(len));
 }
 
 std::string sign_mdm_signature(std::string_view body, X509* cert, EVP_PKEY* key,
@@ -107,11 +131,28 @@ std::string sign_mdm_signature(std::string_view body, X509* cert, EVP_PKEY* key,
     throw CryptoError("CMS_add1_signer");
   auto content = memory_bio(body);
   if (CMS_final(cms.get(), content.get(), nullptr, kFlags) != 1) throw CryptoError("CMS_final");
+  return base64_encode(cms_der(cms.get()));
+}
+
+std::string sign_attached(std::string_view content, X509* cert, EVP_PKEY* key,
+                          const std::vector<X509*>& chain) {
+  constexpr unsigned kFlags = CMS_BINARY | CMS_PARTIAL;
+  CmsPtr cms(CMS_sign(nullptr, nullptr, nullptr, nullptr, kFlags));
+  if (!cms || !CMS_add1_signer(cms.get(), cert, key, EVP_sha256(), kFlags))
+    throw CryptoError("CMS_add1_signer");
+  for (X509* c : chain)  // the signer's own certificate is in already (adding it again fails)
+    if (X509_cmp(c, cert) != 0 && !CMS_add1_cert(cms.get(), c)) throw CryptoError("CMS_add1_cert");
+  auto bio = memory_bio(content);
+  if (CMS_final(cms.get(), bio.get(), nullptr, kFlags) != 1) throw CryptoError("CMS_final");
+  return cms_der(cms.get());
+}
+
+std::string cms_der(CMS_ContentInfo* cms) {
   BioPtr out(BIO_new(BIO_s_mem()));
-  if (i2d_CMS_bio(out.get(), cms.get()) != 1) throw CryptoError("i2d_CMS_bio");
+  if (i2d_CMS_bio(out.get(), cms) != 1) throw CryptoError("i2d_CMS_bio");
   char* data = nullptr;
   const long len = BIO_get_mem_data(out.get(), &data);
-  return base64_encode(std::string_view(data, static_cast<size_t>(len)));
+  return std::string(data, static_cast<size_t>(len));
 }
 
 }  // namespace cairn::crypto

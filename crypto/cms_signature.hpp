@@ -1,8 +1,11 @@
-// The Mdm-Signature header: a base64 CMS SignedData with a detached signature of the request body,
-// sent by devices whose profile sets SignMessage (so identity survives TLS-terminating proxies).
+// CMS signatures: the Mdm-Signature header (a base64 CMS SignedData with a detached signature of
+// the request body, sent by devices whose profile sets SignMessage, so identity survives
+// TLS-terminating proxies), and signed configuration profiles.
 #pragma once
 
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include "crypto/certificate.hpp"
 
@@ -25,5 +28,17 @@ X509Ptr verify_mdm_signature(std::string_view header_base64, std::string_view bo
 // (used by the device simulator and tests; digest is EVP_sha1() or EVP_sha256()).
 std::string sign_mdm_signature(std::string_view body, X509* cert, EVP_PKEY* key,
                                const EVP_MD* digest);
+
+// DER CMS SignedData with `content` attached (a signed configuration profile), SHA-256, signed by
+// `cert` and `key`, carrying `chain` (intermediates) so the verifier can build the path.
+std::string sign_attached(std::string_view content, X509* cert, EVP_PKEY* key,
+                          const std::vector<X509*>& chain);
+
+// The content of DER CMS SignedData (a signed profile) whose one signer chains to `trust`
+// (any key usage). Throws BadRequest with the reason otherwise.
+std::string verify_attached(std::string_view der, const TrustStore& trust);
+
+// The DER encoding of a CMS structure.
+std::string cms_der(CMS_ContentInfo* cms);
 
 }  // namespace cairn::crypto

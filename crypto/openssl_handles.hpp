@@ -44,6 +44,17 @@ class CryptoError : public std::runtime_error {
 // Text of OpenSSL's thread-local error queue (and clears it).
 std::string drain_openssl_errors();
 
+// `object` in DER through its OpenSSL i2d_* function.
+template <typename T, typename I2d>
+std::string der_of(T* object, I2d i2d) {
+  unsigned char* der = nullptr;
+  const int len = i2d(object, &der);
+  if (len <= 0) throw CryptoError("DER encoding failed");
+  std::string out(reinterpret_cast<char*>(der), static_cast<size_t>(len));
+  OPENSSL_free(der);
+  return out;
+}
+
 inline BioPtr memory_bio(std::string_view bytes) {
   return BioPtr(BIO_new_mem_buf(bytes.data(), static_cast<int>(bytes.size())));
 }

@@ -17,6 +17,31 @@
 namespace cairn::ingest {
 namespace {
 
+// GET /v1/enrollment/profile?identity=scep|pkcs12&topic=…&access_rights=N&sign_message=1&
+// development_apns=1&device_name=… (device_name: the PKCS#12 certificate's common name).
+enrollment::ProfileRequest profile_request(const httplib::Request& req) {
+  enrollment::ProfileRequest r;
+  auto flag = [&](const char* name) {
+    const std::string v = req.get_param_value(name);
+    if (v.empty() || v == "0" || v == "false") return false;
+    if (v == "1" || v == "true") return true;
+    throw BadRequest(std::string(name) + " must be 0, 1, true or false");
+  };
+  if (req.has_param("identity")) r.identity = req.get_param_value("identity");
+  r.topic = req.get_param_value("topic");
+  if (req.has_param("access_rights")) {
+    const std::string v = req.get_param_value("access_rights");
+    if (v.empty() || v.size() > 5 || v.find_first_not_of("0123456789") != std::string::npos)
+      throw BadRequest("access_rights must be a number from 1 to 8191");
+    r.access_rights = std::stoll(v);
+  }
+  r.sign_message = flag("sign_message");
+  r.use_development_apns = flag("development_apns");
+  if (req.has_param("device_name")) r.device_name = req.get_param_value("device_name");
+  r.host_url = "https://" + req.get_header_value("Host");
+  return r;
+}
+
 std::string error_json(std::string_view reason) {
   JsonWriter j;
   j.begin_object().field("error", reason).end_object();
@@ -52,11 +77,14 @@ bool configure_tls(SSL_CTX& ctx, const HttpOptions& o) {
 }  // namespace
 
 HttpServer::HttpServer(HttpOptions options, DeviceService& devices, AdminApi& admin,
+                       enrollment::ScepService& scep, enrollment::ProfileService& profiles,
                        const IdentityResolver& identity, const ApiKeys& api_keys,
                        EventWriter& writer, Metrics& metrics)
     : options_(std::move(options)),
       devices_(devices),
       admin_(admin),
+      scep_(scep),
+      profiles_(profiles),
       identity_(identity),
       api_keys_(api_keys),
       writer_(writer),
@@ -182,6 +210,28 @@ void HttpServer::handle_device(const httplib::Request& req, httplib::Response& r
   }
 }
 
+// SCEP answers refusals in band (a FAILURE CertRep, 200); only what is not SCEP at all is a 4xx.
+void HttpServer::handle_scep(const httplib::Request& req, httplib::Response& res) {
+  try {
+    auto reply = scep_.handle(req.get_param_value("operation"), req.get_param_value("message"),
+                              req.method == "POST", req.body, req.remote_addr);
+    res.status = reply.status;
+    res.set_content(reply.body, reply.content_type);
+  } catch (const ClientError& e) {
+    res.status = e.status();
+    res.set_content(std::string(e.what()) + "\n", "text/plain");
+  } catch (const Unavailable& e) {
+    logging::error("SCEP request unavailable", {{"error", e.what()}});
+    res.status = 503;
+    res.set_header("Retry-After", "5");
+    res.set_content("temporarily unavailable\n", "text/plain");
+  } catch (const std::exception& e) {
+    logging::error("SCEP request failed", {{"error", e.what()}});
+    res.status = 500;
+    res.set_content("internal error\n", "text/plain");
+  }
+}
+
 void HttpServer::handle_admin(const httplib::Request& req, httplib::Response& res,
                               const std::function<ApiResponse(const Principal&)>& call) {
   auto principal = api_keys_.authenticate(req.get_header_value("Authorization"));
@@ -270,6 +320,11 @@ void HttpServer::admin_routes(httplib::Server& s, Admin admin) {
   s.Get("/v1/projection", admin_read([this](const httplib::Request&, const Principal&) {
           return admin_.projection();
         }));
+  s.Get("/v1/enrollment/profile",
+        admin_read([this](const httplib::Request& req, const Principal& p) {
+          return ApiResponse{200, profiles_.issue(profile_request(req), p.name).signed_der,
+                             "application/x-apple-aspen-config"};
+        }));
 }
 
 void HttpServer::routes() {
@@ -293,6 +348,11 @@ void HttpServer::routes() {
   if (options_.device_routes) {
     s.Put("/mdm", device(Channel::kServerUrl));
     s.Put("/checkin", device(Channel::kCheckin));
+    auto scep = [this](const httplib::Request& req, httplib::Response& res) {
+      handle_scep(req, res);
+    };
+    s.Get("/scep", scep);
+    s.Post("/scep", scep);
   }
 
   auto admin = [this](auto call) {
@@ -307,6 +367,7 @@ void HttpServer::routes() {
         }));
   s.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
     const std::string route = req.path == "/mdm" || req.path == "/checkin" ? "device"
+                              : req.path == "/scep"                        ? "scep"
                               : req.path.starts_with("/v1/")               ? "admin"
                                                                            : "other";
     ++metrics_.counter("cairn_http_requests_total", "HTTP requests answered, by route and status",

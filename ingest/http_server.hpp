@@ -1,6 +1,7 @@
-// The HTTP(S) front of ingest: device endpoints (ServerURL /mdm, CheckInURL /checkin), the admin
-// API (/v1/...), health. Maps errors to status codes in one place (see common/errors.hpp): only
-// NotManaged becomes 401; every 4xx is logged and recorded as a MessageRejected event.
+// The HTTP(S) front of ingest: device endpoints (ServerURL /mdm, CheckInURL /checkin, SCEP /scep),
+// the admin API (/v1/...), health. Maps errors to status codes in one place (see
+// common/errors.hpp): only NotManaged becomes 401; every 4xx is logged and recorded as a
+// MessageRejected event.
 #pragma once
 
 #include <httplib.h>
@@ -9,6 +10,8 @@
 #include <string>
 
 #include "common/metrics.hpp"
+#include "enrollment/profile_service.hpp"
+#include "enrollment/scep_service.hpp"
 #include "ingest/admin_api.hpp"
 #include "ingest/api_keys.hpp"
 #include "ingest/device_service.hpp"
@@ -44,6 +47,7 @@ class HttpServer {
  public:
   // Serves `metrics` at GET /metrics (admin API key required) and counts every request there.
   HttpServer(HttpOptions options, DeviceService& devices, AdminApi& admin,
+             enrollment::ScepService& scep, enrollment::ProfileService& profiles,
              const IdentityResolver& identity, const ApiKeys& api_keys, EventWriter& writer,
              Metrics& metrics);
   ~HttpServer();
@@ -60,6 +64,7 @@ class HttpServer {
   template <class Admin>
   void admin_routes(httplib::Server& s, Admin admin);
   void handle_device(const httplib::Request& req, httplib::Response& res, Channel channel);
+  void handle_scep(const httplib::Request& req, httplib::Response& res);
   void handle_admin(const httplib::Request& req, httplib::Response& res,
                     const std::function<ApiResponse(const Principal&)>& call);
   void reject(const httplib::Request& req, httplib::Response& res, int status,
@@ -68,6 +73,8 @@ class HttpServer {
   HttpOptions options_;
   DeviceService& devices_;
   AdminApi& admin_;
+  enrollment::ScepService& scep_;
+  enrollment::ProfileService& profiles_;
   const IdentityResolver& identity_;
   const ApiKeys& api_keys_;
   EventWriter& writer_;

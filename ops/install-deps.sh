@@ -7,6 +7,7 @@ packages=(
   libnghttp2-dev libcurl4-openssl-dev nghttp2-client librdkafka-dev kcat
   libgtest-dev libgmock-dev libbenchmark-dev libyaml-cpp-dev
   wrk curl gnuplot-nox
+  certmonger  # its scep-submit is the SCEP client the tests check Cairn's SCEP server against
 )
 missing=()
 for p in "${packages[@]}"; do

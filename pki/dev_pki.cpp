@@ -42,7 +42,7 @@ bool ensure_dev_pki(const std::string& data_dir, const crypto::SecretBox& secret
   namespace fs = std::filesystem;
   const auto paths = dev_pki_paths(data_dir);
   if (fs::exists(paths.ca_cert()) && fs::exists(paths.server_cert()) &&
-      fs::exists(paths.device_cert()))
+      fs::exists(paths.device_cert()) && fs::exists(paths.scep_ra_cert()))
     return false;
   fs::create_directories(paths.dir);
   const std::string passphrase = secrets.derive_passphrase(kKeyPassphrasePurpose);
@@ -65,6 +65,8 @@ bool ensure_dev_pki(const std::string& data_dir, const crypto::SecretBox& secret
     auto device = issue_certificate(ca, "Cairn example device", CertUsage::kClient, {}, 825);
     write_identity(device, paths.device_cert(), paths.device_key(), passphrase);
   }
+  if (!fs::exists(paths.scep_ra_cert()))
+    write_identity(issue_scep_ra(ca, 825), paths.scep_ra_cert(), paths.scep_ra_key(), passphrase);
   return true;
 }
 

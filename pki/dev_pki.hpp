@@ -2,6 +2,7 @@
 //   pki/ca.crt, pki/ca.key         Cairn's CA (device identities and the server certificate)
 //   pki/server.crt, pki/server.key TLS server identity (SANs: localhost, 127.0.0.1, ::1, host name)
 //   pki/device.crt, pki/device.key an example device identity for trying the protocol by hand
+//   pki/scep-ra.crt, pki/scep-ra.key  the SCEP registration authority (RSA, issued by the CA)
 // Private keys are encrypted PKCS#8 under a passphrase derived from the secret keyring
 // (`cairn pki passphrase` prints it for use with openssl/curl).
 #pragma once
@@ -23,6 +24,8 @@ struct DevPkiPaths {
   std::string server_key() const { return dir + "/server.key"; }
   std::string device_cert() const { return dir + "/device.crt"; }
   std::string device_key() const { return dir + "/device.key"; }
+  std::string scep_ra_cert() const { return dir + "/scep-ra.crt"; }
+  std::string scep_ra_key() const { return dir + "/scep-ra.key"; }
 };
 
 DevPkiPaths dev_pki_paths(const std::string& data_dir);

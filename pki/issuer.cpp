@@ -3,6 +3,8 @@
 #include <arpa/inet.h>
 #include <openssl/ec.h>
 #include <openssl/pem.h>
+#include <openssl/pkcs12.h>
+#include <openssl/rsa.h>
 #include <openssl/x509v3.h>
 
 #include "crypto/digest.hpp"
@@ -46,6 +48,18 @@ bool is_ip_address(const std::string& s) {
   return inet_pton(AF_INET, s.c_str(), buf) == 1 || inet_pton(AF_INET6, s.c_str(), buf) == 1;
 }
 
+// Makes `cert` (subject and key set) a leaf of `ca` with these usages, and signs it.
+void sign_leaf(const Identity& ca, X509* cert, const std::string& key_usage,
+               const std::string& extended_key_usage) {
+  X509_set_issuer_name(cert, X509_get_subject_name(ca.cert.get()));
+  add_extension(cert, ca.cert.get(), NID_basic_constraints, "critical,CA:FALSE");
+  add_extension(cert, ca.cert.get(), NID_key_usage, key_usage);
+  if (!extended_key_usage.empty())
+    add_extension(cert, ca.cert.get(), NID_ext_key_usage, extended_key_usage);
+  add_extension(cert, ca.cert.get(), NID_authority_key_identifier, "keyid");
+  if (!X509_sign(cert, ca.key.get(), EVP_sha256())) throw CryptoError("X509_sign");
+}
+
 Identity issue_leaf(const Identity& ca, std::string_view common_name, std::string_view uid,
                     CertUsage usage, const std::vector<std::string>& subject_alt_names, int days) {
   auto key = generate_ec_p256_key();
@@ -54,19 +68,14 @@ Identity issue_leaf(const Identity& ca, std::string_view common_name, std::strin
     X509_NAME_add_entry_by_NID(X509_get_subject_name(cert.get()), NID_userId, MBSTRING_UTF8,
                                reinterpret_cast<const unsigned char*>(std::string(uid).c_str()), -1,
                                0, 0);
-  X509_set_issuer_name(cert.get(), X509_get_subject_name(ca.cert.get()));
-  add_extension(cert.get(), ca.cert.get(), NID_basic_constraints, "critical,CA:FALSE");
-  add_extension(cert.get(), ca.cert.get(), NID_key_usage, "critical,digitalSignature");
-  add_extension(cert.get(), ca.cert.get(), NID_ext_key_usage,
-                usage == CertUsage::kServer ? "serverAuth" : "clientAuth");
-  add_extension(cert.get(), ca.cert.get(), NID_authority_key_identifier, "keyid");
   if (!subject_alt_names.empty()) {
     std::string sans;
     for (const auto& san : subject_alt_names)
       sans += (sans.empty() ? "" : ",") + std::string(is_ip_address(san) ? "IP:" : "DNS:") + san;
     add_extension(cert.get(), ca.cert.get(), NID_subject_alt_name, sans);
   }
-  if (!X509_sign(cert.get(), ca.key.get(), EVP_sha256())) throw CryptoError("X509_sign");
+  sign_leaf(ca, cert.get(), "critical,digitalSignature",
+            usage == CertUsage::kServer ? "serverAuth" : "clientAuth");
   return {std::move(key), std::move(cert)};
 }
 
@@ -75,6 +84,12 @@ Identity issue_leaf(const Identity& ca, std::string_view common_name, std::strin
 crypto::PkeyPtr generate_ec_p256_key() {
   crypto::PkeyPtr key(EVP_EC_gen("P-256"));
   if (!key) throw CryptoError("EVP_EC_gen");
+  return key;
+}
+
+crypto::PkeyPtr generate_rsa_key(int bits) {
+  crypto::PkeyPtr key(EVP_RSA_gen(static_cast<unsigned>(bits)));
+  if (!key) throw CryptoError("EVP_RSA_gen");
   return key;
 }
 
@@ -92,6 +107,40 @@ Identity make_ca(std::string_view common_name, int days) {
 Identity issue_certificate(const Identity& ca, std::string_view common_name, CertUsage usage,
                            const std::vector<std::string>& subject_alt_names, int days) {
   return issue_leaf(ca, common_name, {}, usage, subject_alt_names, days);
+}
+
+crypto::X509Ptr issue_for_public_key(const Identity& ca, const X509_NAME* subject,
+                                     EVP_PKEY* public_key, int days) {
+  auto cert = new_certificate("", public_key, days);
+  if (!X509_set_subject_name(cert.get(), subject)) throw CryptoError("X509_set_subject_name");
+  // Key encipherment too: SCEP clients (and Apple's) use the identity to decrypt the reply.
+  sign_leaf(ca, cert.get(), "critical,digitalSignature,keyEncipherment", "clientAuth");
+  return cert;
+}
+
+Identity issue_scep_ra(const Identity& ca, int days) {
+  auto key = generate_rsa_key(2048);
+  auto cert = new_certificate("Cairn SCEP RA", key.get(), days);
+  sign_leaf(ca, cert.get(), "critical,digitalSignature,keyEncipherment", "");
+  return {std::move(key), std::move(cert)};
+}
+
+std::string pkcs12_der(const Identity& id, const std::vector<X509*>& chain,
+                       const std::string& password, const std::string& friendly_name) {
+  crypto::X509StackPtr cas(sk_X509_new_null());
+  for (X509* c : chain) {
+    X509_up_ref(c);
+    sk_X509_push(cas.get(), c);
+  }
+  constexpr int kPbe = NID_pbe_WithSHA1And3_Key_TripleDES_CBC;
+  std::unique_ptr<PKCS12, decltype(&PKCS12_free)> p12(
+      PKCS12_create(password.c_str(), friendly_name.c_str(), id.key.get(), id.cert.get(), cas.get(),
+                    kPbe, kPbe, 2048, -1, 0),
+      PKCS12_free);
+  if (!p12) throw CryptoError("PKCS12_create");
+  if (!PKCS12_set_mac(p12.get(), password.c_str(), -1, nullptr, 0, 2048, EVP_sha1()))
+    throw CryptoError("PKCS12_set_mac");
+  return crypto::der_of(p12.get(), i2d_PKCS12);
 }
 
 Identity issue_push_certificate(const Identity& ca, std::string_view topic, int days) {

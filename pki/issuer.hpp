@@ -18,10 +18,27 @@ struct Identity {
 enum class CertUsage { kServer, kClient };
 
 crypto::PkeyPtr generate_ec_p256_key();
+crypto::PkeyPtr generate_rsa_key(int bits);
 Identity make_ca(std::string_view common_name, int days);
 // `subject_alt_names` are DNS names or IP addresses (for servers).
 Identity issue_certificate(const Identity& ca, std::string_view common_name, CertUsage usage,
                            const std::vector<std::string>& subject_alt_names, int days);
+
+// A device identity for a key the device made (SCEP): `subject` from its request, client
+// authentication only, signed by `ca`. The CA decides everything else.
+crypto::X509Ptr issue_for_public_key(const Identity& ca, const X509_NAME* subject,
+                                     EVP_PKEY* public_key, int days);
+
+// The SCEP registration authority: an RSA key and certificate issued by `ca` for signing SCEP
+// replies and receiving requests encrypted to it. Devices encrypt SCEP requests with RSA key
+// transport only, so an EC CA (Cairn's) cannot take that role itself.
+Identity issue_scep_ra(const Identity& ca, int days);
+
+// A password-protected PKCS#12 of `id` and `chain`, with the algorithms Apple's devices read
+// (PBE with 3DES and a SHA-1 MAC): OpenSSL 3's default (AES, PBKDF2) is refused by many iOS and
+// macOS versions still in fleets.
+std::string pkcs12_der(const Identity& id, const std::vector<X509*>& chain,
+                       const std::string& password, const std::string& friendly_name);
 
 // A certificate shaped like Apple's MDM push certificates (subject UID = the topic, CN =
 // APSP:<uuid>, client authentication), for the APNs simulator and tests.

@@ -16,12 +16,6 @@
 namespace cairn::pki {
 namespace {
 
-std::string rfc3339(const ASN1_TIME* t) {
-  std::tm tm{};
-  if (ASN1_TIME_to_tm(t, &tm) != 1) throw BadRequest("the certificate has an unreadable expiry");
-  return format_rfc3339(std::chrono::system_clock::from_time_t(timegm(&tm)));
-}
-
 // The checks both upload formats share: the key matches, the subject has a UID, not expired.
 PushCertificate checked(X509* leaf, std::string chain_pem, crypto::PkeyPtr key) {
   PushCertificate out;
@@ -36,7 +30,7 @@ PushCertificate checked(X509* leaf, std::string chain_pem, crypto::PkeyPtr key) 
     throw BadRequest("the certificate's subject has no UID: not an APNs push certificate");
   if (X509_cmp_current_time(X509_get0_notAfter(leaf)) <= 0)
     throw BadRequest("the push certificate for " + out.topic + " has expired");
-  out.not_after = rfc3339(X509_get0_notAfter(leaf));
+  out.not_after = crypto::certificate_not_after(leaf);
   return out;
 }
 
@@ -58,11 +52,7 @@ bool open_pkcs12(PKCS12* p12, const std::string& password, crypto::PkeyPtr& key,
 }  // namespace
 
 PushCertificate parse_push_certificate(std::string_view pem_bundle) {
-  std::vector<crypto::X509Ptr> certs;
-  auto bio = crypto::memory_bio(pem_bundle);
-  while (crypto::X509Ptr cert{PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)})
-    certs.push_back(std::move(cert));
-  crypto::drain_openssl_errors();
+  auto certs = crypto::parse_certificates_pem(pem_bundle);
   if (certs.empty()) throw BadRequest("no PEM certificate in the body");
   auto key_bio = crypto::memory_bio(pem_bundle);
   crypto::PkeyPtr key(

@@ -68,10 +68,40 @@ std::optional<bool> Plist::boolean(const char* key) const {
   return v != 0;
 }
 
+std::optional<int64_t> Plist::integer(const char* key) const {
+  plist_t node = item(key, PLIST_UINT, "integer");
+  if (!node) return std::nullopt;
+  uint64_t v = 0;
+  plist_get_uint_val(node, &v);
+  return static_cast<int64_t>(v);
+}
+
 std::optional<Plist> Plist::dict(const char* key) const {
   plist_t node = item(key, PLIST_DICT, "dictionary");
   if (!node) return std::nullopt;
   return Plist(plist_copy(node));
+}
+
+std::optional<Plist> Plist::array(const char* key) const {
+  plist_t node = item(key, PLIST_ARRAY, "array");
+  if (!node) return std::nullopt;
+  return Plist(plist_copy(node));
+}
+
+size_t Plist::size() const {
+  return plist_get_node_type(root()) == PLIST_ARRAY ? plist_array_get_size(root()) : 0;
+}
+
+Plist Plist::at(size_t index) const {
+  plist_t node =
+      index < size() ? plist_array_get_item(root(), static_cast<uint32_t>(index)) : nullptr;
+  if (!node || plist_get_node_type(node) != PLIST_DICT)
+    throw BadRequest("array item " + std::to_string(index) + " must be a dictionary");
+  return Plist(plist_copy(node));
+}
+
+void Plist::append(Plist value) {
+  plist_array_append_item(root(), static_cast<plist_t>(value.node_.release()));
 }
 
 void Plist::set_string(const char* key, std::string_view value) {
@@ -80,6 +110,18 @@ void Plist::set_string(const char* key, std::string_view value) {
 
 void Plist::set_data(const char* key, std::string_view bytes) {
   plist_dict_set_item(root(), key, plist_new_data(bytes.data(), bytes.size()));
+}
+
+void Plist::set_integer(const char* key, int64_t value) {
+  plist_dict_set_item(root(), key, plist_new_uint(static_cast<uint64_t>(value)));
+}
+
+void Plist::set_bool(const char* key, bool value) {
+  plist_dict_set_item(root(), key, plist_new_bool(value ? 1 : 0));
+}
+
+void Plist::set(const char* key, Plist value) {
+  plist_dict_set_item(root(), key, static_cast<plist_t>(value.node_.release()));
 }
 
 void Plist::remove(const char* key) {

@@ -29,6 +29,7 @@ class Plist {
   static Plist parse(std::string_view body, const PlistLimits& limits = {});
   static Plist adopt(plist_t node) { return Plist(node); }
   static Plist new_dict() { return Plist(plist_new_dict()); }
+  static Plist new_array() { return Plist(plist_new_array()); }
 
   plist_t root() const { return node_.get(); }
 
@@ -36,11 +37,20 @@ class Plist {
   std::optional<std::string> string(const char* key) const;
   std::optional<std::string> data(const char* key) const;  // raw bytes
   std::optional<bool> boolean(const char* key) const;
-  std::optional<Plist> dict(const char* key) const;  // a copy
+  std::optional<int64_t> integer(const char* key) const;
+  std::optional<Plist> dict(const char* key) const;   // a copy
+  std::optional<Plist> array(const char* key) const;  // a copy
+  // Array roots.
+  size_t size() const;
+  Plist at(size_t index) const;  // a copy of a dictionary element; BadRequest for anything else
+  void append(Plist value);
   bool has(const char* key) const;
 
   void set_string(const char* key, std::string_view value);
   void set_data(const char* key, std::string_view bytes);
+  void set_integer(const char* key, int64_t value);
+  void set_bool(const char* key, bool value);
+  void set(const char* key, Plist value);  // a dictionary or array, moved in
   void remove(const char* key);
 
   std::string to_xml() const;

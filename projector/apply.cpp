@@ -244,6 +244,10 @@ struct Applier {
   void operator()(const events::PushRequested&) {}
   void operator()(const events::MessageRejected&) {}
   void operator()(const events::PushFailed&) {}
+  // Enrollment audit trail (identities are bound at Authenticate, not when issued).
+  void operator()(const events::CertificateIssued&) {}
+  void operator()(const events::EnrollmentRefused&) {}
+  void operator()(const events::ProfileIssued&) {}
 };
 
 }  // namespace

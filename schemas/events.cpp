@@ -106,6 +106,26 @@ void DeviceInactive::serialize(Archive& a) {
   a(make_nvp("last_heard", last_heard));
 }
 
+template <class Archive>
+void CertificateIssued::serialize(Archive& a) {
+  a(make_nvp("method", method), make_nvp("serial", serial), make_nvp("subject", subject),
+    make_nvp("fingerprint", fingerprint), make_nvp("not_after", not_after),
+    make_nvp("transaction_id", transaction_id));
+}
+
+template <class Archive>
+void EnrollmentRefused::serialize(Archive& a) {
+  a(make_nvp("stage", stage), make_nvp("reason", reason), make_nvp("fail_info", fail_info),
+    make_nvp("transaction_id", transaction_id), make_nvp("remote_address", remote_address));
+}
+
+template <class Archive>
+void ProfileIssued::serialize(Archive& a) {
+  a(make_nvp("profile_uuid", profile_uuid), make_nvp("identity", identity),
+    make_nvp("topic", topic), make_nvp("access_rights", access_rights),
+    make_nvp("certificate_fingerprint", certificate_fingerprint));
+}
+
 std::string_view type_name(const Payload& payload) {
   return std::visit([](const auto& p) { return std::decay_t<decltype(p)>::kType; }, payload);
 }

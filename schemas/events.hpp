@@ -183,10 +183,52 @@ struct DeviceInactive {
   void serialize(Archive& a);
 };
 
+// Enrollment (device empty unless the device is known): an identity certificate issued by
+// Cairn's CA, through SCEP or in a PKCS#12 of an enrollment profile.
+struct CertificateIssued {
+  static constexpr std::string_view kType = "CertificateIssued";
+  static constexpr int kVersion = 1;
+  std::string method;  // "scep" or "pkcs12"
+  std::string serial;  // hex
+  std::string subject;
+  std::string fingerprint;     // SHA-256 of the DER, hex: what the device will present
+  std::string not_after;       // RFC 3339
+  std::string transaction_id;  // SCEP's; empty otherwise
+  template <class Archive>
+  void serialize(Archive& a);
+};
+
+// An enrollment step refused, with why (a SCEP request with a wrong challenge, a bad signature...).
+struct EnrollmentRefused {
+  static constexpr std::string_view kType = "EnrollmentRefused";
+  static constexpr int kVersion = 1;
+  std::string stage;  // "scep"
+  std::string reason;
+  std::string fail_info;  // SCEP failInfo name (badRequest, badMessageCheck...), if any
+  std::string transaction_id;
+  std::string remote_address;
+  template <class Archive>
+  void serialize(Archive& a);
+};
+
+// An enrollment profile handed out (actor: the admin who asked). No secret is recorded: the
+// challenge and any PKCS#12 password went to the requester only.
+struct ProfileIssued {
+  static constexpr std::string_view kType = "ProfileIssued";
+  static constexpr int kVersion = 1;
+  std::string profile_uuid;
+  std::string identity;  // "scep" or "pkcs12"
+  std::string topic;
+  int access_rights = 0;
+  std::string certificate_fingerprint;  // the PKCS#12's certificate; empty for SCEP
+  template <class Archive>
+  void serialize(Archive& a);
+};
+
 using Payload = std::variant<DeviceAuthenticated, TokenUpdated, DeviceCheckedOut, CommandEnqueued,
                              CommandDelivered, CommandReported, PushRequested, MessageRejected,
                              PushCertificateUploaded, PushSent, PushFailed, PushTokenInvalidated,
-                             DeviceInactive>;
+                             DeviceInactive, CertificateIssued, EnrollmentRefused, ProfileIssued>;
 
 struct Event {
   std::string id;

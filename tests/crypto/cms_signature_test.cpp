@@ -8,6 +8,7 @@
 
 #include "common/encoding.hpp"
 #include "common/errors.hpp"
+#include "crypto/certificate.hpp"
 #include "pki/issuer.hpp"
 #include "tests/support/messages.hpp"
 
@@ -53,6 +54,23 @@ TEST(MdmSignature, AcceptsSha1AndSha256FromTrustedDevice) {
 TEST(MdmSignature, RejectsGarbage) {
   EXPECT_THROW(verify_mdm_signature("not base64!", "body", nullptr), BadRequest);
   EXPECT_THROW(verify_mdm_signature("AAAA", "body", nullptr), BadRequest);
+}
+
+TEST(AttachedSignature, VerifiesAgainstTheSignersCaAndNothingElse) {
+  const auto ca = pki::make_ca("Profile CA", 30);
+  const auto intermediate_ca = pki::make_ca("Other CA", 30);
+  const auto signer = pki::issue_certificate(ca, "mdm.example.com", pki::CertUsage::kServer,
+                                             {"mdm.example.com"}, 30);
+  const std::string signed_der = sign_attached("<plist/>", signer.cert.get(), signer.key.get(), {});
+  const auto trust = TrustStore::from_pem(certificate_pem(ca.cert.get()));
+  EXPECT_EQ(verify_attached(signed_der, trust), "<plist/>");  // a serverAuth signer is fine
+  EXPECT_THROW(verify_attached(signed_der,
+                               TrustStore::from_pem(certificate_pem(intermediate_ca.cert.get()))),
+               BadRequest);
+  std::string tampered = signed_der;
+  tampered[tampered.find("<plist/>")] = '[';
+  EXPECT_THROW(verify_attached(tampered, trust), BadRequest);
+  EXPECT_THROW(verify_attached("not DER", trust), BadRequest);
 }
 
 TEST(BerDepth, RefusesDeepNestingBeforeParsing) {

@@ -173,7 +173,10 @@ TEST(KafkaLog, AFatallyFailedProducerIsReplaced) {
   const auto after = log.append({record("FATAL", 1)})[0];
   EXPECT_EQ(after.partition, before.partition);
   EXPECT_GT(after.offset, before.offset);
-  const auto records = log.read(before.partition, before.offset, 10, 0ms);
+  // Two appends are two message sets, and the test broker returns one per fetch.
+  auto records = log.read(before.partition, before.offset, 10, 0ms);
+  if (records.size() == 1)
+    records.push_back(log.read(before.partition, after.offset, 10, 5s).at(0));
   ASSERT_EQ(records.size(), 2u);
   EXPECT_EQ(records[1].value, "FATAL event 1");
 }

@@ -40,6 +40,10 @@ std::vector<Event> one_of_each() {
       PushFailed{"com.apple.mgmt.x", 429, "TooManyRequests", "", 2, true},
       PushTokenInvalidated{"com.apple.mgmt.x", "00ff", 410, "Unregistered"},
       DeviceInactive{"2026-10-01T08:00:00.000Z"},
+      CertificateIssued{"scep", "0a1b", "CN=device,O=Cairn", std::string(64, 'd'),
+                        "2027-11-23T00:00:00.000Z", "TX-1"},
+      EnrollmentRefused{"scep", "wrong challenge", "badRequest", "TX-2", "10.0.0.7"},
+      ProfileIssued{"5B2C1E43-7A39-4F0A-9C1D-2E3F4A5B6C7D", "scep", "com.apple.mgmt.x", 8191, ""},
   };
   EXPECT_EQ(payloads.size(), std::variant_size_v<Payload>);
   std::vector<Event> out;

@@ -22,6 +22,7 @@ struct TestNodeOptions {
   bool separate_process = false;
   std::string role = "serve";  // separate_process only: `cairn <role>`
   std::string trusted_proxy_header;
+  bool tls = true;  // in-process nodes: false serves plain HTTP (as behind a TLS proxy)
   size_t max_body_bytes = 4u << 20;
   std::chrono::milliseconds apply_timeout{5000};
   dispatcher::ApnsClient::Options apns;         // in-process nodes: where the dispatcher pushes
@@ -47,6 +48,7 @@ class TestNode {
   const std::string& ca_file() const { return ca_file_; }
   pki::Identity issue_device_identity(const std::string& name) const;
   const pki::Identity& ca() const { return ca_; }
+  const std::string& api_key() const { return api_key_; }
 
   // An admin client (HTTP Basic with a fresh API key), verifying the server certificate.
   std::unique_ptr<httplib::SSLClient> admin() const;

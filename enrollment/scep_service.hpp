@@ -1,0 +1,43 @@
+// The SCEP server (RFC 8894) at /scep: what a device's SCEP payload talks to. GetCACaps,
+// GetCACert (the RA and CA certificates), and PKIOperation over GET and POST: a PKCSReq with
+// the right challengePassword gets a device identity from Cairn's CA (client authentication,
+// Authority::identity_days); anything else gets a FAILURE CertRep naming why. Every issued
+// certificate is a CertificateIssued event and every refusal an EnrollmentRefused event, written
+// before the answer.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "enrollment/authority.hpp"
+#include "ingest/event_writer.hpp"
+
+namespace cairn::enrollment {
+
+struct ScepReply {
+  int status = 200;
+  std::string body;
+  std::string content_type;
+};
+
+class ScepService {
+ public:
+  ScepService(const Authority& authority, ingest::EventWriter& writer)
+      : authority_(authority), writer_(writer) {}
+
+  // One HTTP request: `operation` and `message` from the query; for POST, `body` is the message.
+  // Throws BadRequest for an unknown operation or a message that is not SCEP at all (recorded
+  // as EnrollmentRefused first), Unavailable when the log cannot record the outcome.
+  ScepReply handle(std::string_view operation, std::string_view message, bool is_post,
+                   std::string_view body, const std::string& remote_address);
+
+ private:
+  ScepReply pki_operation(std::string_view der, const std::string& remote_address);
+  void refused(const std::string& reason, const std::string& fail_info,
+               const std::string& transaction_id, const std::string& remote_address);
+
+  const Authority& authority_;
+  ingest::EventWriter& writer_;
+};
+
+}  // namespace cairn::enrollment

@@ -1,0 +1,293 @@
+// End to end over real HTTPS: an admin downloads a signed enrollment profile, a device follows
+// its SCEP payload to an identity from Cairn's CA, then enrolls and runs a command with it (over
+// mTLS and over Mdm-Signature). Refusals are FAILURE replies and events, never silence.
+#include <gtest/gtest.h>
+#include <openssl/pkcs12.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "common/encoding.hpp"
+#include "common/files.hpp"
+#include "crypto/certificate.hpp"
+#include "crypto/cms_signature.hpp"
+#include "crypto/secret_box.hpp"
+#include "devsim/scep_client.hpp"
+#include "enrollment/authority.hpp"
+#include "pki/scep.hpp"
+#include "plist/plist.hpp"
+#include "tests/support/messages.hpp"
+#include "tests/support/shell.hpp"
+#include "tests/support/temp_dir.hpp"
+#include "tests/support/test_node.hpp"
+
+namespace cairn::testing {
+namespace {
+
+// A command's output, errors included.
+std::string run(const std::string& command, int& status) {
+  return run_shell(command + " 2>&1", status);
+}
+
+const std::string kTopic = "com.apple.mgmt.enrollment-test";
+
+class Enrollment : public ::testing::Test {
+ protected:
+  TempDir dir_;
+  TestNode node_{dir_.path()};
+
+  // A client without a certificate, as a device before it has an identity.
+  std::unique_ptr<httplib::SSLClient> anonymous() const {
+    auto c = std::make_unique<httplib::SSLClient>("127.0.0.1", node_.port());
+    c->set_ca_cert_path(node_.ca_file());
+    c->enable_server_certificate_verification(true);
+    return c;
+  }
+  void upload_push_certificate() {
+    const auto push = pki::issue_push_certificate(node_.ca(), kTopic, 30);
+    const auto r = node_.admin()->Put(
+        "/v1/pushcert",
+        crypto::certificate_pem(push.cert.get()) + pki::private_key_pem(push.key.get(), nullptr),
+        "application/x-pem-file");
+    ASSERT_EQ(r->status, 200) << r->body;
+  }
+  // The profile's content after checking its signature chains to the node's CA (it is signed
+  // with the TLS certificate, a serverAuth certificate, as MDM servers commonly do).
+  Plist verified_profile(const std::string& signed_der) const {
+    return Plist::parse(crypto::verify_attached(
+        signed_der, crypto::TrustStore::from_pem(crypto::certificate_pem(node_.ca().cert.get()))));
+  }
+  crypto::X509Ptr ra_certificate() const {
+    auto r = anonymous()->Get("/scep?operation=GetCACert");
+    EXPECT_EQ(r->status, 200);
+    EXPECT_EQ(r->get_header_value("Content-Type"), "application/x-x509-ca-ra-cert");
+    auto certs = pki::scep::read_certs_only(r->body);
+    EXPECT_EQ(certs.size(), 2u);
+    return std::move(certs.at(0));
+  }
+  // PKIOperation by POST, or by GET with the message in the query as certmonger sends it.
+  devsim::ScepClient::Outcome pki_operation(const devsim::ScepClient& client, bool post) const {
+    httplib::Result r = post ? anonymous()->Post("/scep?operation=PKIOperation", client.pkcs_req(),
+                                                 "application/x-pki-message")
+                             : anonymous()->Get("/scep?operation=PKIOperation&message=" +
+                                                httplib::detail::encode_query_param(
+                                                    base64_encode(client.pkcs_req())));
+    EXPECT_TRUE(r);
+    EXPECT_EQ(r->status, 200);
+    EXPECT_EQ(r->get_header_value("Content-Type"), "application/x-pki-message");
+    return client.read_reply(r->body);
+  }
+  size_t count_events(std::string_view type) const {
+    size_t n = 0;
+    for (const auto& e : logged_events(node_.data_dir())) n += events::type_name(e.payload) == type;
+    return n;
+  }
+};
+
+TEST_F(Enrollment, ScepCapabilitiesAndCertificates) {
+  auto caps = anonymous()->Get("/scep?operation=GetCACaps");
+  ASSERT_EQ(caps->status, 200);
+  for (const char* cap : {"POSTPKIOperation", "SHA-256", "SHA-1", "AES", "DES3", "SCEPStandard"})
+    EXPECT_NE(caps->body.find(cap), std::string::npos) << cap;
+  const auto ra = ra_certificate();
+  EXPECT_EQ(X509_check_issued(node_.ca().cert.get(), ra.get()), X509_V_OK);
+  auto unknown = anonymous()->Get("/scep?operation=GetNextCACert");
+  EXPECT_EQ(unknown->status, 400);
+  EXPECT_NE(unknown->body.find("unknown SCEP operation"), std::string::npos);
+}
+
+TEST_F(Enrollment, AProfileLeadsThroughScepToAManagedDevice) {
+  // No push certificate yet: a profile would enroll devices nobody can wake.
+  auto early = node_.admin_get("/v1/enrollment/profile");
+  EXPECT_EQ(early->status, 409);
+  EXPECT_NE(early->body.find("PUT /v1/pushcert"), std::string::npos);
+  upload_push_certificate();
+  auto download = node_.admin_get("/v1/enrollment/profile?access_rights=4095");
+  ASSERT_EQ(download->status, 200) << download->body;
+  EXPECT_EQ(download->get_header_value("Content-Type"), "application/x-apple-aspen-config");
+  const Plist profile = verified_profile(download->body);
+  const auto content = *profile.array("PayloadContent");
+  ASSERT_EQ(content.size(), 3u);  // Cairn's CA (the TLS chain's root), SCEP, MDM
+  EXPECT_EQ(content.at(0).data("PayloadContent"), crypto::certificate_der(node_.ca().cert.get()));
+  const Plist scep = *content.at(1).dict("PayloadContent");
+  const Plist mdm = content.at(2);
+  const std::string base = "https://127.0.0.1:" + std::to_string(node_.port());
+  EXPECT_EQ(scep.string("URL"), base + "/scep");
+  EXPECT_EQ(mdm.string("ServerURL"), base + "/mdm");
+  EXPECT_EQ(mdm.string("Topic"), kTopic);
+  EXPECT_EQ(mdm.integer("AccessRights"), 4095);
+
+  // The device follows the SCEP payload: its challenge, the RA from GetCACert.
+  const auto ra = ra_certificate();
+  devsim::ScepRequestOptions o;
+  o.challenge = *scep.string("Challenge");
+  devsim::ScepClient client(ra.get(), o);
+  auto outcome = pki_operation(client, /*post=*/true);
+  ASSERT_EQ(outcome.problem, "");
+  ASSERT_EQ(outcome.pki_status, pki::scep::kSuccess);
+  const auto identity = client.identity(std::move(outcome.certificate));
+
+  TestDevice device(node_, "SCEP-1", &identity);
+  device.enroll();
+  ASSERT_EQ(node_.enqueue("SCEP-1", command_body("AFTER-SCEP", "DeviceInformation"))->status, 200);
+  EXPECT_EQ(command_uuid_of(device.report("Idle")), "AFTER-SCEP");
+  EXPECT_EQ(command_uuid_of(device.report("Acknowledged", "AFTER-SCEP")), "");
+
+  // A second device enrolls by GET and speaks through a proxy with Mdm-Signature only.
+  devsim::ScepClient second(ra.get(), o);
+  auto second_outcome = pki_operation(second, /*post=*/false);
+  ASSERT_EQ(second_outcome.pki_status, pki::scep::kSuccess) << second_outcome.problem;
+  const auto signer = second.identity(std::move(second_outcome.certificate));
+  TestDevice proxied(node_, "SCEP-2", nullptr);
+  auto signed_put = [&](const std::string& path, const std::string& body) {
+    return proxied.put(path, body,
+                       {{"Mdm-Signature",
+                         mdm_signature(body, signer.cert.get(), signer.key.get(), EVP_sha256())}});
+  };
+  EXPECT_EQ(signed_put("/checkin", authenticate_body("SCEP-2"))->status, 200);
+  EXPECT_EQ(signed_put("/checkin", token_update_body("SCEP-2"))->status, 200);
+  ASSERT_EQ(node_.enqueue("SCEP-2", command_body("SIGNED", "ProfileList"))->status, 200);
+  EXPECT_EQ(command_uuid_of(signed_put("/mdm", report_body("SCEP-2", "Idle"))), "SIGNED");
+
+  EXPECT_EQ(count_events("CertificateIssued"), 2u);
+  EXPECT_EQ(count_events("ProfileIssued"), 1u);
+}
+
+TEST_F(Enrollment, WrongOrMissingChallengeAndBadSignaturesGetFailureRepliesAndEvents) {
+  const auto ra = ra_certificate();
+  devsim::ScepRequestOptions wrong;
+  wrong.challenge = "guessed";
+  auto outcome = pki_operation(devsim::ScepClient(ra.get(), wrong), true);
+  EXPECT_EQ(outcome.problem, "");
+  EXPECT_EQ(outcome.pki_status, pki::scep::kFailure);
+  EXPECT_EQ(outcome.fail_info, "2");                                // badRequest
+  outcome = pki_operation(devsim::ScepClient(ra.get(), {}), true);  // no challenge at all
+  EXPECT_EQ(outcome.fail_info, "2");
+  devsim::ScepRequestOptions forged;
+  forged.challenge = "guessed";
+  forged.corrupt_signature = true;
+  outcome = pki_operation(devsim::ScepClient(ra.get(), forged), false);
+  EXPECT_EQ(outcome.fail_info, "1");  // badMessageCheck
+  auto garbage = anonymous()->Post("/scep?operation=PKIOperation", "not a pkiMessage",
+                                   "application/x-pki-message");
+  EXPECT_EQ(garbage->status, 400);
+  EXPECT_EQ(count_events("EnrollmentRefused"), 4u);
+  EXPECT_EQ(count_events("CertificateIssued"), 0u);
+  // The server keeps serving everyone else.
+  EXPECT_EQ(anonymous()->Get("/scep?operation=GetCACaps")->status, 200);
+}
+
+TEST_F(Enrollment, APkcs12ProfileCarriesAnIdentityTheServerAccepts) {
+  upload_push_certificate();
+  auto download = node_.admin_get("/v1/enrollment/profile?identity=pkcs12&device_name=Kiosk%2017");
+  ASSERT_EQ(download->status, 200) << download->body;
+  const Plist p12_payload = verified_profile(download->body).array("PayloadContent")->at(1);
+  ASSERT_EQ(p12_payload.string("PayloadType"), "com.apple.security.pkcs12");
+  const auto der = *p12_payload.data("PayloadContent");
+  const auto* q = reinterpret_cast<const unsigned char*>(der.data());
+  std::unique_ptr<PKCS12, decltype(&PKCS12_free)> p12(
+      d2i_PKCS12(nullptr, &q, static_cast<long>(der.size())), PKCS12_free);
+  EVP_PKEY* key = nullptr;
+  X509* cert = nullptr;
+  ASSERT_EQ(PKCS12_parse(p12.get(), p12_payload.string("Password")->c_str(), &key, &cert, nullptr),
+            1);
+  const pki::Identity identity{crypto::PkeyPtr(key), crypto::X509Ptr(cert)};
+  EXPECT_NE(crypto::certificate_subject(identity.cert.get()).find("Kiosk 17"), std::string::npos);
+  TestDevice device(node_, "P12-1", &identity);
+  device.enroll();
+  EXPECT_EQ(count_events("CertificateIssued"), 1u);
+  // No secret reached the log: neither the password nor the key.
+  for (const auto& e : logged_events(node_.data_dir()))
+    EXPECT_EQ(events::encode(e).find(*p12_payload.string("Password")), std::string::npos);
+
+  EXPECT_EQ(node_.admin_get("/v1/enrollment/profile?identity=ldap")->status, 400);
+  EXPECT_EQ(node_.admin_get("/v1/enrollment/profile?access_rights=2")->status, 400);
+  EXPECT_EQ(node_.admin_get("/v1/enrollment/profile?topic=com.apple.mgmt.other")->status, 409);
+}
+
+// `cairn profile`: the same download from the command line, checked and summarized.
+TEST_F(Enrollment, TheProfileCommandDownloadsAndChecksTheProfile) {
+  const std::string command =
+      std::string(CAIRN_BINARY) +
+      " profile --server https://127.0.0.1:" + std::to_string(node_.port()) + " --api-key " +
+      node_.api_key() + " --ca-file " + node_.ca_file() + " --out " + (dir_ / "p.mobileconfig");
+  int status = 0;
+  auto out = run(command, status);
+  EXPECT_EQ(status, 1);  // no push certificate yet: the server's 409 reaches the admin
+  EXPECT_NE(out.find("409"), std::string::npos) << out;
+  upload_push_certificate();
+  out = run(command + " --access-rights 4095 --sign-message", status);
+  ASSERT_EQ(status, 0) << out;
+  EXPECT_NE(out.find("signature verified"), std::string::npos) << out;
+  EXPECT_NE(out.find("com.apple.security.scep"), std::string::npos) << out;
+  EXPECT_NE(out.find("topic " + kTopic + ", access rights 4095"), std::string::npos) << out;
+  const auto mdm =
+      verified_profile(read_file(dir_ / "p.mobileconfig")).array("PayloadContent")->at(2);
+  EXPECT_EQ(mdm.boolean("SignMessage"), true);
+  // A profile the admin's CA file does not vouch for is refused, not written.
+  TempDir other;
+  std::ofstream(other / "ca.pem") << crypto::certificate_pem(pki::make_ca("Other", 1).cert.get());
+  out = run(std::string(CAIRN_BINARY) + " profile --server https://127.0.0.1:" +
+                std::to_string(node_.port()) + " --api-key " + node_.api_key() + " --ca-file " +
+                (other / "ca.pem") + " --out " + (other / "p.mobileconfig"),
+            status);
+  EXPECT_EQ(status, 1);
+  EXPECT_FALSE(std::filesystem::exists(other / "p.mobileconfig"));
+}
+
+// Interop with a SCEP client that is not ours: certmonger's scep-submit (Debian's certmonger).
+// It sends PKIOperation by GET, checks the CertRep's signature, transaction and nonces itself,
+// and prints the still-encrypted envelope on success (exit 0) or the failInfo (exit 2). It
+// trusts its -R file for its first request only (then the system store), so it talks plain HTTP
+// here, as SCEP often does: the messages are signed and encrypted end to end.
+TEST(EnrollmentInterop, CertmongersScepSubmitEnrolls) {
+  const std::string scep_submit = "/usr/lib/certmonger/scep-submit";
+  ASSERT_TRUE(std::filesystem::exists(scep_submit)) << "ops/install-deps.sh installs certmonger";
+  TempDir dir_;
+  TestNodeOptions plain;
+  plain.tls = false;
+  TestNode node_(dir_.path(), plain);
+  const std::string url = "http://127.0.0.1:" + std::to_string(node_.port()) + "/scep";
+  const std::string base = scep_submit + " -u " + url;
+  int status = 0;
+  EXPECT_NE(run(base + " -c", status).find("POSTPKIOperation"), std::string::npos);
+  EXPECT_EQ(status, 0);
+  const std::string certs = run(base + " -C", status);
+  EXPECT_EQ(status, 0);
+  const auto pem = crypto::parse_certificates_pem(certs);
+  ASSERT_EQ(pem.size(), 2u) << certs;  // the RA, then the CA
+  const auto& ra = pem[0];
+  std::ofstream(dir_ / "ra.pem") << crypto::certificate_pem(ra.get());
+  std::ofstream(dir_ / "ca.pem") << crypto::certificate_pem(pem[1].get());
+
+  devsim::ScepRequestOptions o;
+  o.challenge = cairn::crypto::SecretBox::load_or_create(node_.data_dir())
+                    .derive_passphrase(enrollment::kScepChallengePurpose);
+  o.digest = EVP_sha1();
+  o.cipher = EVP_des_ede3_cbc();
+  devsim::ScepClient client(ra.get(), o);
+  std::ofstream(dir_ / "request.b64") << base64_encode(client.pkcs_req());
+  const std::string submit = base + " -r " + (dir_ / "ra.pem") + " -N " + (dir_ / "ca.pem") +
+                             " -p " + (dir_ / "request.b64");
+  const std::string issued = run(submit, status);
+  ASSERT_EQ(status, 0) << issued;
+  const auto begin = issued.find("-----BEGIN PKCS7-----");
+  const auto end = issued.find("-----END PKCS7-----");
+  ASSERT_NE(begin, std::string::npos) << issued;
+  const std::string b64 = issued.substr(begin + 21, end - begin - 21);
+  const auto certificate = client.certificate_from(base64_decode(b64));
+  ASSERT_TRUE(certificate);
+  EXPECT_EQ(X509_check_issued(node_.ca().cert.get(), certificate.get()), X509_V_OK);
+
+  devsim::ScepRequestOptions wrong = o;
+  wrong.challenge = "not it";
+  devsim::ScepClient refused(ra.get(), wrong);
+  std::ofstream(dir_ / "refused.b64") << base64_encode(refused.pkcs_req());
+  run(base + " -r " + (dir_ / "ra.pem") + " -N " + (dir_ / "ca.pem") + " -p " +
+          (dir_ / "refused.b64"),
+      status);
+  EXPECT_EQ(status, 2);  // rejected, as certmonger reads our FAILURE reply
+}
+
+}  // namespace
+}  // namespace cairn::testing

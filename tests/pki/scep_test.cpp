@@ -1,0 +1,134 @@
+// SCEP messages between the device simulator's client and the server's codec, with the
+// algorithms real clients send (SHA-1 and SHA-256, 3DES and AES) and the ways requests go wrong.
+#include "pki/scep.hpp"
+
+#include <gtest/gtest.h>
+
+#include "common/errors.hpp"
+#include "crypto/certificate.hpp"
+#include "devsim/scep_client.hpp"
+
+namespace cairn::pki::scep {
+namespace {
+
+struct Server {
+  Identity ca = make_ca("Test CA", 30);
+  Identity ra = issue_scep_ra(ca, 30);
+};
+
+// The server's side of a request that should succeed: issue for the requested key.
+std::string issue(const Server& s, std::string_view request_der) {
+  Request r = decode_request(request_der, s.ra);
+  auto cert = issue_for_public_key(s.ca, X509_REQ_get_subject_name(r.csr.get()),
+                                   X509_REQ_get0_pubkey(r.csr.get()), 30);
+  return success_reply(r.envelope, cert.get(), {s.ca.cert.get()}, s.ra);
+}
+
+struct Algorithms {
+  const EVP_MD* digest;
+  const EVP_CIPHER* cipher;
+  const char* name;
+};
+
+class ScepAlgorithms : public ::testing::TestWithParam<Algorithms> {};
+
+TEST_P(ScepAlgorithms, PkcsReqIsAnsweredWithACertificateForTheRequestersKey) {
+  Server s;
+  devsim::ScepRequestOptions o;
+  o.common_name = "device-42";
+  o.challenge = "secret";
+  o.digest = GetParam().digest;
+  o.cipher = GetParam().cipher;
+  devsim::ScepClient client(s.ra.cert.get(), o);
+
+  const Request r = decode_request(client.pkcs_req(), s.ra);
+  EXPECT_EQ(r.envelope.type, MessageType::kPkcsReq);
+  EXPECT_EQ(r.envelope.transaction_id, client.transaction_id());
+  EXPECT_EQ(r.challenge_password, "secret");
+  EXPECT_EQ(EVP_MD_get_type(r.envelope.digest), EVP_MD_get_type(o.digest));
+  EXPECT_EQ(EVP_CIPHER_get_nid(r.envelope.cipher), EVP_CIPHER_get_nid(o.cipher));
+
+  auto outcome = client.read_reply(issue(s, client.pkcs_req()));
+  ASSERT_EQ(outcome.problem, "");
+  EXPECT_EQ(outcome.pki_status, kSuccess);
+  ASSERT_TRUE(outcome.certificate);
+  EXPECT_EQ(X509_check_issued(s.ca.cert.get(), outcome.certificate.get()), X509_V_OK);
+  EXPECT_NE(crypto::certificate_subject(outcome.certificate.get()).find("device-42"),
+            std::string::npos);
+  EXPECT_GT(X509_get_ext_by_NID(outcome.certificate.get(), NID_ext_key_usage, -1), -1);
+  EXPECT_EQ(X509_check_purpose(outcome.certificate.get(), X509_PURPOSE_SSL_CLIENT, 0), 1);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    ClientsSend, ScepAlgorithms,
+    ::testing::Values(Algorithms{EVP_sha256(), EVP_aes_128_cbc(), "Sha256Aes128"},
+                      Algorithms{EVP_sha1(), EVP_des_ede3_cbc(), "Sha1Des3"},
+                      Algorithms{EVP_sha512(), EVP_aes_256_cbc(), "Sha512Aes256"}),
+    [](const auto& info) { return std::string(info.param.name); });
+
+TEST(Scep, ABadSignatureIsRefusedWithASignedFailureTheClientAccepts) {
+  Server s;
+  devsim::ScepRequestOptions o;
+  o.challenge = "secret";
+  o.corrupt_signature = true;
+  devsim::ScepClient client(s.ra.cert.get(), o);
+  try {
+    decode_request(client.pkcs_req(), s.ra);
+    FAIL() << "a corrupt signature was accepted";
+  } catch (const Refused& r) {
+    EXPECT_EQ(r.info(), FailInfo::kBadMessageCheck);
+    const auto outcome = client.read_reply(failure_reply(r.envelope(), r.info(), s.ra));
+    EXPECT_EQ(outcome.problem, "");  // a proper reply: signed by the RA, our nonce and transaction
+    EXPECT_EQ(outcome.pki_status, kFailure);
+    EXPECT_EQ(outcome.fail_info, "1");
+    EXPECT_FALSE(outcome.certificate);
+  }
+}
+
+TEST(Scep, ARequestForAnotherServerIsRefused) {
+  Server s, other;
+  devsim::ScepClient client(other.ra.cert.get(), {});
+  try {
+    decode_request(client.pkcs_req(), s.ra);
+    FAIL() << "decrypted a request not encrypted to this RA";
+  } catch (const Refused& r) {
+    EXPECT_EQ(r.info(), FailInfo::kBadMessageCheck);
+    EXPECT_NE(std::string(r.what()).find("not encrypted to this server"), std::string::npos);
+  }
+}
+
+TEST(Scep, WhatIsNotSCEPAtAllIsABadRequest) {
+  Server s;
+  EXPECT_THROW(decode_request("not DER at all", s.ra), BadRequest);
+  EXPECT_THROW(decode_request(certs_only({s.ca.cert.get()}), s.ra), BadRequest);  // no signer
+  EXPECT_THROW(decode_request(std::string(200000, '\x30'), s.ra), BadRequest);    // deep nesting
+}
+
+TEST(Scep, TheClientRejectsAReplyNotMeantForIt) {
+  Server s;
+  devsim::ScepRequestOptions o;
+  o.challenge = "secret";
+  devsim::ScepClient first(s.ra.cert.get(), o), second(s.ra.cert.get(), o);
+  EXPECT_EQ(second.read_reply(issue(s, first.pkcs_req())).problem,
+            "the reply is for another transaction");
+  Server impostor;
+  const Request r = decode_request(first.pkcs_req(), s.ra);
+  auto cert = issue_for_public_key(impostor.ca, X509_REQ_get_subject_name(r.csr.get()),
+                                   X509_REQ_get0_pubkey(r.csr.get()), 30);
+  EXPECT_EQ(first.read_reply(success_reply(r.envelope, cert.get(), {}, impostor.ra)).problem,
+            "the reply is not signed by the RA");
+}
+
+TEST(Scep, CaCertificatesCarryTheRaThenTheCa) {
+  Server s;
+  const auto certs = read_certs_only(ca_certificates(s.ra, s.ca.cert.get()));
+  ASSERT_EQ(certs.size(), 2u);
+  EXPECT_EQ(X509_cmp(certs[0].get(), s.ra.cert.get()), 0);
+  EXPECT_EQ(X509_cmp(certs[1].get(), s.ca.cert.get()), 0);
+  // The RA can receive what devices encrypt: RSA, key encipherment.
+  EXPECT_EQ(EVP_PKEY_get_base_id(X509_get0_pubkey(certs[0].get())), EVP_PKEY_RSA);
+  EXPECT_TRUE(X509_get_key_usage(certs[0].get()) & KU_KEY_ENCIPHERMENT);
+}
+
+}  // namespace
+}  // namespace cairn::pki::scep
