@@ -56,6 +56,7 @@ struct SingleNode::Parts {
   enrollment::Authority authority;
   enrollment::ScepService scep;
   enrollment::ProfileService profiles;
+  enrollment::ExpiryReport expiry;
   std::unique_ptr<ingest::HttpServer> http;
   dispatcher::ApnsPusher pusher;
   projector::Store dispatch_store;
@@ -86,6 +87,7 @@ struct SingleNode::Parts {
         authority(std::move(enrollment)),
         scep(authority, writer),
         profiles(authority, c.public_url, reader, writer),
+        expiry(authority, reader),
         pusher(c.apns),
         dispatch_store(c.data_dir + "/dispatcher", dispatcher::kStoreLayout),
         dispatcher_group(c.kafka && c.roles.dispatcher
@@ -117,6 +119,7 @@ struct SingleNode::Parts {
           "The next offset the projector applies; cairn_log_end_offset minus this is its lag",
           per_partition([this](PartitionId p) { return store.next_offset(p).value(); }));
     if (roles.projector()) {  // the certificates are read from the projection
+      expiry.register_gauges(metrics);
       metrics.gauge("cairn_push_certificate_expiry_timestamp_seconds",
                     "When each topic's push certificate expires (Unix time)", [this] {
                       std::vector<Metrics::Sample> samples;
@@ -208,7 +211,8 @@ SingleNode::SingleNode(
   parts_ = std::make_unique<Parts>(config, std::move(secrets), std::move(log), std::move(device_ca),
                                    std::move(authority));
   parts_->http = std::make_unique<ingest::HttpServer>(
-      config.http, parts_->devices, parts_->admin, parts_->scep, parts_->profiles, parts_->identity,
+      config.http, parts_->devices, parts_->admin,
+      ingest::EnrollmentEndpoints{parts_->scep, parts_->profiles, parts_->expiry}, parts_->identity,
       parts_->api_keys, parts_->writer, parts_->metrics);
   port_ = parts_->http->bind();
 }

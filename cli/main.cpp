@@ -10,10 +10,12 @@
 #include <vector>
 
 #include "app/single_node.hpp"
+#include "common/files.hpp"
 #include "common/logging.hpp"
 #include "crypto/certificate.hpp"
 #include "crypto/cms_signature.hpp"
 #include "crypto/secret_box.hpp"
+#include "enrollment/push_certificate_request.hpp"
 #include "ingest/api_keys.hpp"
 #include "pki/dev_pki.hpp"
 
@@ -54,6 +56,16 @@ commands:
             --ca-file F (DIR/pki/ca.crt: verifies the server and the profile's signer)
             --out FILE (enroll.mobileconfig)  --identity scep|pkcs12 (scep)  --topic T
             --access-rights N (8191)  --sign-message  --development-apns  --device-name NAME
+  pushcert csr   make the APNs push certificate's key (DIR/pki/push.key, encrypted; never
+            replaced) and its CSR for an MDM vendor to sign
+            --data-dir DIR  --common-name NAME (Cairn MDM push)  --out FILE (push.csr, PEM)
+  pushcert vendor-sign   as the MDM vendor: sign a customer's CSR into the Push Certificate
+            Request to upload at https://identity.apple.com/pushcert
+            --csr FILE (PEM or DER)  --vendor-p12 FILE (password in $CAIRN_VENDOR_P12_PASSWORD)
+            --chain FILE (PEM: Apple's WWDR intermediate and root, when not in the p12)
+            --sha1 (the 2011 text's digest; SHA-256 otherwise)  --out FILE (push-request.b64)
+  pushcert upload   send the push certificate Apple issued, with DIR/pki/push.key, to a node
+            --data-dir DIR --cert FILE (PEM)  --server URL --api-key KEY --ca-file F (as profile)
 )";
 
 using Options = std::map<std::string, std::string>;
@@ -66,7 +78,8 @@ Options parse_options(const std::vector<std::string>& args, size_t first) {
     const auto eq = a.find('=');
     if (eq != std::string::npos) {
       o[a.substr(2, eq - 2)] = a.substr(eq + 1);
-    } else if (a == "--no-tls" || a == "--sign-message" || a == "--development-apns") {
+    } else if (a == "--no-tls" || a == "--sign-message" || a == "--development-apns" ||
+               a == "--sha1") {
       o[a.substr(2)] = "1";
     } else {
       if (i + 1 >= args.size()) throw std::invalid_argument(a + " needs a value");
@@ -205,16 +218,32 @@ int replay(const Options& o) {
   return 0;
 }
 
-// `cairn profile`: the admin API's profile download, checked as a device would check it.
-int profile(const Options& o) {
+// The CA file that vouches for the server (and what it signs): --ca-file or the dev PKI's.
+std::string ca_file_of(const Options& o) {
+  return opt(o, "ca-file", opt(o, "data-dir", "data") + "/pki/ca.crt");
+}
+
+// A client of a running node's admin API: --server, --api-key (or $CAIRN_API_KEY), --ca-file.
+httplib::Client admin_client(const Options& o) {
   const char* env_key = std::getenv("CAIRN_API_KEY");
   const std::string key = opt(o, "api-key", env_key ? env_key : "");
   if (key.empty()) throw std::invalid_argument("give --api-key (or set CAIRN_API_KEY)");
-  const std::string ca_file = opt(o, "ca-file", opt(o, "data-dir", "data") + "/pki/ca.crt");
   httplib::Client client(opt(o, "server", "https://127.0.0.1:8443"));
-  client.set_ca_cert_path(ca_file);
+  client.set_ca_cert_path(ca_file_of(o));
   client.enable_server_certificate_verification(true);
   client.set_basic_auth("cairn", key);
+  return client;
+}
+
+void expect_ok(const httplib::Result& r) {
+  if (!r) throw std::runtime_error("cannot reach the server: " + httplib::to_string(r.error()));
+  if (r->status != 200)
+    throw std::runtime_error("the server answered " + std::to_string(r->status) + ": " + r->body);
+}
+
+// `cairn profile`: the admin API's profile download, checked as a device would check it.
+int profile(const Options& o) {
+  auto client = admin_client(o);
   std::string query;
   for (const char* name :
        {"identity", "topic", "access-rights", "sign-message", "development-apns", "device-name"}) {
@@ -225,11 +254,9 @@ int profile(const Options& o) {
         (query.empty() ? "?" : "&") + param + "=" + httplib::detail::encode_query_param(o.at(name));
   }
   const auto r = client.Get("/v1/enrollment/profile" + query);
-  if (!r) throw std::runtime_error("cannot reach the server: " + httplib::to_string(r.error()));
-  if (r->status != 200)
-    throw std::runtime_error("the server answered " + std::to_string(r->status) + ": " + r->body);
-  const auto profile = cairn::Plist::parse(
-      cairn::crypto::verify_attached(r->body, cairn::crypto::TrustStore::from_pem_file(ca_file)));
+  expect_ok(r);
+  const auto profile = cairn::Plist::parse(cairn::crypto::verify_attached(
+      r->body, cairn::crypto::TrustStore::from_pem_file(ca_file_of(o))));
   cairn::enrollment::check_references(profile);
   const std::string out = opt(o, "out", "enroll.mobileconfig");
   std::ofstream(out, std::ios::binary) << r->body;
@@ -248,6 +275,64 @@ int profile(const Options& o) {
   return 0;
 }
 
+int pushcert(const std::string& step, const Options& o) {
+  namespace fs = std::filesystem;
+  const std::string data_dir = opt(o, "data-dir", "data");
+  const std::string key_path = cairn::pki::dev_pki_paths(data_dir).dir + "/push.key";
+  if (step == "csr") {
+    if (fs::exists(key_path))
+      throw std::invalid_argument(key_path +
+                                  " exists: a push certificate issued for it may be in use; move "
+                                  "it away first to start over");
+    const auto secrets = cairn::crypto::SecretBox::load_or_create(data_dir);
+    const auto csr = cairn::enrollment::make_push_csr(opt(o, "common-name", "Cairn MDM push"));
+    fs::create_directories(fs::path(key_path).parent_path());
+    const std::string passphrase = secrets.derive_passphrase(cairn::pki::kKeyPassphrasePurpose);
+    cairn::write_file(key_path, cairn::pki::private_key_pem(csr.key.get(), &passphrase), true);
+    const std::string out = opt(o, "out", "push.csr");
+    cairn::write_file(out, cairn::enrollment::csr_pem(csr.csr_der), false);
+    std::cout << "wrote " << out << " (key: " << key_path << ", encrypted)\n"
+              << "Next: an MDM vendor signs it (cairn pushcert vendor-sign); upload the result at "
+                 "https://identity.apple.com/pushcert\n";
+    return 0;
+  }
+  if (step == "vendor-sign") {
+    // Not an option: command lines are visible to every user of the machine.
+    const char* password = std::getenv("CAIRN_VENDOR_P12_PASSWORD");
+    if (!password)
+      throw std::invalid_argument("set CAIRN_VENDOR_P12_PASSWORD to the vendor p12's password");
+    auto vendor =
+        cairn::pki::read_pkcs12(cairn::read_file(opt(o, "vendor-p12", "vendor.p12")), password);
+    auto extra = o.contains("chain")
+                     ? cairn::crypto::parse_certificates_pem(cairn::read_file(o.at("chain")))
+                     : std::vector<cairn::crypto::X509Ptr>{};
+    std::vector<X509*> chain;
+    for (const auto* certs : {&vendor.chain, &extra})
+      for (const auto& c : *certs) chain.push_back(c.get());
+    const std::string request = cairn::enrollment::vendor_signed_request(
+        cairn::enrollment::csr_der_from(cairn::read_file(opt(o, "csr", "push.csr"))),
+        vendor.identity, chain, o.contains("sha1") ? EVP_sha1() : EVP_sha256());
+    const std::string out = opt(o, "out", "push-request.b64");
+    cairn::write_file(out, request, false);
+    std::cout << "wrote " << out << ": upload it at https://identity.apple.com/pushcert\n";
+    return 0;
+  }
+  if (step == "upload") {
+    const auto secrets = cairn::crypto::SecretBox::load_or_create(data_dir);
+    const auto key = cairn::pki::load_private_key(key_path, secrets);
+    // The key is clear only inside TLS; the server seals it before recording it.
+    auto client = admin_client(o);
+    const auto r = client.Put("/v1/pushcert",
+                              cairn::read_file(opt(o, "cert", "push.pem")) +
+                                  cairn::pki::private_key_pem(key.get(), nullptr),
+                              "application/x-pem-file");
+    expect_ok(r);
+    std::cout << r->body << "\n";
+    return 0;
+  }
+  throw std::invalid_argument("pushcert takes csr, vendor-sign or upload");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -262,6 +347,7 @@ int main(int argc, char** argv) {
       return serve(with_config_file(parse_options(args, 2)), cmd);
     if (cmd == "replay") return replay(with_config_file(parse_options(args, 2)));
     if (cmd == "profile") return profile(parse_options(args, 2));
+    if (cmd == "pushcert" && args.size() >= 3) return pushcert(args[2], parse_options(args, 3));
     if ((cmd == "pki" || cmd == "apikey") && args.size() >= 3) {
       const auto o = parse_options(args, 3);
       const std::string data_dir = opt(o, "data-dir", "data");

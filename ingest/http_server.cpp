@@ -77,14 +77,12 @@ bool configure_tls(SSL_CTX& ctx, const HttpOptions& o) {
 }  // namespace
 
 HttpServer::HttpServer(HttpOptions options, DeviceService& devices, AdminApi& admin,
-                       enrollment::ScepService& scep, enrollment::ProfileService& profiles,
-                       const IdentityResolver& identity, const ApiKeys& api_keys,
-                       EventWriter& writer, Metrics& metrics)
+                       EnrollmentEndpoints enrollment, const IdentityResolver& identity,
+                       const ApiKeys& api_keys, EventWriter& writer, Metrics& metrics)
     : options_(std::move(options)),
       devices_(devices),
       admin_(admin),
-      scep_(scep),
-      profiles_(profiles),
+      enrollment_(enrollment),
       identity_(identity),
       api_keys_(api_keys),
       writer_(writer),
@@ -213,8 +211,9 @@ void HttpServer::handle_device(const httplib::Request& req, httplib::Response& r
 // SCEP answers refusals in band (a FAILURE CertRep, 200); only what is not SCEP at all is a 4xx.
 void HttpServer::handle_scep(const httplib::Request& req, httplib::Response& res) {
   try {
-    auto reply = scep_.handle(req.get_param_value("operation"), req.get_param_value("message"),
-                              req.method == "POST", req.body, req.remote_addr);
+    auto reply =
+        enrollment_.scep.handle(req.get_param_value("operation"), req.get_param_value("message"),
+                                req.method == "POST", req.body, req.remote_addr);
     res.status = reply.status;
     res.set_content(reply.body, reply.content_type);
   } catch (const ClientError& e) {
@@ -320,10 +319,20 @@ void HttpServer::admin_routes(httplib::Server& s, Admin admin) {
   s.Get("/v1/projection", admin_read([this](const httplib::Request&, const Principal&) {
           return admin_.projection();
         }));
-  s.Get("/v1/enrollment/profile",
-        admin_read([this](const httplib::Request& req, const Principal& p) {
-          return ApiResponse{200, profiles_.issue(profile_request(req), p.name).signed_der,
-                             "application/x-apple-aspen-config"};
+  s.Get(
+      "/v1/enrollment/profile", admin_read([this](const httplib::Request& req, const Principal& p) {
+        return ApiResponse{200, enrollment_.profiles.issue(profile_request(req), p.name).signed_der,
+                           "application/x-apple-aspen-config"};
+      }));
+  s.Get("/v1/certificates", admin_read([this](const httplib::Request& req, const Principal&) {
+          int days = 30;
+          if (req.has_param("within_days")) {
+            const std::string v = req.get_param_value("within_days");
+            if (v.empty() || v.size() > 4 || v.find_first_not_of("0123456789") != std::string::npos)
+              throw BadRequest("within_days must be a number from 0 to 9999");
+            days = std::stoi(v);
+          }
+          return ApiResponse{200, enrollment_.expiry.json(days)};
         }));
 }
 

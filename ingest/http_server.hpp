@@ -10,6 +10,7 @@
 #include <string>
 
 #include "common/metrics.hpp"
+#include "enrollment/expiry_report.hpp"
 #include "enrollment/profile_service.hpp"
 #include "enrollment/scep_service.hpp"
 #include "ingest/admin_api.hpp"
@@ -43,13 +44,19 @@ struct HttpOptions {
   bool admin_routes = true;
 };
 
+// What the HTTP front serves for enrollment: SCEP to devices, profiles and expiry to admins.
+struct EnrollmentEndpoints {
+  enrollment::ScepService& scep;
+  enrollment::ProfileService& profiles;
+  const enrollment::ExpiryReport& expiry;
+};
+
 class HttpServer {
  public:
   // Serves `metrics` at GET /metrics (admin API key required) and counts every request there.
   HttpServer(HttpOptions options, DeviceService& devices, AdminApi& admin,
-             enrollment::ScepService& scep, enrollment::ProfileService& profiles,
-             const IdentityResolver& identity, const ApiKeys& api_keys, EventWriter& writer,
-             Metrics& metrics);
+             EnrollmentEndpoints enrollment, const IdentityResolver& identity,
+             const ApiKeys& api_keys, EventWriter& writer, Metrics& metrics);
   ~HttpServer();
 
   // Binds the port (throws if it cannot); returns the bound port.
@@ -73,8 +80,7 @@ class HttpServer {
   HttpOptions options_;
   DeviceService& devices_;
   AdminApi& admin_;
-  enrollment::ScepService& scep_;
-  enrollment::ProfileService& profiles_;
+  EnrollmentEndpoints enrollment_;
   const IdentityResolver& identity_;
   const ApiKeys& api_keys_;
   EventWriter& writer_;

@@ -13,14 +13,6 @@
 namespace cairn::pki {
 namespace {
 
-void write_file(const std::string& path, const std::string& content, bool secret) {
-  const mode_t old_mask = ::umask(secret ? 077 : 022);
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  ::umask(old_mask);
-  out << content;
-  if (!out.flush()) throw std::runtime_error("cannot write " + path);
-}
-
 void write_identity(const Identity& id, const std::string& cert_path, const std::string& key_path,
                     const std::string& passphrase) {
   write_file(key_path, private_key_pem(id.key.get(), &passphrase), true);

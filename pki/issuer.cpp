@@ -4,9 +4,11 @@
 #include <openssl/ec.h>
 #include <openssl/pem.h>
 #include <openssl/pkcs12.h>
+#include <openssl/provider.h>
 #include <openssl/rsa.h>
 #include <openssl/x509v3.h>
 
+#include "common/errors.hpp"
 #include "crypto/digest.hpp"
 
 namespace cairn::pki {
@@ -141,6 +143,41 @@ std::string pkcs12_der(const Identity& id, const std::vector<X509*>& chain,
   if (!PKCS12_set_mac(p12.get(), password.c_str(), -1, nullptr, 0, 2048, EVP_sha1()))
     throw CryptoError("PKCS12_set_mac");
   return crypto::der_of(p12.get(), i2d_PKCS12);
+}
+
+namespace {
+
+bool open_pkcs12(PKCS12* p12, const std::string& password, Pkcs12Contents& out) {
+  EVP_PKEY* k = nullptr;
+  X509* c = nullptr;
+  STACK_OF(X509)* ca = nullptr;
+  const bool ok = PKCS12_parse(p12, password.c_str(), &k, &c, &ca) == 1;
+  out.identity.key.reset(k);
+  out.identity.cert.reset(c);
+  crypto::X509StackPtr chain(ca);
+  out.chain.clear();
+  while (chain && sk_X509_num(chain.get()) > 0) out.chain.emplace_back(sk_X509_shift(chain.get()));
+  crypto::drain_openssl_errors();
+  return ok && out.identity.key && out.identity.cert;
+}
+
+}  // namespace
+
+Pkcs12Contents read_pkcs12(std::string_view der, const std::string& password) {
+  auto bio = crypto::memory_bio(der);
+  std::unique_ptr<PKCS12, decltype(&PKCS12_free)> p12(d2i_PKCS12_bio(bio.get(), nullptr),
+                                                      PKCS12_free);
+  crypto::drain_openssl_errors();
+  if (!p12) throw BadRequest("not a PKCS#12 file");
+  Pkcs12Contents out;
+  if (!open_pkcs12(p12.get(), password, out)) {
+    // Keychain's older exports use RC2/3DES, which OpenSSL 3 keeps in its legacy provider.
+    static const bool legacy = OSSL_PROVIDER_load(nullptr, "legacy") != nullptr &&
+                               OSSL_PROVIDER_load(nullptr, "default") != nullptr;
+    if (!legacy || !open_pkcs12(p12.get(), password, out))
+      throw BadRequest("cannot open the PKCS#12 file: wrong password, or no key and certificate");
+  }
+  return out;
 }
 
 Identity issue_push_certificate(const Identity& ca, std::string_view topic, int days) {

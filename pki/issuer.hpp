@@ -40,6 +40,14 @@ Identity issue_scep_ra(const Identity& ca, int days);
 std::string pkcs12_der(const Identity& id, const std::vector<X509*>& chain,
                        const std::string& password, const std::string& friendly_name);
 
+struct Pkcs12Contents {
+  Identity identity;
+  std::vector<crypto::X509Ptr> chain;
+};
+// Opens a PKCS#12 file (Keychain's older RC2/3DES exports included, through OpenSSL's legacy
+// provider). Throws BadRequest when it is not one, or the password is wrong.
+Pkcs12Contents read_pkcs12(std::string_view der, const std::string& password);
+
 // A certificate shaped like Apple's MDM push certificates (subject UID = the topic, CN =
 // APSP:<uuid>, client authentication), for the APNs simulator and tests.
 Identity issue_push_certificate(const Identity& ca, std::string_view topic, int days);

@@ -1,8 +1,6 @@
 #include "pki/push_certificate.hpp"
 
 #include <openssl/pem.h>
-#include <openssl/pkcs12.h>
-#include <openssl/provider.h>
 #include <openssl/x509.h>
 
 #include <algorithm>
@@ -12,6 +10,7 @@
 #include "common/clock.hpp"
 #include "common/errors.hpp"
 #include "crypto/certificate.hpp"
+#include "pki/issuer.hpp"
 
 namespace cairn::pki {
 namespace {
@@ -32,21 +31,6 @@ PushCertificate checked(X509* leaf, std::string chain_pem, crypto::PkeyPtr key) 
     throw BadRequest("the push certificate for " + out.topic + " has expired");
   out.not_after = crypto::certificate_not_after(leaf);
   return out;
-}
-
-using Pkcs12Ptr = std::unique_ptr<PKCS12, crypto::OpensslDeleter<PKCS12, PKCS12_free>>;
-
-bool open_pkcs12(PKCS12* p12, const std::string& password, crypto::PkeyPtr& key,
-                 crypto::X509Ptr& leaf, crypto::X509StackPtr& chain) {
-  EVP_PKEY* k = nullptr;
-  X509* c = nullptr;
-  STACK_OF(X509)* ca = nullptr;
-  const bool ok = PKCS12_parse(p12, password.c_str(), &k, &c, &ca) == 1;
-  key.reset(k);
-  leaf.reset(c);
-  chain.reset(ca);
-  crypto::drain_openssl_errors();
-  return ok && key && leaf;
 }
 
 }  // namespace
@@ -72,24 +56,11 @@ PushCertificate parse_push_certificate(std::string_view pem_bundle) {
 }
 
 PushCertificate parse_push_certificate_pkcs12(std::string_view der, const std::string& password) {
-  auto bio = crypto::memory_bio(der);
-  Pkcs12Ptr p12(d2i_PKCS12_bio(bio.get(), nullptr));
-  crypto::drain_openssl_errors();
-  if (!p12) throw BadRequest("not a PKCS#12 file");
-  crypto::PkeyPtr key;
-  crypto::X509Ptr leaf;
-  crypto::X509StackPtr chain;
-  if (!open_pkcs12(p12.get(), password, key, leaf, chain)) {
-    // Keychain's older exports use RC2/3DES, which OpenSSL 3 keeps in its legacy provider.
-    static const bool legacy = OSSL_PROVIDER_load(nullptr, "legacy") != nullptr &&
-                               OSSL_PROVIDER_load(nullptr, "default") != nullptr;
-    if (!legacy || !open_pkcs12(p12.get(), password, key, leaf, chain))
-      throw BadRequest("cannot open the PKCS#12 file: wrong password, or no key and certificate");
-  }
-  std::string chain_pem = crypto::certificate_pem(leaf.get());
-  for (int i = 0; chain && i < sk_X509_num(chain.get()); ++i)
-    chain_pem += crypto::certificate_pem(sk_X509_value(chain.get(), i));
-  return checked(leaf.get(), std::move(chain_pem), std::move(key));
+  auto contents = read_pkcs12(der, password);
+  std::string chain_pem = crypto::certificate_pem(contents.identity.cert.get());
+  for (const auto& c : contents.chain) chain_pem += crypto::certificate_pem(c.get());
+  return checked(contents.identity.cert.get(), std::move(chain_pem),
+                 std::move(contents.identity.key));
 }
 
 int days_until_expiry(std::string_view certificate_pem) {

@@ -244,8 +244,12 @@ struct Applier {
   void operator()(const events::PushRequested&) {}
   void operator()(const events::MessageRejected&) {}
   void operator()(const events::PushFailed&) {}
-  // Enrollment audit trail (identities are bound at Authenticate, not when issued).
-  void operator()(const events::CertificateIssued&) {}
+  // Identities are bound to devices at Authenticate; kept here for the expiry report.
+  void operator()(const events::CertificateIssued& p) {
+    tx.save(
+        keys::issued_identity(p.not_after, p.fingerprint),
+        IssuedIdentityRecord{p.fingerprint, p.subject, p.serial, p.not_after, p.method, e.time});
+  }
   void operator()(const events::EnrollmentRefused&) {}
   void operator()(const events::ProfileIssued&) {}
 };

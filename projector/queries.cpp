@@ -107,4 +107,18 @@ std::vector<PushCertificateRecord> StoreReader::push_certificates() const {
   return out;
 }
 
+std::vector<IssuedIdentityRecord> StoreReader::identities_expiring(const std::string& from,
+                                                                   const std::string& before,
+                                                                   size_t limit) const {
+  std::vector<IssuedIdentityRecord> out;
+  const std::string end = keys::issued_identity(before, "");
+  store_.scan(keys::kIssuedIdentityPrefix, keys::issued_identity(from, ""),
+              [&](std::string_view key, std::string_view v) {
+                if (key >= end || out.size() >= limit) return false;
+                out.push_back(decode_record<IssuedIdentityRecord>(v));
+                return true;
+              });
+  return out;
+}
+
 }  // namespace cairn::projector

@@ -92,6 +92,21 @@ struct CommandRecord {
 };
 
 // An APNs push certificate as the admin API shows it (the private key stays sealed in the log).
+// A device identity Cairn's CA issued (SCEP or PKCS#12), kept in expiry order.
+struct IssuedIdentityRecord {
+  std::string fingerprint;
+  std::string subject;
+  std::string serial;
+  std::string not_after;
+  std::string method;
+  std::string issued_at;
+
+  template <class Archive>
+  void serialize(Archive& a) {
+    a(fingerprint, subject, serial, not_after, method, issued_at);
+  }
+};
+
 struct PushCertificateRecord {
   std::string topic;
   std::string certificate_pem;

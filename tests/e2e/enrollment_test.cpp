@@ -205,6 +205,41 @@ TEST_F(Enrollment, APkcs12ProfileCarriesAnIdentityTheServerAccepts) {
   EXPECT_EQ(node_.admin_get("/v1/enrollment/profile?topic=com.apple.mgmt.other")->status, 409);
 }
 
+// Every certificate that can strand the fleet or a device is reported before it expires.
+TEST(EnrollmentExpiry, CertificatesAndIdentitiesAreReportedWithDaysLeft) {
+  TempDir dir;
+  TestNodeOptions options;
+  options.identity_days = 10;  // issued identities expire inside the 30-day window
+  TestNode node(dir.path(), options);
+  auto anonymous = std::make_unique<httplib::SSLClient>("127.0.0.1", node.port());
+  anonymous->set_ca_cert_path(node.ca_file());
+  anonymous->enable_server_certificate_verification(true);
+  const auto ra = pki::scep::read_certs_only(anonymous->Get("/scep?operation=GetCACert")->body);
+  devsim::ScepRequestOptions o;
+  o.common_name = "soon-expiring-device";
+  o.challenge = crypto::SecretBox::load_or_create(node.data_dir())
+                    .derive_passphrase(enrollment::kScepChallengePurpose);
+  devsim::ScepClient client(ra.at(0).get(), o);
+  const auto reply = anonymous->Post("/scep?operation=PKIOperation", client.pkcs_req(),
+                                     "application/x-pki-message");
+  ASSERT_EQ(client.read_reply(reply->body).pki_status, pki::scep::kSuccess);
+
+  const auto report = node.admin_get("/v1/certificates")->body;  // 30 days by default
+  for (const char* role : {"\"role\":\"tls\"", "\"role\":\"ca\"", "\"role\":\"scep-ra\""})
+    EXPECT_NE(report.find(role), std::string::npos) << role << " in " << report;
+  EXPECT_NE(report.find("soon-expiring-device"), std::string::npos) << report;
+  EXPECT_NE(report.find("\"days_left\":9"), std::string::npos) << report;
+  EXPECT_EQ(node.admin_get("/v1/certificates?within_days=5")->body.find("soon-expiring-device"),
+            std::string::npos);
+  EXPECT_EQ(node.admin_get("/v1/certificates?within_days=x")->status, 400);
+  const auto metrics = node.admin_get("/metrics")->body;
+  EXPECT_NE(metrics.find("cairn_device_identities_expiring{within_days=\"30\"} 1\n"),
+            std::string::npos)
+      << metrics;
+  EXPECT_NE(metrics.find("cairn_certificate_expiry_timestamp_seconds{role=\"ca\""),
+            std::string::npos);
+}
+
 // `cairn profile`: the same download from the command line, checked and summarized.
 TEST_F(Enrollment, TheProfileCommandDownloadsAndChecksTheProfile) {
   const std::string command =
@@ -233,6 +268,59 @@ TEST_F(Enrollment, TheProfileCommandDownloadsAndChecksTheProfile) {
             status);
   EXPECT_EQ(status, 1);
   EXPECT_FALSE(std::filesystem::exists(other / "p.mobileconfig"));
+}
+
+// The push-certificate workflow from the command line: the customer's CSR, the vendor's
+// signature, and the certificate "Apple" issues for the CSR's key uploaded with that key.
+TEST_F(Enrollment, PushCertificateWorkflowFromTheCommandLine) {
+  const std::string cairn = CAIRN_BINARY;
+  int status = 0;
+  auto out =
+      run(cairn + " pushcert csr --data-dir " + node_.data_dir() + " --out " + (dir_ / "push.csr"),
+          status);
+  ASSERT_EQ(status, 0) << out;
+  out = run(cairn + " pushcert csr --data-dir " + node_.data_dir(), status);
+  EXPECT_EQ(status, 1);  // the key is never replaced behind the admin's back
+  EXPECT_NE(out.find("move it away"), std::string::npos) << out;
+
+  // The vendor's RSA identity, in a p12 as vendors keep it.
+  pki::Identity vendor{pki::generate_rsa_key(2048), nullptr};
+  crypto::X509Ptr vendor_name(X509_new());
+  X509_NAME_add_entry_by_txt(X509_get_subject_name(vendor_name.get()), "CN", MBSTRING_UTF8,
+                             reinterpret_cast<const unsigned char*>("MDM Vendor"), -1, -1, 0);
+  vendor.cert = pki::issue_for_public_key(node_.ca(), X509_get_subject_name(vendor_name.get()),
+                                          vendor.key.get(), 30);
+  write_file(dir_ / "vendor.p12", pki::pkcs12_der(vendor, {}, "vendor-pw", "vendor"), false);
+  out = run(cairn + " pushcert vendor-sign --csr " + (dir_ / "push.csr") + " --vendor-p12 " +
+                (dir_ / "vendor.p12") + " --out " + (dir_ / "request.b64"),
+            status);
+  EXPECT_EQ(status, 1);  // the password comes from the environment only
+  out = run("CAIRN_VENDOR_P12_PASSWORD=vendor-pw " + cairn + " pushcert vendor-sign --csr " +
+                (dir_ / "push.csr") + " --vendor-p12 " + (dir_ / "vendor.p12") + " --out " +
+                (dir_ / "request.b64"),
+            status);
+  ASSERT_EQ(status, 0) << out;
+  const Plist request = Plist::parse(base64_decode(read_file(dir_ / "request.b64")));
+  const std::string csr_der = base64_decode(*request.string("PushCertRequestCSR"));
+
+  // "Apple" issues the push certificate for the CSR's key, with the topic as the subject's UID.
+  const auto* p = reinterpret_cast<const unsigned char*>(csr_der.data());
+  pki::scep::X509ReqPtr csr(d2i_X509_REQ(nullptr, &p, static_cast<long>(csr_der.size())),
+                            X509_REQ_free);
+  ASSERT_TRUE(csr);
+  crypto::X509Ptr subject(X509_new());
+  X509_NAME_add_entry_by_NID(X509_get_subject_name(subject.get()), NID_userId, MBSTRING_UTF8,
+                             reinterpret_cast<const unsigned char*>(kTopic.c_str()), -1, -1, 0);
+  const auto issued = pki::issue_for_public_key(node_.ca(), X509_get_subject_name(subject.get()),
+                                                X509_REQ_get0_pubkey(csr.get()), 365);
+  write_file(dir_ / "push.pem", crypto::certificate_pem(issued.get()), false);
+  out =
+      run(cairn + " pushcert upload --data-dir " + node_.data_dir() + " --cert " +
+              (dir_ / "push.pem") + " --server https://127.0.0.1:" + std::to_string(node_.port()) +
+              " --api-key " + node_.api_key() + " --ca-file " + node_.ca_file(),
+          status);
+  ASSERT_EQ(status, 0) << out;
+  EXPECT_NE(node_.admin_get("/v1/pushcerts")->body.find(kTopic), std::string::npos);
 }
 
 // Interop with a SCEP client that is not ours: certmonger's scep-submit (Debian's certmonger).

@@ -28,6 +28,12 @@ class FailingReader final : public projector::ProjectionReader {
     check();
     return inner_.device(u);
   }
+  std::vector<projector::IssuedIdentityRecord> identities_expiring(const std::string& from,
+                                                                   const std::string& before,
+                                                                   size_t limit) const override {
+    check();
+    return inner_.identities_expiring(from, before, limit);
+  }
   std::vector<DeviceId> devices_for_certificate(const std::string& f) const override {
     check();
     return inner_.devices_for_certificate(f);

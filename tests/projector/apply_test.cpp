@@ -269,6 +269,29 @@ TEST(Apply, ProjectionDoesNotDependOnHowPartitionsInterleave) {
             (std::vector{DeviceId("A"), DeviceId("B")}));
 }
 
+TEST(Apply, IssuedIdentitiesAreKeptInExpiryOrder) {
+  Projection p;
+  auto issued = [](const std::string& fp, const std::string& not_after) {
+    return event(events::CertificateIssued{"scep", "01", "CN=" + fp, fp, not_after, "tx"}, "scep",
+                 "");
+  };
+  p.apply({issued("late", "2027-03-01T00:00:00.000Z"), issued("early", "2027-01-01T00:00:00.000Z"),
+           issued("gone", "2026-01-01T00:00:00.000Z")});
+  const auto soon =
+      p.reader().identities_expiring("2026-11-01T00:00:00.000Z", "2027-06-01T00:00:00.000Z", 10);
+  ASSERT_EQ(soon.size(), 2u);  // the expired one is outside the window
+  EXPECT_EQ(soon[0].fingerprint, "early");
+  EXPECT_EQ(soon[1].fingerprint, "late");
+  EXPECT_EQ(p.reader()
+                .identities_expiring("2026-11-01T00:00:00.000Z", "2027-02-01T00:00:00.000Z", 10)
+                .size(),
+            1u);
+  EXPECT_EQ(p.reader()
+                .identities_expiring("2020-01-01T00:00:00.000Z", "2030-01-01T00:00:00.000Z", 2)
+                .size(),
+            2u);  // the limit
+}
+
 TEST(Apply, ProjectionIsAPureFunctionOfTheLog) {
   std::vector<Event> log = enrolled_with_queue({"A", "B", "C"});
   for (const auto& e : std::vector<Event>{

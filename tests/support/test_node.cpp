@@ -51,6 +51,7 @@ void TestNode::start() {
   config.http.trusted_proxy_header = options_.trusted_proxy_header;
   config.http.max_body_bytes = options_.max_body_bytes;
   config.http.tls = options_.tls;
+  config.identity_days = options_.identity_days;
   config.apply_timeout = options_.apply_timeout;
   config.apns = options_.apns;
   config.kafka = options_.kafka;

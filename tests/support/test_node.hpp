@@ -22,7 +22,8 @@ struct TestNodeOptions {
   bool separate_process = false;
   std::string role = "serve";  // separate_process only: `cairn <role>`
   std::string trusted_proxy_header;
-  bool tls = true;  // in-process nodes: false serves plain HTTP (as behind a TLS proxy)
+  bool tls = true;          // in-process nodes: false serves plain HTTP (as behind a TLS proxy)
+  int identity_days = 365;  // in-process nodes: lifetime of the identities its CA issues
   size_t max_body_bytes = 4u << 20;
   std::chrono::milliseconds apply_timeout{5000};
   dispatcher::ApnsClient::Options apns;         // in-process nodes: where the dispatcher pushes
