@@ -56,6 +56,7 @@ struct SingleNode::Parts {
   enrollment::Authority authority;
   enrollment::ScepService scep;
   enrollment::ProfileService profiles;
+  enrollment::OtaService ota;
   enrollment::ExpiryReport expiry;
   std::unique_ptr<ingest::HttpServer> http;
   dispatcher::ApnsPusher pusher;
@@ -87,6 +88,12 @@ struct SingleNode::Parts {
         authority(std::move(enrollment)),
         scep(authority, writer),
         profiles(authority, c.public_url, reader, writer),
+        ota(profiles, reader, writer,
+            c.ota_device_ca_file.empty()
+                ? nullptr
+                : std::make_shared<const crypto::TrustStore>(
+                      crypto::TrustStore::from_pem_file(c.ota_device_ca_file)),
+            c.public_url),
         expiry(authority, reader),
         pusher(c.apns),
         dispatch_store(c.data_dir + "/dispatcher", dispatcher::kStoreLayout),
@@ -212,8 +219,8 @@ SingleNode::SingleNode(
                                    std::move(authority));
   parts_->http = std::make_unique<ingest::HttpServer>(
       config.http, parts_->devices, parts_->admin,
-      ingest::EnrollmentEndpoints{parts_->scep, parts_->profiles, parts_->expiry}, parts_->identity,
-      parts_->api_keys, parts_->writer, parts_->metrics);
+      ingest::EnrollmentEndpoints{parts_->scep, parts_->profiles, parts_->ota, parts_->expiry},
+      parts_->identity, parts_->api_keys, parts_->writer, parts_->metrics);
   port_ = parts_->http->bind();
 }
 

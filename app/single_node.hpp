@@ -46,6 +46,9 @@ struct NodeConfig {
   // empty: the host name the admin downloading the profile used.
   std::string public_url;
   int identity_days = 365;  // lifetime of device identities Cairn's CA issues
+  // OTA enrollment: the CA whose certificates must sign devices' attributes (Apple's device CA,
+  // PEM); empty accepts any signer (the one-time invitation token alone gates enrollment).
+  std::string ota_device_ca_file;
   std::chrono::milliseconds apply_timeout{5000};
   // The log on Kafka instead of <data>/log (cluster mode); the projection and the dispatcher's
   // store stay in <data>, as this node's replicas of what the log says.

@@ -43,6 +43,8 @@ commands:
             --public-url https://HOST[:PORT]   how devices reach the deployment, written into
               enrollment profiles (default: the host name the admin downloading one used)
             --identity-days N (365)   lifetime of device identities issued (SCEP, PKCS#12)
+            --ota-device-ca FILE   OTA enrollment: the CA that must have issued the certificate
+              signing a device's attributes (Apple's device CA); default: any signer
   replay    rebuild the projection from the log into a fresh directory, print the digest
             --data-dir DIR  --into DIR (a new temporary directory when omitted)
             --kafka-brokers ... --kafka-topic T   replay from Kafka instead of DIR/log
@@ -176,6 +178,7 @@ int serve(const Options& o, const std::string& role) {
   c.dispatch.inactive_after = seconds("inactive-after-seconds", "2592000");
   c.public_url = opt(o, "public-url", "");
   c.identity_days = std::stoi(opt(o, "identity-days", "365"));
+  c.ota_device_ca_file = opt(o, "ota-device-ca", "");
 
   std::filesystem::create_directories(c.data_dir);
   if (cairn::ingest::ApiKeys::load(c.data_dir).empty()) {

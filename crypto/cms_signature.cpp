@@ -114,13 +114,19 @@ X509Ptr verify_mdm_signature(std::string_view header_base64, std::string_view bo
   return checked_signer(cms.get(), content.get(), nullptr, trust, "Mdm-Signature");
 }
 
-std::string verify_attached(std::string_view der, const TrustStore& trust) {
+SignedContent open_attached(std::string_view der, const TrustStore* trust) {
   auto cms = parse_signed(der, "the signed data");
   BioPtr out(BIO_new(BIO_s_mem()));
-  checked_signer(cms.get(), nullptr, out.get(), &trust, "the signed data");
+  SignedContent result;
+  result.signer = checked_signer(cms.get(), nullptr, out.get(), trust, "the signed data");
   char* data = nullptr;
   const long len = BIO_get_mem_data(out.get(), &data);
-  return std::string(data, static_cast<size_t>(len));
+  result.content.assign(data, static_cast<size_t>(len));
+  return result;
+}
+
+std::string verify_attached(std::string_view der, const TrustStore& trust) {
+  return open_attached(der, &trust).content;
 }
 
 std::string sign_mdm_signature(std::string_view body, X509* cert, EVP_PKEY* key,

@@ -34,8 +34,15 @@ std::string sign_mdm_signature(std::string_view body, X509* cert, EVP_PKEY* key,
 std::string sign_attached(std::string_view content, X509* cert, EVP_PKEY* key,
                           const std::vector<X509*>& chain);
 
-// The content of DER CMS SignedData (a signed profile) whose one signer chains to `trust`
-// (any key usage). Throws BadRequest with the reason otherwise.
+// The content of DER CMS SignedData (a signed profile, a device's signed attributes) and its one
+// signer, whose signature must verify and, when `trust` is given, chain to it (any key usage).
+// Throws BadRequest with the reason otherwise.
+struct SignedContent {
+  std::string content;
+  X509Ptr signer;
+};
+SignedContent open_attached(std::string_view der, const TrustStore* trust);
+// The same where only the content matters and a signer must chain to `trust`.
 std::string verify_attached(std::string_view der, const TrustStore& trust);
 
 // The DER encoding of a CMS structure.

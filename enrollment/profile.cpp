@@ -132,6 +132,24 @@ Plist build_profile(const ProfileSpec& spec) {
   return profile;
 }
 
+Plist build_profile_service(const std::string& url, const std::string& challenge,
+                            const std::string& organization, const std::string& identifier) {
+  Plist service = payload("Profile Service", identifier + ".profile-service",
+                          organization + " device enrollment");
+  service.set_string("PayloadOrganization", organization);
+  service.set_string("PayloadDescription",
+                     "Installs the profile that lets " + organization + " manage this device.");
+  Plist content = Plist::new_dict();
+  content.set_string("URL", url);
+  Plist attributes = Plist::new_array();
+  for (const char* a : {"UDID", "IMEI", "ICCID", "VERSION", "PRODUCT", "SERIAL"})
+    attributes.append(Plist::adopt(plist_new_string(a)));
+  content.set("DeviceAttributes", std::move(attributes));
+  content.set_string("Challenge", challenge);
+  service.set("PayloadContent", std::move(content));
+  return service;
+}
+
 void check_references(const Plist& profile) {
   const auto content = profile.array("PayloadContent");
   if (!content) throw BadRequest("the profile has no PayloadContent array");

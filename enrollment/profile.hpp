@@ -57,6 +57,11 @@ void validate(const ProfileSpec& spec);
 // The unsigned profile (validated first), with fresh UUIDs.
 Plist build_profile(const ProfileSpec& spec);
 
+// OTA enrollment's first answer: a Profile Service payload asking the device to POST its
+// attributes (UDID, IMEI, ICCID, VERSION, PRODUCT, SERIAL) and `challenge`, signed, to `url`.
+Plist build_profile_service(const std::string& url, const std::string& challenge,
+                            const std::string& organization, const std::string& identifier);
+
 // CMS SignedData (DER) of the profile's XML, signed by `signer` carrying `chain`.
 std::string sign_profile(const Plist& profile, const pki::Identity& signer,
                          const std::vector<X509*>& chain);

@@ -54,12 +54,15 @@ ProfileSpec ProfileService::spec_for(const ProfileRequest& request, crypto::X509
   return spec;
 }
 
+std::string ProfileService::sign(const Plist& profile) const {
+  return sign_profile(profile, authority_.server, authority_.server_chain_view());
+}
+
 IssuedProfile ProfileService::issue(const ProfileRequest& request, const std::string& actor) {
   crypto::X509Ptr issued;
   const ProfileSpec spec = spec_for(request, &issued);
   const Plist profile = build_profile(spec);
-  IssuedProfile out{sign_profile(profile, authority_.server, authority_.server_chain_view()),
-                    *profile.string("PayloadUUID")};
+  IssuedProfile out{sign(profile), *profile.string("PayloadUUID")};
   std::vector<events::Event> batch;
   std::string fingerprint;
   if (issued) {  // accounted for like any identity Cairn issues

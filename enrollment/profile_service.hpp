@@ -45,6 +45,9 @@ class ProfileService {
   // Throws BadRequest for invalid options, Conflict when no push certificate fits.
   IssuedProfile issue(const ProfileRequest& request, const std::string& actor);
 
+  // Any profile signed as enrollment profiles are (the server's TLS identity), DER.
+  std::string sign(const Plist& profile) const;
+
   // What the profile will contain; for a PKCS#12 identity, `issued` receives its certificate.
   ProfileSpec spec_for(const ProfileRequest& request, crypto::X509Ptr* issued) const;
 

@@ -21,8 +21,8 @@ bool same_secret(std::string_view a, std::string_view b) {
 
 }  // namespace
 
-ScepReply ScepService::handle(std::string_view operation, std::string_view message, bool is_post,
-                              std::string_view body, const std::string& remote_address) {
+Reply ScepService::handle(std::string_view operation, std::string_view message, bool is_post,
+                          std::string_view body, const std::string& remote_address) {
   if (operation == "GetCACaps") return {200, std::string(pki::scep::capabilities()), "text/plain"};
   if (operation == "GetCACert")
     return {200, pki::scep::ca_certificates(authority_.scep_ra, authority_.ca.cert.get()),
@@ -50,7 +50,7 @@ ScepReply ScepService::handle(std::string_view operation, std::string_view messa
   throw BadRequest(why);
 }
 
-ScepReply ScepService::pki_operation(std::string_view der, const std::string& remote_address) {
+Reply ScepService::pki_operation(std::string_view der, const std::string& remote_address) {
   pki::scep::Request request;
   try {
     request = pki::scep::decode_request(der, authority_.scep_ra);
@@ -67,8 +67,8 @@ ScepReply ScepService::pki_operation(std::string_view der, const std::string& re
   auto refuse = [&](pki::scep::FailInfo info, const std::string& why) {
     refused(why, std::string(pki::scep::fail_info_name(info)), envelope.transaction_id,
             remote_address);
-    return ScepReply{200, pki::scep::failure_reply(envelope, info, authority_.scep_ra),
-                     std::string(kPkiMessage)};
+    return Reply{200, pki::scep::failure_reply(envelope, info, authority_.scep_ra),
+                 std::string(kPkiMessage)};
   };
   // Renewal (a request signed with the current identity) is not served yet, and GetCACaps does
   // not offer it: devices then enroll again with a new PKCSReq.

@@ -10,15 +10,10 @@
 #include <string_view>
 
 #include "enrollment/authority.hpp"
+#include "enrollment/reply.hpp"
 #include "ingest/event_writer.hpp"
 
 namespace cairn::enrollment {
-
-struct ScepReply {
-  int status = 200;
-  std::string body;
-  std::string content_type;
-};
 
 class ScepService {
  public:
@@ -28,11 +23,11 @@ class ScepService {
   // One HTTP request: `operation` and `message` from the query; for POST, `body` is the message.
   // Throws BadRequest for an unknown operation or a message that is not SCEP at all (recorded
   // as EnrollmentRefused first), Unavailable when the log cannot record the outcome.
-  ScepReply handle(std::string_view operation, std::string_view message, bool is_post,
-                   std::string_view body, const std::string& remote_address);
+  Reply handle(std::string_view operation, std::string_view message, bool is_post,
+               std::string_view body, const std::string& remote_address);
 
  private:
-  ScepReply pki_operation(std::string_view der, const std::string& remote_address);
+  Reply pki_operation(std::string_view der, const std::string& remote_address);
   void refused(const std::string& reason, const std::string& fail_info,
                const std::string& transaction_id, const std::string& remote_address);
 

@@ -17,6 +17,22 @@
 namespace cairn::ingest {
 namespace {
 
+// A whole-number query parameter up to `most` digits of value, or `fallback` when absent;
+// BadRequest naming it otherwise (`range` says what is expected).
+int64_t number_param(const httplib::Request& req, const char* name, int64_t fallback,
+                     size_t most_digits, const char* range) {
+  if (!req.has_param(name)) return fallback;
+  const std::string v = req.get_param_value(name);
+  if (v.empty() || v.size() > most_digits || v.find_first_not_of("0123456789") != std::string::npos)
+    throw BadRequest(std::string(name) + " must be a number " + range);
+  return std::stoll(v);
+}
+
+// Where the client reached us, for URLs in profiles when no --public-url is configured.
+std::string host_url(const httplib::Request& req) {
+  return "https://" + req.get_header_value("Host");
+}
+
 // GET /v1/enrollment/profile?identity=scep|pkcs12&topic=…&access_rights=N&sign_message=1&
 // development_apns=1&device_name=… (device_name: the PKCS#12 certificate's common name).
 enrollment::ProfileRequest profile_request(const httplib::Request& req) {
@@ -29,16 +45,11 @@ enrollment::ProfileRequest profile_request(const httplib::Request& req) {
   };
   if (req.has_param("identity")) r.identity = req.get_param_value("identity");
   r.topic = req.get_param_value("topic");
-  if (req.has_param("access_rights")) {
-    const std::string v = req.get_param_value("access_rights");
-    if (v.empty() || v.size() > 5 || v.find_first_not_of("0123456789") != std::string::npos)
-      throw BadRequest("access_rights must be a number from 1 to 8191");
-    r.access_rights = std::stoll(v);
-  }
+  r.access_rights = number_param(req, "access_rights", r.access_rights, 5, "from 1 to 8191");
   r.sign_message = flag("sign_message");
   r.use_development_apns = flag("development_apns");
   if (req.has_param("device_name")) r.device_name = req.get_param_value("device_name");
-  r.host_url = "https://" + req.get_header_value("Host");
+  r.host_url = host_url(req);
   return r;
 }
 
@@ -208,24 +219,22 @@ void HttpServer::handle_device(const httplib::Request& req, httplib::Response& r
   }
 }
 
-// SCEP answers refusals in band (a FAILURE CertRep, 200); only what is not SCEP at all is a 4xx.
-void HttpServer::handle_scep(const httplib::Request& req, httplib::Response& res) {
+void HttpServer::handle_enrollment(httplib::Response& res,
+                                   const std::function<enrollment::Reply()>& call) {
   try {
-    auto reply =
-        enrollment_.scep.handle(req.get_param_value("operation"), req.get_param_value("message"),
-                                req.method == "POST", req.body, req.remote_addr);
+    auto reply = call();
     res.status = reply.status;
     res.set_content(reply.body, reply.content_type);
   } catch (const ClientError& e) {
     res.status = e.status();
     res.set_content(std::string(e.what()) + "\n", "text/plain");
   } catch (const Unavailable& e) {
-    logging::error("SCEP request unavailable", {{"error", e.what()}});
+    logging::error("enrollment request unavailable", {{"error", e.what()}});
     res.status = 503;
     res.set_header("Retry-After", "5");
     res.set_content("temporarily unavailable\n", "text/plain");
   } catch (const std::exception& e) {
-    logging::error("SCEP request failed", {{"error", e.what()}});
+    logging::error("enrollment request failed", {{"error", e.what()}});
     res.status = 500;
     res.set_content("internal error\n", "text/plain");
   }
@@ -284,15 +293,9 @@ void HttpServer::admin_routes(httplib::Server& s, Admin admin) {
     });
   };
   s.Get("/v1/devices", admin_read([this](const httplib::Request& req, const Principal&) {
-          size_t limit = 100;
-          if (req.has_param("limit")) {
-            const std::string text = req.get_param_value("limit");
-            if (text.empty() || text.find_first_not_of("0123456789") != std::string::npos ||
-                text.size() > 6)
-              throw BadRequest("limit must be a number from 1 to 1000");
-            limit = std::clamp<size_t>(std::stoul(text), 1, 1000);
-          }
-          return admin_.devices(req.get_param_value("after"), limit);
+          const auto limit = number_param(req, "limit", 100, 6, "from 1 to 1000");
+          return admin_.devices(req.get_param_value("after"),
+                                static_cast<size_t>(std::clamp<int64_t>(limit, 1, 1000)));
         }));
   s.Get(R"(/v1/devices/([^/]+))", admin_read([this](const httplib::Request& req, const Principal&) {
           return admin_.device(req.matches[1].str());
@@ -324,15 +327,24 @@ void HttpServer::admin_routes(httplib::Server& s, Admin admin) {
         return ApiResponse{200, enrollment_.profiles.issue(profile_request(req), p.name).signed_der,
                            "application/x-apple-aspen-config"};
       }));
+  // POST /v1/enrollment/invitations?ttl_seconds=N&note=…: an OTA enrollment link (its token is
+  // shown only in this answer).
+  s.Post("/v1/enrollment/invitations",
+         admin([this](const httplib::Request& req, const Principal& p) {
+           const auto ttl = number_param(req, "ttl_seconds", 86400, 7, "of seconds");
+           const auto invitation = enrollment_.ota.invite(
+               std::chrono::seconds(ttl), req.get_param_value("note"), p.name, host_url(req));
+           JsonWriter j;
+           j.begin_object()
+               .field("url", invitation.url)
+               .field("token", invitation.token)
+               .field("expires_at", invitation.expires_at)
+               .end_object();
+           return ApiResponse{201, j.str()};
+         }));
   s.Get("/v1/certificates", admin_read([this](const httplib::Request& req, const Principal&) {
-          int days = 30;
-          if (req.has_param("within_days")) {
-            const std::string v = req.get_param_value("within_days");
-            if (v.empty() || v.size() > 4 || v.find_first_not_of("0123456789") != std::string::npos)
-              throw BadRequest("within_days must be a number from 0 to 9999");
-            days = std::stoi(v);
-          }
-          return ApiResponse{200, enrollment_.expiry.json(days)};
+          const auto days = number_param(req, "within_days", 30, 4, "from 0 to 9999");
+          return ApiResponse{200, enrollment_.expiry.json(static_cast<int>(days))};
         }));
 }
 
@@ -357,11 +369,28 @@ void HttpServer::routes() {
   if (options_.device_routes) {
     s.Put("/mdm", device(Channel::kServerUrl));
     s.Put("/checkin", device(Channel::kCheckin));
+    // SCEP answers refusals in band (a FAILURE CertRep, 200); only non-SCEP input is a 4xx.
     auto scep = [this](const httplib::Request& req, httplib::Response& res) {
-      handle_scep(req, res);
+      handle_enrollment(res, [&] {
+        return enrollment_.scep.handle(req.get_param_value("operation"),
+                                       req.get_param_value("message"), req.method == "POST",
+                                       req.body, req.remote_addr);
+      });
     };
     s.Get("/scep", scep);
     s.Post("/scep", scep);
+    s.Get(R"(/enroll/([^/]+))", [this](const httplib::Request& req, httplib::Response& res) {
+      handle_enrollment(res, [&] {
+        return enrollment_.ota.profile_service(req.matches[1].str(), req.remote_addr,
+                                               host_url(req));
+      });
+    });
+    s.Post(R"(/enroll/([^/]+))", [this](const httplib::Request& req, httplib::Response& res) {
+      handle_enrollment(res, [&] {
+        return enrollment_.ota.enroll(req.matches[1].str(), req.body, req.remote_addr,
+                                      host_url(req));
+      });
+    });
   }
 
   auto admin = [this](auto call) {

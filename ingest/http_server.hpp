@@ -11,6 +11,7 @@
 
 #include "common/metrics.hpp"
 #include "enrollment/expiry_report.hpp"
+#include "enrollment/ota_service.hpp"
 #include "enrollment/profile_service.hpp"
 #include "enrollment/scep_service.hpp"
 #include "ingest/admin_api.hpp"
@@ -44,10 +45,12 @@ struct HttpOptions {
   bool admin_routes = true;
 };
 
-// What the HTTP front serves for enrollment: SCEP to devices, profiles and expiry to admins.
+// What the HTTP front serves for enrollment: SCEP and OTA to devices; profiles, invitations and
+// expiry to admins.
 struct EnrollmentEndpoints {
   enrollment::ScepService& scep;
   enrollment::ProfileService& profiles;
+  enrollment::OtaService& ota;
   const enrollment::ExpiryReport& expiry;
 };
 
@@ -71,7 +74,8 @@ class HttpServer {
   template <class Admin>
   void admin_routes(httplib::Server& s, Admin admin);
   void handle_device(const httplib::Request& req, httplib::Response& res, Channel channel);
-  void handle_scep(const httplib::Request& req, httplib::Response& res);
+  // SCEP and OTA: replies that are not JSON; ClientError → its status with the reason as text.
+  void handle_enrollment(httplib::Response& res, const std::function<enrollment::Reply()>& call);
   void handle_admin(const httplib::Request& req, httplib::Response& res,
                     const std::function<ApiResponse(const Principal&)>& call);
   void reject(const httplib::Request& req, httplib::Response& res, int status,

@@ -252,6 +252,18 @@ struct Applier {
   }
   void operator()(const events::EnrollmentRefused&) {}
   void operator()(const events::ProfileIssued&) {}
+
+  void operator()(const events::EnrollmentInvited& p) {
+    tx.save(keys::invitation(p.invitation), InvitationRecord{p.expires_at, e.actor, "", ""});
+  }
+  // The first use of a token wins; later ones (a race between nodes) stay in the log only.
+  void operator()(const events::EnrollmentRequested& p) {
+    auto invitation = tx.load<InvitationRecord>(keys::invitation(p.invitation));
+    if (!invitation || !invitation->used_by_udid.empty()) return;
+    invitation->used_by_udid = p.udid;
+    invitation->used_at = e.time;
+    tx.save(keys::invitation(p.invitation), *invitation);
+  }
 };
 
 }  // namespace

@@ -7,6 +7,7 @@
 //   t/<udid>                    → the device's escrowed UnlockToken, sealed (SecretBox)
 //   k/<topic>                   → PushCertificateRecord
 //   i/<not after>/<fingerprint> → IssuedIdentityRecord (RFC 3339 sorts as time: expiry order)
+//   n/<SHA-256 of the token>    → InvitationRecord (OTA enrollment)
 //   u/<command uuid>/<udid>     → "" (which devices a command went to)
 //   p/<partition, 8 hex>        → next log offset to apply (stored in the same batch as state)
 //   v/layout                    → the layout version of records and keys (kLayoutVersion)
@@ -28,7 +29,7 @@ namespace cairn::projector::keys {
 inline constexpr std::string_view kLayoutKey = "v/layout";
 // Bump when a record's encoding or the key layout changes: older projections are then refused
 // at open (rebuild from the log) instead of being misread.
-inline constexpr std::string_view kLayoutVersion = "8";
+inline constexpr std::string_view kLayoutVersion = "9";
 
 inline std::string device(std::string_view udid) {
   return "d/" + std::string(udid);
@@ -69,6 +70,9 @@ inline constexpr std::string_view kIssuedIdentityPrefix = "i/";
 inline std::string issued_identity(std::string_view not_after, std::string_view fingerprint) {
   return std::string(kIssuedIdentityPrefix) + std::string(not_after) + "/" +
          std::string(fingerprint);
+}
+inline std::string invitation(std::string_view token_sha256) {
+  return "n/" + std::string(token_sha256);
 }
 inline std::string targets_prefix(std::string_view uuid) {
   return "u/" + std::string(uuid) + "/";

@@ -107,6 +107,12 @@ std::vector<PushCertificateRecord> StoreReader::push_certificates() const {
   return out;
 }
 
+std::optional<InvitationRecord> StoreReader::invitation(const std::string& token_sha256) const {
+  auto v = store_.get(keys::invitation(token_sha256));
+  if (!v) return std::nullopt;
+  return decode_record<InvitationRecord>(*v);
+}
+
 std::vector<IssuedIdentityRecord> StoreReader::identities_expiring(const std::string& from,
                                                                    const std::string& before,
                                                                    size_t limit) const {

@@ -92,6 +92,19 @@ struct CommandRecord {
 };
 
 // An APNs push certificate as the admin API shows it (the private key stays sealed in the log).
+// An OTA enrollment invitation and what became of it.
+struct InvitationRecord {
+  std::string expires_at;
+  std::string created_by;
+  std::string used_by_udid;  // empty until a device used it
+  std::string used_at;
+
+  template <class Archive>
+  void serialize(Archive& a) {
+    a(expires_at, created_by, used_by_udid, used_at);
+  }
+};
+
 // A device identity Cairn's CA issued (SCEP or PKCS#12), kept in expiry order.
 struct IssuedIdentityRecord {
   std::string fingerprint;

@@ -126,6 +126,19 @@ void ProfileIssued::serialize(Archive& a) {
     make_nvp("certificate_fingerprint", certificate_fingerprint));
 }
 
+template <class Archive>
+void EnrollmentInvited::serialize(Archive& a) {
+  a(make_nvp("invitation", invitation), make_nvp("expires_at", expires_at), make_nvp("note", note));
+}
+
+template <class Archive>
+void EnrollmentRequested::serialize(Archive& a) {
+  a(make_nvp("invitation", invitation), make_nvp("udid", udid),
+    make_nvp("serial_number", serial_number), make_nvp("product", product),
+    make_nvp("version", version), make_nvp("imei", imei),
+    make_nvp("signer_subject", signer_subject), make_nvp("signer_fingerprint", signer_fingerprint));
+}
+
 std::string_view type_name(const Payload& payload) {
   return std::visit([](const auto& p) { return std::decay_t<decltype(p)>::kType; }, payload);
 }

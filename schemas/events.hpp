@@ -202,7 +202,7 @@ struct CertificateIssued {
 struct EnrollmentRefused {
   static constexpr std::string_view kType = "EnrollmentRefused";
   static constexpr int kVersion = 1;
-  std::string stage;  // "scep"
+  std::string stage;  // "scep" or "ota"
   std::string reason;
   std::string fail_info;  // SCEP failInfo name (badRequest, badMessageCheck...), if any
   std::string transaction_id;
@@ -225,10 +225,41 @@ struct ProfileIssued {
   void serialize(Archive& a);
 };
 
+// An OTA enrollment invitation (actor: the admin). Only the SHA-256 of its one-time token is
+// recorded: the token is a bearer credential, handed to the admin once.
+struct EnrollmentInvited {
+  static constexpr std::string_view kType = "EnrollmentInvited";
+  static constexpr int kVersion = 1;
+  std::string invitation;  // SHA-256 of the token, hex
+  std::string expires_at;  // RFC 3339
+  std::string note;
+  template <class Archive>
+  void serialize(Archive& a);
+};
+
+// A device answered an invitation with its signed attributes (OTA phase 2). Device-less (and so
+// in one partition with the invitation) so that a token's first use wins in every replica;
+// the UDID is in the payload.
+struct EnrollmentRequested {
+  static constexpr std::string_view kType = "EnrollmentRequested";
+  static constexpr int kVersion = 1;
+  std::string invitation;
+  std::string udid;
+  std::string serial_number;
+  std::string product;
+  std::string version;
+  std::string imei;
+  std::string signer_subject;
+  std::string signer_fingerprint;
+  template <class Archive>
+  void serialize(Archive& a);
+};
+
 using Payload = std::variant<DeviceAuthenticated, TokenUpdated, DeviceCheckedOut, CommandEnqueued,
                              CommandDelivered, CommandReported, PushRequested, MessageRejected,
                              PushCertificateUploaded, PushSent, PushFailed, PushTokenInvalidated,
-                             DeviceInactive, CertificateIssued, EnrollmentRefused, ProfileIssued>;
+                             DeviceInactive, CertificateIssued, EnrollmentRefused, ProfileIssued,
+                             EnrollmentInvited, EnrollmentRequested>;
 
 struct Event {
   std::string id;

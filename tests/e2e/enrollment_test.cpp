@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "common/encoding.hpp"
 #include "common/files.hpp"
@@ -203,6 +204,100 @@ TEST_F(Enrollment, APkcs12ProfileCarriesAnIdentityTheServerAccepts) {
   EXPECT_EQ(node_.admin_get("/v1/enrollment/profile?identity=ldap")->status, 400);
   EXPECT_EQ(node_.admin_get("/v1/enrollment/profile?access_rights=2")->status, 400);
   EXPECT_EQ(node_.admin_get("/v1/enrollment/profile?topic=com.apple.mgmt.other")->status, 409);
+}
+
+// OTA enrollment, the flow in the seeds: invitation → signed Profile Service payload → the
+// device's signed attributes → the enrollment profile, once per invitation.
+TEST(EnrollmentOta, AnInvitationLeadsThroughSignedAttributesToOneProfile) {
+  TempDir files, data;
+  const auto device_ca = pki::make_ca("Stand-in Apple device CA", 30);
+  write_file(files / "device-ca.pem", crypto::certificate_pem(device_ca.cert.get()), false);
+  TestNodeOptions options;
+  options.ota_device_ca_file = files / "device-ca.pem";
+  TestNode node(data.path(), options);
+  const auto push = pki::issue_push_certificate(node.ca(), kTopic, 30);
+  ASSERT_EQ(node.admin()
+                ->Put("/v1/pushcert",
+                      crypto::certificate_pem(push.cert.get()) +
+                          pki::private_key_pem(push.key.get(), nullptr),
+                      "application/x-pem-file")
+                ->status,
+            200);
+  auto invite = [&](const std::string& query) {
+    auto r = node.admin()->Post("/v1/enrollment/invitations" + query, "", "text/plain");
+    EXPECT_EQ(r->status, 201) << r->body;
+    const auto at = r->body.find("\"token\":\"");
+    return r->body.substr(at + 9, 32);
+  };
+  auto device = std::make_unique<httplib::SSLClient>("127.0.0.1", node.port());
+  device->set_ca_cert_path(node.ca_file());
+  device->enable_server_certificate_verification(true);
+  const auto trust = crypto::TrustStore::from_pem(crypto::certificate_pem(node.ca().cert.get()));
+  const auto attested =
+      pki::issue_certificate(device_ca, "iPhone device", pki::CertUsage::kClient, {}, 30);
+  auto attributes = [](const std::string& challenge, const std::string& udid) {
+    Plist p = Plist::new_dict();
+    p.set_string("CHALLENGE", challenge);
+    p.set_string("UDID", udid);
+    p.set_string("PRODUCT", "iPhone15,2");
+    p.set_string("VERSION", "21A329");
+    p.set_string("SERIAL", "F2LXK0ABCDEF");
+    return p.to_xml();
+  };
+  auto post = [&](const std::string& token, const std::string& body, const pki::Identity& signer) {
+    return device->Post("/enroll/" + token,
+                        crypto::sign_attached(body, signer.cert.get(), signer.key.get(), {}),
+                        "application/pkcs7-signature");
+  };
+
+  const std::string token = invite("?ttl_seconds=600&note=Ana");
+  // Phase 1: the link opened on the device.
+  auto phase1 = device->Get("/enroll/" + token);
+  ASSERT_EQ(phase1->status, 200) << phase1->body;
+  EXPECT_EQ(phase1->get_header_value("Content-Type"), "application/x-apple-aspen-config");
+  const Plist service = Plist::parse(crypto::verify_attached(phase1->body, trust));
+  EXPECT_EQ(service.string("PayloadType"), "Profile Service");
+  const Plist content = *service.dict("PayloadContent");
+  EXPECT_EQ(content.string("URL"),
+            "https://127.0.0.1:" + std::to_string(node.port()) + "/enroll/" + token);
+  EXPECT_EQ(content.string("Challenge"), token);
+  EXPECT_EQ(content.array("DeviceAttributes")->size(), 6u);
+  // Phase 2: the device's signed attributes; the answer is the enrollment profile.
+  auto phase2 = post(token, attributes(token, "OTA-UDID-1"), attested);
+  ASSERT_EQ(phase2->status, 200) << phase2->body;
+  const Plist profile = Plist::parse(crypto::verify_attached(phase2->body, trust));
+  EXPECT_EQ(profile.array("PayloadContent")->at(2).string("Topic"), kTopic);
+  // The token is used up.
+  EXPECT_EQ(post(token, attributes(token, "OTA-UDID-2"), attested)->status, 410);
+  EXPECT_EQ(device->Get("/enroll/" + token)->status, 410);
+
+  const std::string second = invite("");
+  const auto stranger = pki::issue_certificate(pki::make_ca("Not Apple", 30), "fake",
+                                               pki::CertUsage::kClient, {}, 30);
+  auto untrusted = post(second, attributes(second, "OTA-UDID-3"), stranger);
+  EXPECT_EQ(untrusted->status, 400);
+  EXPECT_NE(untrusted->body.find("not trusted"), std::string::npos) << untrusted->body;
+  EXPECT_EQ(post(second, attributes(invite(""), "OTA-UDID-3"), attested)->status, 400);
+  EXPECT_EQ(post(second, attributes(second, "bad/udid"), attested)->status, 400);
+  EXPECT_EQ(device->Get("/enroll/00000000000000000000000000000000")->status, 404);
+  const std::string brief = invite("?ttl_seconds=1");
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  auto expired = device->Get("/enroll/" + brief);
+  EXPECT_EQ(expired->status, 410);
+  EXPECT_NE(expired->body.find("expired"), std::string::npos);
+  EXPECT_EQ(
+      node.admin()->Post("/v1/enrollment/invitations?ttl_seconds=0", "", "text/plain")->status,
+      400);
+
+  size_t requested = 0, refused = 0;
+  for (const auto& e : logged_events(node.data_dir())) {
+    requested += events::type_name(e.payload) == "EnrollmentRequested";
+    refused += events::type_name(e.payload) == "EnrollmentRefused";
+    // The token never reaches the log; only its hash does.
+    EXPECT_EQ(events::encode(e).find(token), std::string::npos);
+  }
+  EXPECT_EQ(requested, 1u);
+  EXPECT_EQ(refused, 7u);
 }
 
 // Every certificate that can strand the fleet or a device is reported before it expires.

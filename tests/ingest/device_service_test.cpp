@@ -28,6 +28,10 @@ class FailingReader final : public projector::ProjectionReader {
     check();
     return inner_.device(u);
   }
+  std::optional<projector::InvitationRecord> invitation(const std::string& t) const override {
+    check();
+    return inner_.invitation(t);
+  }
   std::vector<projector::IssuedIdentityRecord> identities_expiring(const std::string& from,
                                                                    const std::string& before,
                                                                    size_t limit) const override {

@@ -44,6 +44,9 @@ std::vector<Event> one_of_each() {
                         "2027-11-23T00:00:00.000Z", "TX-1"},
       EnrollmentRefused{"scep", "wrong challenge", "badRequest", "TX-2", "10.0.0.7"},
       ProfileIssued{"5B2C1E43-7A39-4F0A-9C1D-2E3F4A5B6C7D", "scep", "com.apple.mgmt.x", 8191, ""},
+      EnrollmentInvited{std::string(64, 'e'), "2026-11-24T00:00:00.000Z", "for Ana's iPad"},
+      EnrollmentRequested{std::string(64, 'e'), "UDID-9", "SERIAL9", "iPad13,1", "21A329",
+                          "35 000000 000000 0", "CN=device", std::string(64, 'f')},
   };
   EXPECT_EQ(payloads.size(), std::variant_size_v<Payload>);
   std::vector<Event> out;

@@ -52,6 +52,7 @@ void TestNode::start() {
   config.http.max_body_bytes = options_.max_body_bytes;
   config.http.tls = options_.tls;
   config.identity_days = options_.identity_days;
+  config.ota_device_ca_file = options_.ota_device_ca_file;
   config.apply_timeout = options_.apply_timeout;
   config.apns = options_.apns;
   config.kafka = options_.kafka;

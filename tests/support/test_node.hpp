@@ -24,6 +24,7 @@ struct TestNodeOptions {
   std::string trusted_proxy_header;
   bool tls = true;          // in-process nodes: false serves plain HTTP (as behind a TLS proxy)
   int identity_days = 365;  // in-process nodes: lifetime of the identities its CA issues
+  std::string ota_device_ca_file;  // in-process nodes: see NodeConfig
   size_t max_body_bytes = 4u << 20;
   std::chrono::milliseconds apply_timeout{5000};
   dispatcher::ApnsClient::Options apns;         // in-process nodes: where the dispatcher pushes

@@ -1,0 +1,118 @@
+#include "enrollment/ota_service.hpp"
+
+#include "common/clock.hpp"
+#include "common/encoding.hpp"
+#include "common/errors.hpp"
+#include "common/logging.hpp"
+#include "crypto/cms_signature.hpp"
+#include "crypto/digest.hpp"
+#include "ingest/device_service.hpp"
+#include "plist/plist.hpp"
+
+namespace cairn::enrollment {
+namespace {
+
+constexpr const char* kProfileType = "application/x-apple-aspen-config";
+
+bool is_token(const std::string& token) {
+  return token.size() == 32 && token.find_first_not_of("0123456789abcdef") == std::string::npos;
+}
+
+}  // namespace
+
+OtaService::OtaService(ProfileService& profiles, const projector::ProjectionReader& reader,
+                       ingest::EventWriter& writer,
+                       std::shared_ptr<const crypto::TrustStore> device_ca, std::string public_url)
+    : profiles_(profiles),
+      reader_(reader),
+      writer_(writer),
+      device_ca_(std::move(device_ca)),
+      public_url_(std::move(public_url)) {}
+
+std::string OtaService::base_url(const std::string& host_url) const {
+  return public_url_.empty() ? host_url : public_url_;
+}
+
+Invitation OtaService::invite(std::chrono::seconds ttl, const std::string& note,
+                              const std::string& actor, const std::string& host_url) {
+  if (ttl.count() <= 0 || ttl > std::chrono::days(30))
+    throw BadRequest("an invitation lives from 1 second to 30 days");
+  Invitation out;
+  out.token = hex_encode(crypto::random_bytes(16));
+  out.url = base_url(host_url) + "/enroll/" + out.token;
+  out.expires_at = format_rfc3339(std::chrono::system_clock::now() + ttl);
+  // Applied before the link is handed out, so the device's first request finds it here.
+  writer_.append_and_wait_applied({writer_.make(
+      "", actor, events::EnrollmentInvited{crypto::sha256_hex(out.token), out.expires_at, note})});
+  return out;
+}
+
+void OtaService::refuse(int status, const std::string& reason, const std::string& remote) {
+  logging::warn("OTA enrollment refused", {{"reason", reason}, {"remote", remote}});
+  writer_.append(
+      {writer_.make("", "ota", events::EnrollmentRefused{"ota", reason, "", "", remote})});
+  throw ClientError(status, reason);
+}
+
+void OtaService::require_usable(const std::string& token_sha256, const std::string& remote) {
+  auto invitation = reader_.invitation(token_sha256);
+  if (!invitation) {
+    writer_.wait_caught_up();  // it may have been created on another node a moment ago
+    invitation = reader_.invitation(token_sha256);
+  }
+  if (!invitation) refuse(404, "no such enrollment invitation", remote);
+  if (!invitation->used_by_udid.empty())
+    refuse(410, "the enrollment invitation was already used", remote);
+  const auto expires = parse_rfc3339(invitation->expires_at);
+  if (!expires || *expires <= std::chrono::system_clock::now())
+    refuse(410, "the enrollment invitation expired", remote);
+}
+
+Reply OtaService::profile_service(const std::string& token, const std::string& remote,
+                                  const std::string& host_url) {
+  if (!is_token(token)) refuse(404, "no such enrollment invitation", remote);
+  require_usable(crypto::sha256_hex(token), remote);
+  const ProfileSpec defaults;
+  const Plist service = build_profile_service(base_url(host_url) + "/enroll/" + token, token,
+                                              defaults.organization, defaults.identifier);
+  return {200, profiles_.sign(service), kProfileType};
+}
+
+Reply OtaService::enroll(const std::string& token, std::string_view signed_attributes,
+                         const std::string& remote, const std::string& host_url) {
+  if (!is_token(token)) refuse(404, "no such enrollment invitation", remote);
+  const std::string invitation = crypto::sha256_hex(token);
+  require_usable(invitation, remote);
+  crypto::SignedContent signed_content;
+  std::optional<Plist> attributes;
+  try {
+    signed_content = crypto::open_attached(signed_attributes, device_ca_.get());
+    attributes = Plist::parse(signed_content.content);
+  } catch (const BadRequest& e) {
+    refuse(400, std::string("device attributes: ") + e.what(), remote);
+  }
+  if (attributes->string("CHALLENGE").value_or("") != token)
+    refuse(400, "the attributes' CHALLENGE is not this invitation's", remote);
+  const std::string udid = attributes->string("UDID").value_or("");
+  if (!ingest::is_valid_identifier(udid)) refuse(400, "the attributes carry no valid UDID", remote);
+  events::EnrollmentRequested requested{
+      invitation,
+      udid,
+      attributes->string("SERIAL").value_or(""),
+      attributes->string("PRODUCT").value_or(""),
+      attributes->string("VERSION").value_or(""),
+      attributes->string("IMEI").value_or(""),
+      crypto::certificate_subject(signed_content.signer.get()),
+      crypto::certificate_fingerprint(signed_content.signer.get())};
+  writer_.append_and_wait_applied({writer_.make("", "device", std::move(requested))});
+  // Two devices racing with one token across nodes: the log's order decides, the same in every
+  // replica; only the first gets a profile.
+  if (reader_.invitation(invitation)->used_by_udid != udid)
+    refuse(410, "the enrollment invitation was already used", remote);
+  ProfileRequest request;
+  request.host_url = host_url;
+  logging::info("OTA enrollment", {{"udid", udid}, {"remote", remote}});
+  return {200, profiles_.issue(request, "ota").signed_der, kProfileType};
+}
+
+}  // namespace cairn::enrollment
