@@ -86,7 +86,7 @@ struct SingleNode::Parts {
         devices(writer, reader, secrets),
         admin(writer, reader, store, *log, secrets),
         authority(std::move(enrollment)),
-        scep(authority, writer),
+        scep(authority, reader, writer),
         profiles(authority, c.public_url, reader, writer),
         ota(profiles, reader, writer,
             c.ota_device_ca_file.empty()

@@ -45,7 +45,8 @@ events::CertificateIssued certificate_issued(X509* cert, std::string method,
           crypto::certificate_subject(cert),
           crypto::certificate_fingerprint(cert),
           crypto::certificate_not_after(cert),
-          std::move(transaction_id)};
+          std::move(transaction_id),
+          ""};
 }
 
 std::vector<X509*> Authority::server_chain_view() const {

@@ -83,34 +83,40 @@ Reply OtaService::enroll(const std::string& token, std::string_view signed_attri
   if (!is_token(token)) refuse(404, "no such enrollment invitation", remote);
   const std::string invitation = crypto::sha256_hex(token);
   require_usable(invitation, remote);
-  crypto::SignedContent signed_content;
-  std::optional<Plist> attributes;
+  events::EnrollmentRequested requested;
   try {
-    signed_content = crypto::open_attached(signed_attributes, device_ca_.get());
-    attributes = Plist::parse(signed_content.content);
+    const auto signed_content = crypto::open_attached(signed_attributes, device_ca_.get());
+    const Plist attributes = Plist::parse(signed_content.content);
+    if (attributes.string("CHALLENGE").value_or("") != token)
+      throw BadRequest("the CHALLENGE is not this invitation's");
+    requested = {invitation,
+                 attributes.string("UDID").value_or(""),
+                 attributes.string("SERIAL").value_or(""),
+                 attributes.string("PRODUCT").value_or(""),
+                 attributes.string("VERSION").value_or(""),
+                 attributes.string("IMEI").value_or(""),
+                 crypto::certificate_subject(signed_content.signer.get()),
+                 crypto::certificate_fingerprint(signed_content.signer.get())};
+    if (!ingest::is_valid_identifier(requested.udid)) throw BadRequest("no valid UDID");
   } catch (const BadRequest& e) {
     refuse(400, std::string("device attributes: ") + e.what(), remote);
   }
-  if (attributes->string("CHALLENGE").value_or("") != token)
-    refuse(400, "the attributes' CHALLENGE is not this invitation's", remote);
-  const std::string udid = attributes->string("UDID").value_or("");
-  if (!ingest::is_valid_identifier(udid)) refuse(400, "the attributes carry no valid UDID", remote);
-  events::EnrollmentRequested requested{
-      invitation,
-      udid,
-      attributes->string("SERIAL").value_or(""),
-      attributes->string("PRODUCT").value_or(""),
-      attributes->string("VERSION").value_or(""),
-      attributes->string("IMEI").value_or(""),
-      crypto::certificate_subject(signed_content.signer.get()),
-      crypto::certificate_fingerprint(signed_content.signer.get())};
-  writer_.append_and_wait_applied({writer_.make("", "device", std::move(requested))});
-  // Two devices racing with one token across nodes: the log's order decides, the same in every
-  // replica; only the first gets a profile.
-  if (reader_.invitation(invitation)->used_by_udid != udid)
-    refuse(410, "the enrollment invitation was already used", remote);
   ProfileRequest request;
   request.host_url = host_url;
+  try {
+    profiles_.spec_for(request, nullptr);  // the server can answer (a push certificate, ...)
+  } catch (const ClientError& e) {
+    logging::error("OTA enrollment cannot be answered", {{"error", e.what()}});
+    throw Unavailable(std::string("enrollment is not ready on this server: ") + e.what());
+  }
+  const std::string udid = requested.udid;
+  auto event = writer_.make("", "device", std::move(requested));
+  const std::string event_id = event.id;
+  writer_.append_and_wait_applied({std::move(event)});
+  // Two requests racing with one token (two devices, or one device's attributes sent twice):
+  // the log's order decides, the same in every replica; only the first gets a profile.
+  if (reader_.invitation(invitation)->used_by_event != event_id)
+    refuse(410, "the enrollment invitation was already used", remote);
   logging::info("OTA enrollment", {{"udid", udid}, {"remote", remote}});
   return {200, profiles_.issue(request, "ota").signed_der, kProfileType};
 }

@@ -92,8 +92,8 @@ void validate(const ProfileSpec& spec) {
     if (!scep->url.starts_with("https://") && !scep->url.starts_with("http://"))
       throw BadRequest("the SCEP URL must be http or https: " + scep->url);
     if (scep->challenge.empty()) throw BadRequest("the SCEP payload needs a challenge");
-    if (scep->key_size != 1024 && scep->key_size != 2048 && scep->key_size != 4096)
-      throw BadRequest("SCEP Keysize must be 1024, 2048 or 4096");
+    if (scep->key_size != 2048 && scep->key_size != 4096)
+      throw BadRequest("SCEP Keysize must be 2048 or 4096");
   } else {
     const auto& p12 = std::get<Pkcs12Identity>(spec.identity);
     if (p12.der.empty() || p12.password.empty())

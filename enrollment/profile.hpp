@@ -23,7 +23,7 @@ struct ScepIdentity {
   std::string url;  // http(s)://host/scep
   std::string challenge;
   std::string subject_common_name = "Cairn device identity";
-  int key_size = 2048;  // RSA; Apple's SCEP client makes 1024, 2048 or 4096
+  int key_size = 2048;  // RSA; Apple's SCEP client also makes 1024, which Cairn refuses
 };
 
 // The server made the key and certificate (pki::pkcs12_der); the password goes in the profile

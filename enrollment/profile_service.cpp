@@ -1,5 +1,6 @@
 #include "enrollment/profile_service.hpp"
 
+#include "common/clock.hpp"
 #include "common/encoding.hpp"
 #include "common/errors.hpp"
 #include "common/logging.hpp"
@@ -36,7 +37,9 @@ ProfileSpec ProfileService::spec_for(const ProfileRequest& request, crypto::X509
   spec.use_development_apns = request.use_development_apns;
   spec.trust_certificates_der = authority_.trust_certificates_der();
   if (request.identity == "scep") {
-    spec.identity = ScepIdentity{base + "/scep", authority_.scep_challenge};
+    spec.identity = ScepIdentity{base + "/scep", request.reusable_challenge
+                                                     ? authority_.scep_challenge
+                                                     : hex_encode(crypto::random_bytes(16))};
   } else if (request.identity == "pkcs12") {
     // The server makes the key: it exists outside the device for as long as this profile does.
     // SCEP avoids that; PKCS#12 is for devices or networks that cannot reach /scep.
@@ -69,11 +72,19 @@ IssuedProfile ProfileService::issue(const ProfileRequest& request, const std::st
     fingerprint = crypto::certificate_fingerprint(issued.get());
     batch.push_back(writer_.make("", actor, certificate_issued(issued.get(), "pkcs12")));
   }
-  batch.push_back(
-      writer_.make("", actor,
-                   events::ProfileIssued{out.uuid, request.identity, spec.topic,
-                                         static_cast<int>(spec.access_rights), fingerprint}));
-  writer_.append(batch);
+  events::ProfileIssued issued_event{
+      out.uuid, request.identity, spec.topic, static_cast<int>(spec.access_rights), fingerprint, "",
+      ""};
+  if (const auto* scep = std::get_if<ScepIdentity>(&spec.identity);
+      scep && !request.reusable_challenge) {
+    issued_event.scep_challenge = crypto::sha256_hex(scep->challenge);
+    issued_event.scep_challenge_expires_at =
+        format_rfc3339(std::chrono::system_clock::now() + kOneTimeChallengeLifetime);
+  }
+  batch.push_back(writer_.make("", actor, std::move(issued_event)));
+  // Applied before the profile is handed out: its one-time challenge must be known when the
+  // device asks for its identity a moment later.
+  writer_.append_and_wait_applied(batch);
   logging::info("enrollment profile issued", {{"uuid", out.uuid},
                                               {"identity", request.identity},
                                               {"topic", spec.topic},

@@ -4,6 +4,7 @@
 // PKCS#12 identity), then records ProfileIssued (and CertificateIssued for a PKCS#12).
 #pragma once
 
+#include <chrono>
 #include <optional>
 #include <string>
 
@@ -21,6 +22,9 @@ struct ProfileRequest {
   bool sign_message = false;
   bool use_development_apns = false;
   std::string device_name = "Cairn device";  // the PKCS#12 certificate's common name
+  // SCEP: the deployment's reusable challenge (one profile for many devices, e.g. on a web page;
+  // anyone holding it can get identities) instead of a fresh one-time challenge.
+  bool reusable_challenge = false;
   // https://<the Host the admin asked>: the server's URL in the profile when no public URL is
   // configured (right when admins and devices reach the server by the same name).
   std::string host_url;
@@ -53,6 +57,8 @@ class ProfileService {
 
  private:
   std::string topic_for(const std::string& requested) const;
+  // One-time SCEP challenges work this long after the profile is issued.
+  static constexpr std::chrono::days kOneTimeChallengeLifetime{30};
 
   const Authority& authority_;
   std::string public_url_;

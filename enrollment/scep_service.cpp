@@ -4,16 +4,44 @@
 
 #include <algorithm>
 
+#include "common/clock.hpp"
 #include "common/encoding.hpp"
 #include "common/errors.hpp"
 #include "common/logging.hpp"
 #include "crypto/certificate.hpp"
+#include "crypto/digest.hpp"
 #include "pki/scep.hpp"
 
 namespace cairn::enrollment {
 namespace {
 
 constexpr std::string_view kPkiMessage = "application/x-pki-message";
+
+// The subject of an identity Cairn issues: the requested common name only (printable, at most
+// 64 characters), under Cairn's own O and OU. Nothing else a requester asks for is copied, so a
+// device certificate cannot pass for the server or for Cairn's CA by name.
+using NamePtr = std::unique_ptr<X509_NAME, decltype(&X509_NAME_free)>;
+
+NamePtr device_subject(X509_REQ* csr) {
+  std::string cn;
+  X509_NAME* requested = X509_REQ_get_subject_name(csr);
+  const int at = X509_NAME_get_index_by_NID(requested, NID_commonName, -1);
+  if (at >= 0) {
+    const ASN1_STRING* v = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(requested, at));
+    cn.assign(reinterpret_cast<const char*>(ASN1_STRING_get0_data(v)),
+              static_cast<size_t>(ASN1_STRING_length(v)));
+  }
+  if (cn.empty() || cn.size() > 64 ||
+      std::any_of(cn.begin(), cn.end(), [](char c) { return c < 0x20 || c == 0x7f; }))
+    cn = "device";
+  NamePtr name(X509_NAME_new(), X509_NAME_free);
+  for (const auto& [field, value] : {std::pair<const char*, std::string>{"O", "Cairn"},
+                                     {"OU", "Cairn device identities"},
+                                     {"CN", cn}})
+    X509_NAME_add_entry_by_txt(name.get(), field, MBSTRING_UTF8,
+                               reinterpret_cast<const unsigned char*>(value.c_str()), -1, -1, 0);
+  return name;
+}
 
 bool same_secret(std::string_view a, std::string_view b) {
   return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
@@ -74,25 +102,56 @@ Reply ScepService::pki_operation(std::string_view der, const std::string& remote
   // not offer it: devices then enroll again with a new PKCSReq.
   if (envelope.type != pki::scep::MessageType::kPkcsReq)
     return refuse(pki::scep::FailInfo::kBadRequest, "only PKCSReq is served");
-  if (!request.challenge_password ||
-      !same_secret(*request.challenge_password, authority_.scep_challenge))
-    return refuse(pki::scep::FailInfo::kBadRequest, request.challenge_password
-                                                        ? "wrong challenge password"
-                                                        : "the request has no challenge password");
+  if (!request.challenge_password)
+    return refuse(pki::scep::FailInfo::kBadRequest, "the request has no challenge password");
+  // The deployment's reusable challenge, or a profile's one-time challenge (recorded by hash).
+  const bool reusable = same_secret(*request.challenge_password, authority_.scep_challenge);
+  std::string one_time;
+  if (!reusable) {
+    one_time = crypto::sha256_hex(*request.challenge_password);
+    if (auto why = one_time_challenge_problem(one_time); !why.empty())
+      return refuse(pki::scep::FailInfo::kBadRequest, why);
+  }
   auto issued =
-      pki::issue_for_public_key(authority_.ca, X509_REQ_get_subject_name(request.csr.get()),
+      pki::issue_for_public_key(authority_.ca, device_subject(request.csr.get()).get(),
                                 X509_REQ_get0_pubkey(request.csr.get()), authority_.identity_days);
+  // The answer is built before anything is recorded: what cannot be delivered is not issued.
+  Reply reply{200,
+              pki::scep::success_reply(envelope, issued.get(), {authority_.ca.cert.get()},
+                                       authority_.scep_ra),
+              std::string(kPkiMessage)};
   auto p = certificate_issued(issued.get(), "scep", envelope.transaction_id);
+  p.scep_challenge = one_time;
+  const std::string fingerprint = p.fingerprint;
   logging::info("SCEP certificate issued", {{"subject", p.subject},
                                             {"fingerprint", p.fingerprint},
                                             {"transaction", p.transaction_id},
                                             {"remote", remote_address}});
   // Recorded before the device can use it: an identity Cairn cannot account for never exists.
-  writer_.append({writer_.make("", "scep", std::move(p))});
-  return {200,
-          pki::scep::success_reply(envelope, issued.get(), {authority_.ca.cert.get()},
-                                   authority_.scep_ra),
-          std::string(kPkiMessage)};
+  // A one-time challenge is used up in log order: of two requests racing on two nodes, only the
+  // first recorded gets its certificate.
+  if (reusable) {
+    writer_.append({writer_.make("", "scep", std::move(p))});
+    return reply;
+  }
+  writer_.append_and_wait_applied({writer_.make("", "scep", std::move(p))});
+  if (reader_.scep_challenge(one_time)->used_by_fingerprint != fingerprint)
+    return refuse(pki::scep::FailInfo::kBadRequest, "the challenge password was already used");
+  return reply;
+}
+
+std::string ScepService::one_time_challenge_problem(const std::string& challenge_sha256) const {
+  auto record = reader_.scep_challenge(challenge_sha256);
+  if (!record) {
+    writer_.wait_caught_up();  // a profile downloaded from another node a moment ago
+    record = reader_.scep_challenge(challenge_sha256);
+  }
+  if (!record) return "wrong challenge password";
+  if (!record->used_by_fingerprint.empty()) return "the challenge password was already used";
+  const auto expires = parse_rfc3339(record->expires_at);
+  if (!expires || *expires <= std::chrono::system_clock::now())
+    return "the challenge password expired";
+  return {};
 }
 
 void ScepService::refused(const std::string& reason, const std::string& fail_info,

@@ -12,13 +12,15 @@
 #include "enrollment/authority.hpp"
 #include "enrollment/reply.hpp"
 #include "ingest/event_writer.hpp"
+#include "projector/queries.hpp"
 
 namespace cairn::enrollment {
 
 class ScepService {
  public:
-  ScepService(const Authority& authority, ingest::EventWriter& writer)
-      : authority_(authority), writer_(writer) {}
+  ScepService(const Authority& authority, const projector::ProjectionReader& reader,
+              ingest::EventWriter& writer)
+      : authority_(authority), reader_(reader), writer_(writer) {}
 
   // One HTTP request: `operation` and `message` from the query; for POST, `body` is the message.
   // Throws BadRequest for an unknown operation or a message that is not SCEP at all (recorded
@@ -28,10 +30,13 @@ class ScepService {
 
  private:
   Reply pki_operation(std::string_view der, const std::string& remote_address);
+  // Why a one-time challenge (by hash) cannot be used, or empty if it can.
+  std::string one_time_challenge_problem(const std::string& challenge_sha256) const;
   void refused(const std::string& reason, const std::string& fail_info,
                const std::string& transaction_id, const std::string& remote_address);
 
   const Authority& authority_;
+  const projector::ProjectionReader& reader_;
   ingest::EventWriter& writer_;
 };
 

@@ -48,6 +48,7 @@ enrollment::ProfileRequest profile_request(const httplib::Request& req) {
   r.access_rights = number_param(req, "access_rights", r.access_rights, 5, "from 1 to 8191");
   r.sign_message = flag("sign_message");
   r.use_development_apns = flag("development_apns");
+  r.reusable_challenge = flag("reusable_challenge");
   if (req.has_param("device_name")) r.device_name = req.get_param_value("device_name");
   r.host_url = host_url(req);
   return r;
@@ -154,15 +155,17 @@ void HttpServer::reject(const httplib::Request& req, httplib::Response& res, int
                         const std::string& fingerprint) {
   res.status = status;
   res.set_content(error_json(reason), "application/json");
+  // An OTA link's path is its one-time token: never logged or recorded.
+  const std::string path = req.path.starts_with("/enroll/") ? "/enroll/…" : req.path;
   logging::warn("request rejected", {{"status", std::to_string(status)},
                                      {"reason", reason},
-                                     {"path", req.path},
+                                     {"path", path},
                                      {"udid", udid},
                                      {"remote", req.remote_addr}});
   events::MessageRejected p;
   p.http_status = status;
   p.reason = reason;
-  p.path = req.path;
+  p.path = path;
   p.content_type = req.get_header_value("Content-Type");
   p.body_size = req.body.size();
   p.body_sha256 = crypto::sha256_hex(req.body);

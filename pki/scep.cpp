@@ -190,7 +190,10 @@ std::optional<std::string> open_envelope(std::string_view der, const Identity& r
 // Read through the PKCS7 structures: CMS keeps the content-encryption algorithm private.
 const EVP_CIPHER* envelope_cipher(std::string_view der) {
   auto p7 = parse_pkcs7(der);
-  if (!p7 || !PKCS7_type_is_enveloped(p7.get())) return nullptr;
+  // The content is optional in the ASN.1: an EnvelopedData OID alone parses, with nothing behind.
+  if (!p7 || !PKCS7_type_is_enveloped(p7.get()) || !p7->d.enveloped || !p7->d.enveloped->enc_data ||
+      !p7->d.enveloped->enc_data->algorithm)
+    return nullptr;
   const int nid = OBJ_obj2nid(p7->d.enveloped->enc_data->algorithm->algorithm);
   return nid == NID_aes_128_cbc || nid == NID_aes_192_cbc || nid == NID_aes_256_cbc ||
                  nid == NID_des_ede3_cbc
@@ -212,7 +215,7 @@ std::string certs_only(const std::vector<X509*>& certs) {
 std::vector<crypto::X509Ptr> read_certs_only(std::string_view der) {
   std::vector<crypto::X509Ptr> out;
   auto p7 = parse_pkcs7(der);
-  if (!p7 || !PKCS7_type_is_signed(p7.get())) return out;
+  if (!p7 || !PKCS7_type_is_signed(p7.get()) || !p7->d.sign) return out;
   STACK_OF(X509)* certs = p7->d.sign->cert;
   for (int i = 0; certs && i < sk_X509_num(certs); ++i) {
     X509* c = sk_X509_value(certs, i);
@@ -258,6 +261,15 @@ Request decode_request(std::string_view der, const Identity& ra) {
   crypto::drain_openssl_errors();
   if (!self_signed)
     throw refuse(FailInfo::kBadMessageCheck, "the content is not a correctly signed PKCS#10");
+  // RFC 8894 §2.3: a first request is signed with the key it asks a certificate for.
+  if (e.type == MessageType::kPkcsReq &&
+      EVP_PKEY_eq(X509_get0_pubkey(e.signer.get()), requested_key) != 1)
+    throw refuse(FailInfo::kBadMessageCheck,
+                 "the request is not signed with the key it asks a certificate for");
+  const int base = EVP_PKEY_get_base_id(requested_key);
+  if (!(base == EVP_PKEY_RSA && EVP_PKEY_get_bits(requested_key) >= 2048) &&
+      !(base == EVP_PKEY_EC && EVP_PKEY_get_bits(requested_key) >= 256))
+    throw refuse(FailInfo::kBadAlg, "the key must be RSA of 2048 bits or more, or EC P-256 or up");
   const int at = X509_REQ_get_attr_by_NID(r.csr.get(), NID_pkcs9_challengePassword, -1);
   if (at >= 0) {
     const ASN1_TYPE* value = X509_ATTRIBUTE_get0_type(X509_REQ_get_attr(r.csr.get(), at), 0);

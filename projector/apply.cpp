@@ -249,18 +249,31 @@ struct Applier {
     tx.save(
         keys::issued_identity(p.not_after, p.fingerprint),
         IssuedIdentityRecord{p.fingerprint, p.subject, p.serial, p.not_after, p.method, e.time});
+    // The first certificate for a one-time challenge uses it up; a racing second one (another
+    // node) stays in the log only and is never delivered.
+    if (p.scep_challenge.empty()) return;
+    auto challenge = tx.load<ScepChallengeRecord>(keys::scep_challenge(p.scep_challenge));
+    if (!challenge || !challenge->used_by_fingerprint.empty()) return;
+    challenge->used_by_fingerprint = p.fingerprint;
+    challenge->used_at = e.time;
+    tx.save(keys::scep_challenge(p.scep_challenge), *challenge);
   }
   void operator()(const events::EnrollmentRefused&) {}
-  void operator()(const events::ProfileIssued&) {}
+  void operator()(const events::ProfileIssued& p) {
+    if (!p.scep_challenge.empty())
+      tx.save(keys::scep_challenge(p.scep_challenge),
+              ScepChallengeRecord{p.scep_challenge_expires_at, p.profile_uuid, "", ""});
+  }
 
   void operator()(const events::EnrollmentInvited& p) {
-    tx.save(keys::invitation(p.invitation), InvitationRecord{p.expires_at, e.actor, "", ""});
+    tx.save(keys::invitation(p.invitation), InvitationRecord{p.expires_at, e.actor, "", "", ""});
   }
   // The first use of a token wins; later ones (a race between nodes) stay in the log only.
   void operator()(const events::EnrollmentRequested& p) {
     auto invitation = tx.load<InvitationRecord>(keys::invitation(p.invitation));
     if (!invitation || !invitation->used_by_udid.empty()) return;
     invitation->used_by_udid = p.udid;
+    invitation->used_by_event = e.id;
     invitation->used_at = e.time;
     tx.save(keys::invitation(p.invitation), *invitation);
   }

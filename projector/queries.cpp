@@ -107,6 +107,13 @@ std::vector<PushCertificateRecord> StoreReader::push_certificates() const {
   return out;
 }
 
+std::optional<ScepChallengeRecord> StoreReader::scep_challenge(
+    const std::string& challenge_sha256) const {
+  auto v = store_.get(keys::scep_challenge(challenge_sha256));
+  if (!v) return std::nullopt;
+  return decode_record<ScepChallengeRecord>(*v);
+}
+
 std::optional<InvitationRecord> StoreReader::invitation(const std::string& token_sha256) const {
   auto v = store_.get(keys::invitation(token_sha256));
   if (!v) return std::nullopt;

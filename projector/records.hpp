@@ -92,16 +92,30 @@ struct CommandRecord {
 };
 
 // An APNs push certificate as the admin API shows it (the private key stays sealed in the log).
-// An OTA enrollment invitation and what became of it.
-struct InvitationRecord {
+// A profile's one-time SCEP challenge and the certificate that used it up.
+struct ScepChallengeRecord {
   std::string expires_at;
-  std::string created_by;
-  std::string used_by_udid;  // empty until a device used it
+  std::string profile_uuid;
+  std::string used_by_fingerprint;  // empty until used
   std::string used_at;
 
   template <class Archive>
   void serialize(Archive& a) {
-    a(expires_at, created_by, used_by_udid, used_at);
+    a(expires_at, profile_uuid, used_by_fingerprint, used_at);
+  }
+};
+
+// An OTA enrollment invitation and what became of it.
+struct InvitationRecord {
+  std::string expires_at;
+  std::string created_by;
+  std::string used_by_udid;   // empty until a device used it
+  std::string used_by_event;  // the EnrollmentRequested that used it (the same UDID may race)
+  std::string used_at;
+
+  template <class Archive>
+  void serialize(Archive& a) {
+    a(expires_at, created_by, used_by_udid, used_by_event, used_at);
   }
 };
 

@@ -110,7 +110,7 @@ template <class Archive>
 void CertificateIssued::serialize(Archive& a) {
   a(make_nvp("method", method), make_nvp("serial", serial), make_nvp("subject", subject),
     make_nvp("fingerprint", fingerprint), make_nvp("not_after", not_after),
-    make_nvp("transaction_id", transaction_id));
+    make_nvp("transaction_id", transaction_id), make_nvp("scep_challenge", scep_challenge));
 }
 
 template <class Archive>
@@ -123,7 +123,9 @@ template <class Archive>
 void ProfileIssued::serialize(Archive& a) {
   a(make_nvp("profile_uuid", profile_uuid), make_nvp("identity", identity),
     make_nvp("topic", topic), make_nvp("access_rights", access_rights),
-    make_nvp("certificate_fingerprint", certificate_fingerprint));
+    make_nvp("certificate_fingerprint", certificate_fingerprint),
+    make_nvp("scep_challenge", scep_challenge),
+    make_nvp("scep_challenge_expires_at", scep_challenge_expires_at));
 }
 
 template <class Archive>

@@ -194,6 +194,7 @@ struct CertificateIssued {
   std::string fingerprint;     // SHA-256 of the DER, hex: what the device will present
   std::string not_after;       // RFC 3339
   std::string transaction_id;  // SCEP's; empty otherwise
+  std::string scep_challenge;  // SHA-256 of the one-time challenge it used up; empty otherwise
   template <class Archive>
   void serialize(Archive& a);
 };
@@ -221,6 +222,10 @@ struct ProfileIssued {
   std::string topic;
   int access_rights = 0;
   std::string certificate_fingerprint;  // the PKCS#12's certificate; empty for SCEP
+  // SHA-256 of the profile's one-time SCEP challenge and when it expires; empty when the profile
+  // carries the deployment's reusable challenge (or a PKCS#12).
+  std::string scep_challenge;
+  std::string scep_challenge_expires_at;
   template <class Archive>
   void serialize(Archive& a);
 };

@@ -134,6 +134,19 @@ TEST_F(Enrollment, AProfileLeadsThroughScepToAManagedDevice) {
   EXPECT_EQ(command_uuid_of(device.report("Idle")), "AFTER-SCEP");
   EXPECT_EQ(command_uuid_of(device.report("Acknowledged", "AFTER-SCEP")), "");
 
+  // The profile's challenge was one-time: replaying it gets a FAILURE.
+  const auto replayed = pki_operation(devsim::ScepClient(ra.get(), o), /*post=*/true);
+  EXPECT_EQ(replayed.pki_status, pki::scep::kFailure);
+  EXPECT_EQ(replayed.fail_info, "2");  // badRequest
+  // A profile for many devices carries the deployment's reusable challenge instead.
+  auto shared = node_.admin_get("/v1/enrollment/profile?reusable_challenge=1");
+  ASSERT_EQ(shared->status, 200);
+  o.challenge = *verified_profile(shared->body)
+                     .array("PayloadContent")
+                     ->at(1)
+                     .dict("PayloadContent")
+                     ->string("Challenge");
+  EXPECT_EQ(pki_operation(devsim::ScepClient(ra.get(), o), false).pki_status, pki::scep::kSuccess);
   // A second device enrolls by GET and speaks through a proxy with Mdm-Signature only.
   devsim::ScepClient second(ra.get(), o);
   auto second_outcome = pki_operation(second, /*post=*/false);
@@ -150,8 +163,9 @@ TEST_F(Enrollment, AProfileLeadsThroughScepToAManagedDevice) {
   ASSERT_EQ(node_.enqueue("SCEP-2", command_body("SIGNED", "ProfileList"))->status, 200);
   EXPECT_EQ(command_uuid_of(signed_put("/mdm", report_body("SCEP-2", "Idle"))), "SIGNED");
 
-  EXPECT_EQ(count_events("CertificateIssued"), 2u);
-  EXPECT_EQ(count_events("ProfileIssued"), 1u);
+  EXPECT_EQ(count_events("CertificateIssued"), 3u);
+  EXPECT_EQ(count_events("ProfileIssued"), 2u);
+  EXPECT_EQ(count_events("EnrollmentRefused"), 1u);
 }
 
 TEST_F(Enrollment, WrongOrMissingChallengeAndBadSignaturesGetFailureRepliesAndEvents) {

@@ -28,6 +28,11 @@ class FailingReader final : public projector::ProjectionReader {
     check();
     return inner_.device(u);
   }
+  std::optional<projector::ScepChallengeRecord> scep_challenge(
+      const std::string& c) const override {
+    check();
+    return inner_.scep_challenge(c);
+  }
   std::optional<projector::InvitationRecord> invitation(const std::string& t) const override {
     check();
     return inner_.invitation(t);

@@ -85,6 +85,18 @@ TEST(Scep, ABadSignatureIsRefusedWithASignedFailureTheClientAccepts) {
   }
 }
 
+TEST(Scep, WeakKeysAreRefused) {
+  Server s;
+  devsim::ScepRequestOptions weak;
+  weak.key_bits = 1024;
+  try {
+    decode_request(devsim::ScepClient(s.ra.cert.get(), weak).pkcs_req(), s.ra);
+    FAIL() << "a 1024-bit key was accepted";
+  } catch (const Refused& r) {
+    EXPECT_EQ(r.info(), FailInfo::kBadAlg);
+  }
+}
+
 TEST(Scep, ARequestForAnotherServerIsRefused) {
   Server s, other;
   devsim::ScepClient client(other.ra.cert.get(), {});
@@ -117,6 +129,29 @@ TEST(Scep, TheClientRejectsAReplyNotMeantForIt) {
                                    X509_REQ_get0_pubkey(r.csr.get()), 30);
   EXPECT_EQ(first.read_reply(success_reply(r.envelope, cert.get(), {}, impostor.ra)).problem,
             "the reply is not signed by the RA");
+}
+
+// A signed message whose content is an EnvelopedData OID with no content at all (the ASN.1 allows
+// it): refused, not dereferenced. Found in review; it needs no challenge to send.
+TEST(Scep, AnEmptyEnvelopeIsRefusedNotACrash) {
+  Server s;
+  const auto requester = issue_certificate(s.ca, "anyone", CertUsage::kClient, {}, 30);
+  const std::string empty_envelope("\x30\x0b\x06\x09\x2a\x86\x48\x86\xf7\x0d\x01\x07\x03", 13);
+  Attributes a;
+  a.message_type = "19";
+  a.transaction_id = "T";
+  a.sender_nonce = "0123456789abcdef";
+  const auto message =
+      sign_message(a, empty_envelope, requester.cert.get(), requester.key.get(), EVP_sha256());
+  try {
+    decode_request(message, s.ra);
+    FAIL() << "accepted";
+  } catch (const Refused& r) {
+    EXPECT_EQ(r.info(), FailInfo::kBadAlg);
+  }
+  EXPECT_TRUE(read_certs_only(empty_envelope).empty());
+  const std::string empty_signed("\x30\x0b\x06\x09\x2a\x86\x48\x86\xf7\x0d\x01\x07\x02", 13);
+  EXPECT_TRUE(read_certs_only(empty_signed).empty());
 }
 
 TEST(Scep, CaCertificatesCarryTheRaThenTheCa) {

@@ -272,8 +272,8 @@ TEST(Apply, ProjectionDoesNotDependOnHowPartitionsInterleave) {
 TEST(Apply, IssuedIdentitiesAreKeptInExpiryOrder) {
   Projection p;
   auto issued = [](const std::string& fp, const std::string& not_after) {
-    return event(events::CertificateIssued{"scep", "01", "CN=" + fp, fp, not_after, "tx"}, "scep",
-                 "");
+    return event(events::CertificateIssued{"scep", "01", "CN=" + fp, fp, not_after, "tx", ""},
+                 "scep", "");
   };
   p.apply({issued("late", "2027-03-01T00:00:00.000Z"), issued("early", "2027-01-01T00:00:00.000Z"),
            issued("gone", "2026-01-01T00:00:00.000Z")});
