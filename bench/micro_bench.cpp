@@ -89,9 +89,9 @@ void BM_ProjectorApply(benchmark::State& state) {
   std::vector<events::Event> events;
   for (int d = 0; d < 1000; ++d) {
     const std::string udid = "DEVICE-" + std::to_string(d);
-    events.push_back(
-        {"e", "2026-11-22T01:02:03.456Z", udid, "n", "device",
-         events::DeviceAuthenticated{"com.apple.mgmt.t", "", crypto::sha256_hex(udid), "tls", {}}});
+    events.push_back({"e", "2026-11-22T01:02:03.456Z", udid, "n", "device",
+                      events::DeviceAuthenticated{
+                          "com.apple.mgmt.t", "", crypto::sha256_hex(udid), "tls", {}, ""}});
   }
   int64_t offset = 0;
   {
@@ -140,7 +140,7 @@ void BM_QueueNextCommand(benchmark::State& state) {
   };
   for (int d = 0; d < 10000; ++d) {
     const std::string udid = "DEVICE-" + std::to_string(d);
-    apply(udid, events::DeviceAuthenticated{"t", "", crypto::sha256_hex(udid), "tls", {}});
+    apply(udid, events::DeviceAuthenticated{"t", "", crypto::sha256_hex(udid), "tls", {}, ""});
     for (int c = 0; c < 10; ++c)
       apply(udid,
             events::CommandEnqueued{"C" + std::to_string(c), "ProfileList", "<plist/>", true});

@@ -123,6 +123,7 @@ Plist build_profile(const ProfileSpec& spec) {
   content.append(std::move(mdm));
 
   Plist profile = payload("Configuration", spec.identifier, spec.display_name);
+  if (!spec.uuid.empty()) profile.set_string("PayloadUUID", spec.uuid);
   profile.set_string("PayloadOrganization", spec.organization);
   profile.set_string("PayloadDescription",
                      "Lets " + spec.organization + " manage this device with Cairn.");

@@ -44,6 +44,7 @@ struct ProfileSpec {
   std::string organization = "Cairn";
   std::string identifier = "com.cairn.enrollment";  // PayloadIdentifier; payloads get suffixes
   std::string display_name = "Cairn MDM enrollment";
+  std::string uuid;  // the profile's PayloadUUID; fresh when empty
   // DER certificates the device must trust to reach the server: roots become
   // com.apple.security.root payloads, intermediates com.apple.security.pkcs1.
   std::vector<std::string> trust_certificates_der;

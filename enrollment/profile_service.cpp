@@ -30,7 +30,10 @@ ProfileSpec ProfileService::spec_for(const ProfileRequest& request, crypto::X509
   ProfileSpec spec;
   const std::string base = public_url_.empty() ? request.host_url : public_url_;
   spec.server_url = base + "/mdm";
-  spec.check_in_url = base + "/checkin";
+  // The profile names itself in its CheckInURL: the device's Authenticate then says which
+  // profile (and so which AccessRights) it was enrolled with.
+  spec.uuid = crypto::uuid_v4();
+  spec.check_in_url = base + "/checkin?profile=" + spec.uuid;
   spec.topic = topic_for(request.topic);
   spec.access_rights = request.access_rights;
   spec.sign_message = request.sign_message;

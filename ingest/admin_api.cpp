@@ -14,7 +14,9 @@ namespace {
 using projector::CommandRecord;
 using projector::DeviceRecord;
 
-void write_device(JsonWriter& j, const DeviceRecord& d) {
+// `profile`: the enrollment profile the device installed, when it is one Cairn handed out.
+void write_device(JsonWriter& j, const DeviceRecord& d,
+                  const std::optional<projector::EnrollmentProfileRecord>& profile = {}) {
   j.begin_object()
       .field("udid", d.udid)
       .field("enrollment_state", projector::enrollment_state_name(d.state))
@@ -35,7 +37,9 @@ void write_device(JsonWriter& j, const DeviceRecord& d) {
       .field_if("push_token_invalid_since", d.push_token_invalid_since)
       .field_if("push_token_invalid_reason", d.push_token_invalid_reason)
       .field_if("inactive_since", d.inactive_since)
-      .end_object();
+      .field_if("enrollment_profile", d.enrollment_profile);
+  if (profile) j.field("access_rights", profile->access_rights);
+  j.end_object();
 }
 
 }  // namespace
@@ -195,7 +199,9 @@ ApiResponse AdminApi::device(const std::string& udid) const {
   auto d = reader_.device(DeviceId(udid));
   if (!d) return not_found("device");
   JsonWriter j;
-  write_device(j, *d);
+  write_device(j, *d,
+               d->enrollment_profile.empty() ? std::nullopt
+                                             : reader_.enrollment_profile(d->enrollment_profile));
   return {200, j.str()};
 }
 

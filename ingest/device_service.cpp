@@ -77,7 +77,10 @@ void DeviceService::authorize(const DeviceId& udid, const ClientIdentity& who) c
 }
 
 DeviceAnswer DeviceService::checkin(const Plist& message, std::string_view body,
-                                    const ClientIdentity& who) {
+                                    const ClientIdentity& who,
+                                    std::string_view enrollment_profile) {
+  if (!enrollment_profile.empty() && !is_valid_identifier(enrollment_profile))
+    throw BadRequest("the CheckInURL's profile parameter is not a profile identifier");
   auto decoded = protocol::decode_checkin(message);
   events::Event event = std::visit(
       [&](auto& m) -> events::Event {
@@ -89,7 +92,8 @@ DeviceAnswer DeviceService::checkin(const Plist& message, std::string_view body,
             if (owner != m.udid) throw NotManaged("certificate is already bound to another device");
           return writer_.make(m.udid.value(), "device",
                               events::DeviceAuthenticated{m.topic, m.serial_number, who.fingerprint,
-                                                          who.source, events::raw_message(body)});
+                                                          who.source, events::raw_message(body),
+                                                          std::string(enrollment_profile)});
         } else if constexpr (std::is_same_v<T, protocol::TokenUpdate>) {
           authorize(m.udid, who);
           events::TokenUpdated p;

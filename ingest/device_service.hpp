@@ -25,8 +25,11 @@ class DeviceService {
       : writer_(writer), reader_(reader), secrets_(secrets) {}
 
   // Check-in channel: Authenticate, TokenUpdate, CheckOut. Throws BadRequest,
-  // protocol::UnknownMessageType, NotManaged (→ 401) or Unavailable.
-  DeviceAnswer checkin(const Plist& message, std::string_view body, const ClientIdentity& who);
+  // protocol::UnknownMessageType, NotManaged (→ 401) or Unavailable. `enrollment_profile`: the
+  // `profile` query parameter of the CheckInURL (Cairn's profiles name themselves there), recorded
+  // with Authenticate.
+  DeviceAnswer checkin(const Plist& message, std::string_view body, const ClientIdentity& who,
+                       std::string_view enrollment_profile = {});
 
   // Command channel: records the report, then answers with the next command, if any.
   DeviceAnswer report(const Plist& message, std::string_view body, const ClientIdentity& who);

@@ -200,8 +200,9 @@ void HttpServer::handle_device(const httplib::Request& req, httplib::Response& r
         channel == Channel::kCheckin ||
         req.get_header_value("Content-Type").starts_with(protocol::kCheckinContentType) ||
         message.has("MessageType");
-    const auto answer = is_checkin ? devices_.checkin(message, req.body, who)
-                                   : devices_.report(message, req.body, who);
+    const auto answer =
+        is_checkin ? devices_.checkin(message, req.body, who, req.get_param_value("profile"))
+                   : devices_.report(message, req.body, who);
     res.status = 200;
     if (!answer.body.empty()) res.set_content(answer.body, "application/xml");
   } catch (const NotManaged& e) {

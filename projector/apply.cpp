@@ -107,6 +107,7 @@ struct Applier {
     device.topic = p.topic;
     device.serial_number = p.serial_number;
     device.identity_source = p.identity_source;
+    device.enrollment_profile = p.enrollment_profile;
     device.authenticated_at = e.time;
     device.enrolled_at.clear();
     device.checked_out_at.clear();
@@ -260,6 +261,8 @@ struct Applier {
   }
   void operator()(const events::EnrollmentRefused&) {}
   void operator()(const events::ProfileIssued& p) {
+    tx.save(keys::enrollment_profile(p.profile_uuid),
+            EnrollmentProfileRecord{p.identity, p.topic, p.access_rights, e.time, e.actor});
     if (!p.scep_challenge.empty())
       tx.save(keys::scep_challenge(p.scep_challenge),
               ScepChallengeRecord{p.scep_challenge_expires_at, p.profile_uuid, "", ""});

@@ -9,6 +9,8 @@
 //   i/<not after>/<fingerprint> → IssuedIdentityRecord (RFC 3339 sorts as time: expiry order)
 //   n/<SHA-256 of the token>    → InvitationRecord (OTA enrollment)
 //   s/<SHA-256 of challenge>    → ScepChallengeRecord (a profile's one-time SCEP challenge)
+//   e/<profile PayloadUUID>     → EnrollmentProfileRecord (joined to devices when read: the
+//                                 profile and the device's events live in different partitions)
 //   u/<command uuid>/<udid>     → "" (which devices a command went to)
 //   p/<partition, 8 hex>        → next log offset to apply (stored in the same batch as state)
 //   v/layout                    → the layout version of records and keys (kLayoutVersion)
@@ -30,7 +32,7 @@ namespace cairn::projector::keys {
 inline constexpr std::string_view kLayoutKey = "v/layout";
 // Bump when a record's encoding or the key layout changes: older projections are then refused
 // at open (rebuild from the log) instead of being misread.
-inline constexpr std::string_view kLayoutVersion = "10";
+inline constexpr std::string_view kLayoutVersion = "11";
 
 inline std::string device(std::string_view udid) {
   return "d/" + std::string(udid);
@@ -71,6 +73,9 @@ inline constexpr std::string_view kIssuedIdentityPrefix = "i/";
 inline std::string issued_identity(std::string_view not_after, std::string_view fingerprint) {
   return std::string(kIssuedIdentityPrefix) + std::string(not_after) + "/" +
          std::string(fingerprint);
+}
+inline std::string enrollment_profile(std::string_view profile_uuid) {
+  return "e/" + std::string(profile_uuid);
 }
 inline std::string scep_challenge(std::string_view challenge_sha256) {
   return "s/" + std::string(challenge_sha256);

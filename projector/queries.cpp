@@ -114,6 +114,13 @@ std::optional<ScepChallengeRecord> StoreReader::scep_challenge(
   return decode_record<ScepChallengeRecord>(*v);
 }
 
+std::optional<EnrollmentProfileRecord> StoreReader::enrollment_profile(
+    const std::string& profile_uuid) const {
+  auto v = store_.get(keys::enrollment_profile(profile_uuid));
+  if (!v) return std::nullopt;
+  return decode_record<EnrollmentProfileRecord>(*v);
+}
+
 std::optional<InvitationRecord> StoreReader::invitation(const std::string& token_sha256) const {
   auto v = store_.get(keys::invitation(token_sha256));
   if (!v) return std::nullopt;

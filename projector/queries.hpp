@@ -40,6 +40,8 @@ class ProjectionReader {
   virtual std::vector<CommandRecord> command_targets(const CommandUuid& uuid) const = 0;
   virtual std::vector<PushCertificateRecord> push_certificates() const = 0;  // by topic
   virtual std::optional<InvitationRecord> invitation(const std::string& token_sha256) const = 0;
+  virtual std::optional<EnrollmentProfileRecord> enrollment_profile(
+      const std::string& profile_uuid) const = 0;
   virtual std::optional<ScepChallengeRecord> scep_challenge(
       const std::string& challenge_sha256) const = 0;
   // Identities Cairn issued that expire in [from, before) (RFC 3339), soonest first, at most
@@ -64,6 +66,8 @@ class StoreReader final : public ProjectionReader {
   std::vector<CommandRecord> command_targets(const CommandUuid& uuid) const override;
   std::vector<PushCertificateRecord> push_certificates() const override;
   std::optional<InvitationRecord> invitation(const std::string& token_sha256) const override;
+  std::optional<EnrollmentProfileRecord> enrollment_profile(
+      const std::string& profile_uuid) const override;
   std::optional<ScepChallengeRecord> scep_challenge(
       const std::string& challenge_sha256) const override;
   std::vector<IssuedIdentityRecord> identities_expiring(const std::string& from,

@@ -39,13 +39,15 @@ struct DeviceRecord {
   std::string push_token_invalid_since;  // APNs rejected the token for good (until a TokenUpdate)
   std::string push_token_invalid_reason;
   std::string inactive_since;  // the liveness sweep's DeviceInactive; cleared by its next message
+  std::string enrollment_profile;  // PayloadUUID of the Cairn profile it enrolled with, if any
 
   template <class Archive>
   void serialize(Archive& a) {
     a(udid, state, topic, serial_number, certificate_fingerprint, identity_source, token_hex,
       push_magic, unlock_token_escrowed, awaiting_configuration, first_seen, last_seen,
       authenticated_at, enrolled_at, checked_out_at, enrollments, queue_floor, session_start,
-      last_push_at, push_token_invalid_since, push_token_invalid_reason, inactive_since);
+      last_push_at, push_token_invalid_since, push_token_invalid_reason, inactive_since,
+      enrollment_profile);
   }
 };
 
@@ -92,6 +94,20 @@ struct CommandRecord {
 };
 
 // An APNs push certificate as the admin API shows it (the private key stays sealed in the log).
+// An enrollment profile Cairn handed out: what a device enrolled with it may be sent.
+struct EnrollmentProfileRecord {
+  std::string identity;
+  std::string topic;
+  int64_t access_rights = 0;
+  std::string issued_at;
+  std::string issued_by;
+
+  template <class Archive>
+  void serialize(Archive& a) {
+    a(identity, topic, access_rights, issued_at, issued_by);
+  }
+};
+
 // A profile's one-time SCEP challenge and the certificate that used it up.
 struct ScepChallengeRecord {
   std::string expires_at;

@@ -16,6 +16,17 @@ namespace cairn::events {
 
 using cereal::make_nvp;
 
+// A field added to a type after events of it were written: absent in those, empty when read.
+template <class T>
+struct OptionalNvp {
+  const char* name;
+  T& value;
+};
+template <class T>
+OptionalNvp<T> make_optional_nvp(const char* name, T& value) {
+  return {name, value};
+}
+
 template <class Archive>
 void RawMessage::serialize(Archive& a) {
   a(make_nvp("encoding", encoding), make_nvp("body", body), make_nvp("sha256", sha256),
@@ -26,7 +37,8 @@ template <class Archive>
 void DeviceAuthenticated::serialize(Archive& a) {
   a(make_nvp("topic", topic), make_nvp("serial_number", serial_number),
     make_nvp("certificate_fingerprint", certificate_fingerprint),
-    make_nvp("identity_source", identity_source), make_nvp("message", message));
+    make_nvp("identity_source", identity_source), make_nvp("message", message),
+    make_optional_nvp("enrollment_profile", enrollment_profile));
 }
 
 template <class Archive>
@@ -169,6 +181,11 @@ class JsonWriteArchive {
     w_.Key(pair.name);
     value(pair.value);
   }
+  template <class T>
+  void write(const OptionalNvp<T>& pair) {
+    w_.Key(pair.name);
+    value(pair.value);
+  }
   void value(const std::string& v) {
     w_.String(v.data(), static_cast<rapidjson::SizeType>(v.size()));
   }
@@ -202,6 +219,11 @@ class JsonReadArchive {
     const auto it = object_.FindMember(pair.name);
     if (it == object_.MemberEnd()) fail(pair.name, "is missing");
     value(pair.name, it->value, pair.value);
+  }
+  template <class T>
+  void read(OptionalNvp<T>& pair) {
+    const auto it = object_.FindMember(pair.name);
+    if (it != object_.MemberEnd()) value(pair.name, it->value, pair.value);
   }
   static void value(const char* name, const rapidjson::Value& v, std::string& out) {
     if (!v.IsString()) fail(name, "must be a string");

@@ -4,7 +4,8 @@
 //
 // Envelope (one JSON object per record): id, type, version, time (RFC 3339 UTC), device (UDID),
 // node (the ingest node that wrote it), actor (who caused it: "device" or an admin key's name),
-// payload (per type). Adding a field is a new minor shape that old readers ignore; changing or
+// payload (per type). Adding a field is a new minor shape that old readers ignore (and that new
+// readers find missing in old events: such fields are optional, empty when absent); changing or
 // removing one is a new version.
 #pragma once
 
@@ -38,6 +39,9 @@ struct DeviceAuthenticated {
   std::string certificate_fingerprint;  // SHA-256 of the identity certificate's DER, hex
   std::string identity_source;          // "tls", "mdm-signature" or "proxy-header"
   RawMessage message;
+  // Optional (added after v1's first shape): the PayloadUUID of the enrollment profile the device
+  // installed, from its CheckInURL (`?profile=`); empty for profiles Cairn did not make.
+  std::string enrollment_profile;
   template <class Archive>
   void serialize(Archive& a);
 };

@@ -128,8 +128,20 @@ TEST_F(Enrollment, AProfileLeadsThroughScepToAManagedDevice) {
   ASSERT_EQ(outcome.pki_status, pki::scep::kSuccess);
   const auto identity = client.identity(std::move(outcome.certificate));
 
+  // The device checks in at the profile's CheckInURL, which names the profile: the server then
+  // knows the AccessRights it was enrolled with.
+  const std::string profile_uuid = *profile.string("PayloadUUID");
+  const std::string check_in = *mdm.string("CheckInURL");
+  EXPECT_EQ(check_in, base + "/checkin?profile=" + profile_uuid);
   TestDevice device(node_, "SCEP-1", &identity);
-  device.enroll();
+  const std::string check_in_path = check_in.substr(base.size());
+  ASSERT_EQ(device.put(check_in_path, authenticate_body("SCEP-1"))->status, 200);
+  ASSERT_EQ(device.put(check_in_path, token_update_body("SCEP-1"))->status, 200);
+  const auto record = node_.admin_get("/v1/devices/SCEP-1")->body;
+  EXPECT_NE(record.find("\"enrollment_profile\":\"" + profile_uuid + "\""), std::string::npos)
+      << record;
+  EXPECT_NE(record.find("\"access_rights\":4095"), std::string::npos) << record;
+  EXPECT_EQ(device.put("/checkin?profile=../x", authenticate_body("SCEP-1"))->status, 400);
   ASSERT_EQ(node_.enqueue("SCEP-1", command_body("AFTER-SCEP", "DeviceInformation"))->status, 200);
   EXPECT_EQ(command_uuid_of(device.report("Idle")), "AFTER-SCEP");
   EXPECT_EQ(command_uuid_of(device.report("Acknowledged", "AFTER-SCEP")), "");

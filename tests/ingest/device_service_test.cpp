@@ -33,6 +33,11 @@ class FailingReader final : public projector::ProjectionReader {
     check();
     return inner_.scep_challenge(c);
   }
+  std::optional<projector::EnrollmentProfileRecord> enrollment_profile(
+      const std::string& u) const override {
+    check();
+    return inner_.enrollment_profile(u);
+  }
   std::optional<projector::InvitationRecord> invitation(const std::string& t) const override {
     check();
     return inner_.invitation(t);

@@ -68,7 +68,7 @@ Event event(events::Payload p, const std::string& actor = "device",
   return Event{"id-" + std::to_string(g_clock), time, udid, "node", actor, std::move(p)};
 }
 Event authenticated(const std::string& cert = kCert) {
-  return event(events::DeviceAuthenticated{"com.apple.mgmt.t", "", cert, "tls", {}});
+  return event(events::DeviceAuthenticated{"com.apple.mgmt.t", "", cert, "tls", {}, ""});
 }
 Event token_updated() {
   return event(
@@ -243,7 +243,7 @@ TEST(Apply, ReEnrollmentCancelsCommandsQueuedForThePreviousEnrollment) {
 TEST(Apply, ProjectionDoesNotDependOnHowPartitionsInterleave) {
   const std::string shared(64, 'x'), own(64, 'y');
   auto as = [](const std::string& udid, const std::string& cert) {
-    return event(events::DeviceAuthenticated{"com.apple.mgmt.t", "", cert, "tls", {}}, "device",
+    return event(events::DeviceAuthenticated{"com.apple.mgmt.t", "", cert, "tls", {}, ""}, "device",
                  udid);
   };
   // Device A (partition 0) takes the certificate, then moves to its own; B (partition 1) takes it.

@@ -11,13 +11,13 @@ namespace cairn::projector {
 namespace {
 
 eventlog::RecordToAppend authenticated(const std::string& udid) {
-  events::Event e{
-      "id",
-      "2026-11-22T00:00:00.000Z",
-      udid,
-      "n",
-      "device",
-      events::DeviceAuthenticated{"com.apple.mgmt.t", "", std::string(64, 'a') + udid, "tls", {}}};
+  events::Event e{"id",
+                  "2026-11-22T00:00:00.000Z",
+                  udid,
+                  "n",
+                  "device",
+                  events::DeviceAuthenticated{
+                      "com.apple.mgmt.t", "", std::string(64, 'a') + udid, "tls", {}, ""}};
   return {udid, "DeviceAuthenticated", events::encode(e)};
 }
 

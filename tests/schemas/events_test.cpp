@@ -26,7 +26,8 @@ std::vector<Event> one_of_each() {
                            12,          std::string(64, 'b'),
                            "127.0.0.1", ""};
   std::vector<Payload> payloads{
-      DeviceAuthenticated{"com.apple.mgmt.x", "SERIAL1", std::string(64, 'c'), "tls", binary},
+      DeviceAuthenticated{"com.apple.mgmt.x", "SERIAL1", std::string(64, 'c'), "tls", binary,
+                          "5B2C1E43-7A39-4F0A-9C1D-2E3F4A5B6C7D"},
       token,
       DeviceCheckedOut{"com.apple.mgmt.x", std::string(64, 'c'), raw},
       CommandEnqueued{"CMD-1", "DeviceLock", "<plist/>", true},
@@ -54,6 +55,19 @@ std::vector<Event> one_of_each() {
   for (auto& p : payloads)
     out.push_back(Event{"id-1", "2026-11-22T01:02:03.456Z", "UDID-1", "node-a", "device", p});
   return out;
+}
+
+// Events written before a field was added still read, the field empty.
+TEST(Events, AFieldAddedLaterIsEmptyInOlderEvents) {
+  Event e = one_of_each().front();
+  auto json = encode(e);
+  const std::string field = ",\"enrollment_profile\":\"5B2C1E43-7A39-4F0A-9C1D-2E3F4A5B6C7D\"";
+  const auto at = json.find(field);
+  ASSERT_NE(at, std::string::npos) << json;
+  json.erase(at, field.size());
+  const auto old = decode(json);
+  EXPECT_EQ(std::get<DeviceAuthenticated>(old.payload).enrollment_profile, "");
+  EXPECT_EQ(std::get<DeviceAuthenticated>(old.payload).serial_number, "SERIAL1");
 }
 
 TEST(Events, RoundTripEveryType) {
