@@ -7,10 +7,13 @@
 #include "crypto/certificate.hpp"
 #include "crypto/cms_signature.hpp"
 #include "crypto/digest.hpp"
+#include "devsim/scep_client.hpp"
 #include "dispatcher/apns_client.hpp"
+#include "enrollment/profile.hpp"
 #include "eventlog/embedded_log.hpp"
 #include "ops/apns_simulator/apns_simulator.hpp"
 #include "pki/issuer.hpp"
+#include "pki/scep.hpp"
 #include "projector/apply.hpp"
 #include "projector/keys.hpp"
 #include "projector/queries.hpp"
@@ -83,6 +86,40 @@ BENCHMARK(BM_MdmSignatureVerifyRealSha1);
 
 // Projector apply rate: a realistic mix per device (enqueue, deliver, acknowledge) applied in
 // batches into a real RocksDB, as the projector thread does.
+// The server's share of one SCEP enrollment (RSA-2048 RA): decrypt and check the request, issue
+// the certificate, build the encrypted, signed reply. The device's key generation is not counted.
+void BM_ScepPkcsReq(benchmark::State& state) {
+  const auto ca = pki::make_ca("Bench CA", 30);
+  const auto ra = pki::issue_scep_ra(ca, 30);
+  devsim::ScepRequestOptions o;
+  o.challenge = "bench";
+  const devsim::ScepClient client(ra.cert.get(), o);
+  for (auto _ : state) {
+    const auto request = pki::scep::decode_request(client.pkcs_req(), ra);
+    const auto issued = pki::issue_for_public_key(ca, X509_REQ_get_subject_name(request.csr.get()),
+                                                  X509_REQ_get0_pubkey(request.csr.get()), 365);
+    benchmark::DoNotOptimize(
+        pki::scep::success_reply(request.envelope, issued.get(), {ca.cert.get()}, ra));
+  }
+}
+BENCHMARK(BM_ScepPkcsReq)->Unit(benchmark::kMillisecond);
+
+// Building and signing one enrollment profile (SCEP identity, the CA as trust payload).
+void BM_EnrollmentProfileBuildAndSign(benchmark::State& state) {
+  const auto ca = pki::make_ca("Bench CA", 30);
+  const auto server = pki::issue_certificate(ca, "mdm.example.com", pki::CertUsage::kServer,
+                                             {"mdm.example.com"}, 30);
+  enrollment::ProfileSpec spec;
+  spec.server_url = "https://mdm.example.com/mdm";
+  spec.check_in_url = "https://mdm.example.com/checkin";
+  spec.topic = "com.apple.mgmt.External.bench";
+  spec.trust_certificates_der = {crypto::certificate_der(ca.cert.get())};
+  spec.identity = enrollment::ScepIdentity{"https://mdm.example.com/scep", "challenge"};
+  for (auto _ : state)
+    benchmark::DoNotOptimize(enrollment::sign_profile(enrollment::build_profile(spec), server, {}));
+}
+BENCHMARK(BM_EnrollmentProfileBuildAndSign)->Unit(benchmark::kMicrosecond);
+
 void BM_ProjectorApply(benchmark::State& state) {
   testing::TempDir dir;
   projector::Store store(dir / "db");
