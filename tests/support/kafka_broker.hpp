@@ -3,6 +3,7 @@
 #pragma once
 
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -24,6 +25,7 @@ class KafkaTestBroker {
     const std::string count = std::to_string(partitions);
     pid_ = ::fork();
     if (pid_ == 0) {
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // dies with the test, even one killed by a timeout
       ::execl(CAIRN_KAFKA_TEST_BROKER, "cairn-kafka-test-broker", "--partitions", count.c_str(),
               "--topic", topic_.c_str(), "--bootstrap-file", file.c_str(), nullptr);
       ::_exit(127);

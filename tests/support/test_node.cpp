@@ -4,6 +4,7 @@
 
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -106,6 +107,8 @@ void TestNode::start_process() {
   child_ = ::fork();
   ASSERT_GE(child_, 0);
   if (child_ == 0) {
+    // Dies with the test: a test killed by ctest's timeout must not leave nodes running.
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     ::dup2(out[1], STDOUT_FILENO);
     ::close(out[0]);
     ::close(out[1]);
