@@ -55,11 +55,7 @@ void OtaService::refuse(int status, const std::string& reason, const std::string
 }
 
 void OtaService::require_usable(const std::string& token_sha256, const std::string& remote) {
-  auto invitation = reader_.invitation(token_sha256);
-  if (!invitation) {
-    writer_.wait_caught_up();  // it may have been created on another node a moment ago
-    invitation = reader_.invitation(token_sha256);
-  }
+  const auto invitation = writer_.find_caught_up([&] { return reader_.invitation(token_sha256); });
   if (!invitation) refuse(404, "no such enrollment invitation", remote);
   if (!invitation->used_by_udid.empty())
     refuse(410, "the enrollment invitation was already used", remote);

@@ -141,11 +141,8 @@ Reply ScepService::pki_operation(std::string_view der, const std::string& remote
 }
 
 std::string ScepService::one_time_challenge_problem(const std::string& challenge_sha256) const {
-  auto record = reader_.scep_challenge(challenge_sha256);
-  if (!record) {
-    writer_.wait_caught_up();  // a profile downloaded from another node a moment ago
-    record = reader_.scep_challenge(challenge_sha256);
-  }
+  const auto record =
+      writer_.find_caught_up([&] { return reader_.scep_challenge(challenge_sha256); });
   if (!record) return "wrong challenge password";
   if (!record->used_by_fingerprint.empty()) return "the challenge password was already used";
   const auto expires = parse_rfc3339(record->expires_at);

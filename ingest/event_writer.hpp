@@ -28,6 +28,17 @@ class EventWriter {
   // Waits until the projection has applied everything the log holds now. A negative answer
   // about a device (unknown, checked out) is only trusted after this. Throws Unavailable.
   void wait_caught_up() const;
+  // `read()`, and once more after catching up if it found nothing: what another node recorded a
+  // moment ago may not be applied here yet. Found things are answered without waiting.
+  template <class Read>
+  auto find_caught_up(Read read) const {
+    auto found = read();
+    if (!found) {
+      wait_caught_up();
+      found = read();
+    }
+    return found;
+  }
 
  private:
   void wait_applied(const std::map<PartitionId, Offset>& last_offsets) const;

@@ -4,11 +4,20 @@
 #include "projector/record_codec.hpp"
 
 namespace cairn::projector {
+namespace {
+
+// The record stored under `key`, if any.
+template <class Record>
+std::optional<Record> load(const Store& store, const std::string& key) {
+  auto v = store.get(key);
+  if (!v) return std::nullopt;
+  return decode_record<Record>(*v);
+}
+
+}  // namespace
 
 std::optional<DeviceRecord> StoreReader::device(const DeviceId& udid) const {
-  auto v = store_.get(keys::device(udid.value()));
-  if (!v) return std::nullopt;
-  return decode_record<DeviceRecord>(*v);
+  return load<DeviceRecord>(store_, keys::device(udid.value()));
 }
 
 std::vector<DeviceId> StoreReader::devices_for_certificate(const std::string& fingerprint) const {
@@ -23,9 +32,7 @@ std::vector<DeviceId> StoreReader::devices_for_certificate(const std::string& fi
 
 std::optional<CommandRecord> StoreReader::command(const DeviceId& udid,
                                                   const CommandUuid& uuid) const {
-  auto v = store_.get(keys::command(udid.value(), uuid.value()));
-  if (!v) return std::nullopt;
-  return decode_record<CommandRecord>(*v);
+  return load<CommandRecord>(store_, keys::command(udid.value(), uuid.value()));
 }
 
 std::string StoreReader::queue_start(const DeviceId& udid) const {
@@ -109,22 +116,16 @@ std::vector<PushCertificateRecord> StoreReader::push_certificates() const {
 
 std::optional<ScepChallengeRecord> StoreReader::scep_challenge(
     const std::string& challenge_sha256) const {
-  auto v = store_.get(keys::scep_challenge(challenge_sha256));
-  if (!v) return std::nullopt;
-  return decode_record<ScepChallengeRecord>(*v);
+  return load<ScepChallengeRecord>(store_, keys::scep_challenge(challenge_sha256));
 }
 
 std::optional<EnrollmentProfileRecord> StoreReader::enrollment_profile(
     const std::string& profile_uuid) const {
-  auto v = store_.get(keys::enrollment_profile(profile_uuid));
-  if (!v) return std::nullopt;
-  return decode_record<EnrollmentProfileRecord>(*v);
+  return load<EnrollmentProfileRecord>(store_, keys::enrollment_profile(profile_uuid));
 }
 
 std::optional<InvitationRecord> StoreReader::invitation(const std::string& token_sha256) const {
-  auto v = store_.get(keys::invitation(token_sha256));
-  if (!v) return std::nullopt;
-  return decode_record<InvitationRecord>(*v);
+  return load<InvitationRecord>(store_, keys::invitation(token_sha256));
 }
 
 std::vector<IssuedIdentityRecord> StoreReader::identities_expiring(const std::string& from,
