@@ -40,6 +40,13 @@ std::string csr_der(EVP_PKEY* key, const ScepRequestOptions& o) {
   return crypto::der_of(req.get(), i2d_X509_REQ);
 }
 
+// Another owner of the same key and certificate.
+pki::Identity share(const pki::Identity& identity) {
+  EVP_PKEY_up_ref(identity.key.get());
+  X509_up_ref(identity.cert.get());
+  return {crypto::PkeyPtr(identity.key.get()), crypto::X509Ptr(identity.cert.get())};
+}
+
 }  // namespace
 
 ScepClient::ScepClient(X509* ra, ScepRequestOptions options) {
@@ -47,17 +54,19 @@ ScepClient::ScepClient(X509* ra, ScepRequestOptions options) {
   ra_.reset(ra);
   self_.key = pki::generate_rsa_key(options.key_bits);
   self_.cert = self_signed(self_.key.get(), options.common_name);
+  signer_ = share(options.renew ? *options.renew : self_);
   transaction_id_ = hex_encode(crypto::random_bytes(16));
   nonce_ = crypto::random_bytes(16);
   pki::scep::Attributes a;
-  a.message_type = std::to_string(static_cast<int>(pki::scep::MessageType::kPkcsReq));
+  a.message_type = std::to_string(static_cast<int>(
+      options.renew ? pki::scep::MessageType::kRenewalReq : pki::scep::MessageType::kPkcsReq));
   a.transaction_id = transaction_id_;
   a.sender_nonce = nonce_;
   // A corrupt signature: a byte of a good one's signature value flipped (the SignerInfo ends
   // the DER, its signature last).
   request_der_ = pki::scep::sign_message(
       a, pki::scep::envelope(csr_der(self_.key.get(), options), ra_.get(), options.cipher),
-      self_.cert.get(), self_.key.get(), options.digest);
+      signer_.cert.get(), signer_.key.get(), options.digest);
   if (options.corrupt_signature) request_der_[request_der_.size() - 8] ^= 0x5a;
 }
 
@@ -87,7 +96,7 @@ ScepClient::Outcome ScepClient::read_reply(std::string_view der) const {
 }
 
 crypto::X509Ptr ScepClient::certificate_from(std::string_view enveloped_der) const {
-  const auto certs_der = pki::scep::open_envelope(enveloped_der, self_);
+  const auto certs_der = pki::scep::open_envelope(enveloped_der, signer_);
   if (!certs_der) return nullptr;
   for (auto& c : pki::scep::read_certs_only(*certs_der))
     if (X509_check_private_key(c.get(), self_.key.get()) == 1) return std::move(c);
@@ -96,8 +105,7 @@ crypto::X509Ptr ScepClient::certificate_from(std::string_view enveloped_der) con
 }
 
 pki::Identity ScepClient::identity(crypto::X509Ptr issued) const {
-  EVP_PKEY_up_ref(self_.key.get());
-  return {crypto::PkeyPtr(self_.key.get()), std::move(issued)};
+  return {share(self_).key, std::move(issued)};
 }
 
 }  // namespace cairn::devsim

@@ -19,6 +19,9 @@ struct ScepRequestOptions {
   const EVP_CIPHER* cipher = EVP_aes_128_cbc();
   int key_bits = 2048;
   bool corrupt_signature = false;  // a signature that does not verify
+  // A RenewalReq signed with this current identity (its key also opens the reply) instead of a
+  // PKCSReq signed with the new key's self-signed certificate.
+  const pki::Identity* renew = nullptr;
 };
 
 class ScepClient {
@@ -47,7 +50,8 @@ class ScepClient {
 
  private:
   crypto::X509Ptr ra_;
-  pki::Identity self_;  // the key and its self-signed certificate
+  pki::Identity self_;    // the new key and its self-signed certificate
+  pki::Identity signer_;  // who signs the request and receives the reply: self_ or the renewed
   std::string transaction_id_;
   std::string nonce_;
   std::string request_der_;

@@ -29,7 +29,8 @@ int64_t ms_of(const events::Event& e, int64_t fallback) {
 }
 
 PendingPush pending_for(const DevicePushTarget& target, int64_t now) {
-  return PendingPush{target.topic, target.token_hex, target.push_magic, 0, now, target.partition};
+  return PendingPush{target.topic, target.token_hex, target.push_magic, 0,
+                     now,          target.partition, target.sandbox};
 }
 
 // APNs's answers that mean the token will never work again (Apple's "Handling notification
@@ -218,7 +219,8 @@ size_t Dispatcher::consume(std::chrono::milliseconds wait) {
                                             false,
                                             ms_of(e, now),
                                             false,
-                                            p};
+                                            p,
+                                            state.has(keys::development(udid))};
               state.save(keys::target(udid), target);
               // A pending push goes to the new token (the old one may be dead, and the device
               // ignores a push with an old PushMagic); a wanted one is queued now.
@@ -235,6 +237,12 @@ size_t Dispatcher::consume(std::chrono::milliseconds wait) {
               state.erase(keys::pending(udid));
               state.erase(keys::wanted(udid));
               state.erase(keys::last_sent(udid));
+              if constexpr (std::is_same_v<T, events::DeviceAuthenticated>) {
+                if (payload.development_apns)
+                  state.put(keys::development(udid), "");
+                else if (state.has(keys::development(udid)))
+                  state.erase(keys::development(udid));
+              }
             } else if constexpr (std::is_same_v<T, events::CommandEnqueued>) {
               if (!payload.no_push) want_push(udid);
             } else if constexpr (std::is_same_v<T, events::PushRequested>) {
@@ -345,7 +353,7 @@ size_t Dispatcher::send_due() {
     if (pusher_.has_certificate(topic)) {
       std::vector<Push> pushes;
       for (const auto& [udid, p] : entries)
-        pushes.push_back(Push{p.token_hex, topic, p.push_magic, false, expiration});
+        pushes.push_back(Push{p.token_hex, topic, p.push_magic, p.sandbox, expiration});
       results = pusher_.send(topic, pushes);
     } else {
       results.assign(entries.size(), PushResult{0, "", "", "no push certificate for the topic"});

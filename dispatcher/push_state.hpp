@@ -6,6 +6,8 @@
 //                next reports: while it stands, new commands need no new push
 //   w/<udid>   → "": a push was wanted while the device had no usable token; its next
 //                TokenUpdate queues it
+//   v/<udid>   → "": the device enrolled with UseDevelopmentAPNS (its Authenticate says so):
+//                its pushes go to APNs's sandbox
 //   c/<topic>  → TopicCertificate (the private key still sealed)
 //   p/<partition> → the next log offset to consume
 #pragma once
@@ -16,7 +18,7 @@
 
 namespace cairn::dispatcher {
 
-inline constexpr std::string_view kStoreLayout = "dispatcher-3";
+inline constexpr std::string_view kStoreLayout = "dispatcher-4";
 
 struct DevicePushTarget {
   std::string topic;
@@ -26,9 +28,10 @@ struct DevicePushTarget {
   int64_t last_heard_ms = 0;   // the time of its latest message (from the event)
   bool inactive = false;       // DeviceInactive recorded; cleared by its next message
   int32_t partition = 0;       // of the device's events: whoever owns it pushes the device
+  bool sandbox = false;        // APNs's development environment
   template <class Archive>
   void serialize(Archive& a) {
-    a(topic, token_hex, push_magic, token_invalid, last_heard_ms, inactive, partition);
+    a(topic, token_hex, push_magic, token_invalid, last_heard_ms, inactive, partition, sandbox);
   }
 };
 
@@ -39,9 +42,10 @@ struct PendingPush {
   int32_t attempts = 0;   // failed attempts so far
   int64_t due_ms = 0;     // not before (ms since the epoch): backoff after failures
   int32_t partition = 0;  // of the device's events
+  bool sandbox = false;
   template <class Archive>
   void serialize(Archive& a) {
-    a(topic, token_hex, push_magic, attempts, due_ms, partition);
+    a(topic, token_hex, push_magic, attempts, due_ms, partition, sandbox);
   }
 };
 
@@ -66,6 +70,9 @@ inline std::string last_sent(std::string_view udid) {
 }
 inline std::string wanted(std::string_view udid) {
   return "w/" + std::string(udid);
+}
+inline std::string development(std::string_view udid) {
+  return "v/" + std::string(udid);
 }
 inline std::string certificate(std::string_view topic) {
   return "c/" + std::string(topic);

@@ -49,6 +49,10 @@ events::CertificateIssued certificate_issued(X509* cert, std::string method,
           ""};
 }
 
+std::string Authority::identity_problem(X509* cert) const {
+  return crypto::TrustStore::from_pem(crypto::certificate_pem(ca.cert.get())).verify(cert, nullptr);
+}
+
 std::vector<X509*> Authority::server_chain_view() const {
   std::vector<X509*> out;
   for (const auto& c : server_chain) out.push_back(c.get());

@@ -31,6 +31,8 @@ struct Authority {
   // (DER, without duplicates).
   std::vector<std::string> trust_certificates_der() const;
   std::vector<X509*> server_chain_view() const;
+  // Why `cert` is not an identity Cairn's CA issued and still valid, or empty if it is.
+  std::string identity_problem(X509* cert) const;
 };
 
 // The event that accounts for an identity Cairn's CA issued (`method`: "scep" or "pkcs12").

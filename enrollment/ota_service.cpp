@@ -99,6 +99,9 @@ Reply OtaService::enroll(const std::string& token, std::string_view signed_attri
   }
   ProfileRequest request;
   request.host_url = host_url;
+  // The UDID is the device's own word only when its certificate chains to the configured device
+  // CA; only then may the identity it gets replace an enrolled device's.
+  if (device_ca_) request.udid = requested.udid;
   try {
     profiles_.spec_for(request, nullptr);  // the server can answer (a push certificate, ...)
   } catch (const ClientError& e) {

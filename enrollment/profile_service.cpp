@@ -72,12 +72,23 @@ IssuedProfile ProfileService::issue(const ProfileRequest& request, const std::st
   std::vector<events::Event> batch;
   std::string fingerprint;
   if (issued) {  // accounted for like any identity Cairn issues
-    fingerprint = crypto::certificate_fingerprint(issued.get());
-    batch.push_back(writer_.make("", actor, certificate_issued(issued.get(), "pkcs12")));
+    auto certificate = certificate_issued(issued.get(), "pkcs12");
+    fingerprint = certificate.fingerprint;
+    if (!request.udid.empty())
+      batch.push_back(
+          writer_.make(request.udid, actor,
+                       events::IdentityBound{fingerprint, certificate.not_after, "profile", ""}));
+    batch.push_back(writer_.make("", actor, std::move(certificate)));
   }
-  events::ProfileIssued issued_event{
-      out.uuid, request.identity, spec.topic, static_cast<int>(spec.access_rights), fingerprint, "",
-      ""};
+  events::ProfileIssued issued_event{out.uuid,
+                                     request.identity,
+                                     spec.topic,
+                                     static_cast<int>(spec.access_rights),
+                                     fingerprint,
+                                     "",
+                                     "",
+                                     request.udid,
+                                     spec.use_development_apns};
   if (const auto* scep = std::get_if<ScepIdentity>(&spec.identity);
       scep && !request.reusable_challenge) {
     issued_event.scep_challenge = crypto::sha256_hex(scep->challenge);
@@ -89,6 +100,7 @@ IssuedProfile ProfileService::issue(const ProfileRequest& request, const std::st
   // device asks for its identity a moment later.
   writer_.append_and_wait_applied(batch);
   logging::info("enrollment profile issued", {{"uuid", out.uuid},
+                                              {"udid", request.udid},
                                               {"identity", request.identity},
                                               {"topic", spec.topic},
                                               {"actor", actor}});

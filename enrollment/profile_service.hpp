@@ -25,6 +25,10 @@ struct ProfileRequest {
   // SCEP: the deployment's reusable challenge (one profile for many devices, e.g. on a web page;
   // anyone holding it can get identities) instead of a fresh one-time challenge.
   bool reusable_challenge = false;
+  // The device this profile is for (renewing an enrolled device's identity with InstallProfile,
+  // or OTA with a verified device certificate): its identity is bound to this UDID, so it may
+  // replace the device's current one. Empty: any device.
+  std::string udid;
   // https://<the Host the admin asked>: the server's URL in the profile when no public URL is
   // configured (right when admins and devices reach the server by the same name).
   std::string host_url;

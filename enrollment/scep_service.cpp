@@ -98,19 +98,35 @@ Reply ScepService::pki_operation(std::string_view der, const std::string& remote
     return Reply{200, pki::scep::failure_reply(envelope, info, authority_.scep_ra),
                  std::string(kPkiMessage)};
   };
-  // Renewal (a request signed with the current identity) is not served yet, and GetCACaps does
-  // not offer it: devices then enroll again with a new PKCSReq.
-  if (envelope.type != pki::scep::MessageType::kPkcsReq)
-    return refuse(pki::scep::FailInfo::kBadRequest, "only PKCSReq is served");
-  if (!request.challenge_password)
-    return refuse(pki::scep::FailInfo::kBadRequest, "the request has no challenge password");
-  // The deployment's reusable challenge, or a profile's one-time challenge (recorded by hash).
-  const bool reusable = same_secret(*request.challenge_password, authority_.scep_challenge);
+  // What the new identity is bound to: the UDID of the identity it renews, or of the profile
+  // whose one-time challenge it carries; none for the reusable challenge.
+  std::string udid;
+  std::string renewed;
   std::string one_time;
-  if (!reusable) {
-    one_time = crypto::sha256_hex(*request.challenge_password);
-    if (auto why = one_time_challenge_problem(one_time); !why.empty())
-      return refuse(pki::scep::FailInfo::kBadRequest, why);
+  if (envelope.type == pki::scep::MessageType::kRenewalReq) {
+    // RFC 8894 §3.3.1.2: signed with the identity it renews. No challenge: that identity is the
+    // proof, and only one Cairn issued to a device still enrolled with it will do.
+    if (auto why = authority_.identity_problem(envelope.signer.get()); !why.empty())
+      return refuse(pki::scep::FailInfo::kBadCertId,
+                    "the renewal is not signed with a valid identity from Cairn's CA: " + why);
+    renewed = crypto::certificate_fingerprint(envelope.signer.get());
+    const auto owner = enrolled_owner(renewed);
+    if (!owner)
+      return refuse(pki::scep::FailInfo::kBadCertId,
+                    "the identity to renew is not the one of an enrolled device");
+    udid = owner->value();
+  } else {
+    if (!request.challenge_password)
+      return refuse(pki::scep::FailInfo::kBadRequest, "the request has no challenge password");
+    // The deployment's reusable challenge, or a profile's one-time challenge (recorded by hash).
+    if (!same_secret(*request.challenge_password, authority_.scep_challenge)) {
+      one_time = crypto::sha256_hex(*request.challenge_password);
+      const auto challenge =
+          writer_.find_caught_up([&] { return reader_.scep_challenge(one_time); });
+      if (auto why = one_time_challenge_problem(challenge); !why.empty())
+        return refuse(pki::scep::FailInfo::kBadRequest, why);
+      udid = challenge->udid;
+    }
   }
   auto issued =
       pki::issue_for_public_key(authority_.ca, device_subject(request.csr.get()).get(),
@@ -120,35 +136,58 @@ Reply ScepService::pki_operation(std::string_view der, const std::string& remote
               pki::scep::success_reply(envelope, issued.get(), {authority_.ca.cert.get()},
                                        authority_.scep_ra),
               std::string(kPkiMessage)};
-  auto p = certificate_issued(issued.get(), "scep", envelope.transaction_id);
+  auto p = certificate_issued(issued.get(), renewed.empty() ? "scep" : "scep-renewal",
+                              envelope.transaction_id);
   p.scep_challenge = one_time;
-  const std::string fingerprint = p.fingerprint;
+  const events::IdentityBound bound{p.fingerprint, p.not_after,
+                                    renewed.empty() ? "profile" : "renewal", renewed};
   logging::info("SCEP certificate issued", {{"subject", p.subject},
                                             {"fingerprint", p.fingerprint},
+                                            {"method", p.method},
+                                            {"udid", udid},
                                             {"transaction", p.transaction_id},
                                             {"remote", remote_address}});
   // Recorded before the device can use it: an identity Cairn cannot account for never exists.
   // A one-time challenge is used up in log order: of two requests racing on two nodes, only the
-  // first recorded gets its certificate.
-  if (reusable) {
-    writer_.append({writer_.make("", "scep", std::move(p))});
+  // first recorded gets its certificate (and only then is it bound to the profile's UDID).
+  std::vector<events::Event> batch{writer_.make("", "scep", std::move(p))};
+  if (one_time.empty()) {
+    if (udid.empty()) {
+      writer_.append(std::move(batch));
+      return reply;
+    }
+    batch.push_back(writer_.make(udid, "scep", bound));
+    writer_.append_and_wait_applied(std::move(batch));  // the device may use it right away
     return reply;
   }
-  writer_.append_and_wait_applied({writer_.make("", "scep", std::move(p))});
-  if (reader_.scep_challenge(one_time)->used_by_fingerprint != fingerprint)
+  writer_.append_and_wait_applied(std::move(batch));
+  if (reader_.scep_challenge(one_time)->used_by_fingerprint != bound.fingerprint)
     return refuse(pki::scep::FailInfo::kBadRequest, "the challenge password was already used");
+  if (!udid.empty()) writer_.append_and_wait_applied({writer_.make(udid, "scep", bound)});
   return reply;
 }
 
-std::string ScepService::one_time_challenge_problem(const std::string& challenge_sha256) const {
-  const auto record =
-      writer_.find_caught_up([&] { return reader_.scep_challenge(challenge_sha256); });
-  if (!record) return "wrong challenge password";
-  if (!record->used_by_fingerprint.empty()) return "the challenge password was already used";
-  const auto expires = parse_rfc3339(record->expires_at);
+std::string ScepService::one_time_challenge_problem(
+    const std::optional<projector::ScepChallengeRecord>& challenge) {
+  if (!challenge) return "wrong challenge password";
+  if (!challenge->used_by_fingerprint.empty()) return "the challenge password was already used";
+  const auto expires = parse_rfc3339(challenge->expires_at);
   if (!expires || *expires <= std::chrono::system_clock::now())
     return "the challenge password expired";
   return {};
+}
+
+std::optional<DeviceId> ScepService::enrolled_owner(const std::string& fingerprint) const {
+  return writer_.find_caught_up([&]() -> std::optional<DeviceId> {
+    for (const auto& owner : reader_.devices_for_certificate(fingerprint)) {
+      const auto device = reader_.device(owner);
+      if (device && device->state != projector::EnrollmentState::kCheckedOut &&
+          (device->certificate_fingerprint == fingerprint ||
+           device->next_certificate_fingerprint == fingerprint))
+        return owner;
+    }
+    return std::nullopt;
+  });
 }
 
 void ScepService::refused(const std::string& reason, const std::string& fail_info,

@@ -1,11 +1,13 @@
 // The SCEP server (RFC 8894) at /scep: what a device's SCEP payload talks to. GetCACaps,
 // GetCACert (the RA and CA certificates), and PKIOperation over GET and POST: a PKCSReq with
 // the right challengePassword gets a device identity from Cairn's CA (client authentication,
-// Authority::identity_days); anything else gets a FAILURE CertRep naming why. Every issued
-// certificate is a CertificateIssued event and every refusal an EnrollmentRefused event, written
-// before the answer.
+// Authority::identity_days), and a RenewalReq signed with an enrolled device's current identity
+// gets its successor, bound to the same UDID; anything else gets a FAILURE CertRep naming why.
+// Every issued certificate is a CertificateIssued event (and IdentityBound when it is for a known
+// UDID), every refusal an EnrollmentRefused event, written before the answer.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -30,8 +32,11 @@ class ScepService {
 
  private:
   Reply pki_operation(std::string_view der, const std::string& remote_address);
-  // Why a one-time challenge (by hash) cannot be used, or empty if it can.
-  std::string one_time_challenge_problem(const std::string& challenge_sha256) const;
+  // Why a one-time challenge cannot be used, or empty if it can.
+  static std::string one_time_challenge_problem(
+      const std::optional<projector::ScepChallengeRecord>& challenge);
+  // The enrolled device whose current (or pending) identity has this fingerprint.
+  std::optional<DeviceId> enrolled_owner(const std::string& fingerprint) const;
   void refused(const std::string& reason, const std::string& fail_info,
                const std::string& transaction_id, const std::string& remote_address);
 

@@ -37,7 +37,10 @@ void write_device(JsonWriter& j, const DeviceRecord& d,
       .field_if("push_token_invalid_since", d.push_token_invalid_since)
       .field_if("push_token_invalid_reason", d.push_token_invalid_reason)
       .field_if("inactive_since", d.inactive_since)
-      .field_if("enrollment_profile", d.enrollment_profile);
+      .field_if("enrollment_profile", d.enrollment_profile)
+      .field("development_apns", d.development_apns)
+      .field_if("next_certificate_fingerprint", d.next_certificate_fingerprint)
+      .field_if("reenrollment_allowed", d.reenrollment_allowed);
   if (profile) j.field("access_rights", profile->access_rights);
   j.end_object();
 }
@@ -181,6 +184,19 @@ ApiResponse AdminApi::push(const std::vector<std::string>& ids, const Principal&
   if (batch.empty()) j.field("push_error", "no device accepted the push request");
   j.end_object();
   return {multi_status(errors, !batch.empty()), j.str()};
+}
+
+ApiResponse AdminApi::allow_reenrollment(const std::string& udid, const std::string& note,
+                                         const Principal& actor) {
+  if (!is_valid_identifier(udid)) throw BadRequest("invalid device id");
+  writer_.wait_caught_up();
+  if (!reader_.device(DeviceId(udid))) return not_found("device");
+  // Applied before answering: the device may try again at once, on this node.
+  writer_.append_and_wait_applied(
+      {writer_.make(udid, actor.name, events::ReenrollmentAllowed{note})});
+  JsonWriter j;
+  j.begin_object().field("udid", udid).field("reenrollment_allowed", true).end_object();
+  return {200, j.str()};
 }
 
 ApiResponse AdminApi::devices(const std::string& after, size_t limit) const {

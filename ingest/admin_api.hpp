@@ -34,6 +34,10 @@ class AdminApi {
   // GET /v1/push/{ids}: records PushRequested for each known device.
   ApiResponse push(const std::vector<std::string>& ids, const Principal& actor);
 
+  // POST /v1/devices/{id}/reenrollment: records ReenrollmentAllowed; 404 for an unknown device.
+  ApiResponse allow_reenrollment(const std::string& udid, const std::string& note,
+                                 const Principal& actor);
+
   ApiResponse devices(const std::string& after, size_t limit) const;
   ApiResponse device(const std::string& udid) const;
   ApiResponse device_commands(const std::string& udid) const;  // queue and history

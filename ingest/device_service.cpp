@@ -65,7 +65,8 @@ std::string DeviceService::refusal(const DeviceId& udid, const ClientIdentity& w
   auto device = reader_.device(udid);
   if (!device) return "unknown device";
   if (device->state == projector::EnrollmentState::kCheckedOut) return "device checked out";
-  if (device->certificate_fingerprint != who.fingerprint)
+  if (device->certificate_fingerprint != who.fingerprint &&
+      device->next_certificate_fingerprint != who.fingerprint)
     return "certificate is not the one bound to this UDID";
   return {};
 }
@@ -74,6 +75,33 @@ void DeviceService::authorize(const DeviceId& udid, const ClientIdentity& who) c
   if (refusal(udid, who).empty()) return;
   writer_.wait_caught_up();
   if (auto why = refusal(udid, who); !why.empty()) throw NotManaged(why);
+}
+
+// Authenticate with a new identity replaces the device's: from then on whoever holds it gets
+// the device's commands (and the device's old identity stops working). An enrolled device is
+// taken over only with an identity issued for this UDID (renewal, a profile made for it), or
+// once it is no longer managed by its old identity (CheckOut, an acknowledged EraseDevice) or an
+// admin allowed it. Anyone else holding some valid identity (a leaked reusable SCEP challenge, a
+// profile meant for another device) cannot claim an enrolled UDID.
+std::string DeviceService::enrollment_refusal(const DeviceId& udid,
+                                              const ClientIdentity& who) const {
+  const auto device = reader_.device(udid);
+  if (!device || device->state == projector::EnrollmentState::kCheckedOut ||
+      device->certificate_fingerprint == who.fingerprint ||
+      device->next_certificate_fingerprint == who.fingerprint ||
+      !device->reenrollment_allowed.empty())
+    return {};
+  for (const auto& owner : reader_.devices_for_certificate(who.fingerprint))
+    if (owner == udid) return {};
+  return "the device is enrolled with another identity; to enroll it again, check it out, erase "
+         "it through Cairn, or allow it: POST /v1/devices/" +
+         udid.value() + "/reenrollment";
+}
+
+void DeviceService::authorize_enrollment(const DeviceId& udid, const ClientIdentity& who) const {
+  if (enrollment_refusal(udid, who).empty()) return;
+  writer_.wait_caught_up();
+  if (auto why = enrollment_refusal(udid, who); !why.empty()) throw ClientError(403, why);
 }
 
 DeviceAnswer DeviceService::checkin(const Plist& message, std::string_view body,
@@ -90,10 +118,15 @@ DeviceAnswer DeviceService::checkin(const Plist& message, std::string_view body,
           // A certificate identifies one device; re-enrolling the same UDID may bring a new one.
           for (const auto& owner : reader_.devices_for_certificate(who.fingerprint))
             if (owner != m.udid) throw NotManaged("certificate is already bound to another device");
-          return writer_.make(m.udid.value(), "device",
-                              events::DeviceAuthenticated{m.topic, m.serial_number, who.fingerprint,
-                                                          who.source, events::raw_message(body),
-                                                          std::string(enrollment_profile)});
+          authorize_enrollment(m.udid, who);
+          events::DeviceAuthenticated p{
+              m.topic,    m.serial_number,           who.fingerprint,
+              who.source, events::raw_message(body), std::string(enrollment_profile)};
+          if (!p.enrollment_profile.empty())
+            if (auto profile = writer_.find_caught_up(
+                    [&] { return reader_.enrollment_profile(p.enrollment_profile); }))
+              p.development_apns = profile->development_apns;
+          return writer_.make(m.udid.value(), "device", std::move(p));
         } else if constexpr (std::is_same_v<T, protocol::TokenUpdate>) {
           authorize(m.udid, who);
           events::TokenUpdated p;

@@ -41,6 +41,10 @@ class DeviceService {
   void authorize(const DeviceId& udid, const ClientIdentity& who) const;
   // Why `udid` may not speak with `who`'s certificate, or empty if it may.
   std::string refusal(const DeviceId& udid, const ClientIdentity& who) const;
+  // Throws ClientError (403) when Authenticate would take `udid` over from the identity it is
+  // enrolled with (decided, like authorize, on a caught-up projection).
+  void authorize_enrollment(const DeviceId& udid, const ClientIdentity& who) const;
+  std::string enrollment_refusal(const DeviceId& udid, const ClientIdentity& who) const;
 
   EventWriter& writer_;
   const projector::ProjectionReader& reader_;

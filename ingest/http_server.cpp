@@ -50,6 +50,9 @@ enrollment::ProfileRequest profile_request(const httplib::Request& req) {
   r.use_development_apns = flag("development_apns");
   r.reusable_challenge = flag("reusable_challenge");
   if (req.has_param("device_name")) r.device_name = req.get_param_value("device_name");
+  r.udid = req.get_param_value("udid");
+  if (!r.udid.empty() && !ingest::is_valid_identifier(r.udid))
+    throw BadRequest("udid must be 1-128 characters of [A-Za-z0-9._-]");
   r.host_url = host_url(req);
   return r;
 }
@@ -304,6 +307,11 @@ void HttpServer::admin_routes(httplib::Server& s, Admin admin) {
   s.Get(R"(/v1/devices/([^/]+))", admin_read([this](const httplib::Request& req, const Principal&) {
           return admin_.device(req.matches[1].str());
         }));
+  // An enrolled device may enroll again with a new identity (erased or restored by hand).
+  s.Post(R"(/v1/devices/([^/]+)/reenrollment)",
+         admin([this](const httplib::Request& req, const Principal& p) {
+           return admin_.allow_reenrollment(req.matches[1].str(), req.get_param_value("note"), p);
+         }));
   s.Get(R"(/v1/devices/([^/]+)/commands)",
         admin_read([this](const httplib::Request& req, const Principal&) {
           return admin_.device_commands(req.matches[1].str());

@@ -301,8 +301,7 @@ std::string ca_certificates(const Identity& ra, X509* ca) {
 }
 
 std::string_view capabilities() {
-  // No "Renewal" until RenewalReq is served: devices then enroll again with a PKCSReq.
-  return "AES\nDES3\nPOSTPKIOperation\nSCEPStandard\nSHA-1\nSHA-256\nSHA-512\n";
+  return "AES\nDES3\nPOSTPKIOperation\nRenewal\nSCEPStandard\nSHA-1\nSHA-256\nSHA-512\n";
 }
 
 }  // namespace cairn::pki::scep

@@ -87,12 +87,29 @@ void advance_queue_floor(Tx& tx, DeviceRecord& device, int64_t removed) {
   if (!earlier_queued) device.queue_floor = removed + 1;
 }
 
+// A pending identity (IdentityBound) no longer wanted: a fresh enrollment, or a newer one.
+void drop_next_certificate(Tx& tx, DeviceRecord& device) {
+  if (device.next_certificate_fingerprint.empty()) return;
+  if (device.next_certificate_fingerprint != device.certificate_fingerprint)
+    tx.erase(keys::certificate(device.next_certificate_fingerprint, device.udid));
+  device.next_certificate_fingerprint.clear();
+}
+
 void bind_certificate(Tx& tx, DeviceRecord& device, const std::string& fingerprint) {
+  if (device.next_certificate_fingerprint == fingerprint)
+    device.next_certificate_fingerprint.clear();
   if (device.certificate_fingerprint == fingerprint) return;
   if (!device.certificate_fingerprint.empty())
     tx.erase(keys::certificate(device.certificate_fingerprint, device.udid));
   device.certificate_fingerprint = fingerprint;
   tx.put(keys::certificate(fingerprint, device.udid), "");
+}
+
+// The device signed a message with its pending identity: from now on that is its identity, and
+// the one it replaces no longer opens anything.
+void note_certificate_used(Tx& tx, DeviceRecord& device, const std::string& fingerprint) {
+  if (!fingerprint.empty() && fingerprint == device.next_certificate_fingerprint)
+    bind_certificate(tx, device, fingerprint);
 }
 
 struct Applier {
@@ -108,6 +125,8 @@ struct Applier {
     device.serial_number = p.serial_number;
     device.identity_source = p.identity_source;
     device.enrollment_profile = p.enrollment_profile;
+    device.development_apns = p.development_apns;
+    device.reenrollment_allowed.clear();
     device.authenticated_at = e.time;
     device.enrolled_at.clear();
     device.checked_out_at.clear();
@@ -116,6 +135,8 @@ struct Applier {
     if (device.unlock_token_escrowed) tx.erase(keys::unlock_token(device.udid));
     device.unlock_token_escrowed = false;
     ++device.enrollments;
+    if (device.next_certificate_fingerprint != p.certificate_fingerprint)
+      drop_next_certificate(tx, device);
     bind_certificate(tx, device, p.certificate_fingerprint);
     tx.save(keys::device(e.device), device);
   }
@@ -134,13 +155,15 @@ struct Applier {
       device.unlock_token_escrowed = true;
     }
     device.awaiting_configuration = p.awaiting_configuration;
+    note_certificate_used(tx, device, p.certificate_fingerprint);
     device.push_token_invalid_since.clear();  // a TokenUpdate makes the device pushable again
     device.push_token_invalid_reason.clear();
     tx.save(keys::device(e.device), device);
   }
 
-  void operator()(const events::DeviceCheckedOut&) {
+  void operator()(const events::DeviceCheckedOut& p) {
     auto device = touch_device(tx, e);
+    note_certificate_used(tx, device, p.certificate_fingerprint);
     device.state = EnrollmentState::kCheckedOut;
     device.checked_out_at = e.time;
     tx.save(keys::device(e.device), device);
@@ -178,6 +201,7 @@ struct Applier {
     if (!device) return;  // ingest only records reports from known devices
     device->last_seen = e.time;
     device->inactive_since.clear();
+    note_certificate_used(tx, *device, p.certificate_fingerprint);
     apply_status(p, *device);
     tx.save(keys::device(e.device), *device);
   }
@@ -206,6 +230,9 @@ struct Applier {
                    : *status == protocol::Status::kError      ? CommandState::kError
                                                               : CommandState::kCommandFormatError;
       cmd->finished_at = e.time;
+      // An erased device comes back with a new identity and no CheckOut: let it enroll again.
+      if (cmd->state == CommandState::kAcknowledged && cmd->request_type == "EraseDevice")
+        device.reenrollment_allowed = "erased";
       cmd->result_partition = position.partition.value();
       cmd->result_offset = position.offset.value();
       dequeue(tx, e.device, p.command_uuid, keys::queue_entry(e.device, cmd->queue_sequence));
@@ -262,10 +289,31 @@ struct Applier {
   void operator()(const events::EnrollmentRefused&) {}
   void operator()(const events::ProfileIssued& p) {
     tx.save(keys::enrollment_profile(p.profile_uuid),
-            EnrollmentProfileRecord{p.identity, p.topic, p.access_rights, e.time, e.actor});
+            EnrollmentProfileRecord{p.identity, p.topic, p.access_rights, e.time, e.actor,
+                                    p.development_apns, p.udid});
     if (!p.scep_challenge.empty())
       tx.save(keys::scep_challenge(p.scep_challenge),
-              ScepChallengeRecord{p.scep_challenge_expires_at, p.profile_uuid, "", ""});
+              ScepChallengeRecord{p.scep_challenge_expires_at, p.profile_uuid, "", "", p.udid});
+  }
+
+  // Bound beside the current identity (which stays valid until the device uses the new one).
+  // Before the device's first Authenticate there is no record yet: the binding alone lets that
+  // Authenticate claim the UDID.
+  void operator()(const events::IdentityBound& p) {
+    auto device = tx.load<DeviceRecord>(keys::device(e.device));
+    tx.put(keys::certificate(p.fingerprint, e.device), "");
+    if (!device) return;
+    if (device->next_certificate_fingerprint != p.fingerprint) drop_next_certificate(tx, *device);
+    if (device->certificate_fingerprint != p.fingerprint)
+      device->next_certificate_fingerprint = p.fingerprint;
+    tx.save(keys::device(e.device), *device);
+  }
+
+  void operator()(const events::ReenrollmentAllowed&) {
+    auto device = tx.load<DeviceRecord>(keys::device(e.device));
+    if (!device) return;
+    device->reenrollment_allowed = "allowed by " + e.actor;
+    tx.save(keys::device(e.device), *device);
   }
 
   void operator()(const events::EnrollmentInvited& p) {

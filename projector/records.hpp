@@ -19,6 +19,9 @@ struct DeviceRecord {
   std::string topic;
   std::string serial_number;
   std::string certificate_fingerprint;  // the identity bound at Authenticate
+  // A newer identity bound beside it (IdentityBound: renewal, or a profile made for this UDID),
+  // accepted too until the device first presents it, which makes it the current one.
+  std::string next_certificate_fingerprint;
   std::string identity_source;
   std::string token_hex;
   std::string push_magic;
@@ -40,6 +43,10 @@ struct DeviceRecord {
   std::string push_token_invalid_reason;
   std::string inactive_since;  // the liveness sweep's DeviceInactive; cleared by its next message
   std::string enrollment_profile;  // PayloadUUID of the Cairn profile it enrolled with, if any
+  bool development_apns = false;   // that profile's UseDevelopmentAPNS
+  // Why it may enroll again with a new identity while enrolled (an admin's ReenrollmentAllowed,
+  // or "erased": it acknowledged EraseDevice); empty: it may not. Cleared by Authenticate.
+  std::string reenrollment_allowed;
 
   template <class Archive>
   void serialize(Archive& a) {
@@ -47,7 +54,7 @@ struct DeviceRecord {
       push_magic, unlock_token_escrowed, awaiting_configuration, first_seen, last_seen,
       authenticated_at, enrolled_at, checked_out_at, enrollments, queue_floor, session_start,
       last_push_at, push_token_invalid_since, push_token_invalid_reason, inactive_since,
-      enrollment_profile);
+      enrollment_profile, next_certificate_fingerprint, development_apns, reenrollment_allowed);
   }
 };
 
@@ -101,10 +108,12 @@ struct EnrollmentProfileRecord {
   int64_t access_rights = 0;
   std::string issued_at;
   std::string issued_by;
+  bool development_apns = false;
+  std::string udid;  // the device it was made for; empty: any
 
   template <class Archive>
   void serialize(Archive& a) {
-    a(identity, topic, access_rights, issued_at, issued_by);
+    a(identity, topic, access_rights, issued_at, issued_by, development_apns, udid);
   }
 };
 
@@ -114,10 +123,11 @@ struct ScepChallengeRecord {
   std::string profile_uuid;
   std::string used_by_fingerprint;  // empty until used
   std::string used_at;
+  std::string udid;  // the profile's device: the identity is bound to it; empty: any
 
   template <class Archive>
   void serialize(Archive& a) {
-    a(expires_at, profile_uuid, used_by_fingerprint, used_at);
+    a(expires_at, profile_uuid, used_by_fingerprint, used_at, udid);
   }
 };
 

@@ -38,7 +38,8 @@ void DeviceAuthenticated::serialize(Archive& a) {
   a(make_nvp("topic", topic), make_nvp("serial_number", serial_number),
     make_nvp("certificate_fingerprint", certificate_fingerprint),
     make_nvp("identity_source", identity_source), make_nvp("message", message),
-    make_optional_nvp("enrollment_profile", enrollment_profile));
+    make_optional_nvp("enrollment_profile", enrollment_profile),
+    make_optional_nvp("development_apns", development_apns));
 }
 
 template <class Archive>
@@ -137,7 +138,19 @@ void ProfileIssued::serialize(Archive& a) {
     make_nvp("topic", topic), make_nvp("access_rights", access_rights),
     make_nvp("certificate_fingerprint", certificate_fingerprint),
     make_nvp("scep_challenge", scep_challenge),
-    make_nvp("scep_challenge_expires_at", scep_challenge_expires_at));
+    make_nvp("scep_challenge_expires_at", scep_challenge_expires_at),
+    make_optional_nvp("udid", udid), make_optional_nvp("development_apns", development_apns));
+}
+
+template <class Archive>
+void IdentityBound::serialize(Archive& a) {
+  a(make_nvp("fingerprint", fingerprint), make_nvp("not_after", not_after),
+    make_nvp("reason", reason), make_nvp("renewed_fingerprint", renewed_fingerprint));
+}
+
+template <class Archive>
+void ReenrollmentAllowed::serialize(Archive& a) {
+  a(make_nvp("note", note));
 }
 
 template <class Archive>

@@ -42,6 +42,8 @@ struct DeviceAuthenticated {
   // Optional (added after v1's first shape): the PayloadUUID of the enrollment profile the device
   // installed, from its CheckInURL (`?profile=`); empty for profiles Cairn did not make.
   std::string enrollment_profile;
+  // Optional: that profile's UseDevelopmentAPNS, so the device's pushes go to APNs's sandbox.
+  bool development_apns = false;
   template <class Archive>
   void serialize(Archive& a);
 };
@@ -192,7 +194,7 @@ struct DeviceInactive {
 struct CertificateIssued {
   static constexpr std::string_view kType = "CertificateIssued";
   static constexpr int kVersion = 1;
-  std::string method;  // "scep" or "pkcs12"
+  std::string method;  // "scep", "scep-renewal" or "pkcs12"
   std::string serial;  // hex
   std::string subject;
   std::string fingerprint;     // SHA-256 of the DER, hex: what the device will present
@@ -230,6 +232,10 @@ struct ProfileIssued {
   // carries the deployment's reusable challenge (or a PKCS#12).
   std::string scep_challenge;
   std::string scep_challenge_expires_at;
+  // Optional: the device it was made for (a renewal, or OTA with a verified device certificate);
+  // the identity it yields is then bound to that UDID (IdentityBound).
+  std::string udid;
+  bool development_apns = false;  // Optional: its UseDevelopmentAPNS
   template <class Archive>
   void serialize(Archive& a);
 };
@@ -264,11 +270,37 @@ struct EnrollmentRequested {
   void serialize(Archive& a);
 };
 
-using Payload = std::variant<DeviceAuthenticated, TokenUpdated, DeviceCheckedOut, CommandEnqueued,
-                             CommandDelivered, CommandReported, PushRequested, MessageRejected,
-                             PushCertificateUploaded, PushSent, PushFailed, PushTokenInvalidated,
-                             DeviceInactive, CertificateIssued, EnrollmentRefused, ProfileIssued,
-                             EnrollmentInvited, EnrollmentRequested>;
+// A new identity certificate bound to the device (the record key) while its current one stays
+// valid: a SCEP renewal signed with the current identity, or an identity from a profile made for
+// this UDID. The device may present it from its next message on; the first message that does
+// makes it the device's certificate and retires the old one.
+struct IdentityBound {
+  static constexpr std::string_view kType = "IdentityBound";
+  static constexpr int kVersion = 1;
+  std::string fingerprint;
+  std::string not_after;
+  std::string reason;               // "renewal" or "profile"
+  std::string renewed_fingerprint;  // renewal: the identity that signed the request
+  template <class Archive>
+  void serialize(Archive& a);
+};
+
+// An admin allowed the device (the record key) to enroll again with a new identity while it is
+// still enrolled (a device erased or restored by hand). Used by its next Authenticate.
+struct ReenrollmentAllowed {
+  static constexpr std::string_view kType = "ReenrollmentAllowed";
+  static constexpr int kVersion = 1;
+  std::string note;
+  template <class Archive>
+  void serialize(Archive& a);
+};
+
+using Payload =
+    std::variant<DeviceAuthenticated, TokenUpdated, DeviceCheckedOut, CommandEnqueued,
+                 CommandDelivered, CommandReported, PushRequested, MessageRejected,
+                 PushCertificateUploaded, PushSent, PushFailed, PushTokenInvalidated,
+                 DeviceInactive, CertificateIssued, EnrollmentRefused, ProfileIssued,
+                 EnrollmentInvited, EnrollmentRequested, IdentityBound, ReenrollmentAllowed>;
 
 struct Event {
   std::string id;

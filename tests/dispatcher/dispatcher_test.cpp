@@ -146,6 +146,29 @@ TEST_F(DispatcherTest, AnEnqueuedCommandPushesTheDeviceWithItsLatestToken) {
   EXPECT_EQ(dispatcher_->pending(), 0u);
 }
 
+// UseDevelopmentAPNS in the profile a device enrolled with (its Authenticate says so) sends its
+// pushes to APNs's sandbox; everyone else's go to production.
+TEST_F(DispatcherTest, DevicesEnrolledForDevelopmentArePushedThroughTheSandbox) {
+  dispatcher_.reset();
+  apns_.endpoints.sandbox = apns_.endpoints.production;
+  apns_.endpoints.production = "https://127.0.0.1:1";  // nothing listens there
+  pusher_ = std::make_unique<ApnsPusher>(apns_);
+  dispatcher_ = std::make_unique<Dispatcher>(log_, store_, secrets_, *pusher_, metrics_, options_);
+  upload_certificate();
+  for (const auto& [udid, development] : {std::pair{"DEV", true}, {"PROD", false}}) {
+    append(udid, events::DeviceAuthenticated{kTopic, "", "", "tls", {}, "", development});
+    token_update(udid, token_of(udid));
+    enqueue(udid, std::string("C-") + udid);
+  }
+  round();
+  const auto pushes = sim_->pushes();
+  ASSERT_EQ(pushes.size(), 1u);
+  EXPECT_EQ(pushes[0].token_hex, token_of("DEV"));
+  const auto failed = logged<events::PushFailed>();
+  ASSERT_EQ(failed.size(), 1u);
+  EXPECT_EQ(failed[0].http_status, 0);  // production: no answer
+}
+
 TEST_F(DispatcherTest, NopushCommandsAndUnenrolledDevicesAreNotPushed) {
   one_pushable_device();
   enqueue("D1", "C1", /*no_push=*/true);

@@ -78,6 +78,25 @@ class Enrollment : public ::testing::Test {
     EXPECT_EQ(r->get_header_value("Content-Type"), "application/x-pki-message");
     return client.read_reply(r->body);
   }
+  // A device identity through SCEP with the challenge of a profile downloaded with `query`;
+  // `check_in_path` receives the profile's CheckInURL path.
+  pki::Identity scep_identity(const std::string& query, std::string* check_in_path = nullptr) {
+    auto r = node_.admin_get("/v1/enrollment/profile" + query);
+    EXPECT_EQ(r->status, 200) << r->body;
+    const Plist profile = verified_profile(r->body);
+    devsim::ScepRequestOptions o;
+    o.challenge =
+        *profile.array("PayloadContent")->at(1).dict("PayloadContent")->string("Challenge");
+    const auto ra = ra_certificate();
+    devsim::ScepClient client(ra.get(), o);
+    auto outcome = pki_operation(client, /*post=*/true);
+    EXPECT_EQ(outcome.pki_status, pki::scep::kSuccess) << outcome.problem;
+    if (check_in_path) *check_in_path = "/checkin?profile=" + *profile.string("PayloadUUID");
+    return client.identity(std::move(outcome.certificate));
+  }
+  std::string device_record(const std::string& udid) const {
+    return node_.admin_get("/v1/devices/" + udid)->body;
+  }
   size_t count_events(std::string_view type) const {
     size_t n = 0;
     for (const auto& e : logged_events(node_.data_dir())) n += events::type_name(e.payload) == type;
@@ -178,6 +197,82 @@ TEST_F(Enrollment, AProfileLeadsThroughScepToAManagedDevice) {
   EXPECT_EQ(count_events("CertificateIssued"), 3u);
   EXPECT_EQ(count_events("ProfileIssued"), 2u);
   EXPECT_EQ(count_events("EnrollmentRefused"), 1u);
+}
+
+// Renewal (RFC 8894 RenewalReq, signed with the current identity) gives the enrolled device a
+// successor identity bound to its UDID; its first use retires the old one.
+TEST_F(Enrollment, ARenewedIdentityIsBoundToTheSameDeviceAndRetiresTheOld) {
+  upload_push_certificate();
+  const auto first = scep_identity("");
+  TestDevice device(node_, "RENEW-1", &first);
+  device.enroll();
+  const auto ra = ra_certificate();
+  devsim::ScepRequestOptions o;
+  o.renew = &first;
+  devsim::ScepClient renewal(ra.get(), o);
+  auto outcome = pki_operation(renewal, /*post=*/true);
+  ASSERT_EQ(outcome.pki_status, pki::scep::kSuccess) << outcome.problem;
+  const auto second = renewal.identity(std::move(outcome.certificate));
+  const std::string renewed = crypto::certificate_fingerprint(second.cert.get());
+  EXPECT_NE(device_record("RENEW-1").find("\"next_certificate_fingerprint\":\"" + renewed),
+            std::string::npos);
+  EXPECT_EQ(device.report("Idle")->status, 200);  // the old one works until the new one is used
+
+  ASSERT_EQ(node_.enqueue("RENEW-1", command_body("AFTER-RENEWAL", "DeviceInformation"))->status,
+            200);
+  TestDevice renewed_device(node_, "RENEW-1", &second);
+  EXPECT_EQ(command_uuid_of(renewed_device.report("Idle")), "AFTER-RENEWAL");
+  EXPECT_NE(device_record("RENEW-1").find("\"certificate_fingerprint\":\"" + renewed),
+            std::string::npos);
+  EXPECT_EQ(device.report("Idle")->status, 401);
+
+  // The retired identity cannot renew again, nor can one from another CA.
+  devsim::ScepRequestOptions retired;
+  retired.renew = &first;
+  const auto again = pki_operation(devsim::ScepClient(ra.get(), retired), true);
+  EXPECT_EQ(again.pki_status, pki::scep::kFailure);
+  EXPECT_EQ(again.fail_info, "4");  // badCertId
+  const auto stranger = pki::issue_certificate(pki::make_ca("Not Cairn", 1), "RENEW-1",
+                                               pki::CertUsage::kClient, {}, 1);
+  devsim::ScepRequestOptions foreign;
+  foreign.renew = &stranger;
+  EXPECT_EQ(pki_operation(devsim::ScepClient(ra.get(), foreign), true).fail_info, "4");
+  EXPECT_EQ(count_events("IdentityBound"), 1u);
+  const auto caps = anonymous()->Get("/scep?operation=GetCACaps");
+  EXPECT_NE(caps->body.find("Renewal"), std::string::npos);
+}
+
+// Another identity claiming an enrolled UDID would receive that device's commands: refused,
+// unless the identity was issued for that UDID or an admin allowed it.
+TEST_F(Enrollment, AnEnrolledDeviceIsNotTakenOverByAnotherIdentity) {
+  upload_push_certificate();
+  const auto owner = scep_identity("");
+  TestDevice device(node_, "HELD-1", &owner);
+  device.enroll();
+  // The deployment's reusable challenge gives anyone an identity, but not this device.
+  const auto other = scep_identity("?reusable_challenge=1");
+  TestDevice intruder(node_, "HELD-1", &other);
+  const auto refused = intruder.checkin(authenticate_body("HELD-1"));
+  EXPECT_EQ(refused->status, 403);
+  EXPECT_NE(refused->body.find("/v1/devices/HELD-1/reenrollment"), std::string::npos);
+  EXPECT_EQ(device.report("Idle")->status, 200);
+
+  // A profile made for this device (sent with InstallProfile to replace its identity, say).
+  std::string check_in;
+  const auto vouched = scep_identity("?udid=HELD-1&development_apns=1", &check_in);
+  TestDevice replacement(node_, "HELD-1", &vouched);
+  EXPECT_EQ(replacement.put(check_in, authenticate_body("HELD-1"))->status, 200);
+  EXPECT_NE(device_record("HELD-1").find("\"development_apns\":true"), std::string::npos);
+  EXPECT_EQ(node_.admin_get("/v1/enrollment/profile?udid=a/b")->status, 400);
+
+  // An admin allows one re-enrollment (the device was reset by hand).
+  EXPECT_EQ(intruder.checkin(authenticate_body("HELD-1"))->status, 403);
+  EXPECT_EQ(
+      node_.admin()->Post("/v1/devices/HELD-1/reenrollment?note=reset", "", "text/plain")->status,
+      200);
+  EXPECT_EQ(intruder.checkin(authenticate_body("HELD-1"))->status, 200);
+  EXPECT_EQ(node_.admin()->Post("/v1/devices/NOPE/reenrollment", "", "text/plain")->status, 404);
+  EXPECT_EQ(count_events("ReenrollmentAllowed"), 1u);
 }
 
 TEST_F(Enrollment, WrongOrMissingChallengeAndBadSignaturesGetFailureRepliesAndEvents) {
@@ -318,6 +413,10 @@ TEST(EnrollmentOta, AnInvitationLeadsThroughSignedAttributesToOneProfile) {
   size_t requested = 0, refused = 0;
   for (const auto& e : logged_events(node.data_dir())) {
     requested += events::type_name(e.payload) == "EnrollmentRequested";
+    // The device CA vouched for the UDID: the profile (and the identity it yields) is for it.
+    if (const auto* issued = std::get_if<events::ProfileIssued>(&e.payload)) {
+      EXPECT_EQ(issued->udid, "OTA-UDID-1");
+    }
     refused += events::type_name(e.payload) == "EnrollmentRefused";
     // The token never reaches the log; only its hash does.
     EXPECT_EQ(events::encode(e).find(token), std::string::npos);

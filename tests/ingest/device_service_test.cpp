@@ -192,5 +192,88 @@ TEST_F(DeviceServiceTest, ALaggingProjectionGives503NotAnUnenrolling401) {
                Unavailable);
 }
 
+// Authenticate with a new identity for an enrolled UDID would hand that device's commands to
+// whoever holds the identity: refused (403, not the unenrolling 401) unless the UDID is free
+// again (CheckOut) or an admin allowed it, and then only once.
+TEST_F(DeviceServiceTest, AnEnrolledUdidIsNotTakenOverByAnotherIdentity) {
+  checkin(testing::authenticate_body("U1"));
+  checkin(testing::token_update_body("U1"));
+  const auto authenticate = testing::authenticate_body("U1");
+  auto authenticate_as = [&](char who) {
+    service.checkin(Plist::parse(authenticate), authenticate,
+                    ClientIdentity{std::string(64, who), "tls"});
+  };
+  try {
+    authenticate_as('b');
+    FAIL() << "an enrolled UDID was taken over";
+  } catch (const ClientError& e) {
+    EXPECT_EQ(e.status(), 403);
+    EXPECT_NE(std::string(e.what()).find("/v1/devices/U1/reenrollment"), std::string::npos);
+  }
+  EXPECT_EQ(reader.device(DeviceId("U1"))->certificate_fingerprint, std::string(64, 'a'));
+  EXPECT_NO_THROW(checkin(authenticate));  // the same identity again is not a takeover
+
+  writer.append_and_wait_applied({writer.make("U1", "admin", events::ReenrollmentAllowed{""})});
+  EXPECT_EQ(reader.device(DeviceId("U1"))->reenrollment_allowed, "allowed by admin");
+  EXPECT_NO_THROW(authenticate_as('b'));
+  const auto device = reader.device(DeviceId("U1"));
+  EXPECT_EQ(device->certificate_fingerprint, std::string(64, 'b'));
+  EXPECT_EQ(device->reenrollment_allowed, "");
+  EXPECT_THROW(authenticate_as('c'), ClientError);  // the permission was used up
+
+  const auto checkout = testing::checkout_body("U1");
+  service.checkin(Plist::parse(checkout), checkout, ClientIdentity{std::string(64, 'b'), "tls"});
+  EXPECT_NO_THROW(authenticate_as('c'));
+}
+
+TEST_F(DeviceServiceTest, ADeviceErasedThroughCairnMayEnrollAgain) {
+  checkin(testing::authenticate_body("U1"));
+  checkin(testing::token_update_body("U1"));
+  writer.append_and_wait_applied({writer.make(
+      "U1", "admin",
+      events::CommandEnqueued{"ERASE-1", "EraseDevice",
+                              testing::command_body("ERASE-1", "EraseDevice"), false})});
+  report(testing::report_body("U1", "Acknowledged", "ERASE-1"));
+  EXPECT_EQ(reader.device(DeviceId("U1"))->reenrollment_allowed, "erased");
+  const auto authenticate = testing::authenticate_body("U1");
+  EXPECT_NO_THROW(service.checkin(Plist::parse(authenticate), authenticate,
+                                  ClientIdentity{std::string(64, 'e'), "tls"}));
+}
+
+// A renewed identity (IdentityBound) works beside the current one until the device first uses
+// it; from then on the old one no longer opens anything.
+TEST_F(DeviceServiceTest, ARenewedIdentityReplacesTheOldOneOnFirstUse) {
+  checkin(testing::authenticate_body("U1"));
+  checkin(testing::token_update_body("U1"));
+  const std::string renewed(64, 'r');
+  writer.append_and_wait_applied(
+      {writer.make("U1", "scep",
+                   events::IdentityBound{renewed, "2027-11-23T00:00:00.000Z", "renewal",
+                                         std::string(64, 'a')})});
+  EXPECT_EQ(reader.device(DeviceId("U1"))->next_certificate_fingerprint, renewed);
+  const auto idle = testing::report_body("U1", "Idle");
+  EXPECT_NO_THROW(report(idle));  // the old one still works
+  EXPECT_NO_THROW(service.report(Plist::parse(idle), idle, ClientIdentity{renewed, "tls"}));
+  const auto device = reader.device(DeviceId("U1"));
+  EXPECT_EQ(device->certificate_fingerprint, renewed);
+  EXPECT_EQ(device->next_certificate_fingerprint, "");
+  EXPECT_TRUE(reader.devices_for_certificate(std::string(64, 'a')).empty());
+  EXPECT_THROW(report(idle), NotManaged);
+}
+
+// An identity issued for a UDID (a profile made for it) may enroll it even while another
+// identity holds it: the admin who made the profile for that device vouched for it.
+TEST_F(DeviceServiceTest, AnIdentityBoundToTheUdidMayEnrollIt) {
+  checkin(testing::authenticate_body("U1"));
+  const std::string bound(64, 'p');
+  writer.append_and_wait_applied({writer.make(
+      "U1", "scep", events::IdentityBound{bound, "2027-11-23T00:00:00.000Z", "profile", ""})});
+  const auto authenticate = testing::authenticate_body("U1");
+  EXPECT_NO_THROW(
+      service.checkin(Plist::parse(authenticate), authenticate, ClientIdentity{bound, "tls"}));
+  EXPECT_EQ(reader.device(DeviceId("U1"))->certificate_fingerprint, bound);
+  EXPECT_EQ(reader.device(DeviceId("U1"))->next_certificate_fingerprint, "");
+}
+
 }  // namespace
 }  // namespace cairn::ingest

@@ -27,7 +27,7 @@ std::vector<Event> one_of_each() {
                            "127.0.0.1", ""};
   std::vector<Payload> payloads{
       DeviceAuthenticated{"com.apple.mgmt.x", "SERIAL1", std::string(64, 'c'), "tls", binary,
-                          "5B2C1E43-7A39-4F0A-9C1D-2E3F4A5B6C7D"},
+                          "5B2C1E43-7A39-4F0A-9C1D-2E3F4A5B6C7D", true},
       token,
       DeviceCheckedOut{"com.apple.mgmt.x", std::string(64, 'c'), raw},
       CommandEnqueued{"CMD-1", "DeviceLock", "<plist/>", true},
@@ -45,10 +45,13 @@ std::vector<Event> one_of_each() {
                         "2027-11-23T00:00:00.000Z", "TX-1", std::string(64, 'a')},
       EnrollmentRefused{"scep", "wrong challenge", "badRequest", "TX-2", "10.0.0.7"},
       ProfileIssued{"5B2C1E43-7A39-4F0A-9C1D-2E3F4A5B6C7D", "scep", "com.apple.mgmt.x", 8191, "",
-                    std::string(64, 'a'), "2026-12-23T00:00:00.000Z"},
+                    std::string(64, 'a'), "2026-12-23T00:00:00.000Z", "UDID-9", true},
       EnrollmentInvited{std::string(64, 'e'), "2026-11-24T00:00:00.000Z", "for Ana's iPad"},
       EnrollmentRequested{std::string(64, 'e'), "UDID-9", "SERIAL9", "iPad13,1", "21A329",
                           "35 000000 000000 0", "CN=device", std::string(64, 'f')},
+      IdentityBound{std::string(64, 'd'), "2027-11-23T00:00:00.000Z", "renewal",
+                    std::string(64, 'c')},
+      ReenrollmentAllowed{"erased by hand at the service desk"},
   };
   EXPECT_EQ(payloads.size(), std::variant_size_v<Payload>);
   std::vector<Event> out;
@@ -61,12 +64,14 @@ std::vector<Event> one_of_each() {
 TEST(Events, AFieldAddedLaterIsEmptyInOlderEvents) {
   Event e = one_of_each().front();
   auto json = encode(e);
-  const std::string field = ",\"enrollment_profile\":\"5B2C1E43-7A39-4F0A-9C1D-2E3F4A5B6C7D\"";
+  const std::string field =
+      ",\"enrollment_profile\":\"5B2C1E43-7A39-4F0A-9C1D-2E3F4A5B6C7D\",\"development_apns\":true";
   const auto at = json.find(field);
   ASSERT_NE(at, std::string::npos) << json;
   json.erase(at, field.size());
   const auto old = decode(json);
   EXPECT_EQ(std::get<DeviceAuthenticated>(old.payload).enrollment_profile, "");
+  EXPECT_FALSE(std::get<DeviceAuthenticated>(old.payload).development_apns);
   EXPECT_EQ(std::get<DeviceAuthenticated>(old.payload).serial_number, "SERIAL1");
 }
 
