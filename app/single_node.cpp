@@ -191,14 +191,15 @@ SingleNode::SingleNode(
     const auto paths = pki::dev_pki_paths(config.data_dir);
     config.tls_certificate_file = paths.server_cert();
     config.tls_private_key_file = paths.server_key();
-    if (config.device_ca_file.empty()) config.device_ca_file = paths.ca_cert();
   }
   auto authority = enrollment::Authority::load(
       config.data_dir, secrets, config.tls_certificate_file, config.tls_private_key_file);
   authority.identity_days = config.identity_days;
-  // Devices enrolled through Cairn's SCEP or PKCS#12 present identities from Cairn's CA.
+  // Devices enrolled through Cairn's SCEP or PKCS#12 present identities from Cairn's CA (only
+  // that CA, not the root above an imported one); --device-ca adds identities from elsewhere.
   config.http.client_ca_pem =
-      read_file(config.device_ca_file) + "\n" + crypto::certificate_pem(authority.ca.cert.get());
+      (config.device_ca_file.empty() ? std::string() : read_file(config.device_ca_file) + "\n") +
+      crypto::certificate_pem(authority.ca.cert.get());
   config.http.device_routes = config.roles.devices;
   config.http.admin_routes = config.roles.admin;
   if (config.http.tls) {

@@ -49,6 +49,10 @@ commands:
             --data-dir DIR  --into DIR (a new temporary directory when omitted)
             --kafka-brokers ... --kafka-topic T   replay from Kafka instead of DIR/log
   pki init        create the development PKI in DIR/pki      --data-dir DIR
+  pki import-ca   make an external CA (e.g. an intermediate of your PKI) Cairn's issuing CA, in
+            a data directory without one (before its first start)   --data-dir DIR
+            --cert FILE (PEM: the CA, then the certificates above it up to the root)
+            --key FILE (PEM; if encrypted, its passphrase in $CAIRN_CA_KEY_PASSPHRASE)
   pki passphrase  print the passphrase of the PEM keys Cairn wrote   --data-dir DIR
   pki scep-challenge  print the SCEP challenge enrollment profiles carry   --data-dir DIR
   apikey create   create an admin API key (shown once)     --data-dir DIR --name NAME
@@ -71,6 +75,13 @@ commands:
 )";
 
 using Options = std::map<std::string, std::string>;
+
+const std::string& required(const Options& o, const std::string& name) {
+  const auto it = o.find(name);
+  if (it == o.end() || it->second.empty())
+    throw std::invalid_argument("--" + name + " is required");
+  return it->second;
+}
 
 Options parse_options(const std::vector<std::string>& args, size_t first) {
   Options o;
@@ -360,6 +371,17 @@ int main(int argc, char** argv) {
             data_dir, cairn::crypto::SecretBox::load_or_create(data_dir));
         std::cout << (created ? "created" : "kept existing") << " development PKI in "
                   << cairn::pki::dev_pki_paths(data_dir).dir << std::endl;
+        return 0;
+      }
+      if (cmd == "pki" && args[2] == "import-ca") {
+        const char* passphrase = std::getenv("CAIRN_CA_KEY_PASSPHRASE");
+        const std::string key_passphrase = passphrase ? passphrase : "";
+        cairn::pki::import_ca(data_dir, cairn::crypto::SecretBox::load_or_create(data_dir),
+                              cairn::read_file(required(o, "cert")),
+                              cairn::read_file(required(o, "key")),
+                              passphrase ? &key_passphrase : nullptr);
+        std::cout << "imported the CA into " << cairn::pki::dev_pki_paths(data_dir).dir
+                  << " (its key encrypted under the keyring)" << std::endl;
         return 0;
       }
       if (cmd == "pki" && (args[2] == "passphrase" || args[2] == "scep-challenge")) {

@@ -85,6 +85,8 @@ TrustStore TrustStore::from_pem(std::string_view pem) {
   for (const auto& cert : certs)
     if (X509_STORE_add_cert(store.get(), cert.get()) != 1) throw CryptoError("X509_STORE_add_cert");
   if (certs.empty()) throw std::runtime_error("no CA certificate found");
+  // Each certificate listed is a trust anchor, an intermediate too (see TrustStore).
+  X509_STORE_set_flags(store.get(), X509_V_FLAG_PARTIAL_CHAIN);
   return TrustStore(std::move(store));
 }
 

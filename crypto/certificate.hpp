@@ -24,6 +24,8 @@ std::string certificate_serial_hex(X509* cert);
 std::string certificate_subject_uid(X509* cert);
 
 // A set of trusted CA certificates. Thread-safe for verification.
+// The certificates trusted as issuers. Each is an anchor of its own: a leaf verifies against an
+// intermediate listed here without the root above it being listed (or trusted).
 class TrustStore {
  public:
   // Loads every certificate in a PEM file. Throws std::runtime_error if none can be read.

@@ -14,8 +14,10 @@ Authority Authority::load(const std::string& data_dir, const crypto::SecretBox& 
   pki::ensure_dev_pki(data_dir, secrets);
   const auto paths = pki::dev_pki_paths(data_dir);
   Authority a;
-  a.ca = {pki::load_private_key(paths.ca_key(), secrets),
-          crypto::parse_certificate_pem(read_file(paths.ca_cert()))};
+  auto ca_chain = crypto::parse_certificates_pem(read_file(paths.ca_cert()));
+  if (ca_chain.empty()) throw std::runtime_error("no certificate in " + paths.ca_cert());
+  a.ca = {pki::load_private_key(paths.ca_key(), secrets), std::move(ca_chain.front())};
+  for (size_t i = 1; i < ca_chain.size(); ++i) a.ca_chain.push_back(std::move(ca_chain[i]));
   a.scep_ra = {pki::load_private_key(paths.scep_ra_key(), secrets),
                crypto::parse_certificate_pem(read_file(paths.scep_ra_cert()))};
   auto tls_chain = crypto::parse_certificates_pem(read_file(tls_certificate_file));
@@ -33,8 +35,12 @@ std::vector<std::string> Authority::trust_certificates_der() const {
     if (std::find(out.begin(), out.end(), der) == out.end()) out.push_back(der);
   };
   for (const auto& c : server_chain) add(c.get());
-  // The TLS certificate is Cairn's own (development PKI) when the CA issued it.
-  if (X509_check_issued(ca.cert.get(), server.cert.get()) == X509_V_OK) add(ca.cert.get());
+  // The TLS certificate is Cairn's own (development PKI) when the CA issued it; devices then
+  // need the CA and, for an imported one, what it chains to.
+  if (X509_check_issued(ca.cert.get(), server.cert.get()) == X509_V_OK) {
+    add(ca.cert.get());
+    for (const auto& c : ca_chain) add(c.get());
+  }
   return out;
 }
 

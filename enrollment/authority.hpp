@@ -14,6 +14,8 @@ namespace cairn::enrollment {
 
 struct Authority {
   pki::Identity ca;
+  // The certificates above an imported CA, up to its root (empty for Cairn's own, self-signed).
+  std::vector<crypto::X509Ptr> ca_chain;
   pki::Identity scep_ra;
   pki::Identity server;
   std::vector<crypto::X509Ptr> server_chain;  // certificates after the leaf in the TLS file

@@ -73,6 +73,9 @@ bool configure_tls(SSL_CTX& ctx, const HttpOptions& o) {
   // Client certificates are requested and verified against the device CA when sent, but not
   // required: admin clients use API keys and proxied devices use Mdm-Signature.
   X509_STORE* store = SSL_CTX_get_cert_store(&ctx);
+  // Every listed CA is a trust anchor, an intermediate included (an imported issuing CA): a
+  // device identity chains to it, not to whatever root issued it.
+  X509_STORE_set_flags(store, X509_V_FLAG_PARTIAL_CHAIN);
   auto bio = crypto::memory_bio(o.client_ca_pem);
   STACK_OF(X509_NAME)* names = sk_X509_NAME_new_null();
   while (crypto::X509Ptr ca{PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)}) {

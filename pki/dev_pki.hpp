@@ -1,5 +1,6 @@
 // The development PKI that `cairn pki init` writes into a data directory:
-//   pki/ca.crt, pki/ca.key         Cairn's CA (device identities and the server certificate)
+//   pki/ca.crt, pki/ca.key         Cairn's CA (device identities and the server certificate);
+//                                  ca.crt may carry an imported CA's chain after it (import_ca)
 //   pki/server.crt, pki/server.key TLS server identity (SANs: localhost, 127.0.0.1, ::1, host name)
 //   pki/device.crt, pki/device.key an example device identity for trying the protocol by hand
 //   pki/scep-ra.crt, pki/scep-ra.key  the SCEP registration authority (RSA, issued by the CA)
@@ -8,6 +9,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 
 #include "crypto/secret_box.hpp"
 #include "pki/issuer.hpp"
@@ -32,6 +34,16 @@ DevPkiPaths dev_pki_paths(const std::string& data_dir);
 // Creates the files that are missing; never overwrites existing ones. Returns true if it created
 // any.
 bool ensure_dev_pki(const std::string& data_dir, const crypto::SecretBox& secrets);
+// Makes an external CA Cairn's issuing CA, in a data directory that has no CA yet (devices trust
+// identities from the CA it has; replacing it would strand them). `chain_pem`: the CA certificate
+// first, then the certificates above it up to its root, each issuing the one before;
+// `key_pem`: its private key, encrypted under `key_passphrase` or clear (null). The key is
+// written encrypted under the keyring like every key Cairn keeps. Throws std::runtime_error
+// saying what is wrong (not a CA, cannot sign certificates, expired, key or chain mismatch).
+void import_ca(const std::string& data_dir, const crypto::SecretBox& secrets,
+               std::string_view chain_pem, std::string_view key_pem,
+               const std::string* key_passphrase);
+
 // Reads a key written by ensure_dev_pki.
 crypto::PkeyPtr load_private_key(const std::string& path, const crypto::SecretBox& secrets);
 

@@ -95,14 +95,17 @@ crypto::PkeyPtr generate_rsa_key(int bits) {
   return key;
 }
 
-Identity make_ca(std::string_view common_name, int days) {
+Identity make_ca(std::string_view common_name, int days, const Identity* parent) {
   auto key = generate_ec_p256_key();
   auto cert = new_certificate(common_name, key.get(), days);
-  X509_set_issuer_name(cert.get(), X509_get_subject_name(cert.get()));
-  add_extension(cert.get(), cert.get(), NID_basic_constraints, "critical,CA:TRUE");
-  add_extension(cert.get(), cert.get(), NID_key_usage, "critical,keyCertSign,cRLSign");
+  X509* issuer = parent ? parent->cert.get() : cert.get();
+  X509_set_issuer_name(cert.get(), X509_get_subject_name(issuer));
+  add_extension(cert.get(), issuer, NID_basic_constraints, "critical,CA:TRUE");
+  add_extension(cert.get(), issuer, NID_key_usage, "critical,keyCertSign,cRLSign");
   add_extension(cert.get(), cert.get(), NID_subject_key_identifier, "hash");
-  if (!X509_sign(cert.get(), key.get(), EVP_sha256())) throw CryptoError("X509_sign");
+  if (parent) add_extension(cert.get(), issuer, NID_authority_key_identifier, "keyid");
+  if (!X509_sign(cert.get(), parent ? parent->key.get() : key.get(), EVP_sha256()))
+    throw CryptoError("X509_sign");
   return {std::move(key), std::move(cert)};
 }
 

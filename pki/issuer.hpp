@@ -19,7 +19,8 @@ enum class CertUsage { kServer, kClient };
 
 crypto::PkeyPtr generate_ec_p256_key();
 crypto::PkeyPtr generate_rsa_key(int bits);
-Identity make_ca(std::string_view common_name, int days);
+// Self-signed, or an intermediate issued by `parent`.
+Identity make_ca(std::string_view common_name, int days, const Identity* parent = nullptr);
 // `subject_alt_names` are DNS names or IP addresses (for servers).
 Identity issue_certificate(const Identity& ca, std::string_view common_name, CertUsage usage,
                            const std::vector<std::string>& subject_alt_names, int days);

@@ -15,6 +15,7 @@
 #include "crypto/secret_box.hpp"
 #include "devsim/scep_client.hpp"
 #include "enrollment/authority.hpp"
+#include "pki/dev_pki.hpp"
 #include "pki/scep.hpp"
 #include "plist/plist.hpp"
 #include "tests/support/messages.hpp"
@@ -595,6 +596,77 @@ TEST(EnrollmentInterop, CertmongersScepSubmitEnrolls) {
           (dir_ / "refused.b64"),
       status);
   EXPECT_EQ(status, 2);  // rejected, as certmonger reads our FAILURE reply
+}
+
+// An organisation's own PKI: an intermediate of its root becomes Cairn's issuing CA. The server
+// serves its certificate with the intermediate, profiles carry what devices must trust, and only
+// identities from the intermediate (not the whole root) are device identities.
+TEST(EnrollmentExternalCa, AnImportedIntermediateIssuesTheServerAndDeviceIdentities) {
+  TempDir files, data;
+  const auto root = pki::make_ca("Org Root CA", 30);
+  const auto issuing = pki::make_ca("Org MDM CA", 30, &root);
+  const std::string passphrase = "org-secret";
+  const std::string issuing_pem = crypto::certificate_pem(issuing.cert.get());
+  const std::string root_pem = crypto::certificate_pem(root.cert.get());
+  write_file(files / "chain.pem", issuing_pem + root_pem, false);
+  write_file(files / "reversed.pem", root_pem + issuing_pem, false);
+  write_file(files / "root.pem", root_pem, false);
+  write_file(files / "ca.key", pki::private_key_pem(issuing.key.get(), &passphrase), true);
+  const auto leaf = pki::issue_certificate(root, "not a CA", pki::CertUsage::kClient, {}, 30);
+  write_file(files / "leaf.pem", crypto::certificate_pem(leaf.cert.get()), false);
+  auto import = [&](const std::string& cert, const std::string& key_passphrase, int& status) {
+    return run("CAIRN_CA_KEY_PASSPHRASE=" + key_passphrase + " " + std::string(CAIRN_BINARY) +
+                   " pki import-ca --data-dir " + data.path() + " --cert " + (files / cert) +
+                   " --key " + (files / "ca.key"),
+               status);
+  };
+  int status = 0;
+  EXPECT_NE(import("leaf.pem", passphrase, status).find("not a CA"), std::string::npos);
+  EXPECT_NE(status, 0);
+  EXPECT_NE(import("chain.pem", "wrong", status).find("passphrase"), std::string::npos);
+  EXPECT_NE(import("reversed.pem", passphrase, status).find("did not issue the one before"),
+            std::string::npos);
+  const auto imported = import("chain.pem", passphrase, status);
+  ASSERT_EQ(status, 0) << imported;
+  EXPECT_NE(import("chain.pem", passphrase, status).find("exists"), std::string::npos);
+  EXPECT_NE(status, 0);
+  const std::string stored_key = read_file(pki::dev_pki_paths(data.path()).ca_key());
+  EXPECT_NE(stored_key.find("ENCRYPTED"), std::string::npos);
+
+  TestNode node(data.path());
+  EXPECT_EQ(X509_cmp(node.ca().cert.get(), issuing.cert.get()), 0);
+  // A client that trusts the root alone reaches the server: it serves the intermediate.
+  httplib::SSLClient by_root("127.0.0.1", node.port());
+  by_root.set_ca_cert_path(files / "root.pem");
+  by_root.enable_server_certificate_verification(true);
+  const auto health = by_root.Get("/healthz");
+  ASSERT_TRUE(health) << httplib::to_string(health.error());
+  EXPECT_EQ(health->status, 200);
+
+  TestDevice device(node, "EXT-1");  // its identity from the node's CA: the intermediate
+  device.enroll();
+  // Another certificate of the same organisation is no device identity here.
+  TestDevice stranger(node, "EXT-2", &leaf);
+  const auto refused = stranger.checkin(authenticate_body("EXT-2"));
+  EXPECT_TRUE(!refused || refused->status != 200);
+  EXPECT_EQ(node.admin_get("/v1/devices/EXT-2")->status, 404);
+
+  const auto push = pki::issue_push_certificate(node.ca(), kTopic, 30);
+  ASSERT_EQ(node.admin()
+                ->Put("/v1/pushcert",
+                      crypto::certificate_pem(push.cert.get()) +
+                          pki::private_key_pem(push.key.get(), nullptr),
+                      "application/x-pem-file")
+                ->status,
+            200);
+  const auto download = node.admin_get("/v1/enrollment/profile");
+  ASSERT_EQ(download->status, 200) << download->body;
+  const Plist profile =
+      Plist::parse(crypto::verify_attached(download->body, crypto::TrustStore::from_pem(root_pem)));
+  const auto content = *profile.array("PayloadContent");
+  ASSERT_EQ(content.size(), 4u);  // the intermediate, the root, SCEP, MDM
+  EXPECT_EQ(content.at(0).data("PayloadContent"), crypto::certificate_der(issuing.cert.get()));
+  EXPECT_EQ(content.at(1).data("PayloadContent"), crypto::certificate_der(root.cert.get()));
 }
 
 }  // namespace
