@@ -56,6 +56,9 @@ ProfileSpec ProfileService::spec_for(const ProfileRequest& request, crypto::X509
   } else {
     throw BadRequest("identity must be scep or pkcs12, not " + request.identity);
   }
+  if (!request.udid.empty() && request.identity == "scep" && request.reusable_challenge)
+    throw BadRequest(
+        "udid and reusable_challenge exclude each other: a reusable challenge is for any device");
   validate(spec);
   return spec;
 }

@@ -106,16 +106,24 @@ Reply ScepService::pki_operation(std::string_view der, const std::string& remote
   if (envelope.type == pki::scep::MessageType::kRenewalReq) {
     // RFC 8894 §3.3.1.2: signed with the identity it renews. No challenge: that identity is the
     // proof, and only one Cairn issued to a device still enrolled with it will do.
-    if (auto why = authority_.identity_problem(envelope.signer.get()); !why.empty())
-      return refuse(pki::scep::FailInfo::kBadCertId,
-                    "the renewal is not signed with a valid identity from Cairn's CA: " + why);
-    renewed = crypto::certificate_fingerprint(envelope.signer.get());
-    const auto owner = enrolled_owner(renewed);
-    if (!owner)
-      return refuse(pki::scep::FailInfo::kBadCertId,
-                    "the identity to renew is not the one of an enrolled device");
-    udid = owner->value();
-  } else {
+    const std::string why = authority_.identity_problem(envelope.signer.get());
+    if (why.empty()) {
+      renewed = crypto::certificate_fingerprint(envelope.signer.get());
+      if (auto owner = enrolled_owner(renewed)) udid = owner->value();
+    }
+    // Generic SCEP clients (certmonger) renew whatever they hold, with the challenge they were
+    // given: renewing nothing Cairn manages, the request is then judged like a PKCSReq.
+    if (udid.empty()) {
+      renewed.clear();
+      if (!request.challenge_password)
+        return refuse(pki::scep::FailInfo::kBadCertId,
+                      why.empty() ? "the identity to renew is not the one of an enrolled device"
+                                  : "the renewal is not signed with a valid identity from "
+                                    "Cairn's CA: " +
+                                        why);
+    }
+  }
+  if (renewed.empty()) {
     if (!request.challenge_password)
       return refuse(pki::scep::FailInfo::kBadRequest, "the request has no challenge password");
     // The deployment's reusable challenge, or a profile's one-time challenge (recorded by hash).
@@ -123,8 +131,8 @@ Reply ScepService::pki_operation(std::string_view der, const std::string& remote
       one_time = crypto::sha256_hex(*request.challenge_password);
       const auto challenge =
           writer_.find_caught_up([&] { return reader_.scep_challenge(one_time); });
-      if (auto why = one_time_challenge_problem(challenge); !why.empty())
-        return refuse(pki::scep::FailInfo::kBadRequest, why);
+      if (auto problem = one_time_challenge_problem(challenge); !problem.empty())
+        return refuse(pki::scep::FailInfo::kBadRequest, problem);
       udid = challenge->udid;
     }
   }
@@ -181,9 +189,10 @@ std::optional<DeviceId> ScepService::enrolled_owner(const std::string& fingerpri
   return writer_.find_caught_up([&]() -> std::optional<DeviceId> {
     for (const auto& owner : reader_.devices_for_certificate(fingerprint)) {
       const auto device = reader_.device(owner);
-      if (device && device->state != projector::EnrollmentState::kCheckedOut &&
-          (device->certificate_fingerprint == fingerprint ||
-           device->next_certificate_fingerprint == fingerprint))
+      if (!device || device->state == projector::EnrollmentState::kCheckedOut) continue;
+      const auto pending = reader_.pending_identities(owner);
+      if (device->certificate_fingerprint == fingerprint ||
+          std::find(pending.begin(), pending.end(), fingerprint) != pending.end())
         return owner;
     }
     return std::nullopt;

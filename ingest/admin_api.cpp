@@ -1,5 +1,6 @@
 #include "ingest/admin_api.hpp"
 
+#include "common/clock.hpp"
 #include "common/errors.hpp"
 #include "common/json_writer.hpp"
 #include "ingest/device_service.hpp"
@@ -14,9 +15,11 @@ namespace {
 using projector::CommandRecord;
 using projector::DeviceRecord;
 
-// `profile`: the enrollment profile the device installed, when it is one Cairn handed out.
+// `profile`: the enrollment profile the device installed, when it is one Cairn handed out;
+// `pending`: identities bound to it that it has not used yet (shown for one device).
 void write_device(JsonWriter& j, const DeviceRecord& d,
-                  const std::optional<projector::EnrollmentProfileRecord>& profile = {}) {
+                  const std::optional<projector::EnrollmentProfileRecord>& profile = {},
+                  const std::vector<std::string>& pending = {}) {
   j.begin_object()
       .field("udid", d.udid)
       .field("enrollment_state", projector::enrollment_state_name(d.state))
@@ -39,8 +42,13 @@ void write_device(JsonWriter& j, const DeviceRecord& d,
       .field_if("inactive_since", d.inactive_since)
       .field_if("enrollment_profile", d.enrollment_profile)
       .field("development_apns", d.development_apns)
-      .field_if("next_certificate_fingerprint", d.next_certificate_fingerprint)
-      .field_if("reenrollment_allowed", d.reenrollment_allowed);
+      .field_if("reenrollment_allowed", d.reenrollment_allowed)
+      .field_if("reenrollment_allowed_until", d.reenrollment_allowed_until);
+  if (!pending.empty()) {
+    j.key("pending_identities").begin_array();
+    for (const auto& fingerprint : pending) j.value(fingerprint);
+    j.end_array();
+  }
   if (profile) j.field("access_rights", profile->access_rights);
   j.end_object();
 }
@@ -187,15 +195,18 @@ ApiResponse AdminApi::push(const std::vector<std::string>& ids, const Principal&
 }
 
 ApiResponse AdminApi::allow_reenrollment(const std::string& udid, const std::string& note,
-                                         const Principal& actor) {
+                                         std::chrono::hours valid_for, const Principal& actor) {
   if (!is_valid_identifier(udid)) throw BadRequest("invalid device id");
+  if (valid_for.count() < 1 || valid_for > std::chrono::days(30))
+    throw BadRequest("hours must be from 1 to 720");
   writer_.wait_caught_up();
   if (!reader_.device(DeviceId(udid))) return not_found("device");
+  const std::string until = format_rfc3339(std::chrono::system_clock::now() + valid_for);
   // Applied before answering: the device may try again at once, on this node.
   writer_.append_and_wait_applied(
-      {writer_.make(udid, actor.name, events::ReenrollmentAllowed{note})});
+      {writer_.make(udid, actor.name, events::ReenrollmentAllowed{note, until})});
   JsonWriter j;
-  j.begin_object().field("udid", udid).field("reenrollment_allowed", true).end_object();
+  j.begin_object().field("udid", udid).field("reenrollment_allowed_until", until).end_object();
   return {200, j.str()};
 }
 
@@ -217,7 +228,8 @@ ApiResponse AdminApi::device(const std::string& udid) const {
   JsonWriter j;
   write_device(j, *d,
                d->enrollment_profile.empty() ? std::nullopt
-                                             : reader_.enrollment_profile(d->enrollment_profile));
+                                             : reader_.enrollment_profile(d->enrollment_profile),
+               reader_.pending_identities(DeviceId(udid)));
   return {200, j.str()};
 }
 

@@ -3,6 +3,7 @@
 // devices, queues and command status. Every change is an event carrying the admin's name.
 #pragma once
 
+#include <chrono>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -34,9 +35,10 @@ class AdminApi {
   // GET /v1/push/{ids}: records PushRequested for each known device.
   ApiResponse push(const std::vector<std::string>& ids, const Principal& actor);
 
-  // POST /v1/devices/{id}/reenrollment: records ReenrollmentAllowed; 404 for an unknown device.
+  // POST /v1/devices/{id}/reenrollment: records ReenrollmentAllowed (the next Authenticate with
+  // a new identity within `valid_for` is accepted); 404 for an unknown device.
   ApiResponse allow_reenrollment(const std::string& udid, const std::string& note,
-                                 const Principal& actor);
+                                 std::chrono::hours valid_for, const Principal& actor);
 
   ApiResponse devices(const std::string& after, size_t limit) const;
   ApiResponse device(const std::string& udid) const;

@@ -1,5 +1,8 @@
 #include "ingest/device_service.hpp"
 
+#include <algorithm>
+
+#include "common/clock.hpp"
 #include "common/encoding.hpp"
 #include "common/errors.hpp"
 #include "protocol/messages.hpp"
@@ -66,7 +69,7 @@ std::string DeviceService::refusal(const DeviceId& udid, const ClientIdentity& w
   if (!device) return "unknown device";
   if (device->state == projector::EnrollmentState::kCheckedOut) return "device checked out";
   if (device->certificate_fingerprint != who.fingerprint &&
-      device->next_certificate_fingerprint != who.fingerprint)
+      !is_pending_identity(udid, who.fingerprint))
     return "certificate is not the one bound to this UDID";
   return {};
 }
@@ -77,22 +80,29 @@ void DeviceService::authorize(const DeviceId& udid, const ClientIdentity& who) c
   if (auto why = refusal(udid, who); !why.empty()) throw NotManaged(why);
 }
 
+bool DeviceService::is_pending_identity(const DeviceId& udid,
+                                        const std::string& fingerprint) const {
+  const auto pending = reader_.pending_identities(udid);
+  return std::find(pending.begin(), pending.end(), fingerprint) != pending.end();
+}
+
 // Authenticate with a new identity replaces the device's: from then on whoever holds it gets
 // the device's commands (and the device's old identity stops working). An enrolled device is
-// taken over only with an identity issued for this UDID (renewal, a profile made for it), or
-// once it is no longer managed by its old identity (CheckOut, an acknowledged EraseDevice) or an
-// admin allowed it. Anyone else holding some valid identity (a leaked reusable SCEP challenge, a
-// profile meant for another device) cannot claim an enrolled UDID.
+// taken over only with an identity issued for this UDID and not yet used (renewal, a profile
+// made for it), or once it is no longer managed by its old identity (CheckOut, an acknowledged
+// EraseDevice) or an admin allowed it, for a while. Anyone else holding some valid identity (a
+// leaked reusable SCEP challenge, a profile meant for another device) cannot claim it.
 std::string DeviceService::enrollment_refusal(const DeviceId& udid,
                                               const ClientIdentity& who) const {
   const auto device = reader_.device(udid);
   if (!device || device->state == projector::EnrollmentState::kCheckedOut ||
-      device->certificate_fingerprint == who.fingerprint ||
-      device->next_certificate_fingerprint == who.fingerprint ||
-      !device->reenrollment_allowed.empty())
+      device->certificate_fingerprint == who.fingerprint)
     return {};
-  for (const auto& owner : reader_.devices_for_certificate(who.fingerprint))
-    if (owner == udid) return {};
+  if (!device->reenrollment_allowed.empty()) {
+    const auto until = parse_rfc3339(device->reenrollment_allowed_until);
+    if (until && std::chrono::system_clock::now() < *until) return {};
+  }
+  if (is_pending_identity(udid, who.fingerprint)) return {};
   return "the device is enrolled with another identity; to enroll it again, check it out, erase "
          "it through Cairn, or allow it: POST /v1/devices/" +
          udid.value() + "/reenrollment";

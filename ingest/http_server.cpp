@@ -313,7 +313,9 @@ void HttpServer::admin_routes(httplib::Server& s, Admin admin) {
   // An enrolled device may enroll again with a new identity (erased or restored by hand).
   s.Post(R"(/v1/devices/([^/]+)/reenrollment)",
          admin([this](const httplib::Request& req, const Principal& p) {
-           return admin_.allow_reenrollment(req.matches[1].str(), req.get_param_value("note"), p);
+           const auto hours = number_param(req, "hours", 24, 3, "from 1 to 720");
+           return admin_.allow_reenrollment(req.matches[1].str(), req.get_param_value("note"),
+                                            std::chrono::hours(hours), p);
          }));
   s.Get(R"(/v1/devices/([^/]+)/commands)",
         admin_read([this](const httplib::Request& req, const Principal&) {

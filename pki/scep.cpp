@@ -150,7 +150,7 @@ SignedMessage open_message(std::string_view der) {
   m.digest = digest_oid ? accepted_digest(digest_oid) : nullptr;
 
   crypto::X509StackPtr certs(CMS_get1_certs(cms.get()));
-  for (int i = 0; certs && i < sk_X509_num(certs.get()); ++i) {
+  for (int i = 0; certs && i < sk_X509_num(certs.get()) && !m.signer; ++i) {
     X509* c = sk_X509_value(certs.get(), i);
     if (CMS_SignerInfo_cert_cmp(si, c) == 0) {
       X509_up_ref(c);
@@ -162,7 +162,21 @@ SignedMessage open_message(std::string_view der) {
                          CMS_verify(cms.get(), nullptr, nullptr, nullptr, content.get(),
                                     CMS_NO_SIGNER_CERT_VERIFY | CMS_BINARY) == 1;
   crypto::drain_openssl_errors();
-  if (m.signature_verifies) m.content = bio_bytes(content.get());
+  if (!m.signature_verifies) return m;
+  // The signer is the certificate whose key the signature verified with. Several included
+  // certificates may name the signer's issuer and serial (anyone can make one that copies a
+  // device's): only that one counts.
+  STACK_OF(X509)* verified_with = CMS_get0_signers(cms.get());  // borrowed certificates
+  X509* signer =
+      verified_with && sk_X509_num(verified_with) == 1 ? sk_X509_value(verified_with, 0) : nullptr;
+  sk_X509_free(verified_with);
+  if (!signer) {
+    m.signature_verifies = false;
+    return m;
+  }
+  X509_up_ref(signer);
+  m.signer.reset(signer);
+  m.content = bio_bytes(content.get());
   return m;
 }
 

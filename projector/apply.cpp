@@ -1,5 +1,7 @@
 #include "projector/apply.hpp"
 
+#include "common/clock.hpp"
+
 #include "projector/keys.hpp"
 #include "projector/record_codec.hpp"
 #include "projector/records.hpp"
@@ -7,6 +9,9 @@
 
 namespace cairn::projector {
 namespace {
+
+// An erased device may come back with a new identity (and no CheckOut) for this long.
+constexpr int kErasedReenrollmentDays = 7;
 
 // Typed access to the state for one event.
 class Tx {
@@ -87,17 +92,26 @@ void advance_queue_floor(Tx& tx, DeviceRecord& device, int64_t removed) {
   if (!earlier_queued) device.queue_floor = removed + 1;
 }
 
-// A pending identity (IdentityBound) no longer wanted: a fresh enrollment, or a newer one.
-void drop_next_certificate(Tx& tx, DeviceRecord& device) {
-  if (device.next_certificate_fingerprint.empty()) return;
-  if (device.next_certificate_fingerprint != device.certificate_fingerprint)
-    tx.erase(keys::certificate(device.next_certificate_fingerprint, device.udid));
-  device.next_certificate_fingerprint.clear();
+std::vector<std::string> pending_identities(Tx& tx, const std::string& udid) {
+  std::vector<std::string> out;
+  const auto prefix = keys::pending_identity_prefix(udid);
+  tx.scan(prefix, {}, [&](std::string_view key, std::string_view) {
+    out.emplace_back(key.substr(prefix.size()));
+    return true;
+  });
+  return out;
+}
+
+// The device authenticated or used one of its pending identities: the others (and their
+// bindings) are gone. `kept` stays bound.
+void clear_pending_identities(Tx& tx, const std::string& udid, const std::string& kept) {
+  for (const auto& fingerprint : pending_identities(tx, udid)) {
+    tx.erase(keys::pending_identity(udid, fingerprint));
+    if (fingerprint != kept) tx.erase(keys::certificate(fingerprint, udid));
+  }
 }
 
 void bind_certificate(Tx& tx, DeviceRecord& device, const std::string& fingerprint) {
-  if (device.next_certificate_fingerprint == fingerprint)
-    device.next_certificate_fingerprint.clear();
   if (device.certificate_fingerprint == fingerprint) return;
   if (!device.certificate_fingerprint.empty())
     tx.erase(keys::certificate(device.certificate_fingerprint, device.udid));
@@ -105,11 +119,19 @@ void bind_certificate(Tx& tx, DeviceRecord& device, const std::string& fingerpri
   tx.put(keys::certificate(fingerprint, device.udid), "");
 }
 
-// The device signed a message with its pending identity: from now on that is its identity, and
-// the one it replaces no longer opens anything.
+// The device signed a message with a pending identity: from now on that is its identity, and
+// the one it replaces (and any other pending) no longer opens anything.
 void note_certificate_used(Tx& tx, DeviceRecord& device, const std::string& fingerprint) {
-  if (!fingerprint.empty() && fingerprint == device.next_certificate_fingerprint)
-    bind_certificate(tx, device, fingerprint);
+  if (fingerprint.empty() || fingerprint == device.certificate_fingerprint ||
+      !tx.load_raw(keys::pending_identity(device.udid, fingerprint)))
+    return;
+  clear_pending_identities(tx, device.udid, fingerprint);
+  bind_certificate(tx, device, fingerprint);
+}
+
+std::string days_after(const std::string& time, int days) {
+  const auto t = parse_rfc3339(time);
+  return t ? format_rfc3339(*t + std::chrono::days(days)) : std::string();
 }
 
 struct Applier {
@@ -127,6 +149,7 @@ struct Applier {
     device.enrollment_profile = p.enrollment_profile;
     device.development_apns = p.development_apns;
     device.reenrollment_allowed.clear();
+    device.reenrollment_allowed_until.clear();
     device.authenticated_at = e.time;
     device.enrolled_at.clear();
     device.checked_out_at.clear();
@@ -135,8 +158,7 @@ struct Applier {
     if (device.unlock_token_escrowed) tx.erase(keys::unlock_token(device.udid));
     device.unlock_token_escrowed = false;
     ++device.enrollments;
-    if (device.next_certificate_fingerprint != p.certificate_fingerprint)
-      drop_next_certificate(tx, device);
+    clear_pending_identities(tx, device.udid, p.certificate_fingerprint);
     bind_certificate(tx, device, p.certificate_fingerprint);
     tx.save(keys::device(e.device), device);
   }
@@ -231,8 +253,10 @@ struct Applier {
                                                               : CommandState::kCommandFormatError;
       cmd->finished_at = e.time;
       // An erased device comes back with a new identity and no CheckOut: let it enroll again.
-      if (cmd->state == CommandState::kAcknowledged && cmd->request_type == "EraseDevice")
+      if (cmd->state == CommandState::kAcknowledged && cmd->request_type == "EraseDevice") {
         device.reenrollment_allowed = "erased";
+        device.reenrollment_allowed_until = days_after(e.time, kErasedReenrollmentDays);
+      }
       cmd->result_partition = position.partition.value();
       cmd->result_offset = position.offset.value();
       dequeue(tx, e.device, p.command_uuid, keys::queue_entry(e.device, cmd->queue_sequence));
@@ -296,23 +320,27 @@ struct Applier {
               ScepChallengeRecord{p.scep_challenge_expires_at, p.profile_uuid, "", "", p.udid});
   }
 
-  // Bound beside the current identity (which stays valid until the device uses the new one).
-  // Before the device's first Authenticate there is no record yet: the binding alone lets that
-  // Authenticate claim the UDID.
+  // Pending beside the current identity (which stays valid until the device uses one of them),
+  // also before the device's first Authenticate (a profile made for a new device), which then
+  // keeps the one it enrolled with and drops the rest. A renewal is decided again here, in log
+  // order: another node may have re-enrolled the device since the renewed identity was checked.
   void operator()(const events::IdentityBound& p) {
-    auto device = tx.load<DeviceRecord>(keys::device(e.device));
+    if (p.reason == "renewal") {
+      const auto device = tx.load<DeviceRecord>(keys::device(e.device));
+      if (!device || device->state == EnrollmentState::kCheckedOut ||
+          (device->certificate_fingerprint != p.renewed_fingerprint &&
+           !tx.load_raw(keys::pending_identity(e.device, p.renewed_fingerprint))))
+        return;
+    }
+    tx.put(keys::pending_identity(e.device, p.fingerprint), "");
     tx.put(keys::certificate(p.fingerprint, e.device), "");
-    if (!device) return;
-    if (device->next_certificate_fingerprint != p.fingerprint) drop_next_certificate(tx, *device);
-    if (device->certificate_fingerprint != p.fingerprint)
-      device->next_certificate_fingerprint = p.fingerprint;
-    tx.save(keys::device(e.device), *device);
   }
 
-  void operator()(const events::ReenrollmentAllowed&) {
+  void operator()(const events::ReenrollmentAllowed& p) {
     auto device = tx.load<DeviceRecord>(keys::device(e.device));
     if (!device) return;
     device->reenrollment_allowed = "allowed by " + e.actor;
+    device->reenrollment_allowed_until = p.expires_at;
     tx.save(keys::device(e.device), *device);
   }
 

@@ -1,6 +1,7 @@
 // The projection's key layout in RocksDB (one keyspace, prefixes by kind):
 //   d/<udid>                    → DeviceRecord
 //   c/<cert fingerprint>/<udid> → "" (that device is bound to that certificate)
+//   r/<udid>/<cert fingerprint> → "" (an identity bound to the device, not used yet: IdentityBound)
 //   q/<udid>/<seq, 16 hex>      → command UUID: the hot queue, FIFO by log offset
 //   m/<udid>/<command uuid>     → CommandRecord (history; prunable, the log keeps everything)
 //   b/<udid>/<command uuid>     → the command plist, while the command is queued
@@ -42,6 +43,12 @@ inline std::string certificate_prefix(std::string_view fingerprint) {
 }
 inline std::string certificate(std::string_view fingerprint, std::string_view udid) {
   return certificate_prefix(fingerprint) + std::string(udid);
+}
+inline std::string pending_identity_prefix(std::string_view udid) {
+  return "r/" + std::string(udid) + "/";
+}
+inline std::string pending_identity(std::string_view udid, std::string_view fingerprint) {
+  return pending_identity_prefix(udid) + std::string(fingerprint);
 }
 inline std::string queue_prefix(std::string_view udid) {
   return "q/" + std::string(udid) + "/";

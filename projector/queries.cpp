@@ -30,6 +30,16 @@ std::vector<DeviceId> StoreReader::devices_for_certificate(const std::string& fi
   return out;
 }
 
+std::vector<std::string> StoreReader::pending_identities(const DeviceId& udid) const {
+  std::vector<std::string> out;
+  const auto prefix = keys::pending_identity_prefix(udid.value());
+  store_.scan(prefix, {}, [&](std::string_view key, std::string_view) {
+    out.emplace_back(key.substr(prefix.size()));
+    return true;
+  });
+  return out;
+}
+
 std::optional<CommandRecord> StoreReader::command(const DeviceId& udid,
                                                   const CommandUuid& uuid) const {
   return load<CommandRecord>(store_, keys::command(udid.value(), uuid.value()));

@@ -26,6 +26,8 @@ class ProjectionReader {
   // The devices bound to a certificate: one, or none. More than one only if devices claimed it at
   // the same moment on different nodes; ingest then refuses it to all but those already bound.
   virtual std::vector<DeviceId> devices_for_certificate(const std::string& fingerprint) const = 0;
+  // Identities bound to the device that it has not used yet (IdentityBound), by fingerprint.
+  virtual std::vector<std::string> pending_identities(const DeviceId& udid) const = 0;
   // The first queued command in FIFO order, passing over commands the device answered NotNow
   // to in its current session (since its latest Idle poll): those wait for its next session.
   virtual std::optional<QueuedCommand> next_command(const DeviceId& udid) const = 0;
@@ -56,6 +58,7 @@ class StoreReader final : public ProjectionReader {
   explicit StoreReader(const Store& store) : store_(store) {}
   std::optional<DeviceRecord> device(const DeviceId& udid) const override;
   std::vector<DeviceId> devices_for_certificate(const std::string& fingerprint) const override;
+  std::vector<std::string> pending_identities(const DeviceId& udid) const override;
   std::optional<QueuedCommand> next_command(const DeviceId& udid) const override;
   std::optional<std::string> unlock_token_sealed(const DeviceId& udid) const override;
   std::optional<CommandRecord> command(const DeviceId& udid,

@@ -18,10 +18,7 @@ struct DeviceRecord {
   EnrollmentState state = EnrollmentState::kAuthenticated;
   std::string topic;
   std::string serial_number;
-  std::string certificate_fingerprint;  // the identity bound at Authenticate
-  // A newer identity bound beside it (IdentityBound: renewal, or a profile made for this UDID),
-  // accepted too until the device first presents it, which makes it the current one.
-  std::string next_certificate_fingerprint;
+  std::string certificate_fingerprint;  // the identity bound at Authenticate (or promoted since)
   std::string identity_source;
   std::string token_hex;
   std::string push_magic;
@@ -45,8 +42,10 @@ struct DeviceRecord {
   std::string enrollment_profile;  // PayloadUUID of the Cairn profile it enrolled with, if any
   bool development_apns = false;   // that profile's UseDevelopmentAPNS
   // Why it may enroll again with a new identity while enrolled (an admin's ReenrollmentAllowed,
-  // or "erased": it acknowledged EraseDevice); empty: it may not. Cleared by Authenticate.
+  // or "erased": it acknowledged EraseDevice), and until when; empty: it may not. Cleared by
+  // Authenticate.
   std::string reenrollment_allowed;
+  std::string reenrollment_allowed_until;
 
   template <class Archive>
   void serialize(Archive& a) {
@@ -54,7 +53,7 @@ struct DeviceRecord {
       push_magic, unlock_token_escrowed, awaiting_configuration, first_seen, last_seen,
       authenticated_at, enrolled_at, checked_out_at, enrollments, queue_floor, session_start,
       last_push_at, push_token_invalid_since, push_token_invalid_reason, inactive_since,
-      enrollment_profile, next_certificate_fingerprint, development_apns, reenrollment_allowed);
+      enrollment_profile, development_apns, reenrollment_allowed, reenrollment_allowed_until);
   }
 };
 

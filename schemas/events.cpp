@@ -150,7 +150,7 @@ void IdentityBound::serialize(Archive& a) {
 
 template <class Archive>
 void ReenrollmentAllowed::serialize(Archive& a) {
-  a(make_nvp("note", note));
+  a(make_nvp("note", note), make_nvp("expires_at", expires_at));
 }
 
 template <class Archive>

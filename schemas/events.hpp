@@ -273,7 +273,8 @@ struct EnrollmentRequested {
 // A new identity certificate bound to the device (the record key) while its current one stays
 // valid: a SCEP renewal signed with the current identity, or an identity from a profile made for
 // this UDID. The device may present it from its next message on; the first message that does
-// makes it the device's certificate and retires the old one.
+// makes it the device's certificate and retires the old one (and any other pending). A renewal
+// counts only if, in log order, `renewed_fingerprint` is still the device's.
 struct IdentityBound {
   static constexpr std::string_view kType = "IdentityBound";
   static constexpr int kVersion = 1;
@@ -291,6 +292,7 @@ struct ReenrollmentAllowed {
   static constexpr std::string_view kType = "ReenrollmentAllowed";
   static constexpr int kVersion = 1;
   std::string note;
+  std::string expires_at;  // RFC 3339: an Authenticate after it is refused again
   template <class Archive>
   void serialize(Archive& a);
 };

@@ -215,7 +215,7 @@ TEST_F(Enrollment, ARenewedIdentityIsBoundToTheSameDeviceAndRetiresTheOld) {
   ASSERT_EQ(outcome.pki_status, pki::scep::kSuccess) << outcome.problem;
   const auto second = renewal.identity(std::move(outcome.certificate));
   const std::string renewed = crypto::certificate_fingerprint(second.cert.get());
-  EXPECT_NE(device_record("RENEW-1").find("\"next_certificate_fingerprint\":\"" + renewed),
+  EXPECT_NE(device_record("RENEW-1").find("\"pending_identities\":[\"" + renewed + "\"]"),
             std::string::npos);
   EXPECT_EQ(device.report("Idle")->status, 200);  // the old one works until the new one is used
 
@@ -238,6 +238,16 @@ TEST_F(Enrollment, ARenewedIdentityIsBoundToTheSameDeviceAndRetiresTheOld) {
   devsim::ScepRequestOptions foreign;
   foreign.renew = &stranger;
   EXPECT_EQ(pki_operation(devsim::ScepClient(ra.get(), foreign), true).fail_info, "4");
+  // Generic SCEP clients renew what they hold with the challenge they were given: judged like a
+  // PKCSReq (an identity, bound to no device).
+  foreign.challenge =
+      *verified_profile(node_.admin_get("/v1/enrollment/profile?reusable_challenge=1")->body)
+           .array("PayloadContent")
+           ->at(1)
+           .dict("PayloadContent")
+           ->string("Challenge");
+  EXPECT_EQ(pki_operation(devsim::ScepClient(ra.get(), foreign), true).pki_status,
+            pki::scep::kSuccess);
   EXPECT_EQ(count_events("IdentityBound"), 1u);
   const auto caps = anonymous()->Get("/scep?operation=GetCACaps");
   EXPECT_NE(caps->body.find("Renewal"), std::string::npos);
@@ -265,12 +275,18 @@ TEST_F(Enrollment, AnEnrolledDeviceIsNotTakenOverByAnotherIdentity) {
   EXPECT_EQ(replacement.put(check_in, authenticate_body("HELD-1"))->status, 200);
   EXPECT_NE(device_record("HELD-1").find("\"development_apns\":true"), std::string::npos);
   EXPECT_EQ(node_.admin_get("/v1/enrollment/profile?udid=a/b")->status, 400);
+  EXPECT_EQ(node_.admin_get("/v1/enrollment/profile?udid=HELD-1&reusable_challenge=1")->status,
+            400);
 
   // An admin allows one re-enrollment (the device was reset by hand).
   EXPECT_EQ(intruder.checkin(authenticate_body("HELD-1"))->status, 403);
   EXPECT_EQ(
-      node_.admin()->Post("/v1/devices/HELD-1/reenrollment?note=reset", "", "text/plain")->status,
-      200);
+      node_.admin()->Post("/v1/devices/HELD-1/reenrollment?hours=0", "", "text/plain")->status,
+      400);
+  const auto allowed =
+      node_.admin()->Post("/v1/devices/HELD-1/reenrollment?note=reset", "", "text/plain");
+  EXPECT_EQ(allowed->status, 200);
+  EXPECT_NE(allowed->body.find("reenrollment_allowed_until"), std::string::npos);
   EXPECT_EQ(intruder.checkin(authenticate_body("HELD-1"))->status, 200);
   EXPECT_EQ(node_.admin()->Post("/v1/devices/NOPE/reenrollment", "", "text/plain")->status, 404);
   EXPECT_EQ(count_events("ReenrollmentAllowed"), 1u);

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include "common/clock.hpp"
 #include "common/encoding.hpp"
 #include "common/errors.hpp"
 #include "crypto/digest.hpp"
@@ -51,6 +52,10 @@ class FailingReader final : public projector::ProjectionReader {
   std::vector<DeviceId> devices_for_certificate(const std::string& f) const override {
     check();
     return inner_.devices_for_certificate(f);
+  }
+  std::vector<std::string> pending_identities(const DeviceId& u) const override {
+    check();
+    return inner_.pending_identities(u);
   }
   std::optional<projector::QueuedCommand> next_command(const DeviceId& u) const override {
     check();
@@ -111,6 +116,23 @@ class DeviceServiceTest : public ::testing::Test {
   }
   DeviceAnswer report(const std::string& body) {
     return service.report(Plist::parse(body), body, who);
+  }
+  // Authenticate for `udid` with the identity whose fingerprint is 64 × `identity`.
+  void authenticate_as(const std::string& udid, char identity) {
+    const auto body = testing::authenticate_body(udid);
+    service.checkin(Plist::parse(body), body, ClientIdentity{std::string(64, identity), "tls"});
+  }
+  void bind(const std::string& udid, const std::string& fingerprint, const std::string& reason,
+            const std::string& renewed) {
+    writer.append_and_wait_applied({writer.make(
+        udid, "scep",
+        events::IdentityBound{fingerprint, "2027-11-23T00:00:00.000Z", reason, renewed})});
+  }
+  void allow_reenrollment(const std::string& udid, std::chrono::hours valid_for) {
+    writer.append_and_wait_applied(
+        {writer.make(udid, "admin",
+                     events::ReenrollmentAllowed{
+                         "", format_rfc3339(std::chrono::system_clock::now() + valid_for)})});
   }
 };
 
@@ -194,36 +216,33 @@ TEST_F(DeviceServiceTest, ALaggingProjectionGives503NotAnUnenrolling401) {
 
 // Authenticate with a new identity for an enrolled UDID would hand that device's commands to
 // whoever holds the identity: refused (403, not the unenrolling 401) unless the UDID is free
-// again (CheckOut) or an admin allowed it, and then only once.
+// again (CheckOut) or an admin allowed it, and then only once and only for a while.
 TEST_F(DeviceServiceTest, AnEnrolledUdidIsNotTakenOverByAnotherIdentity) {
   checkin(testing::authenticate_body("U1"));
   checkin(testing::token_update_body("U1"));
-  const auto authenticate = testing::authenticate_body("U1");
-  auto authenticate_as = [&](char who) {
-    service.checkin(Plist::parse(authenticate), authenticate,
-                    ClientIdentity{std::string(64, who), "tls"});
-  };
   try {
-    authenticate_as('b');
+    authenticate_as("U1", 'b');
     FAIL() << "an enrolled UDID was taken over";
   } catch (const ClientError& e) {
     EXPECT_EQ(e.status(), 403);
     EXPECT_NE(std::string(e.what()).find("/v1/devices/U1/reenrollment"), std::string::npos);
   }
   EXPECT_EQ(reader.device(DeviceId("U1"))->certificate_fingerprint, std::string(64, 'a'));
-  EXPECT_NO_THROW(checkin(authenticate));  // the same identity again is not a takeover
+  EXPECT_NO_THROW(authenticate_as("U1", 'a'));  // the same identity again is not a takeover
 
-  writer.append_and_wait_applied({writer.make("U1", "admin", events::ReenrollmentAllowed{""})});
+  allow_reenrollment("U1", std::chrono::hours(-1));  // expired already
+  EXPECT_THROW(authenticate_as("U1", 'b'), ClientError);
+  allow_reenrollment("U1", std::chrono::hours(1));
   EXPECT_EQ(reader.device(DeviceId("U1"))->reenrollment_allowed, "allowed by admin");
-  EXPECT_NO_THROW(authenticate_as('b'));
+  EXPECT_NO_THROW(authenticate_as("U1", 'b'));
   const auto device = reader.device(DeviceId("U1"));
   EXPECT_EQ(device->certificate_fingerprint, std::string(64, 'b'));
   EXPECT_EQ(device->reenrollment_allowed, "");
-  EXPECT_THROW(authenticate_as('c'), ClientError);  // the permission was used up
+  EXPECT_THROW(authenticate_as("U1", 'c'), ClientError);  // the permission was used up
 
   const auto checkout = testing::checkout_body("U1");
   service.checkin(Plist::parse(checkout), checkout, ClientIdentity{std::string(64, 'b'), "tls"});
-  EXPECT_NO_THROW(authenticate_as('c'));
+  EXPECT_NO_THROW(authenticate_as("U1", 'c'));
 }
 
 TEST_F(DeviceServiceTest, ADeviceErasedThroughCairnMayEnrollAgain) {
@@ -234,10 +253,10 @@ TEST_F(DeviceServiceTest, ADeviceErasedThroughCairnMayEnrollAgain) {
       events::CommandEnqueued{"ERASE-1", "EraseDevice",
                               testing::command_body("ERASE-1", "EraseDevice"), false})});
   report(testing::report_body("U1", "Acknowledged", "ERASE-1"));
-  EXPECT_EQ(reader.device(DeviceId("U1"))->reenrollment_allowed, "erased");
-  const auto authenticate = testing::authenticate_body("U1");
-  EXPECT_NO_THROW(service.checkin(Plist::parse(authenticate), authenticate,
-                                  ClientIdentity{std::string(64, 'e'), "tls"}));
+  const auto device = reader.device(DeviceId("U1"));
+  EXPECT_EQ(device->reenrollment_allowed, "erased");
+  EXPECT_FALSE(device->reenrollment_allowed_until.empty());
+  EXPECT_NO_THROW(authenticate_as("U1", 'e'));
 }
 
 // A renewed identity (IdentityBound) works beside the current one until the device first uses
@@ -246,33 +265,51 @@ TEST_F(DeviceServiceTest, ARenewedIdentityReplacesTheOldOneOnFirstUse) {
   checkin(testing::authenticate_body("U1"));
   checkin(testing::token_update_body("U1"));
   const std::string renewed(64, 'r');
-  writer.append_and_wait_applied(
-      {writer.make("U1", "scep",
-                   events::IdentityBound{renewed, "2027-11-23T00:00:00.000Z", "renewal",
-                                         std::string(64, 'a')})});
-  EXPECT_EQ(reader.device(DeviceId("U1"))->next_certificate_fingerprint, renewed);
+  bind("U1", renewed, "renewal", std::string(64, 'a'));
+  EXPECT_EQ(reader.pending_identities(DeviceId("U1")), std::vector{renewed});
   const auto idle = testing::report_body("U1", "Idle");
   EXPECT_NO_THROW(report(idle));  // the old one still works
   EXPECT_NO_THROW(service.report(Plist::parse(idle), idle, ClientIdentity{renewed, "tls"}));
-  const auto device = reader.device(DeviceId("U1"));
-  EXPECT_EQ(device->certificate_fingerprint, renewed);
-  EXPECT_EQ(device->next_certificate_fingerprint, "");
+  EXPECT_EQ(reader.device(DeviceId("U1"))->certificate_fingerprint, renewed);
+  EXPECT_TRUE(reader.pending_identities(DeviceId("U1")).empty());
   EXPECT_TRUE(reader.devices_for_certificate(std::string(64, 'a')).empty());
   EXPECT_THROW(report(idle), NotManaged);
 }
 
-// An identity issued for a UDID (a profile made for it) may enroll it even while another
-// identity holds it: the admin who made the profile for that device vouched for it.
-TEST_F(DeviceServiceTest, AnIdentityBoundToTheUdidMayEnrollIt) {
+// A renewal is decided again in log order: once the renewed identity is no longer the device's
+// (it re-enrolled meanwhile, say on another node), its successor is not bound.
+TEST_F(DeviceServiceTest, ARenewalOfAnIdentityTheDeviceNoLongerHasBindsNothing) {
   checkin(testing::authenticate_body("U1"));
-  const std::string bound(64, 'p');
-  writer.append_and_wait_applied({writer.make(
-      "U1", "scep", events::IdentityBound{bound, "2027-11-23T00:00:00.000Z", "profile", ""})});
-  const auto authenticate = testing::authenticate_body("U1");
-  EXPECT_NO_THROW(
-      service.checkin(Plist::parse(authenticate), authenticate, ClientIdentity{bound, "tls"}));
-  EXPECT_EQ(reader.device(DeviceId("U1"))->certificate_fingerprint, bound);
-  EXPECT_EQ(reader.device(DeviceId("U1"))->next_certificate_fingerprint, "");
+  bind("U1", std::string(64, 'r'), "renewal", std::string(64, 'z'));
+  EXPECT_TRUE(reader.pending_identities(DeviceId("U1")).empty());
+  EXPECT_TRUE(reader.devices_for_certificate(std::string(64, 'r')).empty());
+  bind("NEVER-SEEN", std::string(64, 's'), "renewal", std::string(64, 'a'));
+  EXPECT_TRUE(reader.devices_for_certificate(std::string(64, 's')).empty());
+}
+
+// Identities issued for a UDID (profiles made for it) may enroll it even while another identity
+// holds it; several may be pending at once (a retried request, two profiles), and the first one
+// used drops the others.
+TEST_F(DeviceServiceTest, AnIdentityBoundToTheUdidMayEnrollItAndDropsTheOthers) {
+  checkin(testing::authenticate_body("U1"));
+  bind("U1", std::string(64, 'p'), "profile", "");
+  bind("U1", std::string(64, 'q'), "profile", "");
+  EXPECT_EQ(reader.pending_identities(DeviceId("U1")).size(), 2u);
+  EXPECT_NO_THROW(authenticate_as("U1", 'q'));
+  EXPECT_EQ(reader.device(DeviceId("U1"))->certificate_fingerprint, std::string(64, 'q'));
+  EXPECT_TRUE(reader.pending_identities(DeviceId("U1")).empty());
+  EXPECT_THROW(authenticate_as("U1", 'p'), ClientError);
+}
+
+// An identity bound before the device's first Authenticate is dropped when the device enrolls
+// with another one: it must not stay a key to the device.
+TEST_F(DeviceServiceTest, AnIdentityBoundBeforeEnrollmentIsDroppedWhenAnotherEnrolls) {
+  bind("NEW-1", std::string(64, 'p'), "profile", "");
+  EXPECT_EQ(reader.devices_for_certificate(std::string(64, 'p')), std::vector{DeviceId("NEW-1")});
+  authenticate_as("NEW-1", 'a');
+  EXPECT_TRUE(reader.pending_identities(DeviceId("NEW-1")).empty());
+  EXPECT_TRUE(reader.devices_for_certificate(std::string(64, 'p')).empty());
+  EXPECT_THROW(authenticate_as("NEW-1", 'p'), ClientError);
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 
 #include "common/errors.hpp"
 #include "crypto/certificate.hpp"
+#include "crypto/cms_signature.hpp"
 #include "devsim/scep_client.hpp"
 
 namespace cairn::pki::scep {
@@ -83,6 +84,39 @@ TEST(Scep, ABadSignatureIsRefusedWithASignedFailureTheClientAccepts) {
     EXPECT_EQ(outcome.fail_info, "1");
     EXPECT_FALSE(outcome.certificate);
   }
+}
+
+// A certificate copying a device's issuer and serial, with someone else's key, must not pass for
+// the device's (a forged RenewalReq carrying both): the signer is the certificate the signature
+// verified with.
+TEST(Scep, TheSignerIsTheCertificateTheSignatureVerifiedWith) {
+  Server s;
+  const Identity device = issue_certificate(s.ca, "victim", CertUsage::kClient, {}, 30);
+  // The certificates of a SignedData are a DER SET OF, sorted by encoding: the dangerous case is
+  // the impostor's sorting first (the signature verifies with it). Try keys until it does.
+  Identity impostor;
+  std::string forged;
+  for (int attempt = 0; attempt < 64 && forged.empty(); ++attempt) {
+    impostor = {generate_ec_p256_key(), crypto::X509Ptr(X509_dup(device.cert.get()))};
+    X509_set_pubkey(impostor.cert.get(), impostor.key.get());
+    ASSERT_TRUE(X509_sign(impostor.cert.get(), impostor.key.get(), EVP_sha256()));
+    devsim::ScepRequestOptions o;
+    o.renew = &impostor;
+    devsim::ScepClient client(s.ra.cert.get(), o);
+    auto bio = crypto::memory_bio(client.pkcs_req());
+    crypto::CmsPtr cms(d2i_CMS_bio(bio.get(), nullptr));
+    ASSERT_TRUE(cms);
+    ASSERT_EQ(CMS_add1_cert(cms.get(), device.cert.get()), 1);
+    const std::string der = crypto::cms_der(cms.get());
+    auto reread = crypto::memory_bio(der);
+    crypto::CmsPtr parsed(d2i_CMS_bio(reread.get(), nullptr));
+    crypto::X509StackPtr certs(CMS_get1_certs(parsed.get()));
+    if (X509_cmp(sk_X509_value(certs.get(), 0), impostor.cert.get()) == 0) forged = der;
+  }
+  ASSERT_FALSE(forged.empty());
+  const Request r = decode_request(forged, s.ra);
+  EXPECT_EQ(r.envelope.type, MessageType::kRenewalReq);
+  EXPECT_EQ(X509_cmp(r.envelope.signer.get(), impostor.cert.get()), 0);
 }
 
 TEST(Scep, WeakKeysAreRefused) {

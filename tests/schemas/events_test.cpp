@@ -51,7 +51,7 @@ std::vector<Event> one_of_each() {
                           "35 000000 000000 0", "CN=device", std::string(64, 'f')},
       IdentityBound{std::string(64, 'd'), "2027-11-23T00:00:00.000Z", "renewal",
                     std::string(64, 'c')},
-      ReenrollmentAllowed{"erased by hand at the service desk"},
+      ReenrollmentAllowed{"erased by hand at the service desk", "2026-11-24T00:00:00.000Z"},
   };
   EXPECT_EQ(payloads.size(), std::variant_size_v<Payload>);
   std::vector<Event> out;
