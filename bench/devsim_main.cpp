@@ -97,6 +97,12 @@ std::string command_plist(const std::string& uuid, const std::string& type, int 
   command.set_string("RequestType", type);
   if (type == "InstallProfile")
     command.set_data("Payload", sample_profile("com.example.load." + std::to_string(n)));
+  if (type == "DeviceInformation") {
+    Plist queries = Plist::new_array();
+    for (const char* q : {"UDID", "DeviceName", "OSVersion", "ModelName", "SerialNumber"})
+      plist_array_append_item(queries.root(), plist_new_string(q));
+    command.set("Queries", std::move(queries));
+  }
   plist_dict_set_item(p.root(), "Command", plist_copy(command.root()));
   return p.to_xml();
 }

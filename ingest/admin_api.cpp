@@ -1,12 +1,21 @@
 #include "ingest/admin_api.hpp"
 
+#include <rapidjson/document.h>
+
+#include <map>
+#include <set>
+
 #include "common/clock.hpp"
 #include "common/errors.hpp"
 #include "common/json_writer.hpp"
+#include "crypto/digest.hpp"
 #include "ingest/device_service.hpp"
 #include "pki/issuer.hpp"
 #include "pki/push_certificate.hpp"
 #include "plist/plist.hpp"
+#include "protocol/access_rights.hpp"
+#include "protocol/command_catalog.hpp"
+#include "protocol/command_json.hpp"
 #include "protocol/messages.hpp"
 
 namespace cairn::ingest {
@@ -95,10 +104,8 @@ ApiResponse not_found(std::string_view what) {
   return {404, j.str()};
 }
 
-using IdErrors = std::vector<std::pair<std::string, std::string>>;  // device id → why refused
-
 // NanoMDM's per-ID status object: {"status": {"<id>": {"<field>": "<why>"}}}, omitted if empty.
-void write_id_errors(JsonWriter& j, const IdErrors& errors, std::string_view field) {
+void write_id_errors(JsonWriter& j, const IdRefusals& errors, std::string_view field) {
   if (errors.empty()) return;
   j.key("status").begin_object();
   for (const auto& [id, why] : errors) j.key(id).begin_object().field(field, why).end_object();
@@ -106,7 +113,7 @@ void write_id_errors(JsonWriter& j, const IdErrors& errors, std::string_view fie
 }
 
 // NanoMDM's status codes: 200 all accepted, 207 some, 500 none.
-int multi_status(const IdErrors& errors, bool any_accepted) {
+int multi_status(const IdRefusals& errors, bool any_accepted) {
   return errors.empty() ? 200 : any_accepted ? 207 : 500;
 }
 
@@ -131,52 +138,167 @@ std::vector<std::string> split_ids(std::string_view ids) {
   return out;
 }
 
-std::string AdminApi::refusal(const std::string& udid) const {
+std::string AdminApi::refusal(const std::string& udid, std::optional<DeviceRecord>* device) const {
   if (!is_valid_identifier(udid)) return "invalid device id";
   auto d = reader_.device(DeviceId(udid));
   if (!d) return "unknown device";
   if (d->state == projector::EnrollmentState::kCheckedOut) return "device checked out";
+  if (device) *device = std::move(d);
   return {};
 }
 
+AdminApi::Queued AdminApi::enqueue_to(const std::vector<std::string>& ids,
+                                      const std::string& command_uuid,
+                                      const std::string& request_type, const std::string& xml,
+                                      int64_t access_right, bool no_push, const Principal& actor) {
+  Queued out;
+  size_t missing_rights = 0;
+  // Devices share a handful of enrollment profiles: each is read once per request.
+  std::map<std::string, int64_t> rights_of_profile;
+  std::vector<events::Event> batch;
+  batch.reserve(ids.size());
+  const CommandUuid uuid(command_uuid);
+  for (const auto& id : ids) {
+    std::optional<DeviceRecord> d;
+    std::string why = refusal(id, &d);
+    if (why.empty() && reader_.command(DeviceId(id), uuid)) {
+      why = "command UUID already used for this device";
+    } else if (why.empty() && access_right != 0 && !d->enrollment_profile.empty()) {
+      auto [it, added] =
+          rights_of_profile.try_emplace(d->enrollment_profile, protocol::kAllAccessRights);
+      if (added)
+        if (const auto p = reader_.enrollment_profile(d->enrollment_profile))
+          it->second = p->access_rights;
+      if ((it->second & access_right) == 0) {
+        why = request_type + " needs access right " + protocol::access_right_label(access_right) +
+              ", which the device's enrollment profile does not grant";
+        ++missing_rights;
+      }
+    }
+    if (!why.empty()) {
+      out.refused.emplace_back(id, std::move(why));
+      continue;
+    }
+    batch.push_back(writer_.make(
+        id, actor.name, events::CommandEnqueued{command_uuid, request_type, xml, no_push}));
+  }
+  if (!batch.empty()) writer_.append_and_wait_applied(batch);
+  out.any_queued = !batch.empty();
+  out.all_for_access_rights = !out.refused.empty() && missing_rights == out.refused.size();
+  return out;
+}
+
 ApiResponse AdminApi::enqueue(const std::vector<std::string>& ids, std::string_view body,
-                              bool no_push, const Principal& actor) {
+                              bool no_push, const Principal& actor, bool validate) {
   if (ids.empty()) throw BadRequest("no device ids in the path");
   const Plist parsed = Plist::parse(body);
   const auto command = protocol::decode_command(parsed);
   if (!is_valid_identifier(command.uuid.value()))
     throw BadRequest("CommandUUID must be 1-128 characters of [A-Za-z0-9._-]");
-  const std::string xml = command_xml(body, parsed);
-
-  IdErrors errors;
-  std::vector<events::Event> batch;
-  for (const auto& id : ids) {
-    std::string why = refusal(id);
-    if (why.empty() && reader_.command(DeviceId(id), command.uuid))
-      why = "command UUID already used for this device";
-    if (!why.empty()) {
-      errors.emplace_back(id, why);
-      continue;
-    }
-    batch.push_back(writer_.make(
-        id, actor.name,
-        events::CommandEnqueued{command.uuid.value(), command.request_type, xml, no_push}));
-  }
-  if (!batch.empty()) writer_.append_and_wait_applied(batch);
-
+  const auto& catalog = protocol::CommandCatalog::builtin();
+  const protocol::CommandSpec* spec =
+      validate ? &catalog.validate(parsed) : catalog.find(command.request_type);
+  const auto queued =
+      enqueue_to(ids, command.uuid.value(), command.request_type, command_xml(body, parsed),
+                 spec ? spec->access_right : 0, no_push, actor);
   JsonWriter j;
   j.begin_object();
-  write_id_errors(j, errors, "command_error");
+  write_id_errors(j, queued.refused, "command_error");
   if (no_push) j.field("no_push", true);
-  if (batch.empty()) j.field("command_error", "no device accepted the command");
+  if (!queued.any_queued) j.field("command_error", "no device accepted the command");
   j.field("command_uuid", command.uuid.value()).field("request_type", command.request_type);
   j.end_object();
-  return {multi_status(errors, !batch.empty()), j.str()};
+  const int status = !queued.any_queued && queued.all_for_access_rights
+                         ? 403
+                         : multi_status(queued.refused, queued.any_queued);
+  return {status, j.str()};
+}
+
+ApiResponse AdminApi::enqueue_typed(std::string_view json, const Principal& actor) {
+  rapidjson::Document doc;
+  doc.Parse(json.data(), json.size());
+  if (doc.HasParseError() || !doc.IsObject()) throw BadRequest("the body must be a JSON object");
+  auto member = [&](const char* name) -> const rapidjson::Value* {
+    const auto it = doc.FindMember(name);
+    return it == doc.MemberEnd() ? nullptr : &it->value;
+  };
+  const auto* type = member("request_type");
+  if (!type || !type->IsString()) throw BadRequest("request_type: a string is required");
+  const auto& catalog = protocol::CommandCatalog::builtin();
+  const std::string request_type(type->GetString(), type->GetStringLength());
+  const protocol::CommandSpec* spec = catalog.find(request_type);
+  if (!spec)
+    throw protocol::InvalidCommand("request_type", "unknown request type \"" + request_type +
+                                                       "\" (" +
+                                                       std::to_string(catalog.commands().size()) +
+                                                       " are known: GET /api/v1/catalog)");
+  const auto* devices = member("devices");
+  if (!devices || !devices->IsArray() || devices->Empty())
+    throw BadRequest("devices: a non-empty array of UDIDs is required");
+  std::vector<std::string> ids;
+  ids.reserve(devices->Size());
+  for (const auto& d : devices->GetArray()) {
+    if (!d.IsString()) throw BadRequest("devices: every item must be a UDID string");
+    ids.emplace_back(d.GetString(), d.GetStringLength());
+  }
+  std::string uuid = crypto::uuid_v4();
+  if (const auto* given = member("command_uuid")) {
+    if (!given->IsString() || !is_valid_identifier(given->GetString()))
+      throw BadRequest("command_uuid must be 1-128 characters of [A-Za-z0-9._-]");
+    uuid = given->GetString();
+  }
+  bool no_push = false;
+  if (const auto* flag = member("no_push")) {
+    if (!flag->IsBool()) throw BadRequest("no_push must be a boolean");
+    no_push = flag->GetBool();
+  }
+  static const std::set<std::string, std::less<>> kApiMembers{"request_type", "devices",
+                                                              "command_uuid", "no_push"};
+  const Plist command = protocol::command_from_json(catalog, *spec, doc, uuid, kApiMembers);
+  const auto queued =
+      enqueue_to(ids, uuid, request_type, command.to_xml(), spec->access_right, no_push, actor);
+  JsonWriter j;
+  j.begin_object()
+      .field("command_uuid", uuid)
+      .field("request_type", request_type)
+      .field("queued", static_cast<int64_t>(ids.size() - queued.refused.size()));
+  if (!queued.refused.empty()) {
+    j.key("refused").begin_object();
+    for (const auto& [id, why] : queued.refused) j.field(id, why);
+    j.end_object();
+  }
+  j.end_object();
+  const int status = queued.refused.empty()         ? 200
+                     : queued.any_queued            ? 207
+                     : queued.all_for_access_rights ? 403
+                                                    : 422;
+  return {status, j.str()};
+}
+
+ApiResponse AdminApi::catalog() const {
+  const auto& c = protocol::CommandCatalog::builtin();
+  JsonWriter j;
+  j.begin_object().field("source", c.source()).key("commands").begin_array();
+  for (const auto& spec : c.commands()) {
+    j.begin_object()
+        .field("request_type", spec.request_type)
+        .field("title", spec.title)
+        .field("access_right", spec.access_right)
+        .key("os")
+        .begin_object();
+    for (const auto& [os, support] : spec.os) {
+      j.key(os).begin_object().field("introduced", support.introduced);
+      j.field_if("access_right", support.access_right).end_object();
+    }
+    j.end_object().end_object();
+  }
+  j.end_array().end_object();
+  return {200, j.str()};
 }
 
 ApiResponse AdminApi::push(const std::vector<std::string>& ids, const Principal& actor) {
   if (ids.empty()) throw BadRequest("no device ids in the path");
-  IdErrors errors;
+  IdRefusals errors;
   std::vector<events::Event> batch;
   for (const auto& id : ids) {
     if (auto why = refusal(id); !why.empty()) {

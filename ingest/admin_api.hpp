@@ -4,6 +4,7 @@
 #pragma once
 
 #include <chrono>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -23,15 +24,25 @@ struct ApiResponse {
   std::string content_type = "application/json";
 };
 
+using IdRefusals = std::vector<std::pair<std::string, std::string>>;  // device id → why refused
+
 class AdminApi {
  public:
   AdminApi(EventWriter& writer, const projector::ProjectionReader& reader,
            const projector::Store& store, eventlog::EventLog& log, const crypto::SecretBox& secrets)
       : writer_(writer), reader_(reader), store_(store), log_(log), secrets_(secrets) {}
 
-  // PUT /v1/enqueue/{ids}: 200 all queued, 207 some, 500 none (per-ID reasons in "status").
+  // PUT /v1/enqueue/{ids}: 200 all queued, 207 some, 500 none (per-ID reasons in "status"), 403
+  // when every device lacks the access right the command needs. The plist is checked against
+  // the command catalog (400 naming the field) unless `validate` is false (experiments).
   ApiResponse enqueue(const std::vector<std::string>& ids, std::string_view command_plist,
-                      bool no_push, const Principal& actor);
+                      bool no_push, const Principal& actor, bool validate = true);
+  // POST /api/v1/commands: {"request_type", "devices": [...], fields...} (protocol/command_json),
+  // one CommandUUID for all its devices (generated unless "command_uuid" is given). 200 all
+  // queued, 207 some, 403 none for want of access rights, 422 none for other reasons.
+  ApiResponse enqueue_typed(std::string_view json, const Principal& actor);
+  // GET /api/v1/catalog: every request type with its access right and OS support.
+  ApiResponse catalog() const;
   // GET /v1/push/{ids}: records PushRequested for each known device.
   ApiResponse push(const std::vector<std::string>& ids, const Principal& actor);
 
@@ -55,8 +66,19 @@ class AdminApi {
   ApiResponse push_certificates() const;  // topics, expiry, a warning from 30 days before
 
  private:
-  // Why a device cannot take commands, or empty if it can.
-  std::string refusal(const std::string& udid) const;
+  // Why a device cannot take commands, or empty if it can (then `device` receives its record).
+  std::string refusal(const std::string& udid,
+                      std::optional<projector::DeviceRecord>* device = nullptr) const;
+  struct Queued {
+    IdRefusals refused;
+    bool any_queued = false;
+    bool all_for_access_rights = false;  // every refusal was a missing access right
+  };
+  // Records CommandEnqueued for each device that may take the command: known, not checked out,
+  // not holding this UUID already, and granted `access_right` by its enrollment profile.
+  Queued enqueue_to(const std::vector<std::string>& ids, const std::string& command_uuid,
+                    const std::string& request_type, const std::string& xml, int64_t access_right,
+                    bool no_push, const Principal& actor);
   // The device's final result for a command, read from the log where it is kept verbatim.
   std::string result_of(const projector::CommandRecord& c) const;
   void write_command(JsonWriter& j, const projector::CommandRecord& c, bool with_result) const;

@@ -120,7 +120,8 @@ HttpServer::HttpServer(HttpOptions options, DeviceService& devices, AdminApi& ad
   server_->set_keep_alive_timeout(options_.keep_alive_seconds);
   // Slightly above the limit: the pre-routing check below answers (and records) over-limit
   // requests that declare a length; httplib's own limit catches chunked ones.
-  server_->set_payload_max_length(options_.max_body_bytes + 1);
+  server_->set_payload_max_length(std::max(options_.max_body_bytes, options_.max_admin_body_bytes) +
+                                  1);
   // httplib's default socket options, plus keeping the descriptor to raise the backlog in bind().
   server_->set_socket_options([this](socket_t sock) {
     int yes = 1;
@@ -287,10 +288,17 @@ template <class Admin>
 void HttpServer::admin_routes(httplib::Server& s, Admin admin) {
   auto enqueue = admin([this](const httplib::Request& req, const Principal& p) {
     const bool no_push = req.has_param("nopush") && req.get_param_value("nopush") != "0";
-    return admin_.enqueue(split_ids(req.matches[1].str()), req.body, no_push, p);
+    // validate=0: the plist goes out as given, unchecked against the catalog (experiments).
+    const bool validate = req.get_param_value("validate") != "0";
+    return admin_.enqueue(split_ids(req.matches[1].str()), req.body, no_push, p, validate);
   });
   s.Put(R"(/v1/enqueue/([^/]+))", enqueue);
   s.Post(R"(/v1/enqueue/([^/]+))", enqueue);
+  s.Post("/api/v1/commands", admin([this](const httplib::Request& req, const Principal& p) {
+           return admin_.enqueue_typed(req.body, p);
+         }));
+  s.Get("/api/v1/catalog",
+        admin([this](const httplib::Request&, const Principal&) { return admin_.catalog(); }));
   s.Get(R"(/v1/push/([^/]+))", admin([this](const httplib::Request& req, const Principal& p) {
           return admin_.push(split_ids(req.matches[1].str()), p);
         }));
@@ -370,10 +378,13 @@ void HttpServer::routes() {
   s.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
     const std::string declared = req.get_header_value("Content-Length");
     const uint64_t length = declared.empty() ? 0 : std::strtoull(declared.c_str(), nullptr, 10);
-    if (length <= options_.max_body_bytes) return httplib::Server::HandlerResponse::Unhandled;
+    // Admin requests may be large (one command to 100,000 devices); device messages are not.
+    const bool admin = req.path.starts_with("/api/") || req.path.starts_with("/v1/");
+    const size_t limit = admin ? options_.max_admin_body_bytes : options_.max_body_bytes;
+    if (length <= limit) return httplib::Server::HandlerResponse::Unhandled;
     reject(req, res, 413,
            "body of " + std::to_string(length) + " bytes exceeds the limit of " +
-               std::to_string(options_.max_body_bytes),
+               std::to_string(limit),
            "", "");
     res.set_header("Connection", "close");
     return httplib::Server::HandlerResponse::Handled;

@@ -30,6 +30,7 @@ struct HttpOptions {
   std::string client_ca_pem;         // device CA; client certificates are optional but verified
   std::string trusted_proxy_header;  // e.g. X-Ssl-Client-Cert; empty disables
   size_t max_body_bytes = 4u << 20;
+  size_t max_admin_body_bytes = 64u << 20;  // /api/ and /v1/ requests (a command to 100k devices)
   // httplib serves each open connection on its own thread (idle keep-alive included) and
   // requests block on log syncs: size this above the number of concurrently connected devices.
   int threads = 256;

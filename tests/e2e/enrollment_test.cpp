@@ -46,11 +46,7 @@ class Enrollment : public ::testing::Test {
     return c;
   }
   void upload_push_certificate() {
-    const auto push = pki::issue_push_certificate(node_.ca(), kTopic, 30);
-    const auto r = node_.admin()->Put(
-        "/v1/pushcert",
-        crypto::certificate_pem(push.cert.get()) + pki::private_key_pem(push.key.get(), nullptr),
-        "application/x-pem-file");
+    const auto r = node_.upload_push_certificate(kTopic);
     ASSERT_EQ(r->status, 200) << r->body;
   }
   // The profile's content after checking its signature chains to the node's CA (it is signed
@@ -353,14 +349,7 @@ TEST(EnrollmentOta, AnInvitationLeadsThroughSignedAttributesToOneProfile) {
   TestNodeOptions options;
   options.ota_device_ca_file = files / "device-ca.pem";
   TestNode node(data.path(), options);
-  const auto push = pki::issue_push_certificate(node.ca(), kTopic, 30);
-  ASSERT_EQ(node.admin()
-                ->Put("/v1/pushcert",
-                      crypto::certificate_pem(push.cert.get()) +
-                          pki::private_key_pem(push.key.get(), nullptr),
-                      "application/x-pem-file")
-                ->status,
-            200);
+  ASSERT_EQ(node.upload_push_certificate(kTopic)->status, 200);
   auto invite = [&](const std::string& query) {
     auto r = node.admin()->Post("/v1/enrollment/invitations" + query, "", "text/plain");
     EXPECT_EQ(r->status, 201) << r->body;
@@ -667,14 +656,7 @@ TEST(EnrollmentExternalCa, AnImportedIntermediateIssuesTheServerAndDeviceIdentit
   EXPECT_TRUE(!refused || refused->status != 200);
   EXPECT_EQ(node.admin_get("/v1/devices/EXT-2")->status, 404);
 
-  const auto push = pki::issue_push_certificate(node.ca(), kTopic, 30);
-  ASSERT_EQ(node.admin()
-                ->Put("/v1/pushcert",
-                      crypto::certificate_pem(push.cert.get()) +
-                          pki::private_key_pem(push.key.get(), nullptr),
-                      "application/x-pem-file")
-                ->status,
-            200);
+  ASSERT_EQ(node.upload_push_certificate(kTopic)->status, 200);
   const auto download = node.admin_get("/v1/enrollment/profile");
   ASSERT_EQ(download->status, 200) << download->body;
   const Plist profile =

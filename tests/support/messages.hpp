@@ -10,6 +10,8 @@
 #include "common/encoding.hpp"
 #include "crypto/cms_signature.hpp"
 #include "plist/plist.hpp"
+#include "protocol/command_json.hpp"
+#include "tests/support/command_samples.hpp"
 
 namespace cairn::testing {
 
@@ -64,13 +66,14 @@ inline std::string report_body(const std::string& udid, const std::string& statu
   return plist_xml({{"Status", status}, {"UDID", udid}, {"CommandUUID", command_uuid}});
 }
 
+// A valid command of `request_type` (its required keys filled with samples).
 inline std::string command_body(const std::string& uuid, const std::string& request_type) {
-  Plist p = Plist::new_dict();
-  p.set_string("CommandUUID", uuid);
-  Plist command = Plist::new_dict();
-  command.set_string("RequestType", request_type);
-  plist_dict_set_item(p.root(), "Command", plist_copy(command.root()));
-  return p.to_xml();
+  const auto& catalog = protocol::CommandCatalog::builtin();
+  const protocol::CommandSpec* spec = catalog.find(request_type);
+  if (!spec) throw std::invalid_argument("no request type " + request_type);
+  rapidjson::Document fields;
+  fields.Parse(sample_command_json(*spec, /*all_keys=*/false).c_str());
+  return protocol::command_from_json(catalog, *spec, fields, uuid, {"request_type"}).to_xml();
 }
 
 // Base64 DER of a detached CMS signature over `body`, as a device puts in Mdm-Signature.

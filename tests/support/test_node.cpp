@@ -156,6 +156,14 @@ httplib::Result TestNode::admin_get(const std::string& path) const {
   return admin()->Get(path.c_str());
 }
 
+httplib::Result TestNode::upload_push_certificate(const std::string& topic) const {
+  const auto push = pki::issue_push_certificate(ca_, topic, 30);
+  return admin()->Put(
+      "/v1/pushcert",
+      crypto::certificate_pem(push.cert.get()) + pki::private_key_pem(push.key.get(), nullptr),
+      "application/x-pem-file");
+}
+
 httplib::Result TestNode::enqueue(const std::string& ids, const std::string& command_plist,
                                   const std::string& query) const {
   return admin()->Put(("/v1/enqueue/" + ids + query).c_str(), command_plist, "application/xml");

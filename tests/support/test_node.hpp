@@ -56,6 +56,8 @@ class TestNode {
   std::unique_ptr<httplib::SSLClient> admin() const;
   // The admin API's answer to GET `path`, parsed as status + body.
   httplib::Result admin_get(const std::string& path) const;
+  // A push certificate for `topic` from the node's CA, with its key, through PUT /v1/pushcert.
+  httplib::Result upload_push_certificate(const std::string& topic) const;
   httplib::Result enqueue(const std::string& ids, const std::string& command_plist,
                           const std::string& query = "") const;
 

@@ -1,0 +1,330 @@
+#include "protocol/command_catalog.hpp"
+
+#include <rapidjson/document.h>
+
+#include <algorithm>
+#include <array>
+#include <cstdlib>
+#include <memory>
+#include <utility>
+
+namespace cairn::protocol {
+
+extern const std::string_view kCommandCatalogJson;  // generated at build time
+
+namespace {
+
+constexpr std::array<std::pair<std::string_view, int64_t>, 15> kAccessRights{{
+    {"AllowInspection", 1},
+    {"AllowInstallationRemoval", 2},
+    {"AllowPasscodeRemovalAndLock", 4},
+    {"DeviceLockAndRemovePasscode", 4},
+    {"AllowDeviceErase", 8},
+    {"AllowQueryDeviceInformation", 16},
+    {"AllowQueryNetworkInformation", 32},
+    {"AllowProvisioningInspection", 64},
+    {"AllowProvisioningInstallationRemoval", 128},
+    {"AllowQueryApplications", 256},
+    {"QueryInstalledApps", 256},
+    {"AllowQueryRestrictions", 512},
+    {"AllowQuerySecurity", 1024},
+    {"AllowSettings", 2048},
+    {"AllowAppInstallation", 4096},
+}};
+
+ValueType parse_type(std::string_view t) {
+  if (t == "string") return ValueType::kString;
+  if (t == "boolean") return ValueType::kBoolean;
+  if (t == "integer") return ValueType::kInteger;
+  if (t == "real") return ValueType::kReal;
+  if (t == "date") return ValueType::kDate;
+  if (t == "data") return ValueType::kData;
+  if (t == "array") return ValueType::kArray;
+  if (t == "dictionary") return ValueType::kDictionary;
+  return ValueType::kAny;
+}
+
+std::string text(const rapidjson::Value& v, const char* name) {
+  const auto it = v.FindMember(name);
+  return it != v.MemberEnd() && it->value.IsString()
+             ? std::string(it->value.GetString(), it->value.GetStringLength())
+             : std::string();
+}
+
+std::vector<KeySpec> parse_keys(const rapidjson::Value& list) {
+  std::vector<KeySpec> out;
+  for (const auto& k : list.GetArray()) {
+    KeySpec spec;
+    spec.name = text(k, "key");
+    spec.type = parse_type(text(k, "type"));
+    spec.required = k["required"].GetBool();
+    if (const auto r = k.FindMember("range"); r != k.MemberEnd())
+      for (const auto& v : r->value.GetArray()) spec.range.emplace_back(v.GetString());
+    if (const auto s = k.FindMember("subkeys"); s != k.MemberEnd())
+      spec.subkeys = parse_keys(s->value);
+    out.push_back(std::move(spec));
+  }
+  return out;
+}
+
+std::string_view plist_type_name(plist_t v) {
+  switch (plist_get_node_type(v)) {
+    case PLIST_STRING:
+      return "string";
+    case PLIST_BOOLEAN:
+      return "boolean";
+    case PLIST_UINT:
+      return "integer";
+    case PLIST_REAL:
+      return "real";
+    case PLIST_DATE:
+      return "date";
+    case PLIST_DATA:
+      return "data";
+    case PLIST_ARRAY:
+      return "array";
+    case PLIST_DICT:
+      return "dictionary";
+    default:
+      return "another type";
+  }
+}
+
+bool has_type(plist_t v, ValueType t) {
+  const plist_type actual = plist_get_node_type(v);
+  switch (t) {
+    case ValueType::kString:
+      return actual == PLIST_STRING;
+    case ValueType::kBoolean:
+      return actual == PLIST_BOOLEAN;
+    case ValueType::kInteger:
+      return actual == PLIST_UINT;
+    case ValueType::kReal:
+      return actual == PLIST_REAL;
+    case ValueType::kDate:
+      return actual == PLIST_DATE;
+    case ValueType::kData:
+      return actual == PLIST_DATA;
+    case ValueType::kArray:
+      return actual == PLIST_ARRAY;
+    case ValueType::kDictionary:
+      return actual == PLIST_DICT;
+    case ValueType::kAny:
+      return true;
+  }
+  return false;
+}
+
+// A string or integer as the schema's range lists it.
+std::string range_text(plist_t v) {
+  if (plist_get_node_type(v) == PLIST_STRING) {
+    char* s = nullptr;
+    plist_get_string_val(v, &s);
+    const std::unique_ptr<char, void (*)(void*)> owned(s, std::free);
+    return s ? s : "";
+  }
+  uint64_t n = 0;
+  plist_get_uint_val(v, &n);
+  return std::to_string(static_cast<int64_t>(n));
+}
+
+std::string joined(const std::vector<std::string>& items, size_t most = 12) {
+  std::string out;
+  for (size_t i = 0; i < items.size() && i < most; ++i) out += (i ? ", " : "") + items[i];
+  if (items.size() > most) out += ", …";
+  return out;
+}
+
+std::vector<std::string> names_of(const std::vector<KeySpec>& keys) {
+  std::vector<std::string> out;
+  for (const auto& k : keys) out.push_back(k.name);
+  return out;
+}
+
+std::string child(const std::string& path, const std::string& key) {
+  return path.empty() ? key : path + "." + key;
+}
+
+// Calls `visit(key, value)` for each entry of a dictionary.
+template <class Visit>
+void for_each_entry(plist_t dict, Visit visit) {
+  plist_dict_iter raw = nullptr;
+  plist_dict_new_iter(dict, &raw);
+  const std::unique_ptr<void, void (*)(void*)> iter(raw, std::free);
+  for (;;) {
+    char* name = nullptr;
+    plist_t value = nullptr;
+    plist_dict_next_item(dict, iter.get(), &name, &value);
+    const std::unique_ptr<char, void (*)(void*)> owned(name, std::free);
+    if (!value) return;
+    visit(std::string(name ? name : ""), value);
+  }
+}
+
+void validate_dictionary(plist_t dict, const std::vector<KeySpec>& keys, const std::string& path,
+                         std::string_view skip = {}) {
+  if (keys.size() == 1 && keys.front().name == "ANY") {
+    for_each_entry(dict, [&](const std::string& key, plist_t value) {
+      validate_value(value, keys.front(), child(path, key));
+    });
+    return;
+  }
+  for_each_entry(dict, [&](const std::string& key, plist_t value) {
+    if (key == skip) return;
+    const auto spec =
+        std::find_if(keys.begin(), keys.end(), [&](const KeySpec& k) { return k.name == key; });
+    if (spec == keys.end())
+      throw InvalidCommand(child(path, key),
+                           keys.empty() ? "unknown key (this takes none)"
+                                        : "unknown key (known: " + joined(names_of(keys)) + ")");
+    validate_value(value, *spec, child(path, key));
+  });
+  for (const auto& k : keys)
+    if (k.required && !plist_dict_get_item(dict, k.name.c_str()))
+      throw InvalidCommand(child(path, k.name), "required key is missing");
+}
+
+// Which of an array's item kinds `item` is: the only one, or the alternative whose required
+// single-valued keys (Settings' "Item") it carries.
+const KeySpec* item_spec(const KeySpec& array, plist_t item, const std::string& path) {
+  if (array.subkeys.empty()) return nullptr;
+  if (array.subkeys.size() == 1) return &array.subkeys.front();
+  for (const auto& alternative : array.subkeys) {
+    if (alternative.type != ValueType::kDictionary || plist_get_node_type(item) != PLIST_DICT)
+      continue;
+    bool discriminated = false, matches = true;
+    for (const auto& k : alternative.subkeys) {
+      if (!k.required || k.range.size() != 1) continue;
+      discriminated = true;
+      const plist_t v = plist_dict_get_item(item, k.name.c_str());
+      matches =
+          matches && v && plist_get_node_type(v) == PLIST_STRING && range_text(v) == k.range[0];
+    }
+    if (discriminated && matches) return &alternative;
+  }
+  throw InvalidCommand(
+      path, "is none of the kinds of item it may be (" + joined(names_of(array.subkeys), 30) + ")");
+}
+
+}  // namespace
+
+std::string_view value_type_name(ValueType t) {
+  switch (t) {
+    case ValueType::kString:
+      return "string";
+    case ValueType::kBoolean:
+      return "boolean";
+    case ValueType::kInteger:
+      return "integer";
+    case ValueType::kReal:
+      return "real";
+    case ValueType::kDate:
+      return "date";
+    case ValueType::kData:
+      return "data";
+    case ValueType::kArray:
+      return "array";
+    case ValueType::kDictionary:
+      return "dictionary";
+    case ValueType::kAny:
+      return "any";
+  }
+  return "any";
+}
+
+void validate_value(plist_t value, const KeySpec& spec, const std::string& path) {
+  if (!has_type(value, spec.type))
+    throw InvalidCommand(path, "must be " + std::string(value_type_name(spec.type)) + ", not " +
+                                   std::string(plist_type_name(value)));
+  if (!spec.range.empty() &&
+      (spec.type == ValueType::kString || spec.type == ValueType::kInteger) &&
+      std::find(spec.range.begin(), spec.range.end(), range_text(value)) == spec.range.end())
+    throw InvalidCommand(path,
+                         "\"" + range_text(value) + "\" is not one of: " + joined(spec.range));
+  if (spec.type == ValueType::kDictionary && !spec.subkeys.empty())
+    validate_dictionary(value, spec.subkeys, path);
+  if (spec.type == ValueType::kArray) {
+    const uint32_t n = plist_array_get_size(value);
+    for (uint32_t i = 0; i < n; ++i) {
+      const plist_t item = plist_array_get_item(value, i);
+      const std::string item_path = path + "[" + std::to_string(i) + "]";
+      if (const KeySpec* s = item_spec(spec, item, item_path)) validate_value(item, *s, item_path);
+    }
+  }
+}
+
+int64_t access_right_bit(std::string_view name) {
+  for (const auto& [n, bit] : kAccessRights)
+    if (n == name) return bit;
+  return 0;
+}
+
+std::string access_right_label(int64_t bit) {
+  for (const auto& [n, b] : kAccessRights)
+    if (b == bit) return std::to_string(bit) + " (" + std::string(n) + ")";
+  return std::to_string(bit);
+}
+
+CommandCatalog CommandCatalog::from_json(std::string_view json) {
+  rapidjson::Document doc;
+  doc.Parse(json.data(), json.size());
+  if (doc.HasParseError() || !doc.IsObject())
+    throw std::runtime_error("unreadable command catalog");
+  CommandCatalog c;
+  c.source_ = text(doc, "source");
+  for (const auto& cmd : doc["commands"].GetArray()) {
+    CommandSpec spec;
+    spec.request_type = text(cmd, "request_type");
+    spec.title = text(cmd, "title");
+    spec.file = text(cmd, "file");
+    for (const auto& os : cmd["os"].GetObject()) {
+      OsSupport s{text(os.value, "introduced"), text(os.value, "access_right")};
+      spec.access_right = std::max(spec.access_right, access_right_bit(s.access_right));
+      spec.os.emplace(os.name.GetString(), std::move(s));
+    }
+    spec.keys = parse_keys(cmd["keys"]);
+    spec.response_keys = parse_keys(cmd["response_keys"]);
+    c.by_type_.emplace(spec.request_type, c.commands_.size());
+    c.commands_.push_back(std::move(spec));
+  }
+  return c;
+}
+
+const CommandCatalog& CommandCatalog::builtin() {
+  static const CommandCatalog catalog = from_json(kCommandCatalogJson);
+  return catalog;
+}
+
+const CommandSpec* CommandCatalog::find(std::string_view request_type) const {
+  const auto it = by_type_.find(request_type);
+  return it == by_type_.end() ? nullptr : &commands_[it->second];
+}
+
+const CommandSpec& CommandCatalog::validate(const Plist& command) const {
+  const plist_t root = command.root();
+  if (plist_get_node_type(root) != PLIST_DICT)
+    throw InvalidCommand("(root)", "must be a dictionary");
+  const plist_t uuid = plist_dict_get_item(root, "CommandUUID");
+  if (!uuid || plist_get_node_type(uuid) != PLIST_STRING)
+    throw InvalidCommand("CommandUUID", "required string is missing");
+  const plist_t body = plist_dict_get_item(root, "Command");
+  if (!body || plist_get_node_type(body) != PLIST_DICT)
+    throw InvalidCommand("Command", "required dictionary is missing");
+  const plist_t type = plist_dict_get_item(body, "RequestType");
+  if (!type || plist_get_node_type(type) != PLIST_STRING)
+    throw InvalidCommand("Command.RequestType", "required string is missing");
+  const std::string request_type = range_text(type);
+  const CommandSpec* spec = find(request_type);
+  if (!spec)
+    throw InvalidCommand("Command.RequestType", "unknown request type \"" + request_type + "\" (" +
+                                                    std::to_string(commands_.size()) +
+                                                    " are known: GET /api/v1/catalog)");
+  validate_dictionary(root,
+                      {{"CommandUUID", ValueType::kString, true, {}, {}},
+                       {"Command", ValueType::kDictionary, true, {}, {}}},
+                      "", {});
+  validate_dictionary(body, spec->keys, "Command", "RequestType");
+  return *spec;
+}
+
+}  // namespace cairn::protocol
