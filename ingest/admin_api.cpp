@@ -148,29 +148,28 @@ std::string AdminApi::refusal(const std::string& udid, std::optional<DeviceRecor
 }
 
 AdminApi::Queued AdminApi::enqueue_to(const std::vector<std::string>& ids,
-                                      const std::string& command_uuid,
-                                      const std::string& request_type, const std::string& xml,
-                                      int64_t access_right, bool no_push, const Principal& actor) {
+                                      const CommandToQueue& command, const Principal& actor) {
   Queued out;
   size_t missing_rights = 0;
   // Devices share a handful of enrollment profiles: each is read once per request.
   std::map<std::string, int64_t> rights_of_profile;
   std::vector<events::Event> batch;
   batch.reserve(ids.size());
-  const CommandUuid uuid(command_uuid);
+  const CommandUuid uuid(command.uuid);
   for (const auto& id : ids) {
     std::optional<DeviceRecord> d;
     std::string why = refusal(id, &d);
-    if (why.empty() && reader_.command(DeviceId(id), uuid)) {
+    if (why.empty() && !command.fresh_uuid && reader_.command(DeviceId(id), uuid)) {
       why = "command UUID already used for this device";
-    } else if (why.empty() && access_right != 0 && !d->enrollment_profile.empty()) {
+    } else if (why.empty() && command.access_right != 0 && !d->enrollment_profile.empty()) {
       auto [it, added] =
           rights_of_profile.try_emplace(d->enrollment_profile, protocol::kAllAccessRights);
       if (added)
         if (const auto p = reader_.enrollment_profile(d->enrollment_profile))
           it->second = p->access_rights;
-      if ((it->second & access_right) == 0) {
-        why = request_type + " needs access right " + protocol::access_right_label(access_right) +
+      if ((it->second & command.access_right) == 0) {
+        why = command.request_type + " needs access right " +
+              protocol::access_right_label(command.access_right) +
               ", which the device's enrollment profile does not grant";
         ++missing_rights;
       }
@@ -180,7 +179,8 @@ AdminApi::Queued AdminApi::enqueue_to(const std::vector<std::string>& ids,
       continue;
     }
     batch.push_back(writer_.make(
-        id, actor.name, events::CommandEnqueued{command_uuid, request_type, xml, no_push}));
+        id, actor.name,
+        events::CommandEnqueued{command.uuid, command.request_type, command.xml, command.no_push}));
   }
   if (!batch.empty()) writer_.append_and_wait_applied(batch);
   out.any_queued = !batch.empty();
@@ -199,8 +199,10 @@ ApiResponse AdminApi::enqueue(const std::vector<std::string>& ids, std::string_v
   const protocol::CommandSpec* spec =
       validate ? &catalog.validate(parsed) : catalog.find(command.request_type);
   const auto queued =
-      enqueue_to(ids, command.uuid.value(), command.request_type, command_xml(body, parsed),
-                 spec ? spec->access_right : 0, no_push, actor);
+      enqueue_to(ids,
+                 {command.uuid.value(), command.request_type, command_xml(body, parsed),
+                  spec ? spec->access_right : 0, no_push, false},
+                 actor);
   JsonWriter j;
   j.begin_object();
   write_id_errors(j, queued.refused, "command_error");
@@ -242,7 +244,9 @@ ApiResponse AdminApi::enqueue_typed(std::string_view json, const Principal& acto
     ids.emplace_back(d.GetString(), d.GetStringLength());
   }
   std::string uuid = crypto::uuid_v4();
+  bool fresh_uuid = true;
   if (const auto* given = member("command_uuid")) {
+    fresh_uuid = false;
     if (!given->IsString() || !is_valid_identifier(given->GetString()))
       throw BadRequest("command_uuid must be 1-128 characters of [A-Za-z0-9._-]");
     uuid = given->GetString();
@@ -255,8 +259,8 @@ ApiResponse AdminApi::enqueue_typed(std::string_view json, const Principal& acto
   static const std::set<std::string, std::less<>> kApiMembers{"request_type", "devices",
                                                               "command_uuid", "no_push"};
   const Plist command = protocol::command_from_json(catalog, *spec, doc, uuid, kApiMembers);
-  const auto queued =
-      enqueue_to(ids, uuid, request_type, command.to_xml(), spec->access_right, no_push, actor);
+  const auto queued = enqueue_to(
+      ids, {uuid, request_type, command.to_xml(), spec->access_right, no_push, fresh_uuid}, actor);
   JsonWriter j;
   j.begin_object()
       .field("command_uuid", uuid)

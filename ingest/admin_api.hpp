@@ -74,11 +74,18 @@ class AdminApi {
     bool any_queued = false;
     bool all_for_access_rights = false;  // every refusal was a missing access right
   };
+  struct CommandToQueue {
+    std::string uuid;
+    std::string request_type;
+    std::string xml;
+    int64_t access_right = 0;  // the AccessRights bit it needs; 0: none
+    bool no_push = false;
+    bool fresh_uuid = false;  // generated for this request: no device can hold it yet
+  };
   // Records CommandEnqueued for each device that may take the command: known, not checked out,
-  // not holding this UUID already, and granted `access_right` by its enrollment profile.
-  Queued enqueue_to(const std::vector<std::string>& ids, const std::string& command_uuid,
-                    const std::string& request_type, const std::string& xml, int64_t access_right,
-                    bool no_push, const Principal& actor);
+  // not holding this UUID already, and granted the access right by its enrollment profile.
+  Queued enqueue_to(const std::vector<std::string>& ids, const CommandToQueue& command,
+                    const Principal& actor);
   // The device's final result for a command, read from the log where it is kept verbatim.
   std::string result_of(const projector::CommandRecord& c) const;
   void write_command(JsonWriter& j, const projector::CommandRecord& c, bool with_result) const;
