@@ -63,8 +63,11 @@ events::Event sample_report(int i) {
       "node-a",
       "device",
       events::CommandReported{
-          "Acknowledged", "CMD-" + std::to_string(i), std::string(64, 'c'),
-          events::raw_message(testing::fixture("device-messages/DeviceInformation.1.plist"))}};
+          "Acknowledged",
+          "CMD-" + std::to_string(i),
+          std::string(64, 'c'),
+          events::raw_message(testing::fixture("device-messages/DeviceInformation.1.plist")),
+          {}}};
 }
 
 void BM_EventEncode(benchmark::State& state) {
@@ -151,7 +154,7 @@ void BM_ProjectorApply(benchmark::State& state) {
       for (events::Payload p :
            {events::Payload{events::CommandEnqueued{uuid, "ProfileList", "<plist/>", true}},
             events::Payload{events::CommandDelivered{uuid}},
-            events::Payload{events::CommandReported{"Acknowledged", uuid, "", {}}}}) {
+            events::Payload{events::CommandReported{"Acknowledged", uuid, "", {}, {}}}}) {
         projector::apply_event({"e", "2026-11-22T01:02:03.456Z", udid, "n", "device", p},
                                {PartitionId(0), Offset(offset++)}, kv);
         ++applied;
@@ -185,7 +188,7 @@ void BM_QueueNextCommand(benchmark::State& state) {
       apply(udid,
             events::CommandEnqueued{"C" + std::to_string(c), "ProfileList", "<plist/>", true});
     for (int c = 0; c < 5; ++c)
-      apply(udid, events::CommandReported{"Acknowledged", "C" + std::to_string(c), "", {}});
+      apply(udid, events::CommandReported{"Acknowledged", "C" + std::to_string(c), "", {}, {}});
   }
   projector::StoreReader reader(store);
   int d = 0;

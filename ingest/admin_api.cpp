@@ -92,6 +92,16 @@ void AdminApi::write_command(JsonWriter& j, const CommandRecord& c, bool with_re
       .field("deliveries", c.deliveries)
       .field("not_now_count", c.not_now_count)
       .field("duplicate_results", c.duplicate_results);
+  if (!c.error_chain.empty()) {
+    j.key("error_chain").begin_array();
+    for (const auto& link : c.error_chain)
+      j.begin_object()
+          .field("domain", link.domain)
+          .field("code", link.code)
+          .field("description", link.description)
+          .end_object();
+    j.end_array();
+  }
   if (with_result) j.field_if("result", result_of(c));
   j.end_object();
 }

@@ -170,10 +170,14 @@ DeviceAnswer DeviceService::report(const Plist& message, std::string_view body,
   require_valid_udid(r.udid);
   authorize(r.udid, who);
   const std::string uuid = r.command_uuid ? r.command_uuid->value() : std::string();
-  writer_.append_and_wait_applied(
-      {writer_.make(r.udid.value(), "device",
-                    events::CommandReported{std::string(protocol::status_name(r.status)), uuid,
-                                            who.fingerprint, events::raw_message(body)})});
+  events::CommandReported reported{std::string(protocol::status_name(r.status)),
+                                   uuid,
+                                   who.fingerprint,
+                                   events::raw_message(body),
+                                   {}};
+  for (const auto& link : r.error_chain)
+    reported.error_chain.push_back({link.domain, link.code, link.description});
+  writer_.append_and_wait_applied({writer_.make(r.udid.value(), "device", std::move(reported))});
   // A device polls again by itself only if NotNow was the last status it sent (Apple's guidance
   // on NotNow): answering with another command would leave the refused one stranded until some
   // later push. So a NotNow ends the session; the device's next poll gets the command again.

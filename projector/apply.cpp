@@ -257,6 +257,8 @@ struct Applier {
         device.reenrollment_allowed = "erased";
         device.reenrollment_allowed_until = days_after(e.time, kErasedReenrollmentDays);
       }
+      for (const auto& link : p.error_chain)
+        cmd->error_chain.push_back({link.domain, link.code, link.description});
       cmd->result_partition = position.partition.value();
       cmd->result_offset = position.offset.value();
       dequeue(tx, e.device, p.command_uuid, keys::queue_entry(e.device, cmd->queue_sequence));

@@ -33,7 +33,7 @@ namespace cairn::projector::keys {
 inline constexpr std::string_view kLayoutKey = "v/layout";
 // Bump when a record's encoding or the key layout changes: older projections are then refused
 // at open (rebuild from the log) instead of being misread.
-inline constexpr std::string_view kLayoutVersion = "12";
+inline constexpr std::string_view kLayoutVersion = "13";
 
 inline std::string device(std::string_view udid) {
   return "d/" + std::string(udid);

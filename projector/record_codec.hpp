@@ -12,6 +12,7 @@
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <vector>
 
 namespace cairn::projector {
 
@@ -38,6 +39,11 @@ class Writer {
   void write(const std::string& s) {
     write(static_cast<uint32_t>(s.size()));
     out_.append(s);
+  }
+  template <class Item>
+  void write(const std::vector<Item>& items) {
+    write(static_cast<uint32_t>(items.size()));
+    for (const auto& item : items) const_cast<Item&>(item).serialize(*this);
   }
   std::string& out_;
 };
@@ -66,6 +72,14 @@ class Reader {
     uint32_t size = 0;
     read(size);
     s.assign(take(size));
+  }
+  template <class Item>
+  void read(std::vector<Item>& items) {
+    uint32_t size = 0;
+    read(size);
+    if (size > in_.size()) throw std::runtime_error("projection record truncated");
+    items.resize(size);
+    for (auto& item : items) item.serialize(*this);
   }
   std::string_view in_;
 };

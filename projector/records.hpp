@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace cairn::projector {
 
@@ -71,6 +72,18 @@ inline bool is_queued(CommandState s) {
   return s == CommandState::kPending || s == CommandState::kDelivered || s == CommandState::kNotNow;
 }
 
+// A link of an Error result's ErrorChain.
+struct ErrorChainRecord {
+  std::string domain;
+  int64_t code = 0;
+  std::string description;
+
+  template <class Archive>
+  void serialize(Archive& a) {
+    a(domain, code, description);
+  }
+};
+
 struct CommandRecord {
   std::string udid;
   std::string command_uuid;
@@ -90,12 +103,13 @@ struct CommandRecord {
   // projection does not copy it). -1 while the command has no final result.
   int32_t result_partition = -1;
   int64_t result_offset = -1;
+  std::vector<ErrorChainRecord> error_chain;  // of an Error result
 
   template <class Archive>
   void serialize(Archive& a) {
     a(udid, command_uuid, request_type, actor, no_push, state, queue_sequence, enqueued_at,
       last_delivered_at, finished_at, deliveries, not_now_count, duplicate_results,
-      not_now_sequence, result_partition, result_offset);
+      not_now_sequence, result_partition, result_offset, error_chain);
   }
 };
 

@@ -78,6 +78,18 @@ Report decode_report(const Plist& m) {
   // would have the device resend it forever.
   if (auto uuid = m.string("CommandUUID"); uuid && !uuid->empty())
     r.command_uuid = CommandUuid(*uuid);
+  const auto chain = m.array("ErrorChain");
+  for (size_t i = 0; chain && i < chain->size(); ++i) {
+    try {
+      const Plist link = chain->at(i);
+      r.error_chain.push_back({link.string("ErrorDomain").value_or(""),
+                               link.integer("ErrorCode").value_or(0),
+                               link.string("LocalizedDescription")
+                                   .value_or(link.string("USEnglishDescription").value_or(""))});
+    } catch (const BadRequest&) {
+      // a link of another shape: the log keeps the message as sent
+    }
+  }
   return r;
 }
 

@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 #include <variant>
+#include <vector>
 
 #include "common/strong_types.hpp"
 #include "plist/plist.hpp"
@@ -64,10 +65,19 @@ inline bool is_final(Status s) {
   return s == Status::kAcknowledged || s == Status::kError || s == Status::kCommandFormatError;
 }
 
+// One link of an Error result's ErrorChain (Apple's "ErrorChain" array: the error and what
+// caused it, outermost first).
+struct ErrorChainItem {
+  std::string domain;
+  int64_t code = 0;
+  std::string description;  // LocalizedDescription, else USEnglishDescription
+};
+
 struct Report {
   DeviceId udid;
   Status status = Status::kIdle;
   std::optional<CommandUuid> command_uuid;  // absent for Idle, and for results that name none
+  std::vector<ErrorChainItem> error_chain;  // what of it is readable; never a reason to refuse
 };
 
 // Throws BadRequest.

@@ -70,7 +70,13 @@ void CommandDelivered::serialize(Archive& a) {
 template <class Archive>
 void CommandReported::serialize(Archive& a) {
   a(make_nvp("status", status), make_nvp("command_uuid", command_uuid),
-    make_nvp("certificate_fingerprint", certificate_fingerprint), make_nvp("message", message));
+    make_nvp("certificate_fingerprint", certificate_fingerprint), make_nvp("message", message),
+    make_optional_nvp("error_chain", error_chain));
+}
+
+template <class Archive>
+void ErrorChainLink::serialize(Archive& a) {
+  a(make_nvp("domain", domain), make_nvp("code", code), make_nvp("description", description));
 }
 
 template <class Archive>
@@ -196,6 +202,9 @@ class JsonWriteArchive {
   }
   template <class T>
   void write(const OptionalNvp<T>& pair) {
+    if constexpr (requires { pair.value.empty(); } && !std::is_same_v<T, std::string>) {
+      if (pair.value.empty()) return;  // an optional list: absent when empty
+    }
     w_.Key(pair.name);
     value(pair.value);
   }
@@ -204,7 +213,14 @@ class JsonWriteArchive {
   }
   void value(bool v) { w_.Bool(v); }
   void value(int v) { w_.Int(v); }
+  void value(int64_t v) { w_.Int64(v); }
   void value(uint64_t v) { w_.Uint64(v); }
+  template <class Item>
+  void value(const std::vector<Item>& items) {
+    w_.StartArray();
+    for (const auto& item : items) value(item);
+    w_.EndArray();
+  }
   template <class Nested>
   void value(const Nested& nested) {
     w_.StartObject();
@@ -249,6 +265,16 @@ class JsonReadArchive {
   static void value(const char* name, const rapidjson::Value& v, int& out) {
     if (!v.IsInt()) fail(name, "must be an integer");
     out = v.GetInt();
+  }
+  static void value(const char* name, const rapidjson::Value& v, int64_t& out) {
+    if (!v.IsInt64()) fail(name, "must be an integer");
+    out = v.GetInt64();
+  }
+  template <class Item>
+  void value(const char* name, const rapidjson::Value& v, std::vector<Item>& out) {
+    if (!v.IsArray()) fail(name, "must be an array");
+    out.resize(v.Size());
+    for (rapidjson::SizeType i = 0; i < v.Size(); ++i) value(name, v[i], out[i]);
   }
   static void value(const char* name, const rapidjson::Value& v, uint64_t& out) {
     if (!v.IsUint64()) fail(name, "must be a non-negative integer");

@@ -13,6 +13,7 @@
 #include <string>
 #include <string_view>
 #include <variant>
+#include <vector>
 
 #include "eventlog/event_log.hpp"
 
@@ -93,6 +94,15 @@ struct CommandDelivered {
 
 // Every command-channel message: Idle polls and results (Acknowledged, Error, CommandFormatError,
 // NotNow), including duplicates and results for unknown commands.
+// A link of an Error result's ErrorChain, as the device reported it.
+struct ErrorChainLink {
+  std::string domain;
+  int64_t code = 0;
+  std::string description;
+  template <class Archive>
+  void serialize(Archive& a);
+};
+
 struct CommandReported {
   static constexpr std::string_view kType = "CommandReported";
   static constexpr int kVersion = 1;
@@ -100,6 +110,8 @@ struct CommandReported {
   std::string command_uuid;  // empty for Idle
   std::string certificate_fingerprint;
   RawMessage message;
+  // Optional: an Error result's ErrorChain, read out of the message for the command's status.
+  std::vector<ErrorChainLink> error_chain;
   template <class Archive>
   void serialize(Archive& a);
 };

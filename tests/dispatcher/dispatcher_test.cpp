@@ -81,7 +81,7 @@ class DispatcherTest : public ::testing::Test {
     append(udid, events::CommandEnqueued{uuid, "ProfileList", "<plist/>", no_push});
   }
   void reported(const std::string& udid) {
-    append(udid, events::CommandReported{"Idle", "", "", {}});
+    append(udid, events::CommandReported{"Idle", "", "", {}, {}});
   }
   void one_pushable_device() {
     upload_certificate();

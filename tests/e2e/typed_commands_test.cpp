@@ -117,5 +117,37 @@ TEST_F(TypedCommands, AccessRightsFromTheEnrollmentProfileGateCommands) {
   EXPECT_EQ(sent.dict("Command")->string("RequestType"), "EraseDevice");
 }
 
+// An Error result keeps its ErrorChain in the command's status.
+TEST_F(TypedCommands, AnErrorResultKeepsItsErrorChain) {
+  TestDevice d(node_, "TYPED-E");
+  d.enroll();
+  ASSERT_EQ(node_.enqueue("TYPED-E", command_body("FAILS", "InstallProfile"))->status, 200);
+  ASSERT_EQ(command_uuid_of(d.report("Idle")), "FAILS");
+  Plist result = Plist::new_dict();
+  result.set_string("UDID", "TYPED-E");
+  result.set_string("Status", "Error");
+  result.set_string("CommandUUID", "FAILS");
+  Plist chain = Plist::new_array();
+  for (const auto& [domain, code, description] :
+       {std::tuple{"MCInstallationErrorDomain", 4001, "Profile Installation Failed"},
+        std::tuple{"MCProfileErrorDomain", 1009, "The profile is not signed."}}) {
+    Plist link = Plist::new_dict();
+    link.set_string("ErrorDomain", domain);
+    link.set_integer("ErrorCode", code);
+    link.set_string("LocalizedDescription", description);
+    link.set_string("USEnglishDescription", description);
+    chain.append(std::move(link));
+  }
+  result.set("ErrorChain", std::move(chain));
+  ASSERT_EQ(d.put("/mdm", result.to_xml())->status, 200);
+  const auto status = node_.admin_get("/v1/commands/FAILS")->body;
+  EXPECT_NE(status.find("\"status\":\"error\""), std::string::npos) << status;
+  EXPECT_NE(status.find(
+                R"("error_chain":[{"domain":"MCInstallationErrorDomain","code":4001,)"
+                R"("description":"Profile Installation Failed"},{"domain":"MCProfileErrorDomain")"),
+            std::string::npos)
+      << status;
+}
+
 }  // namespace
 }  // namespace cairn::testing

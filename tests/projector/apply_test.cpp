@@ -83,7 +83,7 @@ Event delivered(const std::string& uuid) {
 Event reported(const std::string& status, const std::string& uuid = "") {
   events::RawMessage raw;
   raw.body = "<result " + status + "/>";
-  return event(events::CommandReported{status, uuid, kCert, raw});
+  return event(events::CommandReported{status, uuid, kCert, raw, {}});
 }
 
 std::vector<Event> enrolled_with_queue(std::initializer_list<std::string> uuids) {

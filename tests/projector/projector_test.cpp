@@ -87,7 +87,7 @@ TEST(Projector, RebuildInMemoryEqualsTheLiveProjection) {
       const char* status = c == 1 ? "NotNow" : c == 3 ? "Error" : "Acknowledged";
       events::Event reported{"i",      "2026-11-22T00:00:02.000Z",
                              udid,     "n",
-                             "device", events::CommandReported{status, uuid, "", {}}};
+                             "device", events::CommandReported{status, uuid, "", {}, {}}};
       records.push_back({udid, "CommandReported", events::encode(reported)});
     }
     if (d % 7 == 0) records.push_back(authenticated(udid));  // re-enrollment cancels the queue
