@@ -30,6 +30,10 @@ class JsonWriter {
   JsonWriter& value(int v) { return ok(w_.Int(v)); }
   JsonWriter& value(double v) { return ok(w_.Double(v)); }
   // Inserts an already-encoded JSON object as the next value.
+  // A value already encoded as JSON (any type).
+  JsonWriter& raw_value(std::string_view json) {
+    return ok(w_.RawValue(json.data(), json.size(), rapidjson::kObjectType));
+  }
   JsonWriter& raw_object(std::string_view json) {
     return ok(w_.RawValue(json.data(), json.size(), rapidjson::kObjectType));
   }

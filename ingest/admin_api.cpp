@@ -13,6 +13,7 @@
 #include "pki/issuer.hpp"
 #include "pki/push_certificate.hpp"
 #include "plist/plist.hpp"
+#include "projector/inventory.hpp"
 #include "protocol/access_rights.hpp"
 #include "protocol/command_catalog.hpp"
 #include "protocol/command_json.hpp"
@@ -26,9 +27,11 @@ using projector::DeviceRecord;
 
 // `profile`: the enrollment profile the device installed, when it is one Cairn handed out;
 // `pending`: identities bound to it that it has not used yet (shown for one device).
+using Inventory = std::vector<std::pair<std::string, projector::InventoryRecord>>;
+
 void write_device(JsonWriter& j, const DeviceRecord& d,
                   const std::optional<projector::EnrollmentProfileRecord>& profile = {},
-                  const std::vector<std::string>& pending = {}) {
+                  const std::vector<std::string>& pending = {}, const Inventory& inventory = {}) {
   j.begin_object()
       .field("udid", d.udid)
       .field("enrollment_state", projector::enrollment_state_name(d.state))
@@ -57,6 +60,14 @@ void write_device(JsonWriter& j, const DeviceRecord& d,
     j.key("pending_identities").begin_array();
     for (const auto& fingerprint : pending) j.value(fingerprint);
     j.end_array();
+  }
+  if (!inventory.empty()) {
+    j.key("inventory").begin_object();
+    for (const auto& [field, r] : inventory) {
+      j.key(field).begin_object().key("value").raw_value(r.json);
+      j.field("updated_at", r.updated_at).field("command_uuid", r.command_uuid).end_object();
+    }
+    j.end_object();
   }
   if (profile) j.field("access_rights", profile->access_rights);
   j.end_object();
@@ -346,6 +357,42 @@ ApiResponse AdminApi::allow_reenrollment(const std::string& udid, const std::str
   return {200, j.str()};
 }
 
+ApiResponse AdminApi::devices_matching(
+    const std::vector<std::pair<std::string, std::string>>& filters, const std::string& after,
+    size_t limit) const {
+  if (filters.empty()) return devices(after, limit);
+  for (const auto& [filter, value] : filters)
+    if (std::find(std::begin(projector::kInventoryFilters), std::end(projector::kInventoryFilters),
+                  filter) == std::end(projector::kInventoryFilters))
+      throw BadRequest("unknown filter " + filter +
+                       " (os_version, model, serial, passcode_compliant, app, profile)");
+  // Walk the first filter's index; check the others per device.
+  const auto& [first, first_value] = filters.front();
+  std::vector<DeviceRecord> page;
+  std::string cursor = after;
+  bool more = true;
+  while (page.size() < limit && more) {
+    const auto candidates = reader_.devices_matching(first, first_value, cursor, limit);
+    more = candidates.size() == limit;
+    for (const auto& udid : candidates) {
+      cursor = udid.value();
+      const bool all = std::all_of(filters.begin() + 1, filters.end(), [&](const auto& f) {
+        return reader_.device_matches(udid, f.first, f.second);
+      });
+      if (all)
+        if (auto d = reader_.device(udid)) page.push_back(std::move(*d));
+      if (page.size() == limit) break;
+    }
+  }
+  JsonWriter j;
+  j.begin_object().key("devices").begin_array();
+  for (const auto& d : page) write_device(j, d);
+  j.end_array();
+  if (page.size() == limit || more) j.field("next_after", cursor);
+  j.end_object();
+  return {200, j.str()};
+}
+
 ApiResponse AdminApi::devices(const std::string& after, size_t limit) const {
   const auto page = reader_.devices(after, limit);
   JsonWriter j;
@@ -365,7 +412,7 @@ ApiResponse AdminApi::device(const std::string& udid) const {
   write_device(j, *d,
                d->enrollment_profile.empty() ? std::nullopt
                                              : reader_.enrollment_profile(d->enrollment_profile),
-               reader_.pending_identities(DeviceId(udid)));
+               reader_.pending_identities(DeviceId(udid)), reader_.inventory(DeviceId(udid)));
   return {200, j.str()};
 }
 

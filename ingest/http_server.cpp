@@ -318,6 +318,19 @@ void HttpServer::admin_routes(httplib::Server& s, Admin admin) {
   s.Get(R"(/v1/devices/([^/]+))", admin_read([this](const httplib::Request& req, const Principal&) {
           return admin_.device(req.matches[1].str());
         }));
+  // The typed API's reads: a device with its inventory, devices filtered on it.
+  s.Get(R"(/api/v1/devices/([^/]+))",
+        admin_read([this](const httplib::Request& req, const Principal&) {
+          return admin_.device(req.matches[1].str());
+        }));
+  s.Get("/api/v1/devices", admin_read([this](const httplib::Request& req, const Principal&) {
+          const auto limit = number_param(req, "limit", 100, 6, "from 1 to 1000");
+          std::vector<std::pair<std::string, std::string>> filters;
+          for (const auto& [name, value] : req.params)
+            if (name != "limit" && name != "after") filters.emplace_back(name, value);
+          return admin_.devices_matching(filters, req.get_param_value("after"),
+                                         static_cast<size_t>(std::clamp<int64_t>(limit, 1, 1000)));
+        }));
   // An enrolled device may enroll again with a new identity (erased or restored by hand).
   s.Post(R"(/v1/devices/([^/]+)/reenrollment)",
          admin([this](const httplib::Request& req, const Principal& p) {

@@ -8,6 +8,7 @@
 #include <plist/plist.h>
 
 #include <cstdint>
+#include <cstdlib>
 #include <memory>
 #include <optional>
 #include <string>
@@ -63,5 +64,21 @@ class Plist {
   plist_t item(const char* key, plist_type expected, const char* type_name) const;
   std::unique_ptr<void, Deleter> node_;
 };
+
+// Calls `visit(key, value)` for each entry of a dictionary node, in order.
+template <class Visit>
+void for_each_entry(plist_t dict, Visit visit) {
+  plist_dict_iter raw = nullptr;
+  plist_dict_new_iter(dict, &raw);
+  const std::unique_ptr<void, void (*)(void*)> iter(raw, std::free);
+  for (;;) {
+    char* name = nullptr;
+    plist_t value = nullptr;
+    plist_dict_next_item(dict, iter.get(), &name, &value);
+    const std::unique_ptr<char, void (*)(void*)> owned(name, std::free);
+    if (!value) return;
+    visit(std::string(name ? name : ""), value);
+  }
+}
 
 }  // namespace cairn

@@ -2,6 +2,8 @@
 
 #include "common/clock.hpp"
 
+#include "common/encoding.hpp"
+#include "projector/inventory.hpp"
 #include "projector/keys.hpp"
 #include "projector/record_codec.hpp"
 #include "projector/records.hpp"
@@ -34,6 +36,7 @@ class Tx {
   void scan(const std::string& prefix, const std::string& start, const State::Visitor& visit) {
     state_.scan(prefix, start, visit);
   }
+  State& state() { return state_; }
 
  private:
   State& state_;
@@ -259,6 +262,10 @@ struct Applier {
       }
       for (const auto& link : p.error_chain)
         cmd->error_chain.push_back({link.domain, link.code, link.description});
+      if (cmd->state == CommandState::kAcknowledged && is_inventory_request(cmd->request_type))
+        apply_inventory(
+            tx.state(), e.device, cmd->request_type, cmd->command_uuid, e.time,
+            p.message.encoding == "base64" ? base64_decode(p.message.body) : p.message.body);
       cmd->result_partition = position.partition.value();
       cmd->result_offset = position.offset.value();
       dequeue(tx, e.device, p.command_uuid, keys::queue_entry(e.device, cmd->queue_sequence));

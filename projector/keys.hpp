@@ -13,6 +13,8 @@
 //   e/<profile PayloadUUID>     → EnrollmentProfileRecord (joined to devices when read: the
 //                                 profile and the device's events live in different partitions)
 //   u/<command uuid>/<udid>     → "" (which devices a command went to)
+//   f/<udid>/<field>            → InventoryRecord (projector/inventory: latest result values)
+//   x/<filter>=<value>/<udid>   → "" (inventory filter index; '/' and '%' in values escaped)
 //   p/<partition, 8 hex>        → next log offset to apply (stored in the same batch as state)
 //   v/layout                    → the layout version of records and keys (kLayoutVersion)
 // UDIDs and command UUIDs are restricted to [A-Za-z0-9._-] at ingest, so '/' separates safely.
@@ -33,7 +35,7 @@ namespace cairn::projector::keys {
 inline constexpr std::string_view kLayoutKey = "v/layout";
 // Bump when a record's encoding or the key layout changes: older projections are then refused
 // at open (rebuild from the log) instead of being misread.
-inline constexpr std::string_view kLayoutVersion = "13";
+inline constexpr std::string_view kLayoutVersion = "14";
 
 inline std::string device(std::string_view udid) {
   return "d/" + std::string(udid);
@@ -49,6 +51,22 @@ inline std::string pending_identity_prefix(std::string_view udid) {
 }
 inline std::string pending_identity(std::string_view udid, std::string_view fingerprint) {
   return pending_identity_prefix(udid) + std::string(fingerprint);
+}
+inline std::string inventory_prefix(std::string_view udid) {
+  return "f/" + std::string(udid) + "/";
+}
+inline std::string inventory(std::string_view udid, std::string_view field) {
+  return inventory_prefix(udid) + std::string(field);
+}
+inline std::string inventory_index_prefix(std::string_view filter, std::string_view value) {
+  std::string out = "x/" + std::string(filter) + "=";
+  for (char c : value)
+    out += c == '/' ? std::string("%2F") : c == '%' ? std::string("%25") : std::string(1, c);
+  return out + "/";
+}
+inline std::string inventory_index(std::string_view filter, std::string_view value,
+                                   std::string_view udid) {
+  return inventory_index_prefix(filter, value) + std::string(udid);
 }
 inline std::string queue_prefix(std::string_view udid) {
   return "q/" + std::string(udid) + "/";

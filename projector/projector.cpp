@@ -48,7 +48,10 @@ void Projector::stop() {
 
 std::optional<events::Event> Projector::decode_or_skip(const eventlog::LogRecord& record) {
   try {
-    return events::decode(record.value, events::Bodies::kSkip);
+    // Results keep their bodies: inventory is read from them (projector/inventory).
+    return events::decode(record.value, record.type == events::CommandReported::kType
+                                            ? events::Bodies::kKeep
+                                            : events::Bodies::kSkip);
   } catch (const std::runtime_error& e) {
     // An event this version cannot read. Skipping is deterministic (a replay skips it too);
     // stopping would halt every device. It stays in the log for a newer projector.

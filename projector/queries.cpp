@@ -40,6 +40,35 @@ std::vector<std::string> StoreReader::pending_identities(const DeviceId& udid) c
   return out;
 }
 
+std::vector<std::pair<std::string, InventoryRecord>> StoreReader::inventory(
+    const DeviceId& udid) const {
+  std::vector<std::pair<std::string, InventoryRecord>> out;
+  const auto prefix = keys::inventory_prefix(udid.value());
+  store_.scan(prefix, {}, [&](std::string_view key, std::string_view value) {
+    out.emplace_back(std::string(key.substr(prefix.size())), decode_record<InventoryRecord>(value));
+    return true;
+  });
+  return out;
+}
+
+std::vector<DeviceId> StoreReader::devices_matching(const std::string& filter,
+                                                    const std::string& value,
+                                                    const std::string& after, size_t limit) const {
+  std::vector<DeviceId> out;
+  const auto prefix = keys::inventory_index_prefix(filter, value);
+  store_.scan(prefix, after.empty() ? std::string() : prefix + after + '\0',
+              [&](std::string_view key, std::string_view) {
+                out.emplace_back(std::string(key.substr(prefix.size())));
+                return out.size() < limit;
+              });
+  return out;
+}
+
+bool StoreReader::device_matches(const DeviceId& udid, const std::string& filter,
+                                 const std::string& value) const {
+  return store_.get(keys::inventory_index(filter, value, udid.value())).has_value();
+}
+
 std::optional<CommandRecord> StoreReader::command(const DeviceId& udid,
                                                   const CommandUuid& uuid) const {
   return load<CommandRecord>(store_, keys::command(udid.value(), uuid.value()));

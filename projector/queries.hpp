@@ -28,6 +28,15 @@ class ProjectionReader {
   virtual std::vector<DeviceId> devices_for_certificate(const std::string& fingerprint) const = 0;
   // Identities bound to the device that it has not used yet (IdentityBound), by fingerprint.
   virtual std::vector<std::string> pending_identities(const DeviceId& udid) const = 0;
+  // The device's inventory (projector/inventory), by field name.
+  virtual std::vector<std::pair<std::string, InventoryRecord>> inventory(
+      const DeviceId& udid) const = 0;
+  // Devices whose inventory matches `filter` = `value`, in UDID order after `after`.
+  virtual std::vector<DeviceId> devices_matching(const std::string& filter,
+                                                 const std::string& value, const std::string& after,
+                                                 size_t limit) const = 0;
+  virtual bool device_matches(const DeviceId& udid, const std::string& filter,
+                              const std::string& value) const = 0;
   // The first queued command in FIFO order, passing over commands the device answered NotNow
   // to in its current session (since its latest Idle poll): those wait for its next session.
   virtual std::optional<QueuedCommand> next_command(const DeviceId& udid) const = 0;
@@ -59,6 +68,12 @@ class StoreReader final : public ProjectionReader {
   std::optional<DeviceRecord> device(const DeviceId& udid) const override;
   std::vector<DeviceId> devices_for_certificate(const std::string& fingerprint) const override;
   std::vector<std::string> pending_identities(const DeviceId& udid) const override;
+  std::vector<std::pair<std::string, InventoryRecord>> inventory(
+      const DeviceId& udid) const override;
+  std::vector<DeviceId> devices_matching(const std::string& filter, const std::string& value,
+                                         const std::string& after, size_t limit) const override;
+  bool device_matches(const DeviceId& udid, const std::string& filter,
+                      const std::string& value) const override;
   std::optional<QueuedCommand> next_command(const DeviceId& udid) const override;
   std::optional<std::string> unlock_token_sealed(const DeviceId& udid) const override;
   std::optional<CommandRecord> command(const DeviceId& udid,

@@ -72,6 +72,18 @@ inline bool is_queued(CommandState s) {
   return s == CommandState::kPending || s == CommandState::kDelivered || s == CommandState::kNotNow;
 }
 
+// One inventory field: its latest value (JSON), when it was reported and by which command.
+struct InventoryRecord {
+  std::string json;
+  std::string updated_at;
+  std::string command_uuid;
+
+  template <class Archive>
+  void serialize(Archive& a) {
+    a(json, updated_at, command_uuid);
+  }
+};
+
 // A link of an Error result's ErrorChain.
 struct ErrorChainRecord {
   std::string domain;

@@ -145,22 +145,6 @@ std::string child(const std::string& path, const std::string& key) {
   return path.empty() ? key : path + "." + key;
 }
 
-// Calls `visit(key, value)` for each entry of a dictionary.
-template <class Visit>
-void for_each_entry(plist_t dict, Visit visit) {
-  plist_dict_iter raw = nullptr;
-  plist_dict_new_iter(dict, &raw);
-  const std::unique_ptr<void, void (*)(void*)> iter(raw, std::free);
-  for (;;) {
-    char* name = nullptr;
-    plist_t value = nullptr;
-    plist_dict_next_item(dict, iter.get(), &name, &value);
-    const std::unique_ptr<char, void (*)(void*)> owned(name, std::free);
-    if (!value) return;
-    visit(std::string(name ? name : ""), value);
-  }
-}
-
 void validate_dictionary(plist_t dict, const std::vector<KeySpec>& keys, const std::string& path,
                          std::string_view skip = {}) {
   if (keys.size() == 1 && keys.front().name == "ANY") {

@@ -149,5 +149,106 @@ TEST_F(TypedCommands, AnErrorResultKeepsItsErrorChain) {
       << status;
 }
 
+// A device answers the command it is sent with `result` (the keys of its Acknowledged result).
+void acknowledge_with(TestDevice& d, const std::string& request_type, Plist result) {
+  const auto poll = d.report("Idle");
+  ASSERT_EQ(poll->status, 200);
+  const Plist command = Plist::parse(poll->body);
+  ASSERT_EQ(command.dict("Command")->string("RequestType"), request_type);
+  result.set_string("UDID", d.udid());
+  result.set_string("Status", "Acknowledged");
+  result.set_string("CommandUUID", *command.string("CommandUUID"));
+  ASSERT_EQ(d.put("/mdm", result.to_xml())->status, 200);
+}
+
+Plist device_information(const std::string& os, const std::string& model) {
+  Plist answers = Plist::new_dict();
+  answers.set_string("OSVersion", os);
+  answers.set_string("ProductName", model);
+  answers.set_string("DeviceName", "Ana's device");
+  plist_dict_set_item(answers.root(), "BatteryLevel", plist_new_real(0.75));
+  Plist result = Plist::new_dict();
+  result.set("QueryResponses", std::move(answers));
+  return result;
+}
+
+Plist app_list(std::initializer_list<const char*> identifiers) {
+  Plist apps = Plist::new_array();
+  for (const char* id : identifiers) {
+    Plist app = Plist::new_dict();
+    app.set_string("Identifier", id);
+    app.set_string("Name", id);
+    apps.append(std::move(app));
+  }
+  Plist result = Plist::new_dict();
+  result.set("InstalledApplicationList", std::move(apps));
+  return result;
+}
+
+Plist security_info(bool compliant) {
+  Plist info = Plist::new_dict();
+  info.set_bool("PasscodePresent", true);
+  info.set_bool("PasscodeCompliant", compliant);
+  Plist result = Plist::new_dict();
+  result.set("SecurityInfo", std::move(info));
+  return result;
+}
+
+// Results become typed inventory: each field's latest value with when and which command; the
+// fleet is filtered on it and paged through with a cursor.
+TEST_F(TypedCommands, ResultsBecomeInventoryTheFleetIsFilteredOn) {
+  TestDevice a(node_, "INV-A"), b(node_, "INV-B"), c(node_, "INV-C");
+  for (TestDevice* d : {&a, &b, &c}) d->enroll();
+  auto ask = [&](const std::string& json) { ASSERT_EQ(post(json)->status, 200) << json; };
+  ask(R"({"request_type": "DeviceInformation", "Queries": ["OSVersion", "ProductName"],
+          "devices": ["INV-A", "INV-B", "INV-C"]})");
+  acknowledge_with(a, "DeviceInformation", device_information("17.1", "iPhone15,2"));
+  acknowledge_with(b, "DeviceInformation", device_information("16.6", "iPad13,1"));
+  acknowledge_with(c, "DeviceInformation", device_information("17.1", "iPhone15,2"));
+  ask(R"({"request_type": "InstalledApplicationList", "devices": ["INV-A", "INV-B"]})");
+  acknowledge_with(a, "InstalledApplicationList", app_list({"com.example.notes"}));
+  acknowledge_with(b, "InstalledApplicationList", app_list({"com.example.maps"}));
+  ask(R"({"request_type": "SecurityInfo", "devices": ["INV-A", "INV-B"]})");
+  acknowledge_with(a, "SecurityInfo", security_info(true));
+  acknowledge_with(b, "SecurityInfo", security_info(false));
+
+  const auto device = node_.admin_get("/api/v1/devices/INV-A")->body;
+  EXPECT_NE(device.find(R"("DeviceInformation.OSVersion":{"value":"17.1","updated_at":")"),
+            std::string::npos)
+      << device;
+  EXPECT_NE(device.find(R"("DeviceInformation.BatteryLevel":{"value":0.75)"), std::string::npos);
+  EXPECT_NE(device.find(R"("SecurityInfo.PasscodeCompliant":{"value":true)"), std::string::npos);
+  EXPECT_NE(
+      device.find(R"("InstalledApplicationList":{"value":[{"Identifier":"com.example.notes")"),
+      std::string::npos);
+
+  auto udids = [&](const std::string& query) {
+    const auto r = node_.admin_get("/api/v1/devices?" + query);
+    EXPECT_EQ(r->status, 200) << r->body;
+    std::vector<std::string> out;
+    for (size_t at = r->body.find("\"udid\":\""); at != std::string::npos;
+         at = r->body.find("\"udid\":\"", at + 1))
+      out.push_back(r->body.substr(at + 8, 5));
+    return out;
+  };
+  using V = std::vector<std::string>;
+  EXPECT_EQ(udids("os_version=17.1"), (V{"INV-A", "INV-C"}));
+  EXPECT_EQ(udids("model=iPad13,1"), V{"INV-B"});
+  EXPECT_EQ(udids("app=com.example.maps"), V{"INV-B"});
+  EXPECT_EQ(udids("passcode_compliant=false"), V{"INV-B"});
+  EXPECT_EQ(udids("os_version=17.1&passcode_compliant=true"), V{"INV-A"});
+  EXPECT_EQ(udids("os_version=17.1&passcode_compliant=false"), V{});
+  const auto first = node_.admin_get("/api/v1/devices?os_version=17.1&limit=1")->body;
+  EXPECT_NE(first.find(R"("next_after":"INV-A")"), std::string::npos) << first;
+  EXPECT_EQ(udids("os_version=17.1&limit=1&after=INV-A"), V{"INV-C"});
+  EXPECT_EQ(node_.admin_get("/api/v1/devices?colour=red")->status, 400);
+
+  // A newer list replaces the older one, and the filter follows.
+  ask(R"({"request_type": "InstalledApplicationList", "devices": ["INV-A"]})");
+  acknowledge_with(a, "InstalledApplicationList", app_list({"com.example.maps"}));
+  EXPECT_EQ(udids("app=com.example.notes"), V{});
+  EXPECT_EQ(udids("app=com.example.maps"), (V{"INV-A", "INV-B"}));
+}
+
 }  // namespace
 }  // namespace cairn::testing

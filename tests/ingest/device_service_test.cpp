@@ -57,6 +57,21 @@ class FailingReader final : public projector::ProjectionReader {
     check();
     return inner_.pending_identities(u);
   }
+  std::vector<std::pair<std::string, projector::InventoryRecord>> inventory(
+      const DeviceId& u) const override {
+    check();
+    return inner_.inventory(u);
+  }
+  std::vector<DeviceId> devices_matching(const std::string& f, const std::string& v,
+                                         const std::string& a, size_t l) const override {
+    check();
+    return inner_.devices_matching(f, v, a, l);
+  }
+  bool device_matches(const DeviceId& u, const std::string& f,
+                      const std::string& v) const override {
+    check();
+    return inner_.device_matches(u, f, v);
+  }
   std::optional<projector::QueuedCommand> next_command(const DeviceId& u) const override {
     check();
     return inner_.next_command(u);

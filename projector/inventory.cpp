@@ -1,0 +1,134 @@
+#include "projector/inventory.hpp"
+
+#include <rapidjson/document.h>
+
+#include <algorithm>
+#include <map>
+#include <set>
+#include <vector>
+
+#include "plist/plist.hpp"
+#include "plist/plist_json.hpp"
+#include "projector/keys.hpp"
+#include "projector/record_codec.hpp"
+#include "projector/records.hpp"
+
+namespace cairn::projector {
+namespace {
+
+// Which plist key holds each kind of result, and whether its entries become fields of their own
+// ("DeviceInformation.OSVersion") or the whole value is one field.
+struct ResultShape {
+  std::string_view request_type;
+  std::string_view key;
+  bool per_entry;
+};
+constexpr ResultShape kShapes[] = {
+    {"DeviceInformation", "QueryResponses", true},
+    {"SecurityInfo", "SecurityInfo", true},
+    {"InstalledApplicationList", "InstalledApplicationList", false},
+    {"ProfileList", "ProfileList", false},
+    {"ProvisioningProfileList", "ProvisioningProfileList", false},
+    {"CertificateList", "CertificateList", false},
+    {"Restrictions", "GlobalRestrictions", false},
+    {"ManagedApplicationList", "ManagedApplicationList", false},
+};
+
+// Scalar fields devices are filtered on: field → filter.
+const std::map<std::string, std::string, std::less<>> kScalarFilters{
+    {"DeviceInformation.OSVersion", "os_version"},
+    {"DeviceInformation.ProductName", "model"},
+    {"DeviceInformation.SerialNumber", "serial"},
+    {"SecurityInfo.PasscodeCompliant", "passcode_compliant"},
+};
+// List fields whose items' identifiers are indexed: field → {filter, identifier key}.
+const std::map<std::string, std::pair<std::string, std::string>, std::less<>> kListFilters{
+    {"InstalledApplicationList", {"app", "Identifier"}},
+    {"ProfileList", {"profile", "PayloadIdentifier"}},
+};
+
+// The value of a scalar JSON as index text ("17.1", "true").
+std::string index_text(const rapidjson::Value& v) {
+  if (v.IsString()) return {v.GetString(), v.GetStringLength()};
+  if (v.IsBool()) return v.GetBool() ? "true" : "false";
+  if (v.IsInt64()) return std::to_string(v.GetInt64());
+  return {};
+}
+
+std::vector<std::string> index_values(const std::string& field, std::string_view json) {
+  rapidjson::Document d;
+  d.Parse(json.data(), json.size());
+  if (d.HasParseError()) return {};
+  std::vector<std::string> out;
+  if (kScalarFilters.contains(field)) {
+    if (auto t = index_text(d); !t.empty()) out.push_back(std::move(t));
+  } else if (const auto list = kListFilters.find(field);
+             list != kListFilters.end() && d.IsArray()) {
+    for (const auto& item : d.GetArray()) {
+      if (!item.IsObject()) continue;
+      const auto id = item.FindMember(list->second.second.c_str());
+      if (id != item.MemberEnd())
+        if (auto t = index_text(id->value); !t.empty()) out.push_back(std::move(t));
+    }
+  }
+  return out;
+}
+
+std::string filter_of(const std::string& field) {
+  if (const auto s = kScalarFilters.find(field); s != kScalarFilters.end()) return s->second;
+  if (const auto l = kListFilters.find(field); l != kListFilters.end()) return l->second.first;
+  return {};
+}
+
+// Sets one field, keeping its filter index in step with its value.
+void set_field(State& state, const std::string& udid, const std::string& field,
+               InventoryRecord record) {
+  const auto key = keys::inventory(udid, field);
+  const std::string filter = filter_of(field);
+  if (!filter.empty()) {
+    std::set<std::string> before, after;
+    if (const auto old = state.get(key))
+      for (auto& v : index_values(field, decode_record<InventoryRecord>(*old).json))
+        before.insert(std::move(v));
+    for (auto& v : index_values(field, record.json)) after.insert(std::move(v));
+    for (const auto& v : before)
+      if (!after.contains(v)) state.erase(keys::inventory_index(filter, v, udid));
+    for (const auto& v : after)
+      if (!before.contains(v)) state.put(keys::inventory_index(filter, v, udid), "");
+  }
+  state.put(key, encode_record(record));
+}
+
+}  // namespace
+
+bool is_inventory_request(std::string_view request_type) {
+  return std::any_of(std::begin(kShapes), std::end(kShapes),
+                     [&](const ResultShape& s) { return s.request_type == request_type; });
+}
+
+void apply_inventory(State& state, const std::string& udid, const std::string& request_type,
+                     const std::string& command_uuid, const std::string& time,
+                     std::string_view body) {
+  const auto shape =
+      std::find_if(std::begin(kShapes), std::end(kShapes),
+                   [&](const ResultShape& s) { return s.request_type == request_type; });
+  if (shape == std::end(kShapes)) return;
+  std::optional<Plist> result;
+  try {
+    result = Plist::parse(body);
+  } catch (const std::exception&) {
+    return;
+  }
+  const plist_t value = plist_dict_get_item(result->root(), std::string(shape->key).c_str());
+  if (!value) return;
+  if (!shape->per_entry) {
+    set_field(state, udid, std::string(shape->key), {plist_to_json(value), time, command_uuid});
+    return;
+  }
+  if (plist_get_node_type(value) != PLIST_DICT) return;
+  for_each_entry(value, [&](const std::string& name, plist_t entry) {
+    set_field(state, udid, request_type + "." + name, {plist_to_json(entry), time, command_uuid});
+  });
+}
+
+}  // namespace cairn::projector
