@@ -283,4 +283,9 @@ ReplayResult replay(const std::string& data_dir, const std::optional<eventlog::K
   return result;
 }
 
+std::vector<ingest::HttpServer::Route> SingleNode::served_routes() const {
+  return parts_ && parts_->http ? parts_->http->served_routes()
+                                : std::vector<ingest::HttpServer::Route>{};
+}
+
 }  // namespace cairn::app

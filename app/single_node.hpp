@@ -75,6 +75,8 @@ class SingleNode {
   void start();  // projector and HTTP threads
   void stop();
   int port() const { return port_; }
+  // The routes its HTTP server serves (none for a dispatcher).
+  std::vector<ingest::HttpServer::Route> served_routes() const;
 
  private:
   struct Parts;

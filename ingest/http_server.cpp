@@ -285,23 +285,23 @@ void HttpServer::handle_admin(const httplib::Request& req, httplib::Response& re
 // The admin API (NanoMDM-compatible writes, reads of the projection). `admin` wraps a call with
 // API-key authentication and the error mapping.
 template <class Admin>
-void HttpServer::admin_routes(httplib::Server& s, Admin admin) {
+void HttpServer::admin_routes(Admin admin) {
   auto enqueue = admin([this](const httplib::Request& req, const Principal& p) {
     const bool no_push = req.has_param("nopush") && req.get_param_value("nopush") != "0";
     // validate=0: the plist goes out as given, unchecked against the catalog (experiments).
     const bool validate = req.get_param_value("validate") != "0";
     return admin_.enqueue(split_ids(req.matches[1].str()), req.body, no_push, p, validate);
   });
-  s.Put(R"(/v1/enqueue/([^/]+))", enqueue);
-  s.Post(R"(/v1/enqueue/([^/]+))", enqueue);
-  s.Post("/api/v1/commands", admin([this](const httplib::Request& req, const Principal& p) {
-           return admin_.enqueue_typed(req.body, p);
-         }));
-  s.Get("/api/v1/catalog",
-        admin([this](const httplib::Request&, const Principal&) { return admin_.catalog(); }));
-  s.Get(R"(/v1/push/([^/]+))", admin([this](const httplib::Request& req, const Principal& p) {
-          return admin_.push(split_ids(req.matches[1].str()), p);
-        }));
+  on("PUT", "/v1/enqueue/{ids}", enqueue);
+  on("POST", "/v1/enqueue/{ids}", enqueue);
+  on("POST", "/api/v1/commands", admin([this](const httplib::Request& req, const Principal& p) {
+       return admin_.enqueue_typed(req.body, p);
+     }));
+  on("GET", "/api/v1/catalog",
+     admin([this](const httplib::Request&, const Principal&) { return admin_.catalog(); }));
+  on("GET", "/v1/push/{ids}", admin([this](const httplib::Request& req, const Principal& p) {
+       return admin_.push(split_ids(req.matches[1].str()), p);
+     }));
   // Reads reflect every event acknowledged before they began, wherever it was appended (on
   // Kafka another node may have written it): the projection catches up to the log's end first.
   auto admin_read = [this, admin](auto call) {
@@ -310,80 +310,99 @@ void HttpServer::admin_routes(httplib::Server& s, Admin admin) {
       return call(req, p);
     });
   };
-  s.Get("/v1/devices", admin_read([this](const httplib::Request& req, const Principal&) {
-          const auto limit = number_param(req, "limit", 100, 6, "from 1 to 1000");
-          return admin_.devices(req.get_param_value("after"),
-                                static_cast<size_t>(std::clamp<int64_t>(limit, 1, 1000)));
-        }));
-  s.Get(R"(/v1/devices/([^/]+))", admin_read([this](const httplib::Request& req, const Principal&) {
-          return admin_.device(req.matches[1].str());
-        }));
+  on("GET", "/v1/devices", admin_read([this](const httplib::Request& req, const Principal&) {
+       const auto limit = number_param(req, "limit", 100, 6, "from 1 to 1000");
+       return admin_.devices(req.get_param_value("after"),
+                             static_cast<size_t>(std::clamp<int64_t>(limit, 1, 1000)));
+     }));
+  on("GET", "/v1/devices/{id}", admin_read([this](const httplib::Request& req, const Principal&) {
+       return admin_.device(req.matches[1].str());
+     }));
   // The typed API's reads: a device with its inventory, devices filtered on it.
-  s.Get(R"(/api/v1/devices/([^/]+))",
-        admin_read([this](const httplib::Request& req, const Principal&) {
-          return admin_.device(req.matches[1].str());
-        }));
-  s.Get("/api/v1/devices", admin_read([this](const httplib::Request& req, const Principal&) {
-          const auto limit = number_param(req, "limit", 100, 6, "from 1 to 1000");
-          std::vector<std::pair<std::string, std::string>> filters;
-          for (const auto& [name, value] : req.params)
-            if (name != "limit" && name != "after") filters.emplace_back(name, value);
-          return admin_.devices_matching(filters, req.get_param_value("after"),
-                                         static_cast<size_t>(std::clamp<int64_t>(limit, 1, 1000)));
-        }));
+  on("GET", "/api/v1/devices/{id}",
+     admin_read([this](const httplib::Request& req, const Principal&) {
+       return admin_.device(req.matches[1].str());
+     }));
+  on("GET", "/api/v1/devices", admin_read([this](const httplib::Request& req, const Principal&) {
+       const auto limit = number_param(req, "limit", 100, 6, "from 1 to 1000");
+       std::vector<std::pair<std::string, std::string>> filters;
+       for (const auto& [name, value] : req.params)
+         if (name != "limit" && name != "after") filters.emplace_back(name, value);
+       return admin_.devices_matching(filters, req.get_param_value("after"),
+                                      static_cast<size_t>(std::clamp<int64_t>(limit, 1, 1000)));
+     }));
   // An enrolled device may enroll again with a new identity (erased or restored by hand).
-  s.Post(R"(/v1/devices/([^/]+)/reenrollment)",
-         admin([this](const httplib::Request& req, const Principal& p) {
-           const auto hours = number_param(req, "hours", 24, 3, "from 1 to 720");
-           return admin_.allow_reenrollment(req.matches[1].str(), req.get_param_value("note"),
-                                            std::chrono::hours(hours), p);
-         }));
-  s.Get(R"(/v1/devices/([^/]+)/commands)",
-        admin_read([this](const httplib::Request& req, const Principal&) {
-          return admin_.device_commands(req.matches[1].str());
-        }));
-  s.Get(R"(/v1/commands/([^/]+))",
-        admin_read([this](const httplib::Request& req, const Principal&) {
-          return admin_.command(req.matches[1].str());
-        }));
+  on("POST", "/v1/devices/{id}/reenrollment",
+     admin([this](const httplib::Request& req, const Principal& p) {
+       const auto hours = number_param(req, "hours", 24, 3, "from 1 to 720");
+       return admin_.allow_reenrollment(req.matches[1].str(), req.get_param_value("note"),
+                                        std::chrono::hours(hours), p);
+     }));
+  on("GET", "/v1/devices/{id}/commands",
+     admin_read([this](const httplib::Request& req, const Principal&) {
+       return admin_.device_commands(req.matches[1].str());
+     }));
+  on("GET", "/v1/commands/{uuid}",
+     admin_read([this](const httplib::Request& req, const Principal&) {
+       return admin_.command(req.matches[1].str());
+     }));
   // PEM (NanoMDM's format), or PKCS#12 by Content-Type with its password in a header (a query
   // string would end up in access logs).
-  s.Put("/v1/pushcert", admin([this](const httplib::Request& req, const Principal& p) {
-          if (req.get_header_value("Content-Type") == "application/x-pkcs12")
-            return admin_.upload_push_certificate_pkcs12(
-                req.body, req.get_header_value("Cairn-PKCS12-Password"), p);
-          return admin_.upload_push_certificate(req.body, p);
-        }));
-  s.Get("/v1/pushcerts", admin_read([this](const httplib::Request&, const Principal&) {
-          return admin_.push_certificates();
-        }));
-  s.Get("/v1/projection", admin_read([this](const httplib::Request&, const Principal&) {
-          return admin_.projection();
-        }));
-  s.Get(
-      "/v1/enrollment/profile", admin_read([this](const httplib::Request& req, const Principal& p) {
-        return ApiResponse{200, enrollment_.profiles.issue(profile_request(req), p.name).signed_der,
-                           "application/x-apple-aspen-config"};
-      }));
+  on("PUT", "/v1/pushcert", admin([this](const httplib::Request& req, const Principal& p) {
+       if (req.get_header_value("Content-Type") == "application/x-pkcs12")
+         return admin_.upload_push_certificate_pkcs12(
+             req.body, req.get_header_value("Cairn-PKCS12-Password"), p);
+       return admin_.upload_push_certificate(req.body, p);
+     }));
+  on("GET", "/v1/pushcerts", admin_read([this](const httplib::Request&, const Principal&) {
+       return admin_.push_certificates();
+     }));
+  on("GET", "/v1/projection",
+     admin_read([this](const httplib::Request&, const Principal&) { return admin_.projection(); }));
+  on("GET", "/v1/enrollment/profile",
+     admin_read([this](const httplib::Request& req, const Principal& p) {
+       return ApiResponse{200, enrollment_.profiles.issue(profile_request(req), p.name).signed_der,
+                          "application/x-apple-aspen-config"};
+     }));
   // POST /v1/enrollment/invitations?ttl_seconds=N&note=…: an OTA enrollment link (its token is
   // shown only in this answer).
-  s.Post("/v1/enrollment/invitations",
-         admin([this](const httplib::Request& req, const Principal& p) {
-           const auto ttl = number_param(req, "ttl_seconds", 86400, 7, "of seconds");
-           const auto invitation = enrollment_.ota.invite(
-               std::chrono::seconds(ttl), req.get_param_value("note"), p.name, host_url(req));
-           JsonWriter j;
-           j.begin_object()
-               .field("url", invitation.url)
-               .field("token", invitation.token)
-               .field("expires_at", invitation.expires_at)
-               .end_object();
-           return ApiResponse{201, j.str()};
-         }));
-  s.Get("/v1/certificates", admin_read([this](const httplib::Request& req, const Principal&) {
-          const auto days = number_param(req, "within_days", 30, 4, "from 0 to 9999");
-          return ApiResponse{200, enrollment_.expiry.json(static_cast<int>(days))};
-        }));
+  on("POST", "/v1/enrollment/invitations",
+     admin([this](const httplib::Request& req, const Principal& p) {
+       const auto ttl = number_param(req, "ttl_seconds", 86400, 7, "of seconds");
+       const auto invitation = enrollment_.ota.invite(
+           std::chrono::seconds(ttl), req.get_param_value("note"), p.name, host_url(req));
+       JsonWriter j;
+       j.begin_object()
+           .field("url", invitation.url)
+           .field("token", invitation.token)
+           .field("expires_at", invitation.expires_at)
+           .end_object();
+       return ApiResponse{201, j.str()};
+     }));
+  on("GET", "/v1/certificates", admin_read([this](const httplib::Request& req, const Principal&) {
+       const auto days = number_param(req, "within_days", 30, 4, "from 0 to 9999");
+       return ApiResponse{200, enrollment_.expiry.json(static_cast<int>(days))};
+     }));
+}
+
+void HttpServer::on(std::string_view method, const std::string& path,
+                    httplib::Server::Handler handler) {
+  std::string pattern;
+  for (size_t i = 0; i < path.size(); ++i) {
+    if (path[i] != '{') {
+      pattern += path[i];
+      continue;
+    }
+    pattern += "([^/]+)";
+    i = path.find('}', i);
+  }
+  if (method == "GET")
+    server_->Get(pattern, std::move(handler));
+  else if (method == "POST")
+    server_->Post(pattern, std::move(handler));
+  else
+    server_->Put(pattern, std::move(handler));
+  routes_.push_back({std::string(method), path});
 }
 
 void HttpServer::routes() {
@@ -408,8 +427,8 @@ void HttpServer::routes() {
     };
   };
   if (options_.device_routes) {
-    s.Put("/mdm", device(Channel::kServerUrl));
-    s.Put("/checkin", device(Channel::kCheckin));
+    on("PUT", "/mdm", device(Channel::kServerUrl));
+    on("PUT", "/checkin", device(Channel::kCheckin));
     // SCEP answers refusals in band (a FAILURE CertRep, 200); only non-SCEP input is a 4xx.
     auto scep = [this](const httplib::Request& req, httplib::Response& res) {
       handle_enrollment(res, [&] {
@@ -418,15 +437,15 @@ void HttpServer::routes() {
                                        req.body, req.remote_addr);
       });
     };
-    s.Get("/scep", scep);
-    s.Post("/scep", scep);
-    s.Get(R"(/enroll/([^/]+))", [this](const httplib::Request& req, httplib::Response& res) {
+    on("GET", "/scep", scep);
+    on("POST", "/scep", scep);
+    on("GET", "/enroll/{token}", [this](const httplib::Request& req, httplib::Response& res) {
       handle_enrollment(res, [&] {
         return enrollment_.ota.profile_service(req.matches[1].str(), req.remote_addr,
                                                host_url(req));
       });
     });
-    s.Post(R"(/enroll/([^/]+))", [this](const httplib::Request& req, httplib::Response& res) {
+    on("POST", "/enroll/{token}", [this](const httplib::Request& req, httplib::Response& res) {
       handle_enrollment(res, [&] {
         return enrollment_.ota.enroll(req.matches[1].str(), req.body, req.remote_addr,
                                       host_url(req));
@@ -439,20 +458,21 @@ void HttpServer::routes() {
       handle_admin(req, res, [&](const Principal& p) { return call(req, p); });
     };
   };
-  if (options_.admin_routes) admin_routes(s, admin);
+  if (options_.admin_routes) admin_routes(admin);
   // Prometheus scrapes with the same Basic credentials as any admin client.
-  s.Get("/metrics", admin([this](const httplib::Request&, const Principal&) {
-          return ApiResponse{200, metrics_.prometheus_text(), "text/plain; version=0.0.4"};
-        }));
+  on("GET", "/metrics", admin([this](const httplib::Request&, const Principal&) {
+       return ApiResponse{200, metrics_.prometheus_text(), "text/plain; version=0.0.4"};
+     }));
   s.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
     const std::string route = req.path == "/mdm" || req.path == "/checkin" ? "device"
                               : req.path == "/scep"                        ? "scep"
-                              : req.path.starts_with("/v1/")               ? "admin"
-                                                                           : "other";
+                              : req.path.starts_with("/v1/") || req.path.starts_with("/api/")
+                                  ? "admin"
+                                  : "other";
     ++metrics_.counter("cairn_http_requests_total", "HTTP requests answered, by route and status",
                        {{"route", route}, {"status", std::to_string(res.status)}});
   });
-  s.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
+  on("GET", "/healthz", [](const httplib::Request&, httplib::Response& res) {
     res.set_content("ok\n", "text/plain");
   });
 }

@@ -69,11 +69,21 @@ class HttpServer {
   void serve();
   void stop();
 
+  struct Route {
+    std::string method;  // GET, POST, PUT
+    std::string path;    // OpenAPI style: /v1/devices/{id}
+  };
+  // Every route served: schemas/openapi.yaml must describe each (tests/e2e/openapi_test.cpp).
+  const std::vector<Route>& served_routes() const { return routes_; }
+
  private:
   enum class Channel { kServerUrl, kCheckin };
   void routes();
   template <class Admin>
-  void admin_routes(httplib::Server& s, Admin admin);
+  void admin_routes(Admin admin);
+  // Registers `handler` at an OpenAPI-style path ("/v1/devices/{id}": each {param} one path
+  // segment, matches[1..] in order) and remembers the route.
+  void on(std::string_view method, const std::string& path, httplib::Server::Handler handler);
   void handle_device(const httplib::Request& req, httplib::Response& res, Channel channel);
   // SCEP and OTA: replies that are not JSON; ClientError → its status with the reason as text.
   void handle_enrollment(httplib::Response& res, const std::function<enrollment::Reply()>& call);
@@ -91,6 +101,7 @@ class HttpServer {
   EventWriter& writer_;
   Metrics& metrics_;
   std::unique_ptr<httplib::Server> server_;
+  std::vector<Route> routes_;
   int listen_socket_ = -1;
 };
 

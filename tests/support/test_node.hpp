@@ -46,6 +46,7 @@ class TestNode {
   void kill_hard();  // separate_process only: SIGKILL, no chance to flush or clean up
 
   int port() const { return node_ ? node_->port() : child_port_; }
+  std::vector<ingest::HttpServer::Route> served_routes() const { return node_->served_routes(); }
   const std::string& data_dir() const { return data_dir_; }
   const std::string& ca_file() const { return ca_file_; }
   pki::Identity issue_device_identity(const std::string& name) const;

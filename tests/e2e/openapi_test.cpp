@@ -1,0 +1,192 @@
+// schemas/openapi.yaml describes the whole HTTP API: every route the server serves is in it (and
+// nothing else), and the JSON each admin endpoint answers (or takes) matches the schema it
+// documents for that status — additional properties are not allowed there, so a field added to
+// a response without its description fails here.
+#include <gtest/gtest.h>
+#include <rapidjson/document.h>
+#include <rapidjson/schema.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+#include <yaml-cpp/yaml.h>
+
+#include <set>
+
+#include "tests/support/messages.hpp"
+#include "tests/support/temp_dir.hpp"
+#include "tests/support/test_node.hpp"
+
+namespace cairn::testing {
+namespace {
+
+using Allocator = rapidjson::Document::AllocatorType;
+
+rapidjson::Value to_json(const YAML::Node& node, Allocator& a) {
+  switch (node.Type()) {
+    case YAML::NodeType::Map: {
+      rapidjson::Value object(rapidjson::kObjectType);
+      for (const auto& entry : node)
+        object.AddMember(rapidjson::Value(entry.first.as<std::string>().c_str(), a),
+                         to_json(entry.second, a), a);
+      return object;
+    }
+    case YAML::NodeType::Sequence: {
+      rapidjson::Value array(rapidjson::kArrayType);
+      for (const auto& item : node) array.PushBack(to_json(item, a), a);
+      return array;
+    }
+    case YAML::NodeType::Scalar: {
+      const std::string text = node.Scalar();
+      if (node.Tag() != "!") {  // plain, not quoted: a YAML boolean or number stays one
+        if (text == "true" || text == "false") return rapidjson::Value(text == "true");
+        char* end = nullptr;
+        const long long n = std::strtoll(text.c_str(), &end, 10);
+        if (!text.empty() && *end == '\0') return rapidjson::Value(static_cast<int64_t>(n));
+      }
+      return rapidjson::Value(text.c_str(), a);
+    }
+    default:
+      return rapidjson::Value(rapidjson::kNullType);
+  }
+}
+
+class OpenApi : public ::testing::Test {
+ protected:
+  OpenApi() {
+    const auto yaml = YAML::LoadFile(std::string(CAIRN_SCHEMAS_DIR) + "/openapi.yaml");
+    rapidjson::Value root = to_json(yaml, doc_.GetAllocator());
+    static_cast<rapidjson::Value&>(doc_).Swap(root);
+  }
+
+  // The component a "$ref" names, or `v` itself.
+  const rapidjson::Value& resolved(const rapidjson::Value& v) const {
+    if (!v.IsObject() || !v.HasMember("$ref")) return v;
+    std::string ref = v["$ref"].GetString();
+    const rapidjson::Value* at = &doc_;
+    for (size_t start = 2; start <= ref.size();) {  // "#/components/…": names without '/'
+      const size_t slash = std::min(ref.find('/', start), ref.size());
+      at = &(*at)[ref.substr(start, slash - start).c_str()];
+      start = slash + 1;
+    }
+    return *at;
+  }
+
+  // Checks `json` against a schema object of the document (its "$ref"s resolve in the
+  // document's components).
+  void expect_valid(const rapidjson::Value& schema, const std::string& json,
+                    const std::string& what) {
+    rapidjson::Document root;
+    root.CopyFrom(schema, root.GetAllocator());
+    rapidjson::Value components;
+    components.CopyFrom(doc_["components"], root.GetAllocator());
+    root.AddMember("components", components, root.GetAllocator());
+    const rapidjson::SchemaDocument compiled(root);
+    rapidjson::Document body;
+    body.Parse(json.c_str());
+    ASSERT_FALSE(body.HasParseError()) << what << ": " << json;
+    rapidjson::SchemaValidator validator(compiled);
+    if (!body.Accept(validator)) {
+      rapidjson::StringBuffer at, keyword;
+      validator.GetInvalidSchemaPointer().StringifyUriFragment(at);
+      validator.GetInvalidDocumentPointer().StringifyUriFragment(keyword);
+      ADD_FAILURE() << what << " does not match its description: schema " << at.GetString() << " ("
+                    << validator.GetInvalidSchemaKeyword() << ") at " << keyword.GetString() << "\n"
+                    << json;
+    }
+  }
+
+  // `r` (an answer to `method` `path`) is a documented status, and a JSON body matches its schema.
+  void expect_described(const char* method, const char* path, const httplib::Result& r) {
+    ASSERT_TRUE(r) << path;
+    const std::string what = std::string(method) + " " + path + " " + std::to_string(r->status);
+    ASSERT_TRUE(doc_["paths"].HasMember(path)) << what;
+    const auto& operation = doc_["paths"][path][method];
+    const std::string status = std::to_string(r->status);
+    ASSERT_TRUE(operation["responses"].HasMember(status.c_str())) << what << " is not described";
+    const auto& response = resolved(operation["responses"][status.c_str()]);
+    if (!r->get_header_value("Content-Type").starts_with("application/json")) return;
+    ASSERT_TRUE(response.HasMember("content") && response["content"].HasMember("application/json"))
+        << what << ": JSON answer not described";
+    expect_valid(response["content"]["application/json"]["schema"], r->body, what);
+  }
+
+  rapidjson::Document doc_;
+};
+
+TEST_F(OpenApi, DescribesEveryServedRouteAndNothingElse) {
+  TempDir dir;
+  TestNode node(dir.path());
+  std::set<std::string> served, described;
+  for (const auto& route : node.served_routes()) {
+    std::string method = route.method;
+    for (auto& c : method) c = static_cast<char>(std::tolower(c));
+    served.insert(method + " " + route.path);
+  }
+  for (const auto& path : doc_["paths"].GetObject())
+    for (const auto& op : path.value.GetObject())
+      if (std::string m = op.name.GetString(); m == "get" || m == "put" || m == "post")
+        described.insert(m + " " + path.name.GetString());
+  EXPECT_GE(served.size(), 26u);
+  for (const auto& r : served) EXPECT_TRUE(described.contains(r)) << r << " is not described";
+  for (const auto& d : described) EXPECT_TRUE(served.contains(d)) << d << " is not served";
+}
+
+TEST_F(OpenApi, AdminAnswersMatchTheirDescriptions) {
+  TempDir dir;
+  TestNode node(dir.path());
+  auto admin = node.admin();
+  expect_described("put", "/v1/pushcert", node.upload_push_certificate("com.apple.mgmt.openapi"));
+  expect_described("get", "/v1/pushcerts", admin->Get("/v1/pushcerts"));
+  TestDevice d(node, "OAS-1");
+  d.enroll();
+
+  const std::string typed =
+      R"({"request_type": "DeviceInformation", "Queries": ["OSVersion"], "devices": ["OAS-1", "NOBODY"]})";
+  expect_valid(doc_["paths"]["/api/v1/commands"]["post"]["requestBody"]["content"]
+                   ["application/json"]["schema"],
+               typed, "the typed command request");
+  expect_described("post", "/api/v1/commands",
+                   admin->Post("/api/v1/commands", typed, "application/json"));
+  expect_described(
+      "post", "/api/v1/commands",
+      admin->Post("/api/v1/commands", R"({"request_type": "Nope", "devices": ["OAS-1"]})",
+                  "application/json"));
+  const Plist command = Plist::parse(d.report("Idle")->body);
+  const std::string uuid = *command.string("CommandUUID");
+  Plist answers = Plist::new_dict();
+  answers.set_string("OSVersion", "17.1");
+  Plist result = Plist::new_dict();
+  result.set("QueryResponses", std::move(answers));
+  result.set_string("UDID", "OAS-1");
+  result.set_string("Status", "Acknowledged");
+  result.set_string("CommandUUID", uuid);
+  ASSERT_EQ(d.put("/mdm", result.to_xml())->status, 200);
+
+  expect_described("get", "/api/v1/devices/{id}", admin->Get("/api/v1/devices/OAS-1"));
+  expect_described("get", "/api/v1/devices", admin->Get("/api/v1/devices?os_version=17.1"));
+  expect_described("get", "/api/v1/devices", admin->Get("/api/v1/devices?colour=red"));
+  expect_described("get", "/api/v1/catalog", admin->Get("/api/v1/catalog"));
+  expect_described("get", "/v1/devices", admin->Get("/v1/devices?limit=1"));
+  expect_described("get", "/v1/devices/{id}", admin->Get("/v1/devices/OAS-1"));
+  expect_described("get", "/v1/devices/{id}", admin->Get("/v1/devices/NOPE"));
+  expect_described("put", "/v1/enqueue/{ids}",
+                   node.enqueue("OAS-1", command_body("RAW-1", "ProfileList")));
+  expect_described("put", "/v1/enqueue/{ids}",
+                   node.enqueue("OAS-1,NOBODY", command_body("RAW-2", "ProfileList"), "?nopush=1"));
+  expect_described("put", "/v1/enqueue/{ids}",
+                   node.enqueue("NOBODY", command_body("RAW-3", "ProfileList")));
+  expect_described("get", "/v1/push/{ids}", admin->Get("/v1/push/OAS-1"));
+  expect_described("get", "/v1/devices/{id}/commands", admin->Get("/v1/devices/OAS-1/commands"));
+  expect_described("get", "/v1/commands/{uuid}", admin->Get(("/v1/commands/" + uuid).c_str()));
+  expect_described("get", "/v1/projection", admin->Get("/v1/projection"));
+  expect_described("post", "/v1/enrollment/invitations",
+                   admin->Post("/v1/enrollment/invitations?ttl_seconds=60", "", "text/plain"));
+  expect_described("get", "/v1/certificates", admin->Get("/v1/certificates"));
+  expect_described("post", "/v1/devices/{id}/reenrollment",
+                   admin->Post("/v1/devices/OAS-1/reenrollment?hours=1", "", "text/plain"));
+  expect_described("get", "/v1/enrollment/profile", admin->Get("/v1/enrollment/profile"));
+  expect_described("get", "/metrics", admin->Get("/metrics"));
+  expect_described("put", "/checkin", d.checkin(authenticate_body("OAS-1")));
+}
+
+}  // namespace
+}  // namespace cairn::testing
