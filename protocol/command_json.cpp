@@ -152,6 +152,10 @@ plist_t to_plist(const rapidjson::Value& v, const KeySpec* spec, const std::stri
 
 }  // namespace
 
+Plist value_from_json(const rapidjson::Value& value, const KeySpec* spec, const std::string& path) {
+  return Plist::adopt(to_plist(value, spec, path));
+}
+
 Plist command_from_json(const CommandCatalog& catalog, const CommandSpec& spec,
                         const rapidjson::Value& fields, const std::string& command_uuid,
                         const std::set<std::string, std::less<>>& reserved) {

@@ -21,4 +21,8 @@ Plist command_from_json(const CommandCatalog& catalog, const CommandSpec& spec,
                         const rapidjson::Value& fields, const std::string& command_uuid,
                         const std::set<std::string, std::less<>>& reserved);
 
+// One value from JSON as `spec` says (null: its type inferred from the JSON). Throws
+// InvalidCommand naming `path`.
+Plist value_from_json(const rapidjson::Value& value, const KeySpec* spec, const std::string& path);
+
 }  // namespace cairn::protocol
