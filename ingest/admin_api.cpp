@@ -174,10 +174,32 @@ AdminApi::Queued AdminApi::enqueue_to(const std::vector<std::string>& ids,
   size_t missing_rights = 0;
   // Devices share a handful of enrollment profiles: each is read once per request.
   std::map<std::string, int64_t> rights_of_profile;
+  // A large request goes to the log in chunks, each durable before the next is checked: the
+  // projection applies one chunk while the next is prepared (the two cores work at once), and a
+  // log failure midway still answers which devices were queued.
+  constexpr size_t kChunk = 4096;
   std::vector<events::Event> batch;
-  batch.reserve(ids.size());
+  std::vector<LogPosition> appended;
+  // Appends the chunk; false when the log failed after earlier chunks were queued (then the
+  // chunk's devices and those from `next` on are answered as not queued).
+  auto flush = [&](size_t next) {
+    if (batch.empty()) return true;
+    try {
+      const auto positions = writer_.append(batch);
+      appended.insert(appended.end(), positions.begin(), positions.end());
+      batch.clear();
+      return true;
+    } catch (const Unavailable& e) {
+      if (appended.empty()) throw;  // nothing queued: the whole request may be retried
+      for (const auto& event : batch) out.refused.emplace_back(event.device, e.what());
+      for (size_t rest = next; rest < ids.size(); ++rest)
+        out.refused.emplace_back(ids[rest], "not queued: the log failed during the request");
+      return false;
+    }
+  };
   const CommandUuid uuid(command.uuid);
-  for (const auto& id : ids) {
+  for (size_t i = 0; i < ids.size(); ++i) {
+    const std::string& id = ids[i];
     std::optional<DeviceRecord> d;
     std::string why = refusal(id, &d);
     if (why.empty() && !command.fresh_uuid && reader_.command(DeviceId(id), uuid)) {
@@ -202,9 +224,11 @@ AdminApi::Queued AdminApi::enqueue_to(const std::vector<std::string>& ids,
     batch.push_back(writer_.make(
         id, actor.name,
         events::CommandEnqueued{command.uuid, command.request_type, command.xml, command.no_push}));
+    if (batch.size() == kChunk && !flush(i + 1)) break;
   }
-  if (!batch.empty()) writer_.append_and_wait_applied(batch);
-  out.any_queued = !batch.empty();
+  if (batch.size() < kChunk) flush(ids.size());
+  if (!appended.empty()) writer_.wait_applied(appended);
+  out.any_queued = !appended.empty();
   out.all_for_access_rights = !out.refused.empty() && missing_rights == out.refused.size();
   return out;
 }

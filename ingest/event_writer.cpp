@@ -29,14 +29,22 @@ void EventWriter::wait_applied(const std::map<PartitionId, Offset>& last_offsets
       throw Unavailable("projection did not apply the log in time");
 }
 
-void EventWriter::append_and_wait_applied(const std::vector<events::Event>& batch) {
-  // Waiting for the highest offset of each partition covers all the others.
-  std::map<PartitionId, Offset> highest;
-  for (const auto& p : append(batch)) {
-    auto& h = highest[p.partition];
+// Waiting for the highest offset of each partition covers all the others.
+std::map<PartitionId, Offset> EventWriter::highest(const std::vector<LogPosition>& positions) {
+  std::map<PartitionId, Offset> out;
+  for (const auto& p : positions) {
+    auto& h = out[p.partition];
     if (p.offset > h) h = p.offset;
   }
-  wait_applied(highest);
+  return out;
+}
+
+void EventWriter::append_and_wait_applied(const std::vector<events::Event>& batch) {
+  wait_applied(highest(append(batch)));
+}
+
+void EventWriter::wait_applied(const std::vector<LogPosition>& positions) const {
+  wait_applied(highest(positions));
 }
 
 void EventWriter::wait_caught_up() const {

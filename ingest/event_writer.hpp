@@ -25,6 +25,8 @@ class EventWriter {
   std::vector<LogPosition> append(const std::vector<events::Event>& batch);
   // Durable and applied to the projection when it returns. Throws Unavailable on timeout.
   void append_and_wait_applied(const std::vector<events::Event>& batch);
+  // Waits until the projection has applied these positions. Throws Unavailable on timeout.
+  void wait_applied(const std::vector<LogPosition>& positions) const;
   // Waits until the projection has applied everything the log holds now. A negative answer
   // about a device (unknown, checked out) is only trusted after this. Throws Unavailable.
   void wait_caught_up() const;
@@ -42,6 +44,7 @@ class EventWriter {
 
  private:
   void wait_applied(const std::map<PartitionId, Offset>& last_offsets) const;
+  static std::map<PartitionId, Offset> highest(const std::vector<LogPosition>& positions);
 
   eventlog::EventLog& log_;
   const projector::AppliedWatermark& watermark_;

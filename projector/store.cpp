@@ -26,12 +26,10 @@ Store::Store(const std::string& path, std::string_view layout) {
   // the durable record, so small memtables only mean more frequent flushes.
   options.OptimizeLevelStyleCompaction(64u << 20);
   // Many reads miss by design (is this command UUID new? does this device have an UnlockToken?):
-  // Bloom filters answer those without searching every level and the memtable.
+  // Bloom filters answer those without searching every level.
   rocksdb::BlockBasedTableOptions table;
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
   options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
-  options.memtable_whole_key_filtering = true;
-  options.memtable_prefix_bloom_size_ratio = 0.05;
   rocksdb::DB* raw = nullptr;
   auto status = rocksdb::DB::Open(options, path, &raw);
   if (!status.ok())

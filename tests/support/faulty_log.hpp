@@ -16,9 +16,12 @@ class FaultyLog final : public eventlog::EventLog {
   explicit FaultyLog(std::unique_ptr<eventlog::EventLog> inner) : inner_(std::move(inner)) {}
 
   std::atomic<bool> fail_appends{false};
-  std::atomic<bool> stall_reads{false};  // the projector sees no new records
+  std::atomic<int> appends_before_failing{-1};  // then every append fails; -1: never
+  std::atomic<bool> stall_reads{false};         // the projector sees no new records
 
   std::vector<LogPosition> append(std::vector<eventlog::RecordToAppend> records) override {
+    if (appends_before_failing == 0) fail_appends = true;
+    if (appends_before_failing > 0) --appends_before_failing;
     if (fail_appends) throw Unavailable("injected log failure");
     return inner_->append(std::move(records));
   }

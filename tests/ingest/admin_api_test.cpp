@@ -1,0 +1,84 @@
+// One command to many devices: queued in chunks (each durable before the next is checked), every
+// device accounted for, and a log failure midway answered with what was and was not queued.
+#include "ingest/admin_api.hpp"
+
+#include <gtest/gtest.h>
+
+#include "common/errors.hpp"
+#include "crypto/digest.hpp"
+#include "eventlog/embedded_log.hpp"
+#include "projector/projector.hpp"
+#include "tests/support/faulty_log.hpp"
+#include "tests/support/temp_dir.hpp"
+
+namespace cairn::ingest {
+namespace {
+
+constexpr int kDevices = 2 * 4096 + 1;  // two whole chunks and one more device
+
+class BulkEnqueue : public ::testing::Test {
+ protected:
+  testing::TempDir dir;
+  testing::FaultyLog log{std::make_unique<eventlog::EmbeddedLog>(dir / "log")};
+  projector::Store store{dir / "db"};
+  projector::AppliedWatermark watermark;
+  projector::Projector projector{log, store, watermark};
+  projector::StoreReader reader{store};
+  crypto::SecretBox secrets{{crypto::random_bytes(32)}};
+  EventWriter writer{log, watermark, "test", std::chrono::seconds(30)};
+  AdminApi admin{writer, reader, store, log, secrets};
+  std::string devices_json;
+
+  void SetUp() override {
+    projector.start();
+    std::vector<events::Event> batch;
+    for (int d = 0; d < kDevices; ++d) {
+      const std::string udid = udid_of(d);
+      batch.push_back(
+          writer.make(udid, "device",
+                      events::DeviceAuthenticated{
+                          "com.apple.mgmt.t", "", crypto::sha256_hex(udid), "tls", {}, ""}));
+      devices_json += "\"" + udid + "\",";
+      if (batch.size() == 1000) {
+        writer.append_and_wait_applied(batch);
+        batch.clear();
+      }
+    }
+    writer.append_and_wait_applied(batch);
+  }
+  void TearDown() override { projector.stop(); }
+  static std::string udid_of(int d) { return "BULK-" + std::to_string(d); }
+  ApiResponse lock(const std::string& uuid) {
+    return admin.enqueue_typed(R"({"request_type": "DeviceLock", "command_uuid": ")" + uuid +
+                                   R"(", "devices": [)" + devices_json + R"("NOBODY"]})",
+                               {"admin", "admin"});
+  }
+  bool queued(int d, const std::string& uuid) const {
+    return reader.command(DeviceId(udid_of(d)), CommandUuid(uuid)).has_value();
+  }
+};
+
+TEST_F(BulkEnqueue, EveryDeviceOfEveryChunkIsQueued) {
+  const auto r = lock("BULK-1");
+  EXPECT_EQ(r.status, 207) << r.json.substr(0, 300);
+  EXPECT_NE(r.json.find("\"queued\":" + std::to_string(kDevices)), std::string::npos);
+  EXPECT_NE(r.json.find("\"NOBODY\":\"unknown device\""), std::string::npos);
+  for (int d : {0, 4095, 4096, kDevices - 1}) EXPECT_TRUE(queued(d, "BULK-1")) << d;
+}
+
+TEST_F(BulkEnqueue, ALogFailureMidwayAnswersWhatWasQueued) {
+  log.appends_before_failing = 1;  // the first chunk goes in, the second fails
+  const auto r = lock("BULK-2");
+  EXPECT_EQ(r.status, 207);
+  EXPECT_NE(r.json.find("\"queued\":4096"), std::string::npos) << r.json.substr(0, 300);
+  EXPECT_NE(r.json.find("\"" + udid_of(4096) + "\":\"injected log failure\""), std::string::npos);
+  EXPECT_NE(r.json.find("\"" + udid_of(kDevices - 1) + "\":\"not queued"), std::string::npos);
+  EXPECT_TRUE(queued(4095, "BULK-2"));
+  EXPECT_FALSE(queued(4096, "BULK-2"));
+  EXPECT_FALSE(queued(kDevices - 1, "BULK-2"));
+  // Nothing queued at all: a 503, and the admin retries the whole request.
+  EXPECT_THROW(lock("BULK-3"), Unavailable);
+}
+
+}  // namespace
+}  // namespace cairn::ingest
