@@ -263,7 +263,8 @@ ApiResponse AdminApi::enqueue(const std::vector<std::string>& ids, std::string_v
 
 ApiResponse AdminApi::enqueue_typed(std::string_view json, const Principal& actor) {
   rapidjson::Document doc;
-  doc.Parse(json.data(), json.size());
+  // Iterative: the depth of an admin's JSON must not be this thread's stack depth.
+  doc.Parse<rapidjson::kParseIterativeFlag>(json.data(), json.size());
   if (doc.HasParseError() || !doc.IsObject()) throw BadRequest("the body must be a JSON object");
   auto member = [&](const char* name) -> const rapidjson::Value* {
     const auto it = doc.FindMember(name);

@@ -66,9 +66,11 @@ const KeySpec* item_spec(const KeySpec& array, const rapidjson::Value& item) {
   return nullptr;  // left for the validator to name what it could be
 }
 
-plist_t to_plist(const rapidjson::Value& v, const KeySpec* spec, const std::string& path);
+plist_t to_plist(const rapidjson::Value& v, const KeySpec* spec, const std::string& path,
+                 int depth);
 
-plist_t dictionary(const rapidjson::Value& v, const KeySpec* spec, const std::string& path) {
+plist_t dictionary(const rapidjson::Value& v, const KeySpec* spec, const std::string& path,
+                   int depth) {
   if (!v.IsObject()) mistyped(v, "an object", path);
   plist_t dict = plist_new_dict();
   try {
@@ -80,7 +82,7 @@ plist_t dictionary(const rapidjson::Value& v, const KeySpec* spec, const std::st
         member = member_spec(spec->subkeys, name);
         if (!member) throw InvalidCommand(member_path, "unknown key");
       }
-      plist_dict_set_item(dict, name.c_str(), to_plist(m.value, member, member_path));
+      plist_dict_set_item(dict, name.c_str(), to_plist(m.value, member, member_path, depth + 1));
     }
   } catch (...) {
     plist_free(dict);
@@ -89,13 +91,13 @@ plist_t dictionary(const rapidjson::Value& v, const KeySpec* spec, const std::st
   return dict;
 }
 
-plist_t array(const rapidjson::Value& v, const KeySpec* spec, const std::string& path) {
+plist_t array(const rapidjson::Value& v, const KeySpec* spec, const std::string& path, int depth) {
   if (!v.IsArray()) mistyped(v, "an array", path);
   plist_t out = plist_new_array();
   try {
     for (rapidjson::SizeType i = 0; i < v.Size(); ++i)
       plist_array_append_item(out, to_plist(v[i], spec ? item_spec(*spec, v[i]) : nullptr,
-                                            path + "[" + std::to_string(i) + "]"));
+                                            path + "[" + std::to_string(i) + "]", depth + 1));
   } catch (...) {
     plist_free(out);
     throw;
@@ -103,7 +105,13 @@ plist_t array(const rapidjson::Value& v, const KeySpec* spec, const std::string&
   return out;
 }
 
-plist_t to_plist(const rapidjson::Value& v, const KeySpec* spec, const std::string& path) {
+// As deep as plists may be (PlistLimits): a command nested deeper is no command a device takes.
+constexpr int kMaxDepth = 64;
+
+plist_t to_plist(const rapidjson::Value& v, const KeySpec* spec, const std::string& path,
+                 int depth) {
+  if (depth > kMaxDepth)
+    throw InvalidCommand(path, "nested deeper than " + std::to_string(kMaxDepth) + " levels");
   const ValueType type = spec && spec->type != ValueType::kAny ? spec->type : inferred(v);
   switch (type) {
     case ValueType::kString:
@@ -141,9 +149,9 @@ plist_t to_plist(const rapidjson::Value& v, const KeySpec* spec, const std::stri
       return plist_new_data(bytes.data(), bytes.size());
     }
     case ValueType::kArray:
-      return array(v, spec, path);
+      return array(v, spec, path, depth);
     case ValueType::kDictionary:
-      return dictionary(v, spec, path);
+      return dictionary(v, spec, path, depth);
     case ValueType::kAny:
       break;
   }
@@ -153,7 +161,7 @@ plist_t to_plist(const rapidjson::Value& v, const KeySpec* spec, const std::stri
 }  // namespace
 
 Plist value_from_json(const rapidjson::Value& value, const KeySpec* spec, const std::string& path) {
-  return Plist::adopt(to_plist(value, spec, path));
+  return Plist::adopt(to_plist(value, spec, path, 0));
 }
 
 Plist command_from_json(const CommandCatalog& catalog, const CommandSpec& spec,
@@ -168,7 +176,7 @@ Plist command_from_json(const CommandCatalog& catalog, const CommandSpec& spec,
     const std::string path = "Command." + name;
     const KeySpec* key = member_spec(spec.keys, name);
     if (!key) throw InvalidCommand(path, "unknown key for " + spec.request_type);
-    plist_dict_set_item(body.root(), name.c_str(), to_plist(m.value, key, path));
+    plist_dict_set_item(body.root(), name.c_str(), to_plist(m.value, key, path, 1));
   }
   Plist command = Plist::new_dict();
   command.set_string("CommandUUID", command_uuid);

@@ -115,6 +115,12 @@ TEST(CommandCatalog, EachKindOfMistakeIsRefusedNamingTheField) {
   EXPECT_EQ(refused_at("InstallProfile", R"({"Payload": "not base64!"})"), "Command.Payload");
   EXPECT_EQ(refused_at("Settings", R"({"Settings": [{"Item": "Teleport"}]})"),
             "Command.Settings[0]");
+  // Nesting deeper than a plist may be (free-form keys allow any depth).
+  std::string deep = "1";
+  for (int i = 0; i < 100; ++i) deep = R"({"a": )" + deep + "}";
+  EXPECT_NE(refused_at("InstallApplication", R"({"Configuration": )" + deep + "}").find(
+                "Command.Configuration.a.a"),
+            std::string::npos);
   try {
     build("EraseDevice", R"({"ObliterationBehavior": "Sometimes"})");
   } catch (const InvalidCommand& e) {
