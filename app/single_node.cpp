@@ -243,6 +243,7 @@ void SingleNode::start() {
   }
   if (parts_->roles.dispatcher) parts_->dispatcher.start();
   http_thread_ = std::thread([this] { parts_->http->serve(); });
+  parts_->http->wait_until_serving();
   logging::info("cairn serving", {{"port", std::to_string(port_)}});
 }
 

@@ -15,5 +15,8 @@ std::string hex_encode(std::string_view bytes);
 // malformed.
 std::string percent_decode(std::string_view text);
 bool is_valid_utf8(std::string_view bytes);
+// `bytes` with each byte that is not part of a well-formed UTF-8 sequence replaced by U+FFFD:
+// what a device sent, safe to put in JSON.
+std::string valid_utf8(std::string_view bytes);
 
 }  // namespace cairn

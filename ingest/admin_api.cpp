@@ -190,8 +190,12 @@ AdminApi::Queued AdminApi::enqueue_to(const std::vector<std::string>& ids,
       batch.clear();
       return true;
     } catch (const Unavailable& e) {
-      if (appended.empty()) throw;  // nothing queued: the whole request may be retried
-      for (const auto& event : batch) out.refused.emplace_back(event.device, e.what());
+      // A failed append may still have been recorded (the log's contract): say so, with the
+      // UUID to check before queueing again.
+      const std::string unsure = std::string("the log failed (") + e.what() +
+                                 "): may have been queued; check GET /v1/commands/" + command.uuid;
+      if (appended.empty()) throw Unavailable(unsure);
+      for (const auto& event : batch) out.refused.emplace_back(event.device, unsure);
       for (size_t rest = next; rest < ids.size(); ++rest)
         out.refused.emplace_back(ids[rest], "not queued: the log failed during the request");
       return false;
@@ -285,9 +289,11 @@ ApiResponse AdminApi::enqueue_typed(std::string_view json, const Principal& acto
     throw BadRequest("devices: a non-empty array of UDIDs is required");
   std::vector<std::string> ids;
   ids.reserve(devices->Size());
+  std::set<std::string_view> seen;
   for (const auto& d : devices->GetArray()) {
     if (!d.IsString()) throw BadRequest("devices: every item must be a UDID string");
-    ids.emplace_back(d.GetString(), d.GetStringLength());
+    if (seen.insert(std::string_view(d.GetString(), d.GetStringLength())).second)
+      ids.emplace_back(d.GetString(), d.GetStringLength());  // each device once
   }
   std::string uuid = crypto::uuid_v4();
   bool fresh_uuid = true;
@@ -391,18 +397,25 @@ ApiResponse AdminApi::devices_matching(
                   filter) == std::end(projector::kInventoryFilters))
       throw BadRequest("unknown filter " + filter +
                        " (os_version, model, serial, passcode_compliant, app, profile)");
-  // Walk the first filter's index; check the others per device.
-  const auto& [first, first_value] = filters.front();
+  // Walk one filter's index (serial's when given: one device), check the others per device.
+  // At most 20 candidates per device asked for are examined per request: a rarely matching
+  // combination answers a short page with its cursor rather than walking the whole fleet.
+  auto walked = std::find_if(filters.begin(), filters.end(),
+                             [](const auto& f) { return f.first == "serial"; });
+  if (walked == filters.end()) walked = filters.begin();
   std::vector<DeviceRecord> page;
   std::string cursor = after;
   bool more = true;
-  while (page.size() < limit && more) {
-    const auto candidates = reader_.devices_matching(first, first_value, cursor, limit);
-    more = candidates.size() == limit;
+  size_t budget = 20 * limit;
+  while (page.size() < limit && more && budget > 0) {
+    const auto candidates =
+        reader_.devices_matching(walked->first, walked->second, cursor, std::min(limit, budget));
+    more = candidates.size() == std::min(limit, budget);
+    budget -= std::min(budget, candidates.size());
     for (const auto& udid : candidates) {
       cursor = udid.value();
-      const bool all = std::all_of(filters.begin() + 1, filters.end(), [&](const auto& f) {
-        return reader_.device_matches(udid, f.first, f.second);
+      const bool all = std::all_of(filters.begin(), filters.end(), [&](const auto& f) {
+        return &f == &*walked || reader_.device_matches(udid, f.first, f.second);
       });
       if (all)
         if (auto d = reader_.device(udid)) page.push_back(std::move(*d));

@@ -5,6 +5,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <thread>
 
 #include "common/errors.hpp"
 #include "common/json_writer.hpp"
@@ -151,6 +152,13 @@ int HttpServer::bind() {
 
 void HttpServer::serve() {
   server_->listen_after_bind();
+}
+
+void HttpServer::wait_until_serving() const {
+  // Bounded: a serve() that ended at once (it logs why) must not hang the caller.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!server_->is_running() && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
 }
 
 void HttpServer::stop() {
@@ -411,7 +419,26 @@ void HttpServer::routes() {
     const std::string declared = req.get_header_value("Content-Length");
     const uint64_t length = declared.empty() ? 0 : std::strtoull(declared.c_str(), nullptr, 10);
     // Admin requests may be large (one command to 100,000 devices); device messages are not.
+    // Whoever sends a body beyond the device limit, or one of unknown length (chunked), must
+    // show an API key before it is read: nobody else makes the server buffer 64 MiB.
     const bool admin = req.path.starts_with("/api/") || req.path.starts_with("/v1/");
+    const bool chunked =
+        req.get_header_value("Transfer-Encoding").find("chunked") != std::string::npos;
+    if ((chunked || length > options_.max_body_bytes) &&
+        !(admin && api_keys_.authenticate(req.get_header_value("Authorization")))) {
+      if (admin) {
+        res.status = 401;
+        res.set_header("WWW-Authenticate", "Basic realm=\"cairn\"");
+        res.set_content(error_json("missing or unknown API key"), "application/json");
+        res.set_header("Connection", "close");
+        return httplib::Server::HandlerResponse::Handled;
+      }
+      if (chunked) {
+        reject(req, res, 411, "a body of unknown length (chunked) is not accepted here", "", "");
+        res.set_header("Connection", "close");
+        return httplib::Server::HandlerResponse::Handled;
+      }
+    }
     const size_t limit = admin ? options_.max_admin_body_bytes : options_.max_body_bytes;
     if (length <= limit) return httplib::Server::HandlerResponse::Unhandled;
     reject(req, res, 413,

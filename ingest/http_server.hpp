@@ -67,6 +67,9 @@ class HttpServer {
   int bind();
   // Serves until stop(); call from its own thread.
   void serve();
+  // Returns once serve() is accepting: a stop() before that would be lost (httplib only stops a
+  // running server) and serve() would never return.
+  void wait_until_serving() const;
   void stop();
 
   struct Route {

@@ -4,6 +4,7 @@
 #include <rapidjson/writer.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstdlib>
 #include <memory>
 
@@ -25,7 +26,8 @@ void write(Writer& w, plist_t node) {
     case PLIST_DICT: {
       w.StartObject();
       for_each_entry(node, [&](const std::string& key, plist_t value) {
-        w.Key(key.c_str(), static_cast<rapidjson::SizeType>(key.size()));
+        const std::string name = valid_utf8(key);
+        w.Key(name.c_str(), static_cast<rapidjson::SizeType>(name.size()));
         write(w, value);
       });
       w.EndObject();
@@ -42,7 +44,8 @@ void write(Writer& w, plist_t node) {
       char* s = nullptr;
       plist_get_string_val(node, &s);
       const Owned owned(s, std::free);
-      w.String(s ? s : "");
+      const std::string text = valid_utf8(s ? s : "");
+      w.String(text.c_str(), static_cast<rapidjson::SizeType>(text.size()));
       return;
     }
     case PLIST_BOOLEAN: {
@@ -60,7 +63,10 @@ void write(Writer& w, plist_t node) {
     case PLIST_REAL: {
       double v = 0;
       plist_get_real_val(node, &v);
-      w.Double(v);
+      if (std::isfinite(v))
+        w.Double(v);
+      else
+        w.Null();  // JSON has no NaN or infinity
       return;
     }
     case PLIST_DATE: {

@@ -162,6 +162,7 @@ struct Applier {
     device.unlock_token_escrowed = false;
     ++device.enrollments;
     clear_pending_identities(tx, device.udid, p.certificate_fingerprint);
+    if (device.enrollments > 1) clear_inventory(tx.state(), device.udid);
     bind_certificate(tx, device, p.certificate_fingerprint);
     tx.save(keys::device(e.device), device);
   }
@@ -265,7 +266,8 @@ struct Applier {
       if (cmd->state == CommandState::kAcknowledged && is_inventory_request(cmd->request_type))
         apply_inventory(
             tx.state(), e.device, cmd->request_type, cmd->command_uuid, e.time,
-            p.message.encoding == "base64" ? base64_decode(p.message.body) : p.message.body);
+            p.message.encoding == "base64" ? base64_decode(p.message.body) : p.message.body,
+            tx.load_raw(keys::command_body(e.device, p.command_uuid)).value_or(""));
       cmd->result_partition = position.partition.value();
       cmd->result_offset = position.offset.value();
       dequeue(tx, e.device, p.command_uuid, keys::queue_entry(e.device, cmd->queue_sequence));

@@ -99,7 +99,36 @@ void set_field(State& state, const std::string& udid, const std::string& field,
   state.put(key, encode_record(record));
 }
 
+// Whether the command asked for part of a list only.
+bool narrowed(std::string_view command_plist) {
+  try {
+    const Plist command = Plist::parse(command_plist);
+    const auto body = command.dict("Command");
+    if (!body) return false;
+    if (const auto ids = body->array("Identifiers"); ids && ids->size() > 0) return true;
+    return body->boolean("ManagedOnly").value_or(false) ||
+           body->boolean("ManagedAppsOnly").value_or(false);
+  } catch (const std::exception&) {
+    return false;  // unreadable (or mistyped) options: the device answered in full
+  }
+}
+
 }  // namespace
+
+void clear_inventory(State& state, const std::string& udid) {
+  std::vector<std::pair<std::string, std::string>> fields;
+  const auto prefix = keys::inventory_prefix(udid);
+  state.scan(prefix, {}, [&](std::string_view key, std::string_view value) {
+    fields.emplace_back(std::string(key.substr(prefix.size())), std::string(value));
+    return true;
+  });
+  for (const auto& [field, value] : fields) {
+    if (const std::string filter = filter_of(field); !filter.empty())
+      for (const auto& v : index_values(field, decode_record<InventoryRecord>(value).json))
+        state.erase(keys::inventory_index(filter, v, udid));
+    state.erase(keys::inventory(udid, field));
+  }
+}
 
 bool is_inventory_request(std::string_view request_type) {
   return std::any_of(std::begin(kShapes), std::end(kShapes),
@@ -108,7 +137,7 @@ bool is_inventory_request(std::string_view request_type) {
 
 void apply_inventory(State& state, const std::string& udid, const std::string& request_type,
                      const std::string& command_uuid, const std::string& time,
-                     std::string_view body) {
+                     std::string_view body, std::string_view command_plist) {
   const auto shape =
       std::find_if(std::begin(kShapes), std::end(kShapes),
                    [&](const ResultShape& s) { return s.request_type == request_type; });
@@ -122,7 +151,9 @@ void apply_inventory(State& state, const std::string& udid, const std::string& r
   const plist_t value = plist_dict_get_item(result->root(), std::string(shape->key).c_str());
   if (!value) return;
   if (!shape->per_entry) {
-    set_field(state, udid, std::string(shape->key), {plist_to_json(value), time, command_uuid});
+    const std::string field =
+        std::string(shape->key) + (narrowed(command_plist) ? ".Narrowed" : "");
+    set_field(state, udid, field, {plist_to_json(value), time, command_uuid});
     return;
   }
   if (plist_get_node_type(value) != PLIST_DICT) return;

@@ -19,11 +19,16 @@ namespace cairn::projector {
 
 bool is_inventory_request(std::string_view request_type);
 
-// From an Acknowledged result's plist body (as received). A body it cannot read changes nothing:
-// the log keeps it.
+// From an Acknowledged result's plist body (as received) to the command `command_plist` (as
+// queued). A body it cannot read changes nothing: the log keeps it. A list narrowed by the
+// command (Identifiers, ManagedOnly, ManagedAppsOnly) does not replace the full one: it is kept
+// as "<field>.Narrowed", unindexed.
 void apply_inventory(State& state, const std::string& udid, const std::string& request_type,
                      const std::string& command_uuid, const std::string& time,
-                     std::string_view body);
+                     std::string_view body, std::string_view command_plist);
+
+// A new enrollment starts without the previous one's inventory (and its filter entries).
+void clear_inventory(State& state, const std::string& udid);
 
 inline constexpr std::string_view kInventoryFilters[] = {"os_version",         "model", "serial",
                                                          "passcode_compliant", "app",   "profile"};

@@ -192,6 +192,16 @@ const KeySpec* item_spec(const KeySpec& array, plist_t item, const std::string& 
 
 }  // namespace
 
+std::vector<KeySpec> with_common_keys(const std::vector<KeySpec>& keys) {
+  std::vector<KeySpec> out = keys;
+  // Apple allows it in any command (the device then sends it only over a tethered network);
+  // the per-command schemas do not list it.
+  if (std::none_of(keys.begin(), keys.end(),
+                   [](const KeySpec& k) { return k.name == "RequestRequiresNetworkTether"; }))
+    out.push_back({"RequestRequiresNetworkTether", ValueType::kBoolean, false, {}, {}});
+  return out;
+}
+
 std::string_view value_type_name(ValueType t) {
   switch (t) {
     case ValueType::kString:
@@ -307,7 +317,7 @@ const CommandSpec& CommandCatalog::validate(const Plist& command) const {
                       {{"CommandUUID", ValueType::kString, true, {}, {}},
                        {"Command", ValueType::kDictionary, true, {}, {}}},
                       "", {});
-  validate_dictionary(body, spec->keys, "Command", "RequestType");
+  validate_dictionary(body, with_common_keys(spec->keys), "Command", "RequestType");
   return *spec;
 }
 

@@ -100,6 +100,9 @@ int64_t access_right_bit(std::string_view name);
 // "8 (AllowDeviceErase)".
 std::string access_right_label(int64_t bit);
 
+// A command's keys and the keys every command may carry (RequestRequiresNetworkTether).
+std::vector<KeySpec> with_common_keys(const std::vector<KeySpec>& keys);
+
 // Checks one value against its spec (the validator's step, shared with the JSON builder).
 void validate_value(plist_t value, const KeySpec& spec, const std::string& path);
 

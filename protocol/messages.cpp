@@ -2,6 +2,7 @@
 
 #include <array>
 
+#include "common/encoding.hpp"
 #include "common/errors.hpp"
 
 namespace cairn::protocol {
@@ -78,16 +79,25 @@ Report decode_report(const Plist& m) {
   // would have the device resend it forever.
   if (auto uuid = m.string("CommandUUID"); uuid && !uuid->empty())
     r.command_uuid = CommandUuid(*uuid);
-  const auto chain = m.array("ErrorChain");
-  for (size_t i = 0; chain && i < chain->size(); ++i) {
+  // What of the ErrorChain is readable, within bounds (the device controls it; the log keeps
+  // the message as sent): a malformed chain or link is never a reason to refuse the result.
+  constexpr size_t kMostLinks = 16;
+  constexpr size_t kMostDescription = 1024;
+  std::optional<Plist> chain;
+  try {
+    chain = m.array("ErrorChain");
+  } catch (const BadRequest&) {
+  }
+  for (size_t i = 0; chain && i < chain->size() && r.error_chain.size() < kMostLinks; ++i) {
     try {
       const Plist link = chain->at(i);
-      r.error_chain.push_back({link.string("ErrorDomain").value_or(""),
+      const std::string description =
+          link.string("LocalizedDescription")
+              .value_or(link.string("USEnglishDescription").value_or(""));
+      r.error_chain.push_back({valid_utf8(link.string("ErrorDomain").value_or("").substr(0, 256)),
                                link.integer("ErrorCode").value_or(0),
-                               link.string("LocalizedDescription")
-                                   .value_or(link.string("USEnglishDescription").value_or(""))});
+                               valid_utf8(description.substr(0, kMostDescription))});
     } catch (const BadRequest&) {
-      // a link of another shape: the log keeps the message as sent
     }
   }
   return r;

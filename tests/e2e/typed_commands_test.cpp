@@ -117,6 +117,27 @@ TEST_F(TypedCommands, AccessRightsFromTheEnrollmentProfileGateCommands) {
   EXPECT_EQ(sent.dict("Command")->string("RequestType"), "EraseDevice");
 }
 
+// Only an API key holder may send more than a device's body limit (or a body of unknown
+// length): nobody else makes the server buffer an admin-sized body.
+TEST(TypedCommandLimits, LargeBodiesNeedAnApiKeyFirst) {
+  TempDir dir;
+  TestNodeOptions options;
+  options.max_body_bytes = 1024;  // a device's limit, small enough for the test's bodies
+  TestNode node(dir.path(), options);
+  httplib::SSLClient anonymous("127.0.0.1", node.port());
+  anonymous.set_ca_cert_path(node.ca_file());
+  anonymous.enable_server_certificate_verification(true);
+  const std::string big(4096, ' ');
+  const auto refused = anonymous.Post("/api/v1/commands", big, "application/json");
+  ASSERT_TRUE(refused) << httplib::to_string(refused.error());
+  EXPECT_EQ(refused->status, 401);
+  const auto accepted = node.admin()->Post(
+      "/api/v1/commands", R"({"request_type": "DeviceLock", "devices": ["NOBODY"]})" + big,
+      "application/json");
+  ASSERT_TRUE(accepted);
+  EXPECT_EQ(accepted->status, 422) << accepted->body;  // read and parsed: no such device
+}
+
 // An Error result keeps its ErrorChain in the command's status.
 TEST_F(TypedCommands, AnErrorResultKeepsItsErrorChain) {
   TestDevice d(node_, "TYPED-E");

@@ -118,14 +118,20 @@ TEST(CommandCatalog, EachKindOfMistakeIsRefusedNamingTheField) {
   // Nesting deeper than a plist may be (free-form keys allow any depth).
   std::string deep = "1";
   for (int i = 0; i < 100; ++i) deep = R"({"a": )" + deep + "}";
-  EXPECT_NE(refused_at("InstallApplication", R"({"Configuration": )" + deep + "}").find(
-                "Command.Configuration.a.a"),
+  EXPECT_NE(refused_at("InstallApplication", R"({"Configuration": )" + deep + "}")
+                .find("Command.Configuration.a.a"),
             std::string::npos);
   try {
     build("EraseDevice", R"({"ObliterationBehavior": "Sometimes"})");
   } catch (const InvalidCommand& e) {
     EXPECT_NE(std::string(e.what()).find("DoNotObliterate"), std::string::npos) << e.what();
   }
+}
+
+TEST(CommandCatalog, KeysEveryCommandMayCarryAreAccepted) {
+  EXPECT_EQ(refused_at("DeviceLock", R"({"RequestRequiresNetworkTether": true})"), "");
+  EXPECT_EQ(refused_at("DeviceLock", R"({"RequestRequiresNetworkTether": "yes"})"),
+            "Command.RequestRequiresNetworkTether");
 }
 
 TEST(CommandCatalog, RawPlistsAreCheckedTheSameWay) {

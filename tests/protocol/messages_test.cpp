@@ -69,6 +69,27 @@ TEST(Report, StatusRules) {
   EXPECT_FALSE(is_final(Status::kIdle));
 }
 
+// The ErrorChain is read within bounds, and whatever shape it has never refuses the result (a
+// refused result would be sent again forever).
+TEST(Report, ErrorChainsAreReadLenientlyAndBounded) {
+  auto error = [](const std::string& chain) {
+    return decode_report(Plist::parse(
+        "<plist><dict><key>Status</key><string>Error</string><key>UDID</key><string>X</string>"
+        "<key>CommandUUID</key><string>C</string><key>ErrorChain</key>" +
+        chain + "</dict></plist>"));
+  };
+  EXPECT_TRUE(error("<string>not a chain</string>").error_chain.empty());
+  std::string links;
+  for (int i = 0; i < 40; ++i)
+    links += "<dict><key>ErrorDomain</key><string>D</string><key>ErrorCode</key><integer>" +
+             std::to_string(i) + "</integer><key>LocalizedDescription</key><string>" +
+             std::string(5000, 'x') + "</string></dict><string>odd link</string>";
+  const auto r = error("<array>" + links + "</array>");
+  ASSERT_EQ(r.error_chain.size(), 16u);
+  EXPECT_EQ(r.error_chain[3].code, 3);
+  EXPECT_EQ(r.error_chain[3].description.size(), 1024u);
+}
+
 // Schuetz's 2011 captures: redacted UDIDs, empty CommandUUIDs, and a TokenUpdate that is not a
 // valid plist as printed.
 Plist schuetz(const std::string& name) {
