@@ -192,16 +192,6 @@ const KeySpec* item_spec(const KeySpec& array, plist_t item, const std::string& 
 
 }  // namespace
 
-std::vector<KeySpec> with_common_keys(const std::vector<KeySpec>& keys) {
-  std::vector<KeySpec> out = keys;
-  // Apple allows it in any command (the device then sends it only over a tethered network);
-  // the per-command schemas do not list it.
-  if (std::none_of(keys.begin(), keys.end(),
-                   [](const KeySpec& k) { return k.name == "RequestRequiresNetworkTether"; }))
-    out.push_back({"RequestRequiresNetworkTether", ValueType::kBoolean, false, {}, {}});
-  return out;
-}
-
 std::string_view value_type_name(ValueType t) {
   switch (t) {
     case ValueType::kString:
@@ -277,6 +267,11 @@ CommandCatalog CommandCatalog::from_json(std::string_view json) {
       spec.os.emplace(os.name.GetString(), std::move(s));
     }
     spec.keys = parse_keys(cmd["keys"]);
+    // Apple allows it in any command (the device then answers only over a tethered network);
+    // the per-command schemas do not list it.
+    if (std::none_of(spec.keys.begin(), spec.keys.end(),
+                     [](const KeySpec& k) { return k.name == "RequestRequiresNetworkTether"; }))
+      spec.keys.push_back({"RequestRequiresNetworkTether", ValueType::kBoolean, false, {}, {}});
     spec.response_keys = parse_keys(cmd["response_keys"]);
     c.by_type_.emplace(spec.request_type, c.commands_.size());
     c.commands_.push_back(std::move(spec));
@@ -317,7 +312,7 @@ const CommandSpec& CommandCatalog::validate(const Plist& command) const {
                       {{"CommandUUID", ValueType::kString, true, {}, {}},
                        {"Command", ValueType::kDictionary, true, {}, {}}},
                       "", {});
-  validate_dictionary(body, with_common_keys(spec->keys), "Command", "RequestType");
+  validate_dictionary(body, spec->keys, "Command", "RequestType");
   return *spec;
 }
 

@@ -54,7 +54,8 @@ struct CommandSpec {
   std::string title;
   std::string file;                     // the Apple schema it came from
   std::map<std::string, OsSupport> os;  // by OS name (iOS, macOS, tvOS, visionOS, watchOS)
-  std::vector<KeySpec> keys;            // of the Command dictionary, RequestType aside
+  // Of the Command dictionary, RequestType aside; with the keys any command may carry.
+  std::vector<KeySpec> keys;
   std::vector<KeySpec> response_keys;
   // The AccessRights bit a device's enrollment must grant for this command: the strictest any
   // OS asks (Cairn does not know a device's OS when it queues); 0 when none does, or when
@@ -99,9 +100,6 @@ class CommandCatalog {
 int64_t access_right_bit(std::string_view name);
 // "8 (AllowDeviceErase)".
 std::string access_right_label(int64_t bit);
-
-// A command's keys and the keys every command may carry (RequestRequiresNetworkTether).
-std::vector<KeySpec> with_common_keys(const std::vector<KeySpec>& keys);
 
 // Checks one value against its spec (the validator's step, shared with the JSON builder).
 void validate_value(plist_t value, const KeySpec& spec, const std::string& path);

@@ -170,12 +170,11 @@ Plist command_from_json(const CommandCatalog& catalog, const CommandSpec& spec,
   if (!fields.IsObject()) throw BadRequest("the command must be a JSON object");
   Plist body = Plist::new_dict();
   body.set_string("RequestType", spec.request_type);
-  const std::vector<KeySpec> keys = with_common_keys(spec.keys);
   for (const auto& m : fields.GetObject()) {
     const std::string name = string_of(m.name);
     if (reserved.contains(name)) continue;
     const std::string path = "Command." + name;
-    const KeySpec* key = member_spec(keys, name);
+    const KeySpec* key = member_spec(spec.keys, name);
     if (!key) throw InvalidCommand(path, "unknown key for " + spec.request_type);
     plist_dict_set_item(body.root(), name.c_str(), to_plist(m.value, key, path, 1));
   }
