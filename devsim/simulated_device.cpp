@@ -211,7 +211,7 @@ std::string SimulatedDevice::execute(std::string_view command_plist) {
       plist_t entry = plist_new_dict();
       set(entry, "Name", str(name));
       set(entry, "UUID", str(profile_uuid));
-      set(entry, "ExpiryDate", plist_new_date(1893456000 - 978307200, 0));  // 2030, Apple epoch
+      set(entry, "ExpiryDate", plist_new_date(1893456000 - kPlistDateEpoch, 0));  // 2030
       plist_array_append_item(list, entry);
     }
     set(r.root(), "ProvisioningProfileList", list);

@@ -190,9 +190,8 @@ std::optional<DeviceId> ScepService::enrolled_owner(const std::string& fingerpri
     for (const auto& owner : reader_.devices_for_certificate(fingerprint)) {
       const auto device = reader_.device(owner);
       if (!device || device->state == projector::EnrollmentState::kCheckedOut) continue;
-      const auto pending = reader_.pending_identities(owner);
       if (device->certificate_fingerprint == fingerprint ||
-          std::find(pending.begin(), pending.end(), fingerprint) != pending.end())
+          reader_.has_pending_identity(owner, fingerprint))
         return owner;
     }
     return std::nullopt;

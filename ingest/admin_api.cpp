@@ -73,6 +73,15 @@ void write_device(JsonWriter& j, const DeviceRecord& d,
   j.end_object();
 }
 
+// A page of devices and the cursor for the next one (none when empty).
+ApiResponse device_page(const std::vector<DeviceRecord>& page, const std::string& next_after) {
+  JsonWriter j;
+  j.begin_object().key("devices").begin_array();
+  for (const auto& d : page) write_device(j, d);
+  j.end_array().field_if("next_after", next_after).end_object();
+  return {200, j.str()};
+}
+
 }  // namespace
 
 std::string AdminApi::result_of(const CommandRecord& c) const {
@@ -422,24 +431,12 @@ ApiResponse AdminApi::devices_matching(
       if (page.size() == limit) break;
     }
   }
-  JsonWriter j;
-  j.begin_object().key("devices").begin_array();
-  for (const auto& d : page) write_device(j, d);
-  j.end_array();
-  if (page.size() == limit || more) j.field("next_after", cursor);
-  j.end_object();
-  return {200, j.str()};
+  return device_page(page, page.size() == limit || more ? cursor : "");
 }
 
 ApiResponse AdminApi::devices(const std::string& after, size_t limit) const {
   const auto page = reader_.devices(after, limit);
-  JsonWriter j;
-  j.begin_object().key("devices").begin_array();
-  for (const auto& d : page) write_device(j, d);
-  j.end_array();
-  if (page.size() == limit && !page.empty()) j.field("next_after", page.back().udid);
-  j.end_object();
-  return {200, j.str()};
+  return device_page(page, page.size() == limit && !page.empty() ? page.back().udid : "");
 }
 
 ApiResponse AdminApi::device(const std::string& udid) const {

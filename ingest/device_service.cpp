@@ -1,7 +1,5 @@
 #include "ingest/device_service.hpp"
 
-#include <algorithm>
-
 #include "common/clock.hpp"
 #include "common/encoding.hpp"
 #include "common/errors.hpp"
@@ -69,21 +67,14 @@ std::string DeviceService::refusal(const DeviceId& udid, const ClientIdentity& w
   if (!device) return "unknown device";
   if (device->state == projector::EnrollmentState::kCheckedOut) return "device checked out";
   if (device->certificate_fingerprint != who.fingerprint &&
-      !is_pending_identity(udid, who.fingerprint))
+      !reader_.has_pending_identity(udid, who.fingerprint))
     return "certificate is not the one bound to this UDID";
   return {};
 }
 
 void DeviceService::authorize(const DeviceId& udid, const ClientIdentity& who) const {
-  if (refusal(udid, who).empty()) return;
-  writer_.wait_caught_up();
-  if (auto why = refusal(udid, who); !why.empty()) throw NotManaged(why);
-}
-
-bool DeviceService::is_pending_identity(const DeviceId& udid,
-                                        const std::string& fingerprint) const {
-  const auto pending = reader_.pending_identities(udid);
-  return std::find(pending.begin(), pending.end(), fingerprint) != pending.end();
+  if (auto why = writer_.refusal_caught_up([&] { return refusal(udid, who); }); !why.empty())
+    throw NotManaged(why);
 }
 
 // Authenticate with a new identity replaces the device's: from then on whoever holds it gets
@@ -102,16 +93,16 @@ std::string DeviceService::enrollment_refusal(const DeviceId& udid,
     const auto until = parse_rfc3339(device->reenrollment_allowed_until);
     if (until && std::chrono::system_clock::now() < *until) return {};
   }
-  if (is_pending_identity(udid, who.fingerprint)) return {};
+  if (reader_.has_pending_identity(udid, who.fingerprint)) return {};
   return "the device is enrolled with another identity; to enroll it again, check it out, erase "
          "it through Cairn, or allow it: POST /v1/devices/" +
          udid.value() + "/reenrollment";
 }
 
 void DeviceService::authorize_enrollment(const DeviceId& udid, const ClientIdentity& who) const {
-  if (enrollment_refusal(udid, who).empty()) return;
-  writer_.wait_caught_up();
-  if (auto why = enrollment_refusal(udid, who); !why.empty()) throw ClientError(403, why);
+  if (auto why = writer_.refusal_caught_up([&] { return enrollment_refusal(udid, who); });
+      !why.empty())
+    throw ClientError(403, why);
 }
 
 DeviceAnswer DeviceService::checkin(const Plist& message, std::string_view body,

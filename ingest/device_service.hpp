@@ -45,7 +45,6 @@ class DeviceService {
   // enrolled with (decided, like authorize, on a caught-up projection).
   void authorize_enrollment(const DeviceId& udid, const ClientIdentity& who) const;
   std::string enrollment_refusal(const DeviceId& udid, const ClientIdentity& who) const;
-  bool is_pending_identity(const DeviceId& udid, const std::string& fingerprint) const;
 
   EventWriter& writer_;
   const projector::ProjectionReader& reader_;

@@ -41,6 +41,16 @@ class EventWriter {
     }
     return found;
   }
+  // `refusal()`: why something may not be done, or empty if it may. A refusal is trusted only
+  // on a projection caught up with the log (what another node recorded a moment ago may allow
+  // it), so it is asked once more after catching up. Allowances are answered without waiting.
+  template <class Refusal>
+  std::string refusal_caught_up(Refusal refusal) const {
+    std::string why = refusal();
+    if (why.empty()) return why;
+    wait_caught_up();
+    return refusal();
+  }
 
  private:
   void wait_applied(const std::map<PartitionId, Offset>& last_offsets) const;

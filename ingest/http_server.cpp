@@ -323,14 +323,12 @@ void HttpServer::admin_routes(Admin admin) {
        return admin_.devices(req.get_param_value("after"),
                              static_cast<size_t>(std::clamp<int64_t>(limit, 1, 1000)));
      }));
-  on("GET", "/v1/devices/{id}", admin_read([this](const httplib::Request& req, const Principal&) {
-       return admin_.device(req.matches[1].str());
-     }));
-  // The typed API's reads: a device with its inventory, devices filtered on it.
-  on("GET", "/api/v1/devices/{id}",
-     admin_read([this](const httplib::Request& req, const Principal&) {
-       return admin_.device(req.matches[1].str());
-     }));
+  // One device (with its inventory), under NanoMDM-style and typed-API paths alike.
+  const auto one_device = admin_read([this](const httplib::Request& req, const Principal&) {
+    return admin_.device(req.matches[1].str());
+  });
+  on("GET", "/v1/devices/{id}", one_device);
+  on("GET", "/api/v1/devices/{id}", one_device);
   on("GET", "/api/v1/devices", admin_read([this](const httplib::Request& req, const Principal&) {
        const auto limit = number_param(req, "limit", 100, 6, "from 1 to 1000");
        std::vector<std::pair<std::string, std::string>> filters;

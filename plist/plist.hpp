@@ -16,6 +16,9 @@
 
 namespace cairn {
 
+// Plist dates count seconds from 2001-01-01 (Apple's epoch): this many after the Unix epoch.
+inline constexpr int64_t kPlistDateEpoch = 978307200;
+
 struct PlistLimits {
   int max_depth = 64;            // dict/array nesting
   size_t max_objects = 250'000;  // nodes in the expanded tree

@@ -18,9 +18,6 @@ namespace {
 using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
 using Owned = std::unique_ptr<char, void (*)(void*)>;
 
-// Seconds between the Unix epoch and Apple's (2001-01-01), which plist dates count from.
-constexpr int64_t kAppleEpoch = 978307200;
-
 void write(Writer& w, plist_t node) {
   switch (plist_get_node_type(node)) {
     case PLIST_DICT: {
@@ -72,8 +69,8 @@ void write(Writer& w, plist_t node) {
     case PLIST_DATE: {
       int32_t sec = 0, usec = 0;
       plist_get_date_val(node, &sec, &usec);
-      const auto t = std::chrono::system_clock::time_point(std::chrono::seconds(sec + kAppleEpoch) +
-                                                           std::chrono::microseconds(usec));
+      const auto t = std::chrono::system_clock::time_point(
+          std::chrono::seconds(sec + kPlistDateEpoch) + std::chrono::microseconds(usec));
       w.String(format_rfc3339(std::chrono::time_point_cast<SystemTime::duration>(t)).c_str());
       return;
     }

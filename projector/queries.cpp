@@ -1,5 +1,7 @@
 #include "projector/queries.hpp"
 
+#include <algorithm>
+
 #include "projector/keys.hpp"
 #include "projector/record_codec.hpp"
 
@@ -28,6 +30,12 @@ std::vector<DeviceId> StoreReader::devices_for_certificate(const std::string& fi
     return true;
   });
   return out;
+}
+
+bool ProjectionReader::has_pending_identity(const DeviceId& udid,
+                                            const std::string& fingerprint) const {
+  const auto pending = pending_identities(udid);
+  return std::find(pending.begin(), pending.end(), fingerprint) != pending.end();
 }
 
 std::vector<std::string> StoreReader::pending_identities(const DeviceId& udid) const {

@@ -28,6 +28,7 @@ class ProjectionReader {
   virtual std::vector<DeviceId> devices_for_certificate(const std::string& fingerprint) const = 0;
   // Identities bound to the device that it has not used yet (IdentityBound), by fingerprint.
   virtual std::vector<std::string> pending_identities(const DeviceId& udid) const = 0;
+  bool has_pending_identity(const DeviceId& udid, const std::string& fingerprint) const;
   // The device's inventory (projector/inventory), by field name.
   virtual std::vector<std::pair<std::string, InventoryRecord>> inventory(
       const DeviceId& udid) const = 0;

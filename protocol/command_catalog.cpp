@@ -32,15 +32,27 @@ constexpr std::array<std::pair<std::string_view, int64_t>, 15> kAccessRights{{
     {"AllowAppInstallation", 4096},
 }};
 
-ValueType parse_type(std::string_view t) {
-  if (t == "string") return ValueType::kString;
-  if (t == "boolean") return ValueType::kBoolean;
-  if (t == "integer") return ValueType::kInteger;
-  if (t == "real") return ValueType::kReal;
-  if (t == "date") return ValueType::kDate;
-  if (t == "data") return ValueType::kData;
-  if (t == "array") return ValueType::kArray;
-  if (t == "dictionary") return ValueType::kDictionary;
+// Each value type: its name in Apple's schemas and messages, and the plist node that holds it.
+struct TypeInfo {
+  ValueType type;
+  std::string_view name;
+  plist_type node;
+};
+constexpr TypeInfo kTypes[] = {
+    {ValueType::kString, "string", PLIST_STRING},
+    {ValueType::kBoolean, "boolean", PLIST_BOOLEAN},
+    {ValueType::kInteger, "integer", PLIST_UINT},
+    {ValueType::kReal, "real", PLIST_REAL},
+    {ValueType::kDate, "date", PLIST_DATE},
+    {ValueType::kData, "data", PLIST_DATA},
+    {ValueType::kArray, "array", PLIST_ARRAY},
+    {ValueType::kDictionary, "dictionary", PLIST_DICT},
+    {ValueType::kAny, "any", PLIST_NONE},
+};
+
+ValueType parse_type(std::string_view name) {
+  for (const auto& t : kTypes)
+    if (t.name == name) return t.type;
   return ValueType::kAny;
 }
 
@@ -68,51 +80,13 @@ std::vector<KeySpec> parse_keys(const rapidjson::Value& list) {
 }
 
 std::string_view plist_type_name(plist_t v) {
-  switch (plist_get_node_type(v)) {
-    case PLIST_STRING:
-      return "string";
-    case PLIST_BOOLEAN:
-      return "boolean";
-    case PLIST_UINT:
-      return "integer";
-    case PLIST_REAL:
-      return "real";
-    case PLIST_DATE:
-      return "date";
-    case PLIST_DATA:
-      return "data";
-    case PLIST_ARRAY:
-      return "array";
-    case PLIST_DICT:
-      return "dictionary";
-    default:
-      return "another type";
-  }
+  for (const auto& t : kTypes)
+    if (t.type != ValueType::kAny && t.node == plist_get_node_type(v)) return t.name;
+  return "another type";
 }
 
 bool has_type(plist_t v, ValueType t) {
-  const plist_type actual = plist_get_node_type(v);
-  switch (t) {
-    case ValueType::kString:
-      return actual == PLIST_STRING;
-    case ValueType::kBoolean:
-      return actual == PLIST_BOOLEAN;
-    case ValueType::kInteger:
-      return actual == PLIST_UINT;
-    case ValueType::kReal:
-      return actual == PLIST_REAL;
-    case ValueType::kDate:
-      return actual == PLIST_DATE;
-    case ValueType::kData:
-      return actual == PLIST_DATA;
-    case ValueType::kArray:
-      return actual == PLIST_ARRAY;
-    case ValueType::kDictionary:
-      return actual == PLIST_DICT;
-    case ValueType::kAny:
-      return true;
-  }
-  return false;
+  return t == ValueType::kAny || plist_type_name(v) == value_type_name(t);
 }
 
 // A string or integer as the schema's range lists it.
@@ -168,51 +142,39 @@ void validate_dictionary(plist_t dict, const std::vector<KeySpec>& keys, const s
       throw InvalidCommand(child(path, k.name), "required key is missing");
 }
 
-// Which of an array's item kinds `item` is: the only one, or the alternative whose required
-// single-valued keys (Settings' "Item") it carries.
+// The kind of a plist array item, by item_kind; throws when several are possible and none fits.
 const KeySpec* item_spec(const KeySpec& array, plist_t item, const std::string& path) {
-  if (array.subkeys.empty()) return nullptr;
-  if (array.subkeys.size() == 1) return &array.subkeys.front();
-  for (const auto& alternative : array.subkeys) {
-    if (alternative.type != ValueType::kDictionary || plist_get_node_type(item) != PLIST_DICT)
-      continue;
-    bool discriminated = false, matches = true;
-    for (const auto& k : alternative.subkeys) {
-      if (!k.required || k.range.size() != 1) continue;
-      discriminated = true;
-      const plist_t v = plist_dict_get_item(item, k.name.c_str());
-      matches =
-          matches && v && plist_get_node_type(v) == PLIST_STRING && range_text(v) == k.range[0];
-    }
-    if (discriminated && matches) return &alternative;
-  }
+  const KeySpec* kind = item_kind(array, [&](const std::string& key) -> std::optional<std::string> {
+    const plist_t v =
+        plist_get_node_type(item) == PLIST_DICT ? plist_dict_get_item(item, key.c_str()) : nullptr;
+    if (!v || plist_get_node_type(v) != PLIST_STRING) return std::nullopt;
+    return range_text(v);
+  });
+  if (kind || array.subkeys.size() < 2) return kind;
   throw InvalidCommand(
       path, "is none of the kinds of item it may be (" + joined(names_of(array.subkeys), 30) + ")");
 }
 
 }  // namespace
 
-std::string_view value_type_name(ValueType t) {
-  switch (t) {
-    case ValueType::kString:
-      return "string";
-    case ValueType::kBoolean:
-      return "boolean";
-    case ValueType::kInteger:
-      return "integer";
-    case ValueType::kReal:
-      return "real";
-    case ValueType::kDate:
-      return "date";
-    case ValueType::kData:
-      return "data";
-    case ValueType::kArray:
-      return "array";
-    case ValueType::kDictionary:
-      return "dictionary";
-    case ValueType::kAny:
-      return "any";
+const KeySpec* item_kind(const KeySpec& array, const StringMember& string_member) {
+  if (array.subkeys.size() == 1) return &array.subkeys.front();
+  for (const auto& alternative : array.subkeys) {
+    if (alternative.type != ValueType::kDictionary) continue;
+    bool discriminated = false, matches = true;
+    for (const auto& k : alternative.subkeys) {
+      if (!k.required || k.range.size() != 1) continue;
+      discriminated = true;
+      matches = matches && string_member(k.name) == k.range[0];
+    }
+    if (discriminated && matches) return &alternative;
   }
+  return nullptr;
+}
+
+std::string_view value_type_name(ValueType t) {
+  for (const auto& info : kTypes)
+    if (info.type == t) return info.name;
   return "any";
 }
 

@@ -9,7 +9,9 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -100,6 +102,13 @@ class CommandCatalog {
 int64_t access_right_bit(std::string_view name);
 // "8 (AllowDeviceErase)".
 std::string access_right_label(int64_t bit);
+
+// Which of an array's item kinds an item is: the only one, or the alternative whose required
+// single-valued keys (Settings' "Item") it carries; null when none fits. `string_member(key)`:
+// the item's string at `key`, if it is a dictionary that has one. Shared by the plist validator
+// and the JSON builder, so both tell items apart the same way.
+using StringMember = std::function<std::optional<std::string>(const std::string& key)>;
+const KeySpec* item_kind(const KeySpec& array, const StringMember& string_member);
 
 // Checks one value against its spec (the validator's step, shared with the JSON builder).
 void validate_value(plist_t value, const KeySpec& spec, const std::string& path);

@@ -8,9 +8,6 @@
 namespace cairn::protocol {
 namespace {
 
-// Seconds between the Unix epoch and Apple's (2001-01-01), which plist dates count from.
-constexpr int64_t kAppleEpoch = 978307200;
-
 std::string_view json_type_name(const rapidjson::Value& v) {
   if (v.IsString()) return "a string";
   if (v.IsBool()) return "a boolean";
@@ -48,22 +45,14 @@ const KeySpec* member_spec(const std::vector<KeySpec>& keys, const std::string& 
   return nullptr;
 }
 
-// The alternative an array item is (see CommandCatalog): by its single-valued required keys.
+// The kind of a JSON array item (item_kind); null is left for the validator to name.
 const KeySpec* item_spec(const KeySpec& array, const rapidjson::Value& item) {
-  if (array.subkeys.size() == 1) return &array.subkeys.front();
-  if (!item.IsObject()) return nullptr;
-  for (const auto& alternative : array.subkeys) {
-    bool discriminated = false, matches = true;
-    for (const auto& k : alternative.subkeys) {
-      if (!k.required || k.range.size() != 1) continue;
-      discriminated = true;
-      const auto it = item.FindMember(k.name.c_str());
-      matches = matches && it != item.MemberEnd() && it->value.IsString() &&
-                string_of(it->value) == k.range[0];
-    }
-    if (discriminated && matches) return &alternative;
-  }
-  return nullptr;  // left for the validator to name what it could be
+  return item_kind(array, [&](const std::string& key) -> std::optional<std::string> {
+    if (!item.IsObject()) return std::nullopt;
+    const auto it = item.FindMember(key.c_str());
+    if (it == item.MemberEnd() || !it->value.IsString()) return std::nullopt;
+    return string_of(it->value);
+  });
 }
 
 plist_t to_plist(const rapidjson::Value& v, const KeySpec* spec, const std::string& path,
@@ -132,7 +121,7 @@ plist_t to_plist(const rapidjson::Value& v, const KeySpec* spec, const std::stri
       if (!t) throw InvalidCommand(path, "must be an RFC 3339 date such as 2026-11-23T10:00:00Z");
       const auto us =
           std::chrono::duration_cast<std::chrono::microseconds>(t->time_since_epoch()).count();
-      const int64_t seconds = us / 1000000 - kAppleEpoch;
+      const int64_t seconds = us / 1000000 - kPlistDateEpoch;
       if (seconds < std::numeric_limits<int32_t>::min() ||
           seconds > std::numeric_limits<int32_t>::max())
         throw InvalidCommand(path, "date out of range");

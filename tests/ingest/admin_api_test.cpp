@@ -71,8 +71,9 @@ TEST_F(BulkEnqueue, ALogFailureMidwayAnswersWhatWasQueued) {
   const auto r = lock("BULK-2");
   EXPECT_EQ(r.status, 207);
   EXPECT_NE(r.json.find("\"queued\":4096"), std::string::npos) << r.json.substr(0, 300);
-  EXPECT_NE(r.json.find("\"" + udid_of(4096) + "\":\"the log failed (injected log failure): may "
-                                                "have been queued; check GET /v1/commands/BULK-2"),
+  EXPECT_NE(r.json.find("\"" + udid_of(4096) +
+                        "\":\"the log failed (injected log failure): may "
+                        "have been queued; check GET /v1/commands/BULK-2"),
             std::string::npos);
   EXPECT_NE(r.json.find("\"" + udid_of(kDevices - 1) + "\":\"not queued"), std::string::npos);
   EXPECT_TRUE(queued(4095, "BULK-2"));
