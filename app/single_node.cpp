@@ -125,6 +125,18 @@ struct SingleNode::Parts {
           "cairn_projection_next_offset",
           "The next offset the projector applies; cairn_log_end_offset minus this is its lag",
           per_partition([this](PartitionId p) { return store.next_offset(p).value(); }));
+    if (roles.projector()) {
+      // Counts kept by the projector since it started, read at scrape time.
+      auto count = [](auto read) {
+        return [read] { return std::vector<Metrics::Sample>{{{}, static_cast<double>(read())}}; };
+      };
+      metrics.gauge("cairn_projector_skipped_events",
+                    "Events this version could not decode, skipped (they stay in the log)",
+                    count([this] { return projector.skipped_events(); }));
+      metrics.gauge("cairn_projector_uninterpretable_results",
+                    "Command results applied without their body, which did not parse",
+                    count([this] { return projector.uninterpretable_results(); }));
+    }
     if (roles.projector()) {  // the certificates are read from the projection
       expiry.register_gauges(metrics);
       metrics.gauge("cairn_push_certificate_expiry_timestamp_seconds",

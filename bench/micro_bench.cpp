@@ -48,12 +48,34 @@ void BM_PlistSerializeResult(benchmark::State& state) {
 }
 BENCHMARK(BM_PlistSerializeResult);
 
-void BM_PlistBoundsCheckOnly(benchmark::State& state) {
-  const auto body = testing::fixture("device-messages/DeviceInformation.1.plist");
-  for (auto _ : state) check_plist_bounds(body, {});
+// Cairn's bounded reader against libplist's own (unbounded, recursive: for trusted input only) on
+// the same answer, XML and binary: what the safety costs.
+void BM_PlistRead(benchmark::State& state) {
+  const bool binary = state.range(0) == 1;
+  auto body = testing::fixture("device-messages/DeviceInformation.1.plist");
+  if (binary) body = Plist::parse(body).to_binary();
+  for (auto _ : state) benchmark::DoNotOptimize(Plist::parse(body));
+  state.SetLabel(binary ? "binary" : "xml");
   state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(body.size()));
 }
-BENCHMARK(BM_PlistBoundsCheckOnly);
+BENCHMARK(BM_PlistRead)->Arg(0)->Arg(1);
+
+void BM_LibplistRead(benchmark::State& state) {
+  const bool binary = state.range(0) == 1;
+  auto body = testing::fixture("device-messages/DeviceInformation.1.plist");
+  if (binary) body = Plist::parse(body).to_binary();
+  for (auto _ : state) {
+    plist_t root = nullptr;
+    if (binary)
+      plist_from_bin(body.data(), static_cast<uint32_t>(body.size()), &root);
+    else
+      plist_from_xml(body.data(), static_cast<uint32_t>(body.size()), &root);
+    plist_free(root);
+  }
+  state.SetLabel(binary ? "binary" : "xml");
+  state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(body.size()));
+}
+BENCHMARK(BM_LibplistRead)->Arg(0)->Arg(1);
 
 events::Event sample_report(int i) {
   return events::Event{

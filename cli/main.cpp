@@ -34,7 +34,9 @@ commands:
             --kafka-fetch-wait-ms N (100; ~2 against the test broker, see its README)
             --dispatcher-group G (cairn-dispatcher)  --dispatcher-session-timeout-ms N (10000)
             --tls-cert FILE --tls-key FILE --device-ca FILE   (default: the dev PKI in DIR/pki)
-            --trusted-proxy-header NAME  --max-body-bytes N (4194304)  --threads N (256)
+            --trusted-proxy-header NAME --trusted-proxy-from CIDR,...   a TLS-terminating
+              proxy's header carrying the client certificate, believed from those addresses only
+            --max-body-bytes N (4194304)  --threads N (256)
             --node NAME  --apply-timeout-ms N (5000)  --keep-alive-seconds N (5)
             --apns-url URL (https://api.push.apple.com)  --apns-sandbox-url URL
             --apns-ca-file FILE (system trust)  --push-expiration-seconds N (604800)
@@ -164,6 +166,11 @@ int serve(const Options& o, const std::string& role) {
   c.tls_private_key_file = opt(o, "tls-key", "");
   c.device_ca_file = opt(o, "device-ca", "");
   c.http.trusted_proxy_header = opt(o, "trusted-proxy-header", "");
+  c.http.trusted_proxy_from = cairn::AddressRanges::parse(opt(o, "trusted-proxy-from", ""));
+  if (!c.http.trusted_proxy_header.empty() && c.http.trusted_proxy_from.empty())
+    throw std::invalid_argument(
+        "--trusted-proxy-header needs --trusted-proxy-from: the addresses of the proxies whose "
+        "header is believed (anyone else could name any certificate)");
   c.http.max_body_bytes = std::stoull(opt(o, "max-body-bytes", "4194304"));
   c.http.threads = std::stoi(opt(o, "threads", "256"));
   c.http.keep_alive_seconds = std::stoi(opt(o, "keep-alive-seconds", "5"));

@@ -1,6 +1,7 @@
 // Byte encodings used across Cairn: base64, hex, percent-decoding, UTF-8 validation.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -15,6 +16,8 @@ std::string hex_encode(std::string_view bytes);
 // malformed.
 std::string percent_decode(std::string_view text);
 bool is_valid_utf8(std::string_view bytes);
+// Appends one Unicode code point (at most U+10FFFF, not a surrogate) as UTF-8.
+void append_utf8(std::string& out, uint32_t code_point);
 // `bytes` with each byte that is not part of a well-formed UTF-8 sequence replaced by U+FFFD:
 // what a device sent, safe to put in JSON.
 std::string valid_utf8(std::string_view bytes);

@@ -98,6 +98,12 @@ TrustStore TrustStore::from_pem_file(const std::string& path) {
   return from_pem(ss.str());
 }
 
+bool is_client_certificate(X509* cert) {
+  const bool client = X509_check_purpose(cert, X509_PURPOSE_SSL_CLIENT, 0) == 1;
+  drain_openssl_errors();
+  return client;
+}
+
 std::string TrustStore::verify(X509* leaf, STACK_OF(X509) * untrusted) const {
   X509StoreCtxPtr ctx(X509_STORE_CTX_new());
   if (!ctx || X509_STORE_CTX_init(ctx.get(), store_.get(), leaf, untrusted) != 1)

@@ -26,6 +26,11 @@ std::string certificate_subject_uid(X509* cert);
 // A set of trusted CA certificates. Thread-safe for verification.
 // The certificates trusted as issuers. Each is an anchor of its own: a leaf verifies against an
 // intermediate listed here without the root above it being listed (or trusted).
+// True if `cert` may identify a TLS client: OpenSSL's "sslclient" purpose, the check the TLS
+// handshake applies to a client certificate (an extended key usage, if present, includes
+// clientAuth; a key usage, if present, allows signing; not a CA).
+bool is_client_certificate(X509* cert);
+
 class TrustStore {
  public:
   // Loads every certificate in a PEM file. Throws std::runtime_error if none can be read.

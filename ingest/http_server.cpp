@@ -1,6 +1,7 @@
 #include "ingest/http_server.hpp"
 
 #include <openssl/ssl.h>
+#include <poll.h>
 #include <sys/socket.h>
 
 #include <cerrno>
@@ -119,8 +120,8 @@ HttpServer::HttpServer(HttpOptions options, DeviceService& devices, AdminApi& ad
   server_->set_tcp_nodelay(true);
   server_->set_keep_alive_max_count(100000);
   server_->set_keep_alive_timeout(options_.keep_alive_seconds);
-  // Slightly above the limit: the pre-routing check below answers (and records) over-limit
-  // requests that declare a length; httplib's own limit catches chunked ones.
+  // A backstop: the pre-routing check (intake_refusal) answers and records over-limit requests
+  // before their body is read, and refuses every body without a Content-Length.
   server_->set_payload_max_length(std::max(options_.max_body_bytes, options_.max_admin_body_bytes) +
                                   1);
   // httplib's default socket options, plus keeping the descriptor to raise the backlog in bind().
@@ -165,8 +166,8 @@ void HttpServer::stop() {
   if (server_) server_->stop();
 }
 
-void HttpServer::reject(const httplib::Request& req, httplib::Response& res, int status,
-                        const std::string& reason, const std::string& udid,
+void HttpServer::reject(const httplib::Request& req, std::string_view body, httplib::Response& res,
+                        int status, const std::string& reason, const std::string& udid,
                         const std::string& fingerprint) {
   res.status = status;
   res.set_content(error_json(reason), "application/json");
@@ -182,8 +183,8 @@ void HttpServer::reject(const httplib::Request& req, httplib::Response& res, int
   p.reason = reason;
   p.path = path;
   p.content_type = req.get_header_value("Content-Type");
-  p.body_size = req.body.size();
-  p.body_sha256 = crypto::sha256_hex(req.body);
+  p.body_size = body.size();
+  p.body_sha256 = crypto::sha256_hex(body);
   p.remote_address = req.remote_addr;
   p.certificate_fingerprint = fingerprint;
   try {
@@ -193,8 +194,8 @@ void HttpServer::reject(const httplib::Request& req, httplib::Response& res, int
   }
 }
 
-void HttpServer::handle_device(const httplib::Request& req, httplib::Response& res,
-                               Channel channel) {
+void HttpServer::handle_device(const httplib::Request& req, const std::string& body,
+                               httplib::Response& res, Channel channel) {
   std::string udid;
   std::string fingerprint;
   try {
@@ -205,27 +206,33 @@ void HttpServer::handle_device(const httplib::Request& req, httplib::Response& r
     if (req.has_header("Mdm-Signature"))
       evidence.mdm_signature = req.get_header_value("Mdm-Signature");
     if (!options_.trusted_proxy_header.empty() &&
-        req.has_header(options_.trusted_proxy_header.c_str()))
+        req.has_header(options_.trusted_proxy_header.c_str())) {
+      // Anyone can send the header; only a configured proxy is believed (it verified the
+      // certificate's key in its own handshake).
+      if (!options_.trusted_proxy_from.contains(req.remote_addr))
+        throw ClientError(403,
+                          options_.trusted_proxy_header + " is only accepted from a trusted proxy");
       evidence.proxy_certificate = req.get_header_value(options_.trusted_proxy_header.c_str());
-    const auto who = identity_.resolve(evidence, req.body);
+    }
+    const auto who = identity_.resolve(evidence, body);
     fingerprint = who.fingerprint;
-    const Plist message = Plist::parse(req.body);
+    const Plist message = Plist::parse(body);
     udid = protocol::claimed_udid(message).value_or("");
     const bool is_checkin =
         channel == Channel::kCheckin ||
         req.get_header_value("Content-Type").starts_with(protocol::kCheckinContentType) ||
         message.has("MessageType");
-    const auto answer =
-        is_checkin ? devices_.checkin(message, req.body, who, req.get_param_value("profile"))
-                   : devices_.report(message, req.body, who);
+    const auto answer = is_checkin
+                            ? devices_.checkin(message, body, who, req.get_param_value("profile"))
+                            : devices_.report(message, body, who);
     res.status = 200;
     if (!answer.body.empty()) res.set_content(answer.body, "application/xml");
   } catch (const NotManaged& e) {
-    reject(req, res, 401, e.what(), udid, fingerprint);
+    reject(req, body, res, 401, e.what(), udid, fingerprint);
   } catch (const protocol::UnknownMessageType& e) {
-    reject(req, res, 400, e.what(), udid, fingerprint);
+    reject(req, body, res, 400, e.what(), udid, fingerprint);
   } catch (const ClientError& e) {
-    reject(req, res, e.status(), e.what(), udid, fingerprint);
+    reject(req, body, res, e.status(), e.what(), udid, fingerprint);
   } catch (const Unavailable& e) {
     logging::error("device request unavailable", {{"error", e.what()}, {"udid", udid}});
     res.status = 503;
@@ -391,8 +398,74 @@ void HttpServer::admin_routes(Admin admin) {
      }));
 }
 
-void HttpServer::on(std::string_view method, const std::string& path,
-                    httplib::Server::Handler handler) {
+std::optional<HttpServer::Refusal> HttpServer::intake_refusal(const httplib::Request& req) const {
+  // httplib inflates gzip, deflate and br bodies without a bound (0.5 MB became 514 MiB).
+  if (req.has_header("Content-Encoding"))
+    return Refusal{415, "Content-Encoding is not accepted: send the body uncompressed"};
+  // httplib reads chunked bodies, and bodies without a length, without a bound.
+  if (req.has_header("Transfer-Encoding"))
+    return Refusal{411, "Transfer-Encoding is not accepted: send the body with a Content-Length"};
+  const bool has_body = req.method == "PUT" || req.method == "POST";
+  const std::string declared = req.get_header_value("Content-Length");
+  if (has_body && declared.empty()) return Refusal{411, "a Content-Length is required"};
+  if (declared.size() > 18 || declared.find_first_not_of("0123456789") != std::string::npos)
+    return Refusal{400, "Content-Length must be a number of bytes"};
+  const uint64_t length = declared.empty() ? 0 : std::stoull(declared);
+  const bool admin = req.path.starts_with("/api/") || req.path.starts_with("/v1/");
+  // httplib parses multipart bodies even for a content reader (on_device_body); no device or
+  // admin client sends one.
+  if (req.get_header_value("Content-Type").starts_with("multipart/"))
+    return Refusal{415, "a multipart body is not accepted"};
+  const size_t limit = admin ? options_.max_admin_body_bytes : options_.max_body_bytes;
+  if (length > limit)
+    return Refusal{413, "body of " + std::to_string(length) + " bytes exceeds the limit of " +
+                            std::to_string(limit)};
+  // Admin requests may be large (one command to 100,000 devices); device messages are not.
+  // Whoever sends a body beyond the device limit must show an API key before it is read.
+  if (length > options_.max_body_bytes &&
+      !api_keys_.authenticate(req.get_header_value("Authorization")))
+    return Refusal{401, "missing or unknown API key"};
+  return std::nullopt;
+}
+
+void HttpServer::end_connection_if_marked(const httplib::Request& req,
+                                          const httplib::Response& res) const {
+  // httplib keeps a connection open after an answer given before the body was read, and would
+  // read that body as the next request. Once the answer is written (the logger runs then), what
+  // the client is still sending is read and dropped for a moment, up to the device body limit (a
+  // client that sent a whole body before reading sees the answer, not a reset), then shutting the
+  // read side makes httplib's next read the end of the connection. (Plain HTTP, used behind a TLS
+  // proxy, exposes no socket here; the proxy frames requests there.)
+  if (!req.ssl || res.get_header_value(kEndConnection) != "1") return;
+  // httplib hands the connection over as const; this thread owns it until the next request.
+  SSL* ssl = const_cast<SSL*>(req.ssl);
+  const int fd = SSL_get_fd(ssl);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  // The declared body, when there is one within the limit, else whatever comes, up to the limit.
+  const std::string declared = req.get_header_value("Content-Length");
+  const bool framed = !declared.empty() && !req.has_header("Transfer-Encoding") &&
+                      declared.size() <= 18 &&
+                      declared.find_first_not_of("0123456789") == std::string::npos;
+  const size_t expected = framed
+                              ? std::min<uint64_t>(std::stoull(declared), options_.max_body_bytes)
+                              : options_.max_body_bytes;
+  char sink[16384];
+  for (size_t drained = 0; drained < expected;) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    pollfd p{fd, POLLIN, 0};
+    if (SSL_pending(ssl) == 0 &&
+        (left.count() <= 0 || ::poll(&p, 1, static_cast<int>(left.count())) <= 0))
+      break;
+    const int n = SSL_read(ssl, sink, static_cast<int>(std::min(sizeof sink, expected - drained)));
+    if (n <= 0) break;
+    drained += static_cast<size_t>(n);
+  }
+  ::shutdown(fd, SHUT_RD);
+}
+
+std::string HttpServer::route(std::string_view method, const std::string& path) {
+  routes_.push_back({std::string(method), path});
   std::string pattern;
   for (size_t i = 0; i < path.size(); ++i) {
     if (path[i] != '{') {
@@ -402,80 +475,97 @@ void HttpServer::on(std::string_view method, const std::string& path,
     pattern += "([^/]+)";
     i = path.find('}', i);
   }
+  return pattern;
+}
+
+void HttpServer::on(std::string_view method, const std::string& path,
+                    httplib::Server::Handler handler) {
+  const std::string pattern = route(method, path);
   if (method == "GET")
     server_->Get(pattern, std::move(handler));
   else if (method == "POST")
     server_->Post(pattern, std::move(handler));
   else
     server_->Put(pattern, std::move(handler));
-  routes_.push_back({std::string(method), path});
+}
+
+void HttpServer::on_device_body(std::string_view method, const std::string& path,
+                                DeviceBodyHandler handler) {
+  // Read through a content reader: httplib then hands over the bytes as sent, whatever the
+  // Content-Type says (its form parser would answer a form-typed body over 8 KB with an empty
+  // 413). The length is known and within the limit: intake_refusal checked it.
+  httplib::Server::HandlerWithContentReader read_then_handle =
+      [handler = std::move(handler)](const httplib::Request& req, httplib::Response& res,
+                                     const httplib::ContentReader& read) {
+        std::string body;
+        if (!read([&](const char* data, size_t size) {
+              body.append(data, size);
+              return true;
+            })) {
+          res.status = 400;
+          return;
+        }
+        handler(req, body, res);
+      };
+  const std::string pattern = route(method, path);
+  if (method == "POST")
+    server_->Post(pattern, std::move(read_then_handle));
+  else
+    server_->Put(pattern, std::move(read_then_handle));
 }
 
 void HttpServer::routes() {
   auto& s = *server_;
+  // Framing is checked on headers alone, before httplib reads a body byte: nobody makes the
+  // server buffer or inflate more than the limits, credentials or not.
   s.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
-    const std::string declared = req.get_header_value("Content-Length");
-    const uint64_t length = declared.empty() ? 0 : std::strtoull(declared.c_str(), nullptr, 10);
-    // Admin requests may be large (one command to 100,000 devices); device messages are not.
-    // Whoever sends a body beyond the device limit, or one of unknown length (chunked), must
-    // show an API key before it is read: nobody else makes the server buffer 64 MiB.
-    const bool admin = req.path.starts_with("/api/") || req.path.starts_with("/v1/");
-    const bool chunked =
-        req.get_header_value("Transfer-Encoding").find("chunked") != std::string::npos;
-    if ((chunked || length > options_.max_body_bytes) &&
-        !(admin && api_keys_.authenticate(req.get_header_value("Authorization")))) {
-      if (admin) {
-        res.status = 401;
-        res.set_header("WWW-Authenticate", "Basic realm=\"cairn\"");
-        res.set_content(error_json("missing or unknown API key"), "application/json");
-        res.set_header("Connection", "close");
-        return httplib::Server::HandlerResponse::Handled;
-      }
-      if (chunked) {
-        reject(req, res, 411, "a body of unknown length (chunked) is not accepted here", "", "");
-        res.set_header("Connection", "close");
-        return httplib::Server::HandlerResponse::Handled;
-      }
+    const auto refusal = intake_refusal(req);
+    if (!refusal) return httplib::Server::HandlerResponse::Unhandled;
+    if (refusal->status == 401) {
+      res.status = 401;
+      res.set_header("WWW-Authenticate", "Basic realm=\"cairn\"");
+      res.set_content(error_json(refusal->reason), "application/json");
+    } else {
+      reject(req, "", res, refusal->status, refusal->reason, "", "");
     }
-    const size_t limit = admin ? options_.max_admin_body_bytes : options_.max_body_bytes;
-    if (length <= limit) return httplib::Server::HandlerResponse::Unhandled;
-    reject(req, res, 413,
-           "body of " + std::to_string(length) + " bytes exceeds the limit of " +
-               std::to_string(limit),
-           "", "");
     res.set_header("Connection", "close");
+    res.set_header(kEndConnection, "1");
     return httplib::Server::HandlerResponse::Handled;
   });
   auto device = [this](Channel c) {
-    return [this, c](const httplib::Request& req, httplib::Response& res) {
-      handle_device(req, res, c);
+    return [this, c](const httplib::Request& req, const std::string& body, httplib::Response& res) {
+      handle_device(req, body, res, c);
     };
   };
   if (options_.device_routes) {
-    on("PUT", "/mdm", device(Channel::kServerUrl));
-    on("PUT", "/checkin", device(Channel::kCheckin));
+    on_device_body("PUT", "/mdm", device(Channel::kServerUrl));
+    on_device_body("PUT", "/checkin", device(Channel::kCheckin));
     // SCEP answers refusals in band (a FAILURE CertRep, 200); only non-SCEP input is a 4xx.
-    auto scep = [this](const httplib::Request& req, httplib::Response& res) {
+    auto scep = [this](const httplib::Request& req, const std::string& body,
+                       httplib::Response& res) {
       handle_enrollment(res, [&] {
         return enrollment_.scep.handle(req.get_param_value("operation"),
-                                       req.get_param_value("message"), req.method == "POST",
-                                       req.body, req.remote_addr);
+                                       req.get_param_value("message"), req.method == "POST", body,
+                                       req.remote_addr);
       });
     };
-    on("GET", "/scep", scep);
-    on("POST", "/scep", scep);
+    on("GET", "/scep",
+       [scep](const httplib::Request& req, httplib::Response& res) { scep(req, "", res); });
+    on_device_body("POST", "/scep", scep);
     on("GET", "/enroll/{token}", [this](const httplib::Request& req, httplib::Response& res) {
       handle_enrollment(res, [&] {
         return enrollment_.ota.profile_service(req.matches[1].str(), req.remote_addr,
                                                host_url(req));
       });
     });
-    on("POST", "/enroll/{token}", [this](const httplib::Request& req, httplib::Response& res) {
-      handle_enrollment(res, [&] {
-        return enrollment_.ota.enroll(req.matches[1].str(), req.body, req.remote_addr,
-                                      host_url(req));
-      });
-    });
+    on_device_body(
+        "POST", "/enroll/{token}",
+        [this](const httplib::Request& req, const std::string& body, httplib::Response& res) {
+          handle_enrollment(res, [&] {
+            return enrollment_.ota.enroll(req.matches[1].str(), body, req.remote_addr,
+                                          host_url(req));
+          });
+        });
   }
 
   auto admin = [this](auto call) {
@@ -489,6 +579,7 @@ void HttpServer::routes() {
        return ApiResponse{200, metrics_.prometheus_text(), "text/plain; version=0.0.4"};
      }));
   s.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
+    end_connection_if_marked(req, res);
     const std::string route = req.path == "/mdm" || req.path == "/checkin" ? "device"
                               : req.path == "/scep"                        ? "scep"
                               : req.path.starts_with("/v1/") || req.path.starts_with("/api/")

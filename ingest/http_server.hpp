@@ -7,8 +7,10 @@
 #include <httplib.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 
+#include "common/address_ranges.hpp"
 #include "common/metrics.hpp"
 #include "enrollment/expiry_report.hpp"
 #include "enrollment/ota_service.hpp"
@@ -29,6 +31,7 @@ struct HttpOptions {
   std::string tls_private_key_pem;   // decrypted
   std::string client_ca_pem;         // device CA; client certificates are optional but verified
   std::string trusted_proxy_header;  // e.g. X-Ssl-Client-Cert; empty disables
+  AddressRanges trusted_proxy_from;  // the only peers whose proxy header is believed
   size_t max_body_bytes = 4u << 20;
   size_t max_admin_body_bytes = 64u << 20;  // /api/ and /v1/ requests (a command to 100k devices)
   // httplib serves each open connection on its own thread (idle keep-alive included) and
@@ -87,13 +90,30 @@ class HttpServer {
   // Registers `handler` at an OpenAPI-style path ("/v1/devices/{id}": each {param} one path
   // segment, matches[1..] in order) and remembers the route.
   void on(std::string_view method, const std::string& path, httplib::Server::Handler handler);
-  void handle_device(const httplib::Request& req, httplib::Response& res, Channel channel);
+  // A device route with a body (PUT or POST), handed over as sent whatever its Content-Type.
+  using DeviceBodyHandler =
+      std::function<void(const httplib::Request&, const std::string& body, httplib::Response&)>;
+  void on_device_body(std::string_view method, const std::string& path, DeviceBodyHandler handler);
+  // Remembers the route and returns httplib's pattern for it.
+  std::string route(std::string_view method, const std::string& path);
+  void handle_device(const httplib::Request& req, const std::string& body, httplib::Response& res,
+                     Channel channel);
   // SCEP and OTA: replies that are not JSON; ClientError → its status with the reason as text.
   void handle_enrollment(httplib::Response& res, const std::function<enrollment::Reply()>& call);
   void handle_admin(const httplib::Request& req, httplib::Response& res,
                     const std::function<ApiResponse(const Principal&)>& call);
-  void reject(const httplib::Request& req, httplib::Response& res, int status,
-              const std::string& reason, const std::string& udid, const std::string& fingerprint);
+  struct Refusal {
+    int status;
+    std::string reason;
+  };
+  // Why a request is refused on its headers alone (framing, size, encoding), if it is.
+  std::optional<Refusal> intake_refusal(const httplib::Request& req) const;
+  // A response header asking for the connection to end once the response is written.
+  static constexpr const char* kEndConnection = "Cairn-End-Connection";
+  void end_connection_if_marked(const httplib::Request& req, const httplib::Response& res) const;
+  void reject(const httplib::Request& req, std::string_view body, httplib::Response& res,
+              int status, const std::string& reason, const std::string& udid,
+              const std::string& fingerprint);
 
   HttpOptions options_;
   DeviceService& devices_;

@@ -1,9 +1,9 @@
 #include "plist/plist.hpp"
 
 #include <cstdlib>
-#include <limits>
 
 #include "common/errors.hpp"
+#include "plist/readers.hpp"
 
 namespace cairn {
 namespace {
@@ -16,17 +16,15 @@ using MallocString = std::unique_ptr<char, FreeDeleter>;
 }  // namespace
 
 Plist Plist::parse(std::string_view body, const PlistLimits& limits) {
-  if (body.size() > std::numeric_limits<uint32_t>::max()) throw BadRequest("plist too large");
-  check_plist_bounds(body, limits);
-  plist_t root = nullptr;
-  const auto size = static_cast<uint32_t>(body.size());
-  if (body.starts_with("bplist00"))
-    plist_from_bin(body.data(), size, &root);
-  else
-    plist_from_xml(body.data(), size, &root);
-  if (!root) throw BadRequest("body is not a valid plist");
-  Plist result(root);
-  if (plist_get_node_type(root) != PLIST_DICT) throw BadRequest("plist root must be a dictionary");
+  if (body.empty()) throw BadRequest("empty body: expected a plist");
+  const size_t first = body.find_first_not_of(" \t\r\n");
+  if (!body.starts_with("bplist00") && !body.starts_with("\xEF\xBB\xBF") &&
+      (first == std::string_view::npos || body[first] != '<'))
+    throw BadRequest("body is not a plist (neither XML nor binary)");
+  Plist result = body.starts_with("bplist00") ? plist_reader::read_binary(body, limits)
+                                              : plist_reader::read_xml(body, limits);
+  if (plist_get_node_type(result.root()) != PLIST_DICT)
+    throw BadRequest("plist root must be a dictionary");
   return result;
 }
 
@@ -128,12 +126,21 @@ void Plist::remove(const char* key) {
   if (has(key)) plist_dict_remove_item(root(), key);
 }
 
-std::string Plist::to_xml() const {
-  char* xml = nullptr;
+// libplist's writers hand back a buffer the matching free function releases.
+std::string Plist::written(void (*write)(plist_t, char**, uint32_t*), void (*release)(char*)) const {
+  char* out = nullptr;
   uint32_t length = 0;
-  plist_to_xml(root(), &xml, &length);
-  std::unique_ptr<char, void (*)(char*)> owned(xml, plist_to_xml_free);
-  return std::string(xml ? xml : "", length);
+  write(root(), &out, &length);
+  std::unique_ptr<char, void (*)(char*)> owned(out, release);
+  return std::string(out ? out : "", length);
+}
+
+std::string Plist::to_xml() const {
+  return written(plist_to_xml, plist_to_xml_free);
+}
+
+std::string Plist::to_binary() const {
+  return written(plist_to_bin, plist_to_bin_free);
 }
 
 }  // namespace cairn

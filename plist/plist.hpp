@@ -1,8 +1,13 @@
-// Property lists: bounded parsing of untrusted bodies and an RAII owner for libplist trees.
+// Property lists: Cairn's own bounded reader for untrusted bodies and an RAII owner for libplist
+// trees.
 //
-// libplist parses recursively, so a deeply nested body (or a binary plist whose object references
-// expand into a huge tree) can exhaust the stack or memory and kill the process. Every untrusted
-// body therefore passes check_plist_bounds, which walks it iteratively, before libplist sees it.
+// libplist's parsers recurse and have no limits: a deeply nested body, a binary plist whose object
+// references expand into a huge tree, or thousands of colliding keys exhaust the stack, memory or
+// CPU. A pre-check in front of them was tried and failed: any construct the check and libplist
+// delimit differently hides nesting from the check. So Cairn parses every untrusted plist itself
+// (plist/xml_reader.cpp, plist/binary_reader.cpp), without recursion, enforcing PlistLimits in the
+// same pass that builds the tree; libplist only holds the nodes. Since the tree is never deeper
+// than max_depth, libplist's recursive copy and free are safe on it.
 #pragma once
 
 #include <plist/plist.h>
@@ -19,17 +24,20 @@ namespace cairn {
 // Plist dates count seconds from 2001-01-01 (Apple's epoch): this many after the Unix epoch.
 inline constexpr int64_t kPlistDateEpoch = 978307200;
 
+// What one parse may build. A real device's largest answers (an InstalledApplicationList of
+// thousands of apps, a full Restrictions dump) use a few percent of each.
 struct PlistLimits {
-  int max_depth = 64;            // dict/array nesting
-  size_t max_objects = 250'000;  // nodes in the expanded tree
+  int max_depth = 64;                       // dict/array nesting
+  size_t max_objects = 250'000;             // nodes, keys included, in the expanded tree
+  size_t max_leaf_bytes = 4u << 20;         // one string, key or data value
+  size_t max_payload_bytes = 16u << 20;     // all of them together, once expanded
+  size_t max_key_comparisons = 16'000'000;  // libplist's linear key lookups while building
 };
-
-// Throws BadRequest if `body` is neither an XML nor a binary plist within `limits`.
-void check_plist_bounds(std::string_view body, const PlistLimits& limits);
 
 class Plist {
  public:
-  // Parses an untrusted XML or binary plist whose root must be a dictionary; throws BadRequest.
+  // Parses an untrusted XML or binary plist whose root must be a dictionary; throws BadRequest
+  // naming what was wrong, for any input (tests/fuzz/plist_fuzz.cpp).
   static Plist parse(std::string_view body, const PlistLimits& limits = {});
   static Plist adopt(plist_t node) { return Plist(node); }
   static Plist new_dict() { return Plist(plist_new_dict()); }
@@ -58,6 +66,7 @@ class Plist {
   void remove(const char* key);
 
   std::string to_xml() const;
+  std::string to_binary() const;
 
  private:
   struct Deleter {
@@ -65,6 +74,7 @@ class Plist {
   };
   explicit Plist(plist_t node) : node_(node) {}
   plist_t item(const char* key, plist_type expected, const char* type_name) const;
+  std::string written(void (*write)(plist_t, char**, uint32_t*), void (*release)(char*)) const;
   std::unique_ptr<void, Deleter> node_;
 };
 

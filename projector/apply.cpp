@@ -141,6 +141,7 @@ struct Applier {
   Tx& tx;
   const events::Event& e;
   LogPosition position;
+  Applied outcome = Applied::kFully;
 
   void operator()(const events::DeviceAuthenticated& p) {
     auto device = touch_device(tx, e);
@@ -264,10 +265,11 @@ struct Applier {
       for (const auto& link : p.error_chain)
         cmd->error_chain.push_back({link.domain, link.code, link.description});
       if (cmd->state == CommandState::kAcknowledged && is_inventory_request(cmd->request_type))
-        apply_inventory(
-            tx.state(), e.device, cmd->request_type, cmd->command_uuid, e.time,
-            p.message.encoding == "base64" ? base64_decode(p.message.body) : p.message.body,
-            tx.load_raw(keys::command_body(e.device, p.command_uuid)).value_or(""));
+        if (!apply_inventory(
+                tx.state(), e.device, cmd->request_type, cmd->command_uuid, e.time,
+                p.message.encoding == "base64" ? base64_decode(p.message.body) : p.message.body,
+                tx.load_raw(keys::command_body(e.device, p.command_uuid)).value_or("")))
+          outcome = Applied::kResultUninterpretable;
       cmd->result_partition = position.partition.value();
       cmd->result_offset = position.offset.value();
       dequeue(tx, e.device, p.command_uuid, keys::queue_entry(e.device, cmd->queue_sequence));
@@ -403,9 +405,11 @@ std::string_view command_state_name(CommandState s) {
   return "unknown";
 }
 
-void apply_event(const events::Event& event, LogPosition position, State& state) {
+Applied apply_event(const events::Event& event, LogPosition position, State& state) {
   Tx tx(state);
-  std::visit(Applier{tx, event, position}, event.payload);
+  Applier applier{tx, event, position};
+  std::visit(applier, event.payload);
+  return applier.outcome;
 }
 
 }  // namespace cairn::projector

@@ -9,6 +9,10 @@
 
 namespace cairn::projector {
 
-void apply_event(const events::Event& event, LogPosition position, State& state);
+// What applying an event could not use. A result whose body does not parse still answers its
+// command (the command's state moves on) but leaves inventory as it was; the caller counts it.
+enum class Applied { kFully, kResultUninterpretable };
+
+Applied apply_event(const events::Event& event, LogPosition position, State& state);
 
 }  // namespace cairn::projector

@@ -7,6 +7,7 @@
 #include <set>
 #include <vector>
 
+#include "common/errors.hpp"
 #include "plist/plist.hpp"
 #include "plist/plist_json.hpp"
 #include "projector/keys.hpp"
@@ -135,31 +136,32 @@ bool is_inventory_request(std::string_view request_type) {
                      [&](const ResultShape& s) { return s.request_type == request_type; });
 }
 
-void apply_inventory(State& state, const std::string& udid, const std::string& request_type,
+bool apply_inventory(State& state, const std::string& udid, const std::string& request_type,
                      const std::string& command_uuid, const std::string& time,
                      std::string_view body, std::string_view command_plist) {
   const auto shape =
       std::find_if(std::begin(kShapes), std::end(kShapes),
                    [&](const ResultShape& s) { return s.request_type == request_type; });
-  if (shape == std::end(kShapes)) return;
+  if (shape == std::end(kShapes)) return true;
   std::optional<Plist> result;
   try {
     result = Plist::parse(body);
-  } catch (const std::exception&) {
-    return;
+  } catch (const BadRequest&) {
+    return false;
   }
   const plist_t value = plist_dict_get_item(result->root(), std::string(shape->key).c_str());
-  if (!value) return;
+  if (!value) return true;
   if (!shape->per_entry) {
     const std::string field =
         std::string(shape->key) + (narrowed(command_plist) ? ".Narrowed" : "");
     set_field(state, udid, field, {plist_to_json(value), time, command_uuid});
-    return;
+    return true;
   }
-  if (plist_get_node_type(value) != PLIST_DICT) return;
+  if (plist_get_node_type(value) != PLIST_DICT) return false;
   for_each_entry(value, [&](const std::string& name, plist_t entry) {
     set_field(state, udid, request_type + "." + name, {plist_to_json(entry), time, command_uuid});
   });
+  return true;
 }
 
 }  // namespace cairn::projector

@@ -20,10 +20,10 @@ namespace cairn::projector {
 bool is_inventory_request(std::string_view request_type);
 
 // From an Acknowledged result's plist body (as received) to the command `command_plist` (as
-// queued). A body it cannot read changes nothing: the log keeps it. A list narrowed by the
-// command (Identifiers, ManagedOnly, ManagedAppsOnly) does not replace the full one: it is kept
-// as "<field>.Narrowed", unindexed.
-void apply_inventory(State& state, const std::string& udid, const std::string& request_type,
+// queued). A body it cannot read changes nothing (the log keeps it) and returns false. A list
+// narrowed by the command (Identifiers, ManagedOnly, ManagedAppsOnly) does not replace the full
+// one: it is kept as "<field>.Narrowed", unindexed.
+bool apply_inventory(State& state, const std::string& udid, const std::string& request_type,
                      const std::string& command_uuid, const std::string& time,
                      std::string_view body, std::string_view command_plist);
 

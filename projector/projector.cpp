@@ -64,6 +64,15 @@ std::optional<events::Event> Projector::decode_or_skip(const eventlog::LogRecord
   }
 }
 
+void Projector::apply(const events::Event& event, LogPosition position, State& state) {
+  if (apply_event(event, position, state) == Applied::kFully) return;
+  ++uninterpretable_;
+  logging::warn("projector applied a result whose body it cannot read; inventory unchanged",
+                {{"offset", std::to_string(position.offset.value())},
+                 {"partition", std::to_string(position.partition.value())},
+                 {"udid", event.device}});
+}
+
 size_t Projector::apply_batch(PartitionId partition, std::chrono::milliseconds wait) {
   const Offset from = watermark_.next(partition);
   auto records = log_.read(partition, from, kBatchRecords, wait);
@@ -74,7 +83,7 @@ size_t Projector::apply_batch(PartitionId partition, std::chrono::milliseconds w
   for (const auto& record : records) {
     auto event = decode_or_skip(record);
     if (!event) continue;
-    apply_event(*event, record.position, state);
+    apply(*event, record.position, state);
     if (apply_delay_)
       if (auto t = parse_rfc3339(event->time)) written_at.push_back(*t);
   }
@@ -120,7 +129,7 @@ uint64_t Projector::rebuild() {
       const Offset next(chunk.records.back().position.offset.value() + 1);
       if (next < end) pending = std::async(std::launch::async, read_chunk, partition, next);
       for (size_t i = 0; i < chunk.records.size(); ++i)
-        if (chunk.events[i]) apply_event(*chunk.events[i], chunk.records[i].position, state);
+        if (chunk.events[i]) apply(*chunk.events[i], chunk.records[i].position, state);
       applied += chunk.records.size();
       if (next >= end) break;
     }

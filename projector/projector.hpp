@@ -16,6 +16,8 @@
 
 namespace cairn::projector {
 
+class State;
+
 class Projector {
  public:
   // `apply_delay`, when given, observes for every event applied live how long after its time
@@ -37,12 +39,16 @@ class Projector {
   // (`cairn replay`): the same projection function, without per-event RocksDB work.
   uint64_t rebuild();
 
+  // Events this version cannot decode (skipped), and results applied without their body (it
+  // did not parse: see apply_event). Both stay in the log; metrics and a log line tell operators.
   uint64_t skipped_events() const { return skipped_; }
+  uint64_t uninterpretable_results() const { return uninterpretable_; }
 
  private:
   // Reads and applies one batch of `partition`; returns how many records it consumed.
   size_t apply_batch(PartitionId partition, std::chrono::milliseconds wait);
   std::optional<events::Event> decode_or_skip(const eventlog::LogRecord& record);
+  void apply(const events::Event& event, LogPosition position, State& state);
   void run(PartitionId partition);
 
   eventlog::EventLog& log_;
@@ -51,6 +57,7 @@ class Projector {
   Metrics::Histogram* apply_delay_;
   std::atomic<bool> stopping_{false};
   std::atomic<uint64_t> skipped_{0};
+  std::atomic<uint64_t> uninterpretable_{0};
   std::vector<std::thread> threads_;
 };
 

@@ -40,6 +40,45 @@ TEST(Projector, CatchUpAppliesTheLogAndResumesFromItsStoredPosition) {
   EXPECT_TRUE(StoreReader(store).device(DeviceId("C")));
 }
 
+eventlog::RecordToAppend event(const std::string& udid, events::Payload payload) {
+  events::Event e{"id", "2026-11-22T00:00:00.000Z", udid, "n", "device", std::move(payload)};
+  const std::string type =
+      std::visit([](const auto& p) { return std::string(p.kType); }, e.payload);
+  return {udid, type, events::encode(e)};
+}
+
+// Issue 13: a result an earlier version accepted and logged (a quote inside a tag hid 200,000
+// levels of nesting from its pre-check) killed every node catching up. Now the command is
+// answered, its inventory left alone, the result counted, and the rest of the log applied.
+TEST(Projector, AResultWhoseBodyCannotBeReadIsCountedAndTheLogGoesOn) {
+  testing::TempDir dir;
+  eventlog::EmbeddedLog log(dir / "log");
+  std::string hostile = "<plist version=\"1.0\"><dict '><key>QueryResponses</key>";
+  for (int i = 0; i < 200000; ++i) hostile += "<array>";
+  for (int i = 0; i < 200000; ++i) hostile += "</array>";
+  hostile += "<key>Status</key><string>Acknowledged</string></dict '></plist>";
+  events::CommandReported result{"Acknowledged", "CMD-1", "", {"utf8", hostile, "", ""}, {}};
+  log.append(
+      {authenticated("A"),
+       event("A",
+             events::CommandEnqueued{"CMD-1", "DeviceInformation", "<plist><dict/></plist>", true}),
+       event("A", events::CommandDelivered{"CMD-1"}), event("A", result), authenticated("B")});
+  for (int run = 0; run < 2; ++run) {  // a second node, or a restart, catching up the same log
+    testing::TempDir db;
+    Store store(db / "db");
+    AppliedWatermark watermark;
+    Projector projector(log, store, watermark);
+    EXPECT_EQ(projector.catch_up(), 5u);
+    EXPECT_EQ(projector.uninterpretable_results(), 1u);
+    EXPECT_EQ(projector.skipped_events(), 0u);
+    StoreReader reader(store);
+    EXPECT_TRUE(reader.device(DeviceId("B")));
+    const auto command = reader.command(DeviceId("A"), CommandUuid("CMD-1"));
+    ASSERT_TRUE(command);
+    EXPECT_EQ(command->state, CommandState::kAcknowledged);
+  }
+}
+
 TEST(Projector, UnreadableEventIsSkippedTheSameWayOnEveryReplay) {
   testing::TempDir dir;
   eventlog::EmbeddedLog log(dir / "log");

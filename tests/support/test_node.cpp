@@ -50,6 +50,7 @@ void TestNode::start() {
   config.http.threads = 16;
   config.http.keep_alive_seconds = kKeepAliveSeconds;
   config.http.trusted_proxy_header = options_.trusted_proxy_header;
+  config.http.trusted_proxy_from = AddressRanges::parse(options_.trusted_proxy_from);
   config.http.max_body_bytes = options_.max_body_bytes;
   config.http.tls = options_.tls;
   config.identity_days = options_.identity_days;

@@ -22,6 +22,7 @@ struct TestNodeOptions {
   bool separate_process = false;
   std::string role = "serve";  // separate_process only: `cairn <role>`
   std::string trusted_proxy_header;
+  std::string trusted_proxy_from = "127.0.0.1/32";  // in-process nodes: whose header is believed
   bool tls = true;          // in-process nodes: false serves plain HTTP (as behind a TLS proxy)
   int identity_days = 365;  // in-process nodes: lifetime of the identities its CA issues
   std::string ota_device_ca_file;  // in-process nodes: see NodeConfig
