@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets with clang (ASan + UBSan) into build-fuzz and runs each for
+# SECONDS (default 20), starting from the seeds in tests/fixtures and tests/fuzz/seeds. Any crash
+# fails the script and leaves its input in build-fuzz/crashes/TARGET/: turn it into a regression
+# test. Usage: ops/fuzz.sh [SECONDS] [TARGET...]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds=${1:-20}
+shift || true
+targets=("$@")
+((${#targets[@]})) || targets=(plist event mdm_signature)
+CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DCAIRN_FUZZ=ON -DCAIRN_SANITIZE=ON -DCAIRN_WERROR=OFF -DBUILD_TESTING=OFF -DCAIRN_BENCH=OFF \
+  >/dev/null
+cmake --build build-fuzz -j "${CAIRN_JOBS:-2}" --target "${targets[@]/#/cairn_fuzz_}"
+
+seeds_for() {
+  case "$1" in
+    plist) echo tests/fixtures/device-messages tests/fixtures/schuetz tests/fuzz/seeds/plist ;;
+    event) echo tests/fuzz/seeds/event ;;
+    mdm_signature) echo tests/fuzz/seeds/mdm_signature ;;
+  esac
+}
+for t in "${targets[@]}"; do
+  corpus=build-fuzz/corpus/$t
+  crashes=build-fuzz/crashes/$t
+  mkdir -p "$corpus" "$crashes"
+  # shellcheck disable=SC2046
+  UBSAN_OPTIONS=halt_on_error=1 ASAN_OPTIONS=detect_leaks=1 \
+    build-fuzz/tests/fuzz/cairn_fuzz_"$t" -max_total_time="$seconds" -max_len=262144 \
+    -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 -artifact_prefix="$crashes/" \
+    "$corpus" $(seeds_for "$t") 2>&1 | tail -n 12
+done
