@@ -81,7 +81,8 @@ struct SingleNode::Parts {
                       {0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 30, 60})),
         reader(store),
         api_keys(ingest::ApiKeys::load(c.data_dir)),
-        writer(*log, watermark, c.node_name.empty() ? host_name() : c.node_name, c.apply_timeout),
+        writer(*log, watermark, c.node_name.empty() ? host_name() : c.node_name, c.apply_timeout,
+               c.refusal_record_interval),
         identity(std::move(device_ca)),
         devices(writer, reader, secrets),
         admin(writer, reader, store, *log, secrets),
@@ -118,6 +119,12 @@ struct SingleNode::Parts {
         return samples;
       };
     };
+    metrics.gauge("cairn_refusals_not_recorded",
+                  "Refusals counted but not recorded (one per source per 10 s is), since start",
+                  [this] {
+                    return std::vector<Metrics::Sample>{
+                        {{}, static_cast<double>(writer.refusals_not_recorded())}};
+                  });
     metrics.gauge("cairn_log_end_offset", "The offset after the newest event, per partition",
                   per_partition([this](PartitionId p) { return log->end_offset(p).value(); }));
     if (roles.projector())

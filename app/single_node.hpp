@@ -50,6 +50,9 @@ struct NodeConfig {
   // PEM); empty accepts any signer (the one-time invitation token alone gates enrollment).
   std::string ota_device_ca_file;
   std::chrono::milliseconds apply_timeout{5000};
+  // Unauthenticated refusals are recorded (event and log line) once per address per this long,
+  // with a count of the rest; 0 records every one.
+  std::chrono::seconds refusal_record_interval{10};
   // The log on Kafka instead of <data>/log (cluster mode); the projection and the dispatcher's
   // store stay in <data>, as this node's replicas of what the log says.
   std::optional<eventlog::KafkaOptions> kafka;

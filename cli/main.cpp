@@ -38,6 +38,8 @@ commands:
               proxy's header carrying the client certificate, believed from those addresses only
             --max-body-bytes N (4194304)  --threads N (256)
             --node NAME  --apply-timeout-ms N (5000)  --keep-alive-seconds N (5)
+            --refusal-record-interval-seconds N (10)   unauthenticated refusals are recorded
+              once per address per N seconds, with a count of the rest (0: every one)
             --apns-url URL (https://api.push.apple.com)  --apns-sandbox-url URL
             --apns-ca-file FILE (system trust)  --push-expiration-seconds N (604800)
             --push-coalesce-seconds N (60)  --repush-silent-after-seconds N (86400)
@@ -175,6 +177,8 @@ int serve(const Options& o, const std::string& role) {
   c.http.threads = std::stoi(opt(o, "threads", "256"));
   c.http.keep_alive_seconds = std::stoi(opt(o, "keep-alive-seconds", "5"));
   c.apply_timeout = std::chrono::milliseconds(std::stoll(opt(o, "apply-timeout-ms", "5000")));
+  c.refusal_record_interval =
+      std::chrono::seconds(std::stoll(opt(o, "refusal-record-interval-seconds", "10")));
   c.kafka = kafka_options(o, "cairn-" + role);
   c.dispatcher_group = opt(o, "dispatcher-group", c.dispatcher_group);
   c.dispatcher_session_timeout = std::chrono::milliseconds(std::stoll(opt(

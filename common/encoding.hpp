@@ -16,6 +16,9 @@ std::string hex_encode(std::string_view bytes);
 // malformed.
 std::string percent_decode(std::string_view text);
 bool is_valid_utf8(std::string_view bytes);
+// The longest prefix of `text` of at most `max_bytes` that does not cut a UTF-8 sequence: for
+// capping what a sender chose (reasons quoting input, paths) before it is logged or recorded.
+std::string_view utf8_prefix(std::string_view text, size_t max_bytes);
 // Appends one Unicode code point (at most U+10FFFF, not a surrogate) as UTF-8.
 void append_utf8(std::string& out, uint32_t code_point);
 // `bytes` with each byte that is not part of a well-formed UTF-8 sequence replaced by U+FFFD:

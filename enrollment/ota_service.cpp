@@ -48,9 +48,14 @@ Invitation OtaService::invite(std::chrono::seconds ttl, const std::string& note,
 }
 
 void OtaService::refuse(int status, const std::string& reason, const std::string& remote) {
-  logging::warn("OTA enrollment refused", {{"reason", reason}, {"remote", remote}});
-  writer_.append(
-      {writer_.make("", "ota", events::EnrollmentRefused{"ota", reason, "", "", remote})});
+  if (const auto repeated = writer_.admit_refusal(remote)) {
+    const std::string capped(utf8_prefix(reason, ingest::kMaxRecordedField));
+    logging::warn(
+        "OTA enrollment refused",
+        {{"reason", capped}, {"remote", remote}, {"repeated", std::to_string(*repeated)}});
+    writer_.append({writer_.make(
+        "", "ota", events::EnrollmentRefused{"ota", capped, "", "", remote, *repeated})});
+  }
   throw ClientError(status, reason);
 }
 

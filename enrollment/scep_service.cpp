@@ -200,13 +200,19 @@ std::optional<DeviceId> ScepService::enrolled_owner(const std::string& fingerpri
 
 void ScepService::refused(const std::string& reason, const std::string& fail_info,
                           const std::string& transaction_id, const std::string& remote_address) {
-  logging::warn("SCEP request refused", {{"reason", reason},
+  const auto repeated = writer_.admit_refusal(remote_address);
+  if (!repeated) return;  // counted: this source was recorded moments ago
+  // The transaction ID and reasons quoting the request are the sender's: capped.
+  const std::string capped_reason(utf8_prefix(reason, ingest::kMaxRecordedField));
+  const std::string transaction(utf8_prefix(transaction_id, ingest::kMaxRecordedField));
+  logging::warn("SCEP request refused", {{"reason", capped_reason},
                                          {"fail_info", fail_info},
-                                         {"transaction", transaction_id},
-                                         {"remote", remote_address}});
-  writer_.append({writer_.make(
-      "", "scep",
-      events::EnrollmentRefused{"scep", reason, fail_info, transaction_id, remote_address})});
+                                         {"transaction", transaction},
+                                         {"remote", remote_address},
+                                         {"repeated", std::to_string(*repeated)}});
+  writer_.append({writer_.make("", "scep",
+                               events::EnrollmentRefused{"scep", capped_reason, fail_info,
+                                                         transaction, remote_address, *repeated})});
 }
 
 }  // namespace cairn::enrollment

@@ -7,8 +7,14 @@
 namespace cairn::ingest {
 
 EventWriter::EventWriter(eventlog::EventLog& log, const projector::AppliedWatermark& watermark,
-                         std::string node, std::chrono::milliseconds apply_timeout)
-    : log_(log), watermark_(watermark), node_(std::move(node)), apply_timeout_(apply_timeout) {}
+                         std::string node, std::chrono::milliseconds apply_timeout,
+                         std::chrono::seconds refusal_record_interval)
+    : log_(log),
+      watermark_(watermark),
+      node_(std::move(node)),
+      apply_timeout_(apply_timeout),
+      // 10,000 addresses tracked at most; beyond them, addresses share one entry.
+      refusals_(refusal_record_interval, 10'000) {}
 
 events::Event EventWriter::make(std::string device, std::string actor,
                                 events::Payload payload) const {

@@ -7,16 +7,22 @@
 #include <string>
 #include <vector>
 
+#include "common/throttle.hpp"
 #include "eventlog/event_log.hpp"
 #include "projector/watermark.hpp"
 #include "schemas/events.hpp"
 
 namespace cairn::ingest {
 
+// What a refusal's event and log line keep of a field the sender chose (a reason quoting input,
+// a path, a content type, a SCEP transaction ID).
+inline constexpr size_t kMaxRecordedField = 256;
+
 class EventWriter {
  public:
   EventWriter(eventlog::EventLog& log, const projector::AppliedWatermark& watermark,
-              std::string node, std::chrono::milliseconds apply_timeout);
+              std::string node, std::chrono::milliseconds apply_timeout,
+              std::chrono::seconds refusal_record_interval = std::chrono::seconds(10));
 
   // A new event with a fresh id, the current time and this node's name.
   events::Event make(std::string device, std::string actor, events::Payload payload) const;
@@ -41,6 +47,15 @@ class EventWriter {
     }
     return found;
   }
+  // Whether a refusal of an unauthenticated request from `source` (its address) is recorded: the
+  // first per source per refusal_record_interval is, with the number dropped since (`repeated`
+  // of the event); the rest are only counted. A stranger's flood then costs a counter, not a
+  // durable write and a log line each.
+  std::optional<uint64_t> admit_refusal(const std::string& source) {
+    return refusals_.admit(source);
+  }
+  uint64_t refusals_not_recorded() const { return refusals_.suppressed_total(); }
+
   // `refusal()`: why something may not be done, or empty if it may. A refusal is trusted only
   // on a projection caught up with the log (what another node recorded a moment ago may allow
   // it), so it is asked once more after catching up. Allowances are answered without waiting.
@@ -60,6 +75,7 @@ class EventWriter {
   const projector::AppliedWatermark& watermark_;
   std::string node_;
   std::chrono::milliseconds apply_timeout_;
+  KeyedThrottle refusals_;
 };
 
 }  // namespace cairn::ingest

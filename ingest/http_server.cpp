@@ -8,6 +8,7 @@
 #include <cstring>
 #include <thread>
 
+#include "common/encoding.hpp"
 #include "common/errors.hpp"
 #include "common/json_writer.hpp"
 #include "common/logging.hpp"
@@ -171,18 +172,28 @@ void HttpServer::reject(const httplib::Request& req, std::string_view body, http
                         const std::string& fingerprint) {
   res.status = status;
   res.set_content(error_json(reason), "application/json");
-  // An OTA link's path is its one-time token: never logged or recorded.
-  const std::string path = req.path.starts_with("/enroll/") ? "/enroll/…" : req.path;
+  // A sender without a verified identity is anyone: its refusals are recorded once per address
+  // per interval. A device identity's are all recorded (a stolen one can be revoked).
+  const auto repeated =
+      fingerprint.empty() ? writer_.admit_refusal(req.remote_addr) : std::optional<uint64_t>(0);
+  if (!repeated) return;  // counted: this address was recorded moments ago
+  // Fields the sender chose are capped. An OTA link's path is its one-time token: never kept.
+  const std::string path(req.path.starts_with("/enroll/")
+                             ? std::string_view("/enroll/…")
+                             : utf8_prefix(req.path, kMaxRecordedField));
+  const std::string capped_reason(utf8_prefix(reason, kMaxRecordedField));
   logging::warn("request rejected", {{"status", std::to_string(status)},
-                                     {"reason", reason},
+                                     {"reason", capped_reason},
                                      {"path", path},
                                      {"udid", udid},
-                                     {"remote", req.remote_addr}});
+                                     {"remote", req.remote_addr},
+                                     {"repeated", std::to_string(*repeated)}});
   events::MessageRejected p;
   p.http_status = status;
-  p.reason = reason;
+  p.reason = capped_reason;
   p.path = path;
-  p.content_type = req.get_header_value("Content-Type");
+  p.content_type = utf8_prefix(req.get_header_value("Content-Type"), kMaxRecordedField);
+  p.repeated = *repeated;
   p.body_size = body.size();
   p.body_sha256 = crypto::sha256_hex(body);
   p.remote_address = req.remote_addr;
@@ -526,7 +537,10 @@ void HttpServer::routes() {
       res.set_header("WWW-Authenticate", "Basic realm=\"cairn\"");
       res.set_content(error_json(refusal->reason), "application/json");
     } else {
-      reject(req, "", res, refusal->status, refusal->reason, "", "");
+      crypto::X509Ptr peer;
+      if (req.ssl) peer.reset(SSL_get1_peer_certificate(req.ssl));
+      reject(req, "", res, refusal->status, refusal->reason, "",
+             peer ? crypto::certificate_fingerprint(peer.get()) : "");
     }
     res.set_header("Connection", "close");
     res.set_header(kEndConnection, "1");

@@ -89,7 +89,8 @@ void MessageRejected::serialize(Archive& a) {
   a(make_nvp("http_status", http_status), make_nvp("reason", reason), make_nvp("path", path),
     make_nvp("content_type", content_type), make_nvp("body_size", body_size),
     make_nvp("body_sha256", body_sha256), make_nvp("remote_address", remote_address),
-    make_nvp("certificate_fingerprint", certificate_fingerprint));
+    make_nvp("certificate_fingerprint", certificate_fingerprint),
+    make_optional_nvp("repeated", repeated));
 }
 
 template <class Archive>
@@ -135,7 +136,8 @@ void CertificateIssued::serialize(Archive& a) {
 template <class Archive>
 void EnrollmentRefused::serialize(Archive& a) {
   a(make_nvp("stage", stage), make_nvp("reason", reason), make_nvp("fail_info", fail_info),
-    make_nvp("transaction_id", transaction_id), make_nvp("remote_address", remote_address));
+    make_nvp("transaction_id", transaction_id), make_nvp("remote_address", remote_address),
+    make_optional_nvp("repeated", repeated));
 }
 
 template <class Archive>

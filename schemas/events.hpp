@@ -137,6 +137,9 @@ struct MessageRejected {
   std::string body_sha256;
   std::string remote_address;
   std::string certificate_fingerprint;
+  // Optional: refusals from the same source not recorded since the last recorded one (see
+  // EventWriter::admit_refusal). Absent in events written before it existed.
+  uint64_t repeated = 0;
   template <class Archive>
   void serialize(Archive& a);
 };
@@ -226,6 +229,7 @@ struct EnrollmentRefused {
   std::string fail_info;  // SCEP failInfo name (badRequest, badMessageCheck...), if any
   std::string transaction_id;
   std::string remote_address;
+  uint64_t repeated = 0;  // optional, as MessageRejected's
   template <class Archive>
   void serialize(Archive& a);
 };

@@ -33,10 +33,18 @@ std::string run(const std::string& command, int& status) {
 
 const std::string kTopic = "com.apple.mgmt.enrollment-test";
 
+// These tests assert the event of each refusal: every one is recorded (refusal_record_interval 0).
+// Aggregation per address is tested in hostile_client_test.cpp.
+TestNodeOptions every_refusal_recorded() {
+  TestNodeOptions o;
+  o.refusal_record_interval = std::chrono::seconds(0);
+  return o;
+}
+
 class Enrollment : public ::testing::Test {
  protected:
   TempDir dir_;
-  TestNode node_{dir_.path()};
+  TestNode node_{dir_.path(), every_refusal_recorded()};
 
   // A client without a certificate, as a device before it has an identity.
   std::unique_ptr<httplib::SSLClient> anonymous() const {
@@ -346,7 +354,7 @@ TEST(EnrollmentOta, AnInvitationLeadsThroughSignedAttributesToOneProfile) {
   TempDir files, data;
   const auto device_ca = pki::make_ca("Stand-in Apple device CA", 30);
   write_file(files / "device-ca.pem", crypto::certificate_pem(device_ca.cert.get()), false);
-  TestNodeOptions options;
+  TestNodeOptions options = every_refusal_recorded();
   options.ota_device_ca_file = files / "device-ca.pem";
   TestNode node(data.path(), options);
   ASSERT_EQ(node.upload_push_certificate(kTopic)->status, 200);

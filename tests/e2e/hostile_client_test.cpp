@@ -3,6 +3,8 @@
 // the refusal is clear, costs the node little, and leaves every other device served.
 #include <gtest/gtest.h>
 
+#include <chrono>
+
 #include "common/encoding.hpp"
 #include "common/files.hpp"
 #include "crypto/certificate.hpp"
@@ -100,6 +102,40 @@ TEST_F(Hostile, AnyContentTypeIsAcceptedOnDevicePaths) {
   auto r = device.put("/mdm", body, form);
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200) << r->body;
+}
+
+// Item 5: a stranger's refusals are answered every time but recorded once per address per
+// interval (with a count of the rest), and what the stranger chose is capped in what is kept.
+TEST_F(Hostile, TenThousandRefusalsFromOneAddressLeaveTheLogWithinABound) {
+  TestDevice bystander(node, "BYSTANDER");
+  bystander.enroll();
+  TestDevice stranger(node, "STRANGER", nullptr);  // no certificate: nobody
+  const std::string long_type = "multipart/" + std::string(4000, 'x');
+  const auto first = stranger.put("/mdm", "x", {{"Content-Type", long_type}});
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->status, 415);
+  stranger.reconnect(node);  // a refusal on headers ends its connection
+  const auto started = std::chrono::steady_clock::now();
+  int answered_400 = 0;
+  for (int i = 0; i < 10000; ++i) answered_400 += stranger.put("/mdm", "x")->status == 400;
+  const auto seconds =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started)
+          .count();
+  EXPECT_EQ(answered_400, 10000);
+  EXPECT_EQ(bystander.report("Idle")->status, 200);
+  size_t recorded = 0;
+  uint64_t repeated = 0;
+  for (const auto& e : logged_events(dir.path()))
+    if (const auto* r = std::get_if<events::MessageRejected>(&e.payload)) {
+      ++recorded;
+      repeated += r->repeated;
+      EXPECT_LE(r->content_type.size(), 256u);
+      EXPECT_LE(r->reason.size(), 256u);
+    }
+  // One per 10 s interval begun, whatever the rate; every refusal accounted for.
+  EXPECT_LE(recorded, static_cast<size_t>(seconds / 10 + 2));
+  EXPECT_GE(recorded, 1u);
+  EXPECT_LE(repeated, 10000u);
 }
 
 // Item 4: the proxy header names a certificate, and only a configured proxy is believed. The SCEP

@@ -28,6 +28,7 @@ struct TestNodeOptions {
   std::string ota_device_ca_file;  // in-process nodes: see NodeConfig
   size_t max_body_bytes = 4u << 20;
   std::chrono::milliseconds apply_timeout{5000};
+  std::chrono::seconds refusal_record_interval{10};  // in-process nodes
   dispatcher::ApnsClient::Options apns;         // in-process nodes: where the dispatcher pushes
   std::optional<eventlog::KafkaOptions> kafka;  // the log on Kafka
   std::chrono::milliseconds dispatcher_session_timeout{3000};  // on Kafka: a quick takeover
