@@ -3,6 +3,9 @@
 # SECONDS (default 20), starting from the seeds in tests/fixtures and tests/fuzz/seeds. Any crash
 # fails the script and leaves its input in build-fuzz/crashes/TARGET/: turn it into a regression
 # test. Usage: ops/fuzz.sh [SECONDS] [TARGET...]
+# With FUZZ_RUNS=N each target instead runs N inputs from a fixed random seed: the same inputs
+# every time, so a run that passed here passes in CI (ops/test.sh does this). Explore for longer,
+# with fresh seeds, by giving SECONDS.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-20}
@@ -13,6 +16,13 @@ CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWit
   -DCAIRN_FUZZ=ON -DCAIRN_SANITIZE=ON -DCAIRN_WERROR=OFF -DBUILD_TESTING=OFF -DCAIRN_BENCH=OFF \
   >/dev/null
 cmake --build build-fuzz -j "${CAIRN_JOBS:-2}" --target "${targets[@]/#/cairn_fuzz_}"
+
+if [ -n "${FUZZ_RUNS:-}" ]; then
+  budget=(-runs="$FUZZ_RUNS" -seed=1)
+  rm -rf build-fuzz/corpus  # inputs kept from earlier runs would change what is explored
+else
+  budget=(-max_total_time="$seconds")
+fi
 
 seeds_for() {
   case "$1" in
@@ -27,7 +37,7 @@ for t in "${targets[@]}"; do
   mkdir -p "$corpus" "$crashes"
   # shellcheck disable=SC2046
   UBSAN_OPTIONS=halt_on_error=1 ASAN_OPTIONS=detect_leaks=1 \
-    build-fuzz/tests/fuzz/cairn_fuzz_"$t" -max_total_time="$seconds" -max_len=262144 \
+    build-fuzz/tests/fuzz/cairn_fuzz_"$t" "${budget[@]}" -max_len=262144 \
     -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 -artifact_prefix="$crashes/" \
     "$corpus" $(seeds_for "$t") 2>&1 | tail -n 12
 done

@@ -356,9 +356,8 @@ Event decode(std::string_view json, Bodies bodies) {
   a(make_nvp("id", e.id), make_nvp("type", type), make_nvp("version", version),
     make_nvp("time", e.time), make_nvp("device", e.device), make_nvp("node", e.node),
     make_nvp("actor", e.actor));
-  const auto payload = doc.FindMember("payload");
-  if (payload == doc.MemberEnd()) throw std::runtime_error("malformed event: payload is missing");
-  e.payload = decode_payload(payload->value, type, version, bodies);
+  if (!doc.HasMember("payload")) throw std::runtime_error("malformed event: payload is missing");
+  e.payload = decode_payload(doc["payload"], type, version, bodies);
   return e;
 }
 
