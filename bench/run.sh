@@ -132,6 +132,27 @@ wait "$broker_pid" || true
 cluster_pids=""
 kafka_row=$(field "$kafka_json" "f\"| Kafka test broker, 8 partitions, 2 ingest nodes | {r['round_trips_per_second']:.0f} | {r['stats']['kinds']['result']['p50_us']/1000:.1f} | {r['stats']['kinds']['result']['p99_us']/1000:.1f} | $apply_delay | {r['server_cpu_us_per_round_trip']:.0f} | $kafka_events | $kafka_replay_s | {$kafka_events/$kafka_replay_s:.0f} | {sum(r['stats']['errors'].values())} |\"")
 
+# Slow clients: the same load with and without a stranger holding 1,000 slow connections from
+# four other addresses (250 each, within the per-address limit), half silent before the TLS
+# handshake, half stopped in the middle of a request's head, each replaced as soon as the node
+# cuts it off at its deadline (bench/slow_clients.py).
+start_server "$work/slow" 19508
+slow_row() {  # label, devsim json
+  field "$2" "f\"| $1 | {r['round_trips_per_second']:.0f} | {r['stats']['kinds']['result']['p50_us']/1000:.1f} | {r['stats']['kinds']['result']['p99_us']/1000:.1f} | {r['server_peak_rss_kib']/1024:.0f} | {sum(r['stats']['errors'].values())} |\""
+}
+slow_rows=$(slow_row "none" "$(devsim --devices 1000 --commands 5 --concurrency 32 --prefix calm)")$'\n'
+python3 bench/slow_clients.py --port 19508 --connections 1000 \
+  --sources 127.0.0.2,127.0.0.3,127.0.0.4,127.0.0.5 >"$work/slow.out" &
+attacker_pid=$!
+sleep 5  # all open
+slow_rows+=$(slow_row "1,000 from 127.0.0.2-5" \
+  "$(devsim --devices 1000 --commands 5 --concurrency 32 --prefix attacked)")$'\n'
+kill "$attacker_pid"
+wait "$attacker_pid" || true
+slow_cut=$(curl -sk -u "nanomdm:$key" https://127.0.0.1:19508/metrics | awk '/^cairn_http_requests_cut_off_total/{print $2}')
+slow_attacker=$(cat "$work/slow.out")
+stop_server
+
 start_server "$work/sweep" 19501
 : >"$work/sweep.dat"
 sweep_rows=""
@@ -239,6 +260,19 @@ GP
   echo "| log | round trips/s | result p50 ms | result p99 ms | produce → applied p50 ms | p99 ms | servers' CPU µs/rt | events | replay s | replay events/s | errors |"
   echo "|---|---|---|---|---|---|---|---|---|---|---|"
   echo "$kafka_row"
+  echo
+  echo "## Slow clients"
+  echo
+  echo "One \`cairn serve\` (defaults: 256 request threads, handshake and head deadlines 10 s, 512"
+  echo "connections per address); \`cairn-devsim --devices 1000 --commands 5 --concurrency 32\`, first"
+  echo "alone, then while \`bench/slow_clients.py --connections 1000\` holds 1,000 connections open from"
+  echo "127.0.0.2-5 (half silent before the TLS handshake, half stopped in the middle of a request's head),"
+  echo "opening a new one each time the node cuts one off. The attacker: $slow_attacker; the node counted"
+  echo "$slow_cut cut off (\`cairn_http_requests_cut_off_total\`)."
+  echo
+  echo "| slow connections | round trips/s | result p50 ms | result p99 ms | server peak RSS MiB | errors |"
+  echo "|---|---|---|---|---|---|"
+  printf '%s' "$slow_rows"
   echo
   echo "## Micro benchmarks"
   echo

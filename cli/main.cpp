@@ -37,6 +37,10 @@ commands:
             --trusted-proxy-header NAME --trusted-proxy-from CIDR,...   a TLS-terminating
               proxy's header carrying the client certificate, believed from those addresses only
             --max-body-bytes N (4194304)  --threads N (256)
+            --max-connections-per-address N (512)  --max-connections N (20000)
+            --handshake-timeout-ms N (10000)
+            --header-timeout-ms N (10000)  --request-timeout-ms N (60000)
+            --max-header-bytes N (65536)   bounds on what one client holds (TLS only)
             --node NAME  --apply-timeout-ms N (5000)  --keep-alive-seconds N (5)
             --refusal-record-interval-seconds N (10)   unauthenticated refusals are recorded
               once per address per N seconds, with a count of the rest (0: every one)
@@ -176,6 +180,19 @@ int serve(const Options& o, const std::string& role) {
   c.http.max_body_bytes = std::stoull(opt(o, "max-body-bytes", "4194304"));
   c.http.threads = std::stoi(opt(o, "threads", "256"));
   c.http.keep_alive_seconds = std::stoi(opt(o, "keep-alive-seconds", "5"));
+  // Defaults stay in ConnectionLimits: a flag not given keeps them.
+  auto& limits = c.http.connection_limits;
+  limits.per_address =
+      std::stoi(opt(o, "max-connections-per-address", std::to_string(limits.per_address)));
+  limits.total = std::stoi(opt(o, "max-connections", std::to_string(limits.total)));
+  const auto milliseconds = [&o](const std::string& key, std::chrono::milliseconds fallback) {
+    return std::chrono::milliseconds(std::stoll(opt(o, key, std::to_string(fallback.count()))));
+  };
+  limits.handshake = milliseconds("handshake-timeout-ms", limits.handshake);
+  limits.headers = milliseconds("header-timeout-ms", limits.headers);
+  limits.request = milliseconds("request-timeout-ms", limits.request);
+  limits.header_bytes =
+      std::stoull(opt(o, "max-header-bytes", std::to_string(limits.header_bytes)));
   c.apply_timeout = std::chrono::milliseconds(std::stoll(opt(o, "apply-timeout-ms", "5000")));
   c.refusal_record_interval =
       std::chrono::seconds(std::stoll(opt(o, "refusal-record-interval-seconds", "10")));

@@ -1,7 +1,6 @@
 #include "ingest/http_server.hpp"
 
 #include <openssl/ssl.h>
-#include <poll.h>
 #include <sys/socket.h>
 
 #include <cerrno>
@@ -108,16 +107,24 @@ HttpServer::HttpServer(HttpOptions options, DeviceService& devices, AdminApi& ad
       api_keys_(api_keys),
       writer_(writer),
       metrics_(metrics) {
-  if (options_.tls)
-    server_ = std::make_unique<httplib::SSLServer>(
-        [this](SSL_CTX& ctx) { return configure_tls(ctx, options_); });
-  else
+  if (options_.tls) {
+    server_ = std::make_unique<BoundedTlsServer>(
+        options_.connection_limits, options_.threads,
+        [this](SSL_CTX& ctx) { return configure_tls(ctx, options_); },
+        ConnectionCounters{
+            metrics_.counter("cairn_http_connections_refused_total",
+                             "Connections closed at once: their address, or the node, had too "
+                             "many open"),
+            metrics_.counter("cairn_http_requests_cut_off_total",
+                             "Handshakes and requests ended by a deadline or the header budget")});
+  } else {
     server_ = std::make_unique<httplib::Server>();
+    const int threads = options_.threads;
+    // httplib takes ownership of the queue it gets from this factory.
+    server_->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  }
   if (!server_->is_valid())
     throw std::runtime_error("cannot set up TLS with the given certificate");
-  const int threads = options_.threads;
-  // httplib takes ownership of the queue it gets from this factory.
-  server_->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
   server_->set_tcp_nodelay(true);
   server_->set_keep_alive_max_count(100000);
   server_->set_keep_alive_timeout(options_.keep_alive_seconds);
@@ -442,37 +449,18 @@ std::optional<HttpServer::Refusal> HttpServer::intake_refusal(const httplib::Req
 void HttpServer::end_connection_if_marked(const httplib::Request& req,
                                           const httplib::Response& res) const {
   // httplib keeps a connection open after an answer given before the body was read, and would
-  // read that body as the next request. Once the answer is written (the logger runs then), what
-  // the client is still sending is read and dropped for a moment, up to the device body limit (a
-  // client that sent a whole body before reading sees the answer, not a reset), then shutting the
-  // read side makes httplib's next read the end of the connection. (Plain HTTP, used behind a TLS
-  // proxy, exposes no socket here; the proxy frames requests there.)
+  // read that body as the next request: the connection ends after the answer instead, once what
+  // the client is still sending of the declared body (up to the device body limit) is read and
+  // dropped. (Plain HTTP, used behind a TLS proxy, has no connection of ours: the proxy frames
+  // requests there.)
   if (!req.ssl || res.get_header_value(kEndConnection) != "1") return;
-  // httplib hands the connection over as const; this thread owns it until the next request.
-  SSL* ssl = const_cast<SSL*>(req.ssl);
-  const int fd = SSL_get_fd(ssl);
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
-  // The declared body, when there is one within the limit, else whatever comes, up to the limit.
   const std::string declared = req.get_header_value("Content-Length");
   const bool framed = !declared.empty() && !req.has_header("Transfer-Encoding") &&
                       declared.size() <= 18 &&
                       declared.find_first_not_of("0123456789") == std::string::npos;
-  const size_t expected = framed
-                              ? std::min<uint64_t>(std::stoull(declared), options_.max_body_bytes)
-                              : options_.max_body_bytes;
-  char sink[16384];
-  for (size_t drained = 0; drained < expected;) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now());
-    pollfd p{fd, POLLIN, 0};
-    if (SSL_pending(ssl) == 0 &&
-        (left.count() <= 0 || ::poll(&p, 1, static_cast<int>(left.count())) <= 0))
-      break;
-    const int n = SSL_read(ssl, sink, static_cast<int>(std::min(sizeof sink, expected - drained)));
-    if (n <= 0) break;
-    drained += static_cast<size_t>(n);
-  }
-  ::shutdown(fd, SHUT_RD);
+  BoundedTlsServer::end_connection_after_answer(
+      framed ? std::min<uint64_t>(std::stoull(declared), options_.max_body_bytes)
+             : options_.max_body_bytes);
 }
 
 std::string HttpServer::route(std::string_view method, const std::string& path) {

@@ -18,6 +18,7 @@
 #include "enrollment/scep_service.hpp"
 #include "ingest/admin_api.hpp"
 #include "ingest/api_keys.hpp"
+#include "ingest/bounded_tls_server.hpp"
 #include "ingest/device_service.hpp"
 #include "ingest/identity.hpp"
 
@@ -43,6 +44,8 @@ struct HttpOptions {
   // Pending connections the kernel queues. Debian's httplib listens with a backlog of 5: a burst
   // of devices connecting at once then waits out 1 s SYN retransmits.
   int listen_backlog = 4096;
+  // Bounds on connections and requests (TLS only; behind a TLS proxy, the proxy's).
+  ConnectionLimits connection_limits;
   // Which routes this node serves (its role): the device endpoints (/mdm, /checkin) and the admin
   // API. /healthz and /metrics are always served.
   bool device_routes = true;

@@ -77,12 +77,6 @@ class Cluster : public ::testing::Test {
     for (const auto& d : devices) ids += (ids.empty() ? "" : ",") + d->udid();
     return ids;
   }
-  // A metric's value in a node's /metrics, or -1.
-  static double metric(const TestNode& node, const std::string& sample) {
-    const auto body = node.admin_get("/metrics")->body;
-    const auto at = body.find("\n" + sample + " ");
-    return at == std::string::npos ? -1 : std::stod(body.substr(at + sample.size() + 2));
-  }
 
   // Waits until every device in `devices` was pushed.
   bool all_pushed(const std::vector<std::unique_ptr<TestDevice>>& devices) {
@@ -157,9 +151,9 @@ TEST_F(Cluster, EveryRoleKilledMidwayLosesNothing) {
   }
   // It measured how long after ingest wrote them it applied them: Authenticate, TokenUpdate,
   // the command, its delivery and its result at least, per device.
-  const double applied = metric(*projector_, "cairn_projection_apply_delay_seconds_count");
+  const double applied = projector_->metric("cairn_projection_apply_delay_seconds_count");
   EXPECT_GE(applied, static_cast<double>(devices.size() * 5));
-  EXPECT_EQ(metric(*projector_, "cairn_projection_apply_delay_seconds_bucket{le=\"+Inf\"}"),
+  EXPECT_EQ(projector_->metric("cairn_projection_apply_delay_seconds_bucket{le=\"+Inf\"}"),
             applied);
   // The standalone projector, killed and restarted, resumes from its stored positions.
   projector_->kill_hard();
@@ -176,8 +170,8 @@ TEST_F(Cluster, EveryRoleKilledMidwayLosesNothing) {
 TEST_F(Cluster, DispatchersShareThePartitionsAndTakeOverFromADeadOne) {
   auto second = start("dispatcher-2", "dispatcher");
   auto owned = [&] {
-    return std::pair{metric(*dispatcher_, "cairn_dispatcher_owned_partitions"),
-                     metric(*second, "cairn_dispatcher_owned_partitions")};
+    return std::pair{dispatcher_->metric("cairn_dispatcher_owned_partitions"),
+                     second->metric("cairn_dispatcher_owned_partitions")};
   };
   for (int i = 0; i < 200 && !(owned().first > 0 && owned().second > 0); ++i)
     std::this_thread::sleep_for(50ms);
@@ -193,8 +187,8 @@ TEST_F(Cluster, DispatchersShareThePartitionsAndTakeOverFromADeadOne) {
     for (const auto& d : devices) EXPECT_EQ(pushed_[token_hex_of(d->udid())], 1) << d->udid();
     pushed_.clear();
   }
-  EXPECT_GT(metric(*dispatcher_, "cairn_pushes_total{outcome=\"sent\"}"), 0);
-  EXPECT_GT(metric(*second, "cairn_pushes_total{outcome=\"sent\"}"), 0);
+  EXPECT_GT(dispatcher_->metric("cairn_pushes_total{outcome=\"sent\"}"), 0);
+  EXPECT_GT(second->metric("cairn_pushes_total{outcome=\"sent\"}"), 0);
   for (const auto& d : devices) {  // they poll and finish: the next command needs a new push
     EXPECT_EQ(command_uuid_of(d->report("Idle")), "SHARED-1");
     EXPECT_EQ(command_uuid_of(d->report("Acknowledged", "SHARED-1")), "");
@@ -202,7 +196,7 @@ TEST_F(Cluster, DispatchersShareThePartitionsAndTakeOverFromADeadOne) {
   dispatcher_->kill_hard();
   ASSERT_EQ(ingest_a_->enqueue(ids, command_body("SHARED-2", "SecurityInfo"))->status, 200);
   EXPECT_TRUE(all_pushed(devices)) << "the surviving dispatcher did not take over";
-  EXPECT_EQ(metric(*second, "cairn_dispatcher_owned_partitions"), 4);
+  EXPECT_EQ(second->metric("cairn_dispatcher_owned_partitions"), 4);
 }
 
 }  // namespace

@@ -3,7 +3,11 @@
 // the refusal is clear, costs the node little, and leaves every other device served.
 #include <gtest/gtest.h>
 
+#include <sys/resource.h>
+
+#include <algorithm>
 #include <chrono>
+#include <thread>
 
 #include "common/encoding.hpp"
 #include "common/files.hpp"
@@ -136,6 +140,99 @@ TEST_F(Hostile, TenThousandRefusalsFromOneAddressLeaveTheLogWithinABound) {
   EXPECT_LE(recorded, static_cast<size_t>(seconds / 10 + 2));
   EXPECT_GE(recorded, 1u);
   EXPECT_LE(repeated, 10000u);
+}
+
+// Item 3, the head's budget: request line and headers beyond 64 KiB are answered 431 and the
+// connection ends, before httplib holds a single header.
+TEST_F(Hostile, AnOversizedHeadIsAnswered431) {
+  TestDevice device(node, "DEV");
+  device.enroll();
+  RawTlsConnection greedy(node.port());
+  ASSERT_TRUE(greedy.send("GET /healthz HTTP/1.1\r\nHost: cairn\r\n"));
+  std::string headers;
+  for (int i = 0; headers.size() < 70'000; ++i)
+    headers += "X-Filler-" + std::to_string(i) + ": " + std::string(50, 'a') + "\r\n";
+  greedy.send(headers + "\r\n");  // the node may end the connection before it is all sent
+  EXPECT_EQ(greedy.read_status(), 431);
+  EXPECT_TRUE(greedy.closed_by_server(5));
+  EXPECT_EQ(device.report("Idle")->status, 200);
+}
+
+// How many connections (each two descriptors here: the test's end and the node's) this process
+// can open, up to `wanted`, with the soft descriptor limit raised to the hard one.
+int connections_we_can_open(int wanted) {
+  rlimit limit{};
+  ::getrlimit(RLIMIT_NOFILE, &limit);
+  limit.rlim_cur = limit.rlim_max;
+  ::setrlimit(RLIMIT_NOFILE, &limit);
+  return static_cast<int>(std::min<rlim_t>(wanted, (limit.rlim_cur - 300) / 2));
+}
+
+// Item 3, slow clients: a thousand connections from one stranger, half stopped in the middle of a
+// request's head and half silent before the TLS handshake, wait without holding any of the
+// node's 16 request threads, so devices are answered while all of them are open; then each is cut
+// at its deadline.
+TEST(HostileSlowClients, AThousandSlowConnectionsWaitWithoutHoldingTheThreadsDevicesNeed) {
+  const int n = connections_we_can_open(1000);
+  ASSERT_GE(n, 300) << "the descriptor limit is too low for this test";
+  TempDir dir;
+  TestNodeOptions options;
+  options.connection_limits.per_address = n;  // this test is about time, not about addresses
+  options.connection_limits.handshake = std::chrono::seconds(10);
+  options.connection_limits.headers = std::chrono::seconds(10);
+  TestNode node(dir.path(), options);
+  TestDevice device(node, "PATIENT");
+  device.enroll();
+  std::vector<std::unique_ptr<RawTlsConnection>> stalled;
+  for (int i = 0; i < n / 2; ++i) {
+    stalled.push_back(std::make_unique<RawTlsConnection>(node.port(), nullptr, "127.0.0.2"));
+    ASSERT_TRUE(stalled.back()->send("PUT /mdm HTTP/1.1\r\nHost: cairn\r\nContent-Len"));
+  }
+  std::vector<std::unique_ptr<TcpConnection>> silent;
+  for (int i = 0; i < n / 2; ++i)
+    silent.push_back(std::make_unique<TcpConnection>(node.port(), "127.0.0.2"));
+  for (int i = 0; i < 20; ++i) ASSERT_EQ(device.report("Idle")->status, 200);
+  int silent_open = 0;
+  for (const auto& c : silent) silent_open += !c->ended();
+  EXPECT_EQ(silent_open, n / 2) << "devices were answered only after slow connections ended";
+  int ended = 0;
+  for (const auto& c : silent) ended += c->ended_within(15);
+  for (const auto& c : stalled) ended += c->closed_by_server(15);
+  EXPECT_EQ(ended, n / 2 * 2);
+  EXPECT_GE(node.metric("cairn_http_requests_cut_off_total"), n / 2 * 2);
+  EXPECT_EQ(device.report("Idle")->status, 200);
+}
+
+// Item 3, one address: past its share of connections, the next are closed at once, and the
+// places come back as its connections end. Other addresses are not affected.
+TEST(HostileSlowClients, OneAddressHoldsAtMostItsShareOfConnections) {
+  TempDir dir;
+  TestNodeOptions options;
+  options.connection_limits.per_address = 8;
+  TestNode node(dir.path(), options);
+  TestDevice device(node, "NEIGHBOUR");
+  device.enroll();
+  std::vector<std::unique_ptr<TcpConnection>> greedy;
+  for (int i = 0; i < 20; ++i)
+    greedy.push_back(std::make_unique<TcpConnection>(node.port(), "127.0.0.2"));
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (node.metric("cairn_http_connections_refused_total") < 12 &&
+         std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_EQ(node.metric("cairn_http_connections_refused_total"), 12);
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // the last refusals reach us
+  int ended = 0;
+  for (const auto& c : greedy) ended += c->ended();
+  EXPECT_EQ(ended, 12);
+  EXPECT_EQ(device.report("Idle")->status, 200);
+  greedy.clear();
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // the node sees them end
+  std::vector<std::unique_ptr<TcpConnection>> again;
+  for (int i = 0; i < 8; ++i)
+    again.push_back(std::make_unique<TcpConnection>(node.port(), "127.0.0.2"));
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  for (const auto& c : again) EXPECT_FALSE(c->ended());
+  EXPECT_EQ(node.metric("cairn_http_connections_refused_total"), 12);
 }
 
 // Item 4: the proxy header names a certificate, and only a configured proxy is believed. The SCEP

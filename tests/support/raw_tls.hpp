@@ -12,10 +12,31 @@
 
 namespace cairn::testing {
 
+// A TCP connection to 127.0.0.1:`port` from `source`, any address in 127.0.0.0/8: one machine
+// playing many clients. It sends nothing of its own.
+class TcpConnection {
+ public:
+  explicit TcpConnection(int port, const std::string& source = "127.0.0.1");
+  ~TcpConnection();
+  TcpConnection(const TcpConnection&) = delete;
+  TcpConnection& operator=(const TcpConnection&) = delete;
+
+  int fd() const { return fd_; }
+  // True if the server has ended the connection (checked without waiting).
+  bool ended() const;
+  // True if the server ends the connection within `seconds` without sending anything more.
+  bool ended_within(int seconds) const;
+
+ private:
+  int fd_ = -1;
+};
+
 class RawTlsConnection {
  public:
-  // Connects to 127.0.0.1:`port`, presenting `identity` as client certificate when given.
-  explicit RawTlsConnection(int port, const pki::Identity* identity = nullptr);
+  // Connects to 127.0.0.1:`port` from `source`, presenting `identity` as client certificate when
+  // given.
+  explicit RawTlsConnection(int port, const pki::Identity* identity = nullptr,
+                            const std::string& source = "127.0.0.1");
   ~RawTlsConnection();
   RawTlsConnection(const RawTlsConnection&) = delete;
   RawTlsConnection& operator=(const RawTlsConnection&) = delete;
@@ -35,9 +56,9 @@ class RawTlsConnection {
   struct SslFree {
     void operator()(SSL* s) const { SSL_free(s); }
   };
+  TcpConnection tcp_;
   std::unique_ptr<SSL_CTX, CtxFree> ctx_;
   std::unique_ptr<SSL, SslFree> ssl_;
-  int fd_ = -1;
   std::string buffered_;
 };
 

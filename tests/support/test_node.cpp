@@ -53,6 +53,7 @@ void TestNode::start() {
   config.http.trusted_proxy_from = AddressRanges::parse(options_.trusted_proxy_from);
   config.http.max_body_bytes = options_.max_body_bytes;
   config.http.tls = options_.tls;
+  config.http.connection_limits = options_.connection_limits;
   config.identity_days = options_.identity_days;
   config.ota_device_ca_file = options_.ota_device_ca_file;
   config.apply_timeout = options_.apply_timeout;
@@ -156,6 +157,12 @@ std::unique_ptr<httplib::SSLClient> TestNode::admin() const {
 
 httplib::Result TestNode::admin_get(const std::string& path) const {
   return admin()->Get(path.c_str());
+}
+
+double TestNode::metric(const std::string& sample) const {
+  const auto body = admin_get("/metrics")->body;
+  const auto at = body.find("\n" + sample + " ");
+  return at == std::string::npos ? -1 : std::stod(body.substr(at + sample.size() + 2));
 }
 
 httplib::Result TestNode::upload_push_certificate(const std::string& topic) const {

@@ -29,6 +29,7 @@ struct TestNodeOptions {
   size_t max_body_bytes = 4u << 20;
   std::chrono::milliseconds apply_timeout{5000};
   std::chrono::seconds refusal_record_interval{10};  // in-process nodes
+  ingest::ConnectionLimits connection_limits;        // in-process nodes
   dispatcher::ApnsClient::Options apns;         // in-process nodes: where the dispatcher pushes
   std::optional<eventlog::KafkaOptions> kafka;  // the log on Kafka
   std::chrono::milliseconds dispatcher_session_timeout{3000};  // on Kafka: a quick takeover
@@ -59,6 +60,8 @@ class TestNode {
   std::unique_ptr<httplib::SSLClient> admin() const;
   // The admin API's answer to GET `path`, parsed as status + body.
   httplib::Result admin_get(const std::string& path) const;
+  // A sample's value in the node's /metrics (`name{labels}` as written there), or -1.
+  double metric(const std::string& sample) const;
   // A push certificate for `topic` from the node's CA, with its key, through PUT /v1/pushcert.
   httplib::Result upload_push_certificate(const std::string& topic) const;
   httplib::Result enqueue(const std::string& ids, const std::string& command_plist,
