@@ -80,7 +80,7 @@ struct SingleNode::Parts {
                       "application in this node's projection",
                       {0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 30, 60})),
         reader(store),
-        api_keys(ingest::ApiKeys::load(c.data_dir)),
+        api_keys(c.data_dir),
         writer(*log, watermark, c.node_name.empty() ? host_name() : c.node_name, c.apply_timeout,
                c.refusal_record_interval),
         identity(std::move(device_ca)),

@@ -285,7 +285,7 @@ void BM_BulkEnqueue(benchmark::State& state) {
     std::ofstream("/proc/self/clear_refs") << "5";  // resets the peak (VmHWM)
     const int64_t before = proc_status_kib("VmRSS:");
     state.ResumeTiming();
-    const auto r = admin.enqueue_typed(json, {"bench", "admin"});
+    const auto r = admin.enqueue_typed(json, {"bench", ingest::Role::kAdmin});
     state.PauseTiming();
     growth_kib = std::max(growth_kib, proc_status_kib("VmHWM:") - before);
     if (r.status != 200) state.SkipWithError(r.json.substr(0, 200).c_str());

@@ -22,13 +22,15 @@ start_node() {  # role, data dir, port, more options; sets node_pid (and key, pa
   data=$2
   port=$3
   shift 3
+  local new=0
+  if [ ! -e "$data/api_keys" ]; then
+    key=$("$cairn" apikey create --data-dir "$data" --name bench --role admin)
+    new=1
+  fi
   "$cairn" "$role" --data-dir "$data" --listen "127.0.0.1:$port" "$@" >"$data.out" 2>"$data.err" &
   node_pid=$!
   for _ in $(seq 100); do grep -q "cairn serving" "$data.out" 2>/dev/null && break; sleep 0.2; done
-  if grep -q '^  cairn_' "$data.out"; then
-    key=$(grep -m1 '^  cairn_' "$data.out" | tr -d ' ')
-    pass=$("$cairn" pki passphrase --data-dir "$data")
-  fi
+  if [ "$new" = 1 ]; then pass=$("$cairn" pki passphrase --data-dir "$data"); fi
 }
 start_server() {  # data dir, port, more `cairn serve` options
   start_node serve "$@"

@@ -1,4 +1,6 @@
 // The `cairn` command: every role and tool of Cairn from one binary.
+#include <unistd.h>
+
 #include <algorithm>
 #include <csignal>
 #include <cstdlib>
@@ -63,7 +65,13 @@ commands:
             --key FILE (PEM; if encrypted, its passphrase in $CAIRN_CA_KEY_PASSPHRASE)
   pki passphrase  print the passphrase of the PEM keys Cairn wrote   --data-dir DIR
   pki scep-challenge  print the SCEP challenge enrollment profiles carry   --data-dir DIR
-  apikey create   create an admin API key (shown once)     --data-dir DIR --name NAME
+  apikey create   create an API key (shown once)     --data-dir DIR --name NAME
+            --role admin|operator|reader|metrics (admin)   operator: commands and pushes, but
+              not EraseDevice, DeviceLock, EnableLostMode, ClearPasscode,
+              ClearRestrictionsPassword, RemoveProfile, DeleteUser, push certificates or
+              re-enrollment; reader: reads only; metrics: /metrics only
+  apikey revoke   remove the key called NAME; running nodes refuse it within a second
+            --data-dir DIR --name NAME
   profile   download a signed enrollment profile from a running node, check its signature and
             what it holds, write it and print a summary
             --server https://HOST:PORT (https://127.0.0.1:8443)  --api-key KEY ($CAIRN_API_KEY)
@@ -220,12 +228,21 @@ int serve(const Options& o, const std::string& role) {
   c.ota_device_ca_file = opt(o, "ota-device-ca", "");
 
   std::filesystem::create_directories(c.data_dir);
-  if (cairn::ingest::ApiKeys::load(c.data_dir).empty()) {
-    const auto key = cairn::ingest::ApiKeys::create(c.data_dir, "admin", "admin");
-    std::cout << "Created the first admin API key (shown only now, stored hashed):\n  " << key
-              << "\nUse it as the password of HTTP Basic auth, e.g. curl -u nanomdm:" << key
-              << " ...\n"
-              << std::flush;
+  // The first key is shown on a terminal only: a service's stdout goes to its journal, where a
+  // key would stay in clear. A service is given its keys with `cairn apikey create`.
+  if (cairn::ingest::ApiKeys(c.data_dir).empty()) {
+    if (::isatty(STDOUT_FILENO)) {
+      const auto key =
+          cairn::ingest::ApiKeys::create(c.data_dir, "admin", cairn::ingest::Role::kAdmin);
+      std::cout << "Created the first admin API key (shown only now, stored hashed):\n  " << key
+                << "\nUse it as the password of HTTP Basic auth, e.g. curl -u nanomdm:" << key
+                << " ...\n"
+                << std::flush;
+    } else {
+      std::cout << "No API key yet: create one with `cairn apikey create --data-dir " << c.data_dir
+                << " --name NAME --role admin` (it is shown once, on that terminal)\n"
+                << std::flush;
+    }
   }
   // Block the stop signals before any thread starts, so only sigwait below receives them.
   sigset_t stop_signals;
@@ -420,7 +437,17 @@ int main(int argc, char** argv) {
         return 0;
       }
       if (cmd == "apikey" && args[2] == "create") {
-        std::cout << cairn::ingest::ApiKeys::create(data_dir, opt(o, "name", "admin"), "admin")
+        const auto role = cairn::ingest::parse_role(opt(o, "role", "admin"));
+        if (!role) throw std::invalid_argument("--role must be admin, operator, reader or metrics");
+        std::cout << cairn::ingest::ApiKeys::create(data_dir, required(o, "name"), *role)
+                  << std::endl;
+        return 0;
+      }
+      if (cmd == "apikey" && args[2] == "revoke") {
+        const std::string& name = required(o, "name");
+        if (!cairn::ingest::ApiKeys::revoke(data_dir, name))
+          throw std::invalid_argument("no API key is called " + name);
+        std::cout << "revoked " << name << " (running nodes refuse it within a second)"
                   << std::endl;
         return 0;
       }

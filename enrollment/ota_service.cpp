@@ -79,6 +79,26 @@ Reply OtaService::profile_service(const std::string& token, const std::string& r
   return {200, profiles_.sign(service), kProfileType};
 }
 
+events::EnrollmentRequested read_device_attributes(std::string_view signed_attributes,
+                                                   const crypto::TrustStore* device_ca,
+                                                   const std::string& token) {
+  const auto signed_content = crypto::open_attached(signed_attributes, device_ca);
+  const Plist attributes = Plist::parse(signed_content.content);
+  if (attributes.string("CHALLENGE").value_or("") != token)
+    throw BadRequest("the CHALLENGE is not this invitation's");
+  events::EnrollmentRequested requested{
+      "",
+      attributes.string("UDID").value_or(""),
+      attributes.string("SERIAL").value_or(""),
+      attributes.string("PRODUCT").value_or(""),
+      attributes.string("VERSION").value_or(""),
+      attributes.string("IMEI").value_or(""),
+      crypto::certificate_subject(signed_content.signer.get()),
+      crypto::certificate_fingerprint(signed_content.signer.get())};
+  if (!ingest::is_valid_identifier(requested.udid)) throw BadRequest("no valid UDID");
+  return requested;
+}
+
 Reply OtaService::enroll(const std::string& token, std::string_view signed_attributes,
                          const std::string& remote, const std::string& host_url) {
   if (!is_token(token)) refuse(404, "no such enrollment invitation", remote);
@@ -86,22 +106,11 @@ Reply OtaService::enroll(const std::string& token, std::string_view signed_attri
   require_usable(invitation, remote);
   events::EnrollmentRequested requested;
   try {
-    const auto signed_content = crypto::open_attached(signed_attributes, device_ca_.get());
-    const Plist attributes = Plist::parse(signed_content.content);
-    if (attributes.string("CHALLENGE").value_or("") != token)
-      throw BadRequest("the CHALLENGE is not this invitation's");
-    requested = {invitation,
-                 attributes.string("UDID").value_or(""),
-                 attributes.string("SERIAL").value_or(""),
-                 attributes.string("PRODUCT").value_or(""),
-                 attributes.string("VERSION").value_or(""),
-                 attributes.string("IMEI").value_or(""),
-                 crypto::certificate_subject(signed_content.signer.get()),
-                 crypto::certificate_fingerprint(signed_content.signer.get())};
-    if (!ingest::is_valid_identifier(requested.udid)) throw BadRequest("no valid UDID");
+    requested = read_device_attributes(signed_attributes, device_ca_.get(), token);
   } catch (const BadRequest& e) {
     refuse(400, std::string("device attributes: ") + e.what(), remote);
   }
+  requested.invitation = invitation;
   ProfileRequest request;
   request.host_url = host_url;
   // The UDID is the device's own word only when its certificate chains to the configured device

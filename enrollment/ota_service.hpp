@@ -10,10 +10,12 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "crypto/certificate.hpp"
 #include "enrollment/profile_service.hpp"
 #include "enrollment/reply.hpp"
+#include "schemas/events.hpp"
 
 namespace cairn::enrollment {
 
@@ -22,6 +24,14 @@ struct Invitation {
   std::string url;    // what the user opens on the device
   std::string expires_at;
 };
+
+// Phase 2's body as the device sends it: its attributes, a plist CMS-signed by its device
+// certificate. Checks the signature (and the signer's chain to `device_ca` when given), that the
+// CHALLENGE is `token` and that the UDID is a valid identifier; BadRequest otherwise. The
+// result's invitation is left to the caller.
+events::EnrollmentRequested read_device_attributes(std::string_view signed_attributes,
+                                                   const crypto::TrustStore* device_ca,
+                                                   const std::string& token);
 
 class OtaService {
  public:

@@ -246,6 +246,12 @@ AdminApi::Queued AdminApi::enqueue_to(const std::vector<std::string>& ids,
   return out;
 }
 
+void AdminApi::require_role_for(std::string_view request_type, const Principal& actor) {
+  if (needs_admin(request_type) && !actor.may(Role::kAdmin))
+    throw ClientError(403, std::string(request_type) + " needs an admin key (this key's role is " +
+                               std::string(role_name(actor.role)) + ")");
+}
+
 ApiResponse AdminApi::enqueue(const std::vector<std::string>& ids, std::string_view body,
                               bool no_push, const Principal& actor, bool validate) {
   if (ids.empty()) throw BadRequest("no device ids in the path");
@@ -256,6 +262,7 @@ ApiResponse AdminApi::enqueue(const std::vector<std::string>& ids, std::string_v
   const auto& catalog = protocol::CommandCatalog::builtin();
   const protocol::CommandSpec* spec =
       validate ? &catalog.validate(parsed) : catalog.find(command.request_type);
+  require_role_for(command.request_type, actor);
   const auto queued =
       enqueue_to(ids,
                  {command.uuid.value(), command.request_type, command_xml(body, parsed),
@@ -280,8 +287,7 @@ ApiResponse AdminApi::enqueue_typed(std::string_view json, const Principal& acto
   doc.Parse<rapidjson::kParseIterativeFlag>(json.data(), json.size());
   if (doc.HasParseError() || !doc.IsObject()) throw BadRequest("the body must be a JSON object");
   auto member = [&](const char* name) -> const rapidjson::Value* {
-    const auto it = doc.FindMember(name);
-    return it == doc.MemberEnd() ? nullptr : &it->value;
+    return doc.HasMember(name) ? &doc[name] : nullptr;
   };
   const auto* type = member("request_type");
   if (!type || !type->IsString()) throw BadRequest("request_type: a string is required");
@@ -293,6 +299,7 @@ ApiResponse AdminApi::enqueue_typed(std::string_view json, const Principal& acto
                                                        "\" (" +
                                                        std::to_string(catalog.commands().size()) +
                                                        " are known: GET /api/v1/catalog)");
+  require_role_for(request_type, actor);
   const auto* devices = member("devices");
   if (!devices || !devices->IsArray() || devices->Empty())
     throw BadRequest("devices: a non-empty array of UDIDs is required");

@@ -88,6 +88,8 @@ class AdminApi {
   };
   // Records CommandEnqueued for each device that may take the command: known, not checked out,
   // not holding this UUID already, and granted the access right by its enrollment profile.
+  // Commands that wipe, lock or unenroll need an admin key (ClientError 403 otherwise).
+  static void require_role_for(std::string_view request_type, const Principal& actor);
   Queued enqueue_to(const std::vector<std::string>& ids, const CommandToQueue& command,
                     const Principal& actor);
   // The device's final result for a command, read from the log where it is kept verbatim.

@@ -400,15 +400,22 @@ class BoundedTlsServer::WaitingRoom {
     enter(std::move(c));
   }
 
+  // Ends a connection whose answer was written before its body was read: reads and drops what
+  // is left of the body, then closes gracefully (close_notify and FIN first, then whatever still
+  // arrives dropped until the client closes too), so that the client reads the answer instead of
+  // a reset. All within kDrainFor.
   static void drain(Connection& c, size_t bytes) {
-    const size_t buffered = std::min(bytes, c.buffered.size());
-    bytes -= buffered;
+    bytes -= std::min(bytes, c.buffered.size());
     const auto deadline = Clock::now() + kDrainFor;
     char sink[16384];
     while (bytes > 0 && (SSL_pending(c.ssl.get()) > 0 || wait_ready(c.fd, POLLIN, deadline))) {
       const int n = SSL_read(c.ssl.get(), sink, static_cast<int>(std::min(sizeof sink, bytes)));
       if (n <= 0) break;
       bytes -= static_cast<size_t>(n);
+    }
+    SSL_shutdown(c.ssl.get());
+    ::shutdown(c.fd, SHUT_WR);
+    while (wait_ready(c.fd, POLLIN, deadline) && ::recv(c.fd, sink, sizeof sink, 0) > 0) {
     }
   }
 
@@ -429,7 +436,8 @@ class BoundedTlsServer::WaitingRoom {
 };
 
 BoundedTlsServer::Connection::~Connection() {
-  if (ssl && SSL_is_init_finished(ssl.get())) SSL_shutdown(ssl.get());
+  if (ssl && SSL_is_init_finished(ssl.get()) && !(SSL_get_shutdown(ssl.get()) & SSL_SENT_SHUTDOWN))
+    SSL_shutdown(ssl.get());
   ERR_clear_error();
   ssl.reset();
   ::close(fd);

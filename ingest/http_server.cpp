@@ -284,7 +284,7 @@ void HttpServer::handle_enrollment(httplib::Response& res,
   }
 }
 
-void HttpServer::handle_admin(const httplib::Request& req, httplib::Response& res,
+void HttpServer::handle_admin(const httplib::Request& req, httplib::Response& res, Role needed,
                               const std::function<ApiResponse(const Principal&)>& call) {
   auto principal = api_keys_.authenticate(req.get_header_value("Authorization"));
   if (!principal) {
@@ -294,6 +294,9 @@ void HttpServer::handle_admin(const httplib::Request& req, httplib::Response& re
     return;
   }
   try {
+    if (!principal->may(needed))
+      throw ClientError(403, "this API key's role (" + std::string(role_name(principal->role)) +
+                                 ") may not do this: it needs " + std::string(role_name(needed)));
     auto r = call(*principal);
     res.status = r.status;
     res.set_content(r.json, r.content_type);
@@ -319,7 +322,7 @@ void HttpServer::handle_admin(const httplib::Request& req, httplib::Response& re
 // API-key authentication and the error mapping.
 template <class Admin>
 void HttpServer::admin_routes(Admin admin) {
-  auto enqueue = admin([this](const httplib::Request& req, const Principal& p) {
+  auto enqueue = admin(Role::kOperator, [this](const httplib::Request& req, const Principal& p) {
     const bool no_push = req.has_param("nopush") && req.get_param_value("nopush") != "0";
     // validate=0: the plist goes out as given, unchecked against the catalog (experiments).
     const bool validate = req.get_param_value("validate") != "0";
@@ -327,18 +330,21 @@ void HttpServer::admin_routes(Admin admin) {
   });
   on("PUT", "/v1/enqueue/{ids}", enqueue);
   on("POST", "/v1/enqueue/{ids}", enqueue);
-  on("POST", "/api/v1/commands", admin([this](const httplib::Request& req, const Principal& p) {
+  on("POST", "/api/v1/commands",
+     admin(Role::kOperator, [this](const httplib::Request& req, const Principal& p) {
        return admin_.enqueue_typed(req.body, p);
      }));
   on("GET", "/api/v1/catalog",
-     admin([this](const httplib::Request&, const Principal&) { return admin_.catalog(); }));
-  on("GET", "/v1/push/{ids}", admin([this](const httplib::Request& req, const Principal& p) {
+     admin(Role::kReader,
+           [this](const httplib::Request&, const Principal&) { return admin_.catalog(); }));
+  on("GET", "/v1/push/{ids}",
+     admin(Role::kOperator, [this](const httplib::Request& req, const Principal& p) {
        return admin_.push(split_ids(req.matches[1].str()), p);
      }));
   // Reads reflect every event acknowledged before they began, wherever it was appended (on
   // Kafka another node may have written it): the projection catches up to the log's end first.
-  auto admin_read = [this, admin](auto call) {
-    return admin([this, call](const httplib::Request& req, const Principal& p) {
+  auto admin_read = [this, admin](auto call, Role needed = Role::kReader) {
+    return admin(needed, [this, call](const httplib::Request& req, const Principal& p) {
       writer_.wait_caught_up();
       return call(req, p);
     });
@@ -362,9 +368,10 @@ void HttpServer::admin_routes(Admin admin) {
        return admin_.devices_matching(filters, req.get_param_value("after"),
                                       static_cast<size_t>(std::clamp<int64_t>(limit, 1, 1000)));
      }));
-  // An enrolled device may enroll again with a new identity (erased or restored by hand).
+  // An enrolled device may enroll again with a new identity (erased or restored by hand): a new
+  // identity takes over the UDID, so only an admin allows it.
   on("POST", "/v1/devices/{id}/reenrollment",
-     admin([this](const httplib::Request& req, const Principal& p) {
+     admin(Role::kAdmin, [this](const httplib::Request& req, const Principal& p) {
        const auto hours = number_param(req, "hours", 24, 3, "from 1 to 720");
        return admin_.allow_reenrollment(req.matches[1].str(), req.get_param_value("note"),
                                         std::chrono::hours(hours), p);
@@ -379,7 +386,8 @@ void HttpServer::admin_routes(Admin admin) {
      }));
   // PEM (NanoMDM's format), or PKCS#12 by Content-Type with its password in a header (a query
   // string would end up in access logs).
-  on("PUT", "/v1/pushcert", admin([this](const httplib::Request& req, const Principal& p) {
+  on("PUT", "/v1/pushcert",
+     admin(Role::kAdmin, [this](const httplib::Request& req, const Principal& p) {
        if (req.get_header_value("Content-Type") == "application/x-pkcs12")
          return admin_.upload_push_certificate_pkcs12(
              req.body, req.get_header_value("Cairn-PKCS12-Password"), p);
@@ -390,15 +398,19 @@ void HttpServer::admin_routes(Admin admin) {
      }));
   on("GET", "/v1/projection",
      admin_read([this](const httplib::Request&, const Principal&) { return admin_.projection(); }));
+  // A profile carries the SCEP challenge, which enrolls any device: operators and admins only.
   on("GET", "/v1/enrollment/profile",
-     admin_read([this](const httplib::Request& req, const Principal& p) {
-       return ApiResponse{200, enrollment_.profiles.issue(profile_request(req), p.name).signed_der,
-                          "application/x-apple-aspen-config"};
-     }));
+     admin_read(
+         [this](const httplib::Request& req, const Principal& p) {
+           return ApiResponse{200,
+                              enrollment_.profiles.issue(profile_request(req), p.name).signed_der,
+                              "application/x-apple-aspen-config"};
+         },
+         Role::kOperator));
   // POST /v1/enrollment/invitations?ttl_seconds=N&note=…: an OTA enrollment link (its token is
   // shown only in this answer).
   on("POST", "/v1/enrollment/invitations",
-     admin([this](const httplib::Request& req, const Principal& p) {
+     admin(Role::kOperator, [this](const httplib::Request& req, const Principal& p) {
        const auto ttl = number_param(req, "ttl_seconds", 86400, 7, "of seconds");
        const auto invitation = enrollment_.ota.invite(
            std::chrono::seconds(ttl), req.get_param_value("note"), p.name, host_url(req));
@@ -414,36 +426,6 @@ void HttpServer::admin_routes(Admin admin) {
        const auto days = number_param(req, "within_days", 30, 4, "from 0 to 9999");
        return ApiResponse{200, enrollment_.expiry.json(static_cast<int>(days))};
      }));
-}
-
-std::optional<HttpServer::Refusal> HttpServer::intake_refusal(const httplib::Request& req) const {
-  // httplib inflates gzip, deflate and br bodies without a bound (0.5 MB became 514 MiB).
-  if (req.has_header("Content-Encoding"))
-    return Refusal{415, "Content-Encoding is not accepted: send the body uncompressed"};
-  // httplib reads chunked bodies, and bodies without a length, without a bound.
-  if (req.has_header("Transfer-Encoding"))
-    return Refusal{411, "Transfer-Encoding is not accepted: send the body with a Content-Length"};
-  const bool has_body = req.method == "PUT" || req.method == "POST";
-  const std::string declared = req.get_header_value("Content-Length");
-  if (has_body && declared.empty()) return Refusal{411, "a Content-Length is required"};
-  if (declared.size() > 18 || declared.find_first_not_of("0123456789") != std::string::npos)
-    return Refusal{400, "Content-Length must be a number of bytes"};
-  const uint64_t length = declared.empty() ? 0 : std::stoull(declared);
-  const bool admin = req.path.starts_with("/api/") || req.path.starts_with("/v1/");
-  // httplib parses multipart bodies even for a content reader (on_device_body); no device or
-  // admin client sends one.
-  if (req.get_header_value("Content-Type").starts_with("multipart/"))
-    return Refusal{415, "a multipart body is not accepted"};
-  const size_t limit = admin ? options_.max_admin_body_bytes : options_.max_body_bytes;
-  if (length > limit)
-    return Refusal{413, "body of " + std::to_string(length) + " bytes exceeds the limit of " +
-                            std::to_string(limit)};
-  // Admin requests may be large (one command to 100,000 devices); device messages are not.
-  // Whoever sends a body beyond the device limit must show an API key before it is read.
-  if (length > options_.max_body_bytes &&
-      !api_keys_.authenticate(req.get_header_value("Authorization")))
-    return Refusal{401, "missing or unknown API key"};
-  return std::nullopt;
 }
 
 void HttpServer::end_connection_if_marked(const httplib::Request& req,
@@ -518,7 +500,8 @@ void HttpServer::routes() {
   // Framing is checked on headers alone, before httplib reads a body byte: nobody makes the
   // server buffer or inflate more than the limits, credentials or not.
   s.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
-    const auto refusal = intake_refusal(req);
+    const auto refusal =
+        intake_refusal(req, {options_.max_body_bytes, options_.max_admin_body_bytes}, api_keys_);
     if (!refusal) return httplib::Server::HandlerResponse::Unhandled;
     if (refusal->status == 401) {
       res.status = 401;
@@ -570,14 +553,14 @@ void HttpServer::routes() {
         });
   }
 
-  auto admin = [this](auto call) {
-    return [this, call](const httplib::Request& req, httplib::Response& res) {
-      handle_admin(req, res, [&](const Principal& p) { return call(req, p); });
+  auto admin = [this](Role needed, auto call) {
+    return [this, needed, call](const httplib::Request& req, httplib::Response& res) {
+      handle_admin(req, res, needed, [&](const Principal& p) { return call(req, p); });
     };
   };
   if (options_.admin_routes) admin_routes(admin);
   // Prometheus scrapes with the same Basic credentials as any admin client.
-  on("GET", "/metrics", admin([this](const httplib::Request&, const Principal&) {
+  on("GET", "/metrics", admin(Role::kMetrics, [this](const httplib::Request&, const Principal&) {
        return ApiResponse{200, metrics_.prometheus_text(), "text/plain; version=0.0.4"};
      }));
   s.set_logger([this](const httplib::Request& req, const httplib::Response& res) {

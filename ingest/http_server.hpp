@@ -21,6 +21,7 @@
 #include "ingest/bounded_tls_server.hpp"
 #include "ingest/device_service.hpp"
 #include "ingest/identity.hpp"
+#include "ingest/intake.hpp"
 
 namespace cairn::ingest {
 
@@ -103,14 +104,9 @@ class HttpServer {
                      Channel channel);
   // SCEP and OTA: replies that are not JSON; ClientError → its status with the reason as text.
   void handle_enrollment(httplib::Response& res, const std::function<enrollment::Reply()>& call);
-  void handle_admin(const httplib::Request& req, httplib::Response& res,
+  // Authenticates the API key, checks its role allows `needed`, calls, maps errors to statuses.
+  void handle_admin(const httplib::Request& req, httplib::Response& res, Role needed,
                     const std::function<ApiResponse(const Principal&)>& call);
-  struct Refusal {
-    int status;
-    std::string reason;
-  };
-  // Why a request is refused on its headers alone (framing, size, encoding), if it is.
-  std::optional<Refusal> intake_refusal(const httplib::Request& req) const;
   // A response header asking for the connection to end once the response is written.
   static constexpr const char* kEndConnection = "Cairn-End-Connection";
   void end_connection_if_marked(const httplib::Request& req, const httplib::Response& res) const;

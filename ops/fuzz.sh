@@ -11,24 +11,29 @@ cd "$(dirname "$0")/.."
 seconds=${1:-20}
 shift || true
 targets=("$@")
-((${#targets[@]})) || targets=(plist event mdm_signature)
+((${#targets[@]})) || targets=(plist event mdm_signature scep ota typed_command intake)
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DCAIRN_FUZZ=ON -DCAIRN_SANITIZE=ON -DCAIRN_WERROR=OFF -DBUILD_TESTING=OFF -DCAIRN_BENCH=OFF \
   >/dev/null
 cmake --build build-fuzz -j "${CAIRN_JOBS:-2}" --target "${targets[@]/#/cairn_fuzz_}"
 
 if [ -n "${FUZZ_RUNS:-}" ]; then
-  budget=(-runs="$FUZZ_RUNS" -seed=1)
   rm -rf build-fuzz/corpus  # inputs kept from earlier runs would change what is explored
-else
-  budget=(-max_total_time="$seconds")
 fi
+budget_for() {
+  if [ -z "${FUZZ_RUNS:-}" ]; then
+    echo "-max_total_time=$seconds"
+  elif [ "$1" = scep ]; then
+    echo "-runs=$((FUZZ_RUNS / 15)) -seed=1"  # each input costs an RSA decryption (~1 ms)
+  else
+    echo "-runs=$FUZZ_RUNS -seed=1"
+  fi
+}
 
 seeds_for() {
   case "$1" in
     plist) echo tests/fixtures/device-messages tests/fixtures/schuetz tests/fuzz/seeds/plist ;;
-    event) echo tests/fuzz/seeds/event ;;
-    mdm_signature) echo tests/fuzz/seeds/mdm_signature ;;
+    *) echo "tests/fuzz/seeds/$1" ;;
   esac
 }
 for t in "${targets[@]}"; do
@@ -37,7 +42,7 @@ for t in "${targets[@]}"; do
   mkdir -p "$corpus" "$crashes"
   # shellcheck disable=SC2046
   UBSAN_OPTIONS=halt_on_error=1 ASAN_OPTIONS=detect_leaks=1 \
-    build-fuzz/tests/fuzz/cairn_fuzz_"$t" "${budget[@]}" -max_len=262144 \
+    build-fuzz/tests/fuzz/cairn_fuzz_"$t" $(budget_for "$t") -max_len=262144 \
     -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 -artifact_prefix="$crashes/" \
     "$corpus" $(seeds_for "$t") 2>&1 | tail -n 12
 done

@@ -12,6 +12,7 @@
 #include "common/encoding.hpp"
 #include "common/files.hpp"
 #include "crypto/certificate.hpp"
+#include "ingest/api_keys.hpp"
 #include "tests/support/messages.hpp"
 #include "tests/support/raw_tls.hpp"
 #include "tests/support/temp_dir.hpp"
@@ -262,6 +263,61 @@ TEST(HostileProxyHeader, OnlyAConfiguredProxyIsBelievedAndOnlyForClientCertifica
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 400) << r->body;
   EXPECT_NE(r->body.find("not a client certificate"), std::string::npos) << r->body;
+}
+
+// Item 7: a key does what its role allows and no more; keys made and revoked while the node runs
+// take effect without a restart; the key's name is the actor of what it queued.
+TEST_F(Hostile, EachKeyDoesWhatItsRoleAllowsAndRevokedKeysStopWorking) {
+  TestDevice device(node, "FLEET-1");
+  device.enroll();
+  const std::string scraper =
+      ingest::ApiKeys::create(dir.path(), "prometheus", ingest::Role::kMetrics);
+  const std::string auditor = ingest::ApiKeys::create(dir.path(), "auditor", ingest::Role::kReader);
+  const std::string helpdesk =
+      ingest::ApiKeys::create(dir.path(), "helpdesk", ingest::Role::kOperator);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // the node looks once a second
+  auto status = [&](const std::string& key, const std::string& method, const std::string& path,
+                    const std::string& body = "") {
+    auto client = node.admin(key);
+    const auto r = method == "GET"    ? client->Get(path)
+                   : method == "POST" ? client->Post(path, body, "application/json")
+                                      : client->Put(path, body, "application/xml");
+    return r ? r->status : -1;
+  };
+  auto typed = [](const std::string& type, const std::string& uuid) {
+    return R"({"request_type": ")" + type + R"(", "devices": ["FLEET-1"], "command_uuid": ")" +
+           uuid + R"("})";
+  };
+  EXPECT_EQ(status(scraper, "GET", "/metrics"), 200);
+  EXPECT_EQ(status(scraper, "GET", "/v1/devices"), 403);
+  EXPECT_EQ(status(auditor, "GET", "/v1/devices/FLEET-1"), 200);
+  EXPECT_EQ(status(auditor, "PUT", "/v1/enqueue/FLEET-1", command_body("R-1", "DeviceInformation")),
+            403);
+  EXPECT_EQ(status(auditor, "GET", "/v1/enrollment/profile"), 403);  // it holds the SCEP challenge
+  EXPECT_EQ(
+      status(helpdesk, "PUT", "/v1/enqueue/FLEET-1", command_body("H-1", "DeviceInformation")),
+      200);
+  for (const std::string type : {"EraseDevice", "DeviceLock", "ClearPasscode", "RemoveProfile"}) {
+    EXPECT_EQ(status(helpdesk, "PUT", "/v1/enqueue/FLEET-1", command_body("H-" + type, type)), 403)
+        << type;
+    EXPECT_EQ(status(helpdesk, "POST", "/api/v1/commands", typed(type, "T-" + type)), 403) << type;
+  }
+  EXPECT_EQ(status(helpdesk, "PUT", "/v1/pushcert", "x"), 403);
+  EXPECT_EQ(status("", "PUT", "/v1/enqueue/FLEET-1", command_body("A-1", "EraseDevice")), 200);
+  size_t by_helpdesk = 0;
+  for (const auto& e : logged_events(dir.path()))
+    if (const auto* q = std::get_if<events::CommandEnqueued>(&e.payload)) {
+      EXPECT_TRUE(e.actor == "helpdesk" ? q->request_type == "DeviceInformation"
+                                        : e.actor == "tester")
+          << e.actor << " queued " << q->request_type;
+      by_helpdesk += e.actor == "helpdesk";
+    }
+  EXPECT_EQ(by_helpdesk, 1u);
+
+  ASSERT_TRUE(ingest::ApiKeys::revoke(dir.path(), "helpdesk"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  EXPECT_EQ(status(helpdesk, "GET", "/v1/devices"), 401);
+  EXPECT_EQ(status(auditor, "GET", "/v1/devices"), 200);  // the others stay
 }
 
 }  // namespace

@@ -51,7 +51,7 @@ class BulkEnqueue : public ::testing::Test {
   ApiResponse lock(const std::string& uuid) {
     return admin.enqueue_typed(R"({"request_type": "DeviceLock", "command_uuid": ")" + uuid +
                                    R"(", "devices": [)" + devices_json + R"("NOBODY"]})",
-                               {"admin", "admin"});
+                               {"admin", Role::kAdmin});
   }
   bool queued(int d, const std::string& uuid) const {
     return reader.command(DeviceId(udid_of(d)), CommandUuid(uuid)).has_value();

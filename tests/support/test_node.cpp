@@ -25,7 +25,7 @@ namespace cairn::testing {
 
 TestNode::TestNode(std::string data_dir, TestNodeOptions options)
     : data_dir_(std::move(data_dir)), options_(std::move(options)) {
-  api_key_ = ingest::ApiKeys::create(data_dir_, "tester", "admin");
+  api_key_ = ingest::ApiKeys::create(data_dir_, "tester", ingest::Role::kAdmin);
   start();
   const auto secrets = crypto::SecretBox::load_or_create(data_dir_);
   const auto paths = pki::dev_pki_paths(data_dir_);
@@ -146,11 +146,11 @@ pki::Identity TestNode::issue_device_identity(const std::string& name) const {
   return pki::issue_certificate(ca_, name, pki::CertUsage::kClient, {}, 30);
 }
 
-std::unique_ptr<httplib::SSLClient> TestNode::admin() const {
+std::unique_ptr<httplib::SSLClient> TestNode::admin(const std::string& key) const {
   auto client = std::make_unique<httplib::SSLClient>("127.0.0.1", port());
   client->set_ca_cert_path(ca_file_.c_str());
   client->enable_server_certificate_verification(true);
-  client->set_basic_auth("nanomdm", api_key_.c_str());
+  client->set_basic_auth("nanomdm", (key.empty() ? api_key_ : key).c_str());
   client->set_tcp_nodelay(true);
   return client;
 }

@@ -56,8 +56,9 @@ class TestNode {
   const pki::Identity& ca() const { return ca_; }
   const std::string& api_key() const { return api_key_; }
 
-  // An admin client (HTTP Basic with a fresh API key), verifying the server certificate.
-  std::unique_ptr<httplib::SSLClient> admin() const;
+  // An admin client (HTTP Basic with `key`, by default the node's own admin key), verifying the
+  // server certificate.
+  std::unique_ptr<httplib::SSLClient> admin(const std::string& key = "") const;
   // The admin API's answer to GET `path`, parsed as status + body.
   httplib::Result admin_get(const std::string& path) const;
   // A sample's value in the node's /metrics (`name{labels}` as written there), or -1.

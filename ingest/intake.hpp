@@ -1,0 +1,29 @@
+// What a request is refused for on its headers alone, before httplib reads a byte of its body
+// (Cairn runs this pre-routing): framing httplib would read or inflate without a bound, bodies
+// over the limits, large bodies from anyone but an operator or admin key.
+#pragma once
+
+#include <httplib.h>
+
+#include <cstddef>
+#include <optional>
+#include <string>
+
+#include "ingest/api_keys.hpp"
+
+namespace cairn::ingest {
+
+struct BodyLimits {
+  size_t device_bytes = 4u << 20;  // /mdm, /checkin, /scep, /enroll: and anyone's, keyed or not
+  size_t admin_bytes = 64u << 20;  // /v1/, /api/: beyond device_bytes only with a key
+};
+
+struct Refusal {
+  int status;
+  std::string reason;
+};
+
+std::optional<Refusal> intake_refusal(const httplib::Request& req, const BodyLimits& limits,
+                                      const ApiKeys& keys);
+
+}  // namespace cairn::ingest
