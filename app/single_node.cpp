@@ -58,7 +58,7 @@ struct SingleNode::Parts {
   enrollment::ProfileService profiles;
   enrollment::OtaService ota;
   enrollment::ExpiryReport expiry;
-  std::unique_ptr<ingest::HttpServer> http;
+  std::unique_ptr<http::HttpServer> http;
   dispatcher::ApnsPusher pusher;
   projector::Store dispatch_store;
   // Dispatchers on Kafka share the partitions through a consumer group.
@@ -237,9 +237,9 @@ SingleNode::SingleNode(
       crypto::TrustStore::from_pem(config.http.client_ca_pem));
   parts_ = std::make_unique<Parts>(config, std::move(secrets), std::move(log), std::move(device_ca),
                                    std::move(authority));
-  parts_->http = std::make_unique<ingest::HttpServer>(
+  parts_->http = std::make_unique<http::HttpServer>(
       config.http, parts_->devices, parts_->admin,
-      ingest::EnrollmentEndpoints{parts_->scep, parts_->profiles, parts_->ota, parts_->expiry},
+      http::EnrollmentEndpoints{parts_->scep, parts_->profiles, parts_->ota, parts_->expiry},
       parts_->identity, parts_->api_keys, parts_->writer, parts_->metrics);
   port_ = parts_->http->bind();
 }
@@ -303,9 +303,9 @@ ReplayResult replay(const std::string& data_dir, const std::optional<eventlog::K
   return result;
 }
 
-std::vector<ingest::HttpServer::Route> SingleNode::served_routes() const {
+std::vector<http::HttpServer::Route> SingleNode::served_routes() const {
   return parts_ && parts_->http ? parts_->http->served_routes()
-                                : std::vector<ingest::HttpServer::Route>{};
+                                : std::vector<http::HttpServer::Route>{};
 }
 
 }  // namespace cairn::app

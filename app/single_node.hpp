@@ -18,7 +18,7 @@
 #include "dispatcher/dispatcher.hpp"
 #include "eventlog/event_log.hpp"
 #include "eventlog/kafka_log.hpp"
-#include "ingest/http_server.hpp"
+#include "http/http_server.hpp"
 
 namespace cairn::app {
 
@@ -37,7 +37,7 @@ struct NodeConfig {
   Roles roles;
   std::string data_dir = "data";
   std::string node_name;  // defaults to the host name
-  ingest::HttpOptions http;
+  http::HttpOptions http;
   // Files; empty means the development PKI in <data>/pki.
   std::string tls_certificate_file;
   std::string tls_private_key_file;  // PEM; encrypted keys are opened with the keyring
@@ -79,7 +79,7 @@ class SingleNode {
   void stop();
   int port() const { return port_; }
   // The routes its HTTP server serves (none for a dispatcher).
-  std::vector<ingest::HttpServer::Route> served_routes() const;
+  std::vector<http::HttpServer::Route> served_routes() const;
 
  private:
   struct Parts;

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -92,18 +93,79 @@ commands:
 
 using Options = std::map<std::string, std::string>;
 
+// The command line itself is wrong (exit status 2, as for any Unix command); other failures,
+// e.g. a file that is missing, are std::exceptions (exit status 1).
+class UsageError : public std::invalid_argument {
+ public:
+  using std::invalid_argument::invalid_argument;
+};
+
 const std::string& required(const Options& o, const std::string& name) {
   const auto it = o.find(name);
-  if (it == o.end() || it->second.empty())
-    throw std::invalid_argument("--" + name + " is required");
+  if (it == o.end() || it->second.empty()) throw UsageError("--" + name + " is required");
   return it->second;
 }
 
-Options parse_options(const std::vector<std::string>& args, size_t first) {
+// A mistyped option must stop the command, not be ignored (`--lisen` would otherwise serve on
+// the default address): every option a command reads is listed here.
+const std::set<std::string, std::less<>> kServeOptions{"config",
+                                                       "data-dir",
+                                                       "listen",
+                                                       "no-tls",
+                                                       "kafka-brokers",
+                                                       "kafka-topic",
+                                                       "kafka-fetch-wait-ms",
+                                                       "dispatcher-group",
+                                                       "dispatcher-session-timeout-ms",
+                                                       "tls-cert",
+                                                       "tls-key",
+                                                       "device-ca",
+                                                       "trusted-proxy-header",
+                                                       "trusted-proxy-from",
+                                                       "max-body-bytes",
+                                                       "threads",
+                                                       "max-connections-per-address",
+                                                       "max-connections",
+                                                       "handshake-timeout-ms",
+                                                       "header-timeout-ms",
+                                                       "request-timeout-ms",
+                                                       "max-header-bytes",
+                                                       "node",
+                                                       "apply-timeout-ms",
+                                                       "keep-alive-seconds",
+                                                       "refusal-record-interval-seconds",
+                                                       "apns-url",
+                                                       "apns-sandbox-url",
+                                                       "apns-ca-file",
+                                                       "push-expiration-seconds",
+                                                       "push-coalesce-seconds",
+                                                       "repush-silent-after-seconds",
+                                                       "inactive-after-seconds",
+                                                       "public-url",
+                                                       "identity-days",
+                                                       "ota-device-ca"};
+const std::set<std::string, std::less<>> kReplayOptions{
+    "config", "data-dir", "into", "kafka-brokers", "kafka-topic", "kafka-fetch-wait-ms", "node"};
+const std::set<std::string, std::less<>> kProfileOptions{
+    "server",        "api-key",      "ca-file",          "out",         "identity", "topic",
+    "access-rights", "sign-message", "development-apns", "device-name", "data-dir"};
+const std::set<std::string, std::less<>> kPushcertOptions{
+    "data-dir", "common-name", "out",    "csr",     "vendor-p12", "chain",
+    "sha1",     "cert",        "server", "api-key", "ca-file"};
+const std::set<std::string, std::less<>> kPkiOptions{"data-dir", "cert", "key"};
+const std::set<std::string, std::less<>> kApikeyOptions{"data-dir", "name", "role"};
+
+void check_known(const Options& o, const std::set<std::string, std::less<>>& known) {
+  for (const auto& [name, value] : o)
+    if (!known.contains(name)) throw UsageError("unknown option --" + name);
+}
+
+Options parse_options(const std::vector<std::string>& args, size_t first,
+                      const std::set<std::string, std::less<>>& known) {
   Options o;
   for (size_t i = first; i < args.size(); ++i) {
     const auto& a = args[i];
-    if (!a.starts_with("--")) throw std::invalid_argument("unexpected argument " + a);
+    if (!a.starts_with("--")) throw UsageError("unexpected argument " + a);
     const auto eq = a.find('=');
     if (eq != std::string::npos) {
       o[a.substr(2, eq - 2)] = a.substr(eq + 1);
@@ -111,16 +173,17 @@ Options parse_options(const std::vector<std::string>& args, size_t first) {
                a == "--sha1") {
       o[a.substr(2)] = "1";
     } else {
-      if (i + 1 >= args.size()) throw std::invalid_argument(a + " needs a value");
+      if (i + 1 >= args.size()) throw UsageError(a + " needs a value");
       o[a.substr(2)] = args[++i];
     }
   }
+  check_known(o, known);
   return o;
 }
 
 // --config FILE: the same options, one "name = value" per line ('#' starts a comment), so every
 // role of a deployment reads one file. Options on the command line win.
-Options with_config_file(Options o) {
+Options with_config_file(Options o, const std::set<std::string, std::less<>>& known) {
   if (!o.contains("config")) return o;
   std::ifstream in(o.at("config"));
   if (!in) throw std::invalid_argument("cannot read " + o.at("config"));
@@ -138,7 +201,10 @@ Options with_config_file(Options o) {
     if (eq == std::string::npos)
       throw std::invalid_argument(o.at("config") + ":" + std::to_string(number) +
                                   ": expected name = value");
-    o.try_emplace(trim(line.substr(0, eq)), trim(line.substr(eq + 1)));
+    const std::string name = trim(line.substr(0, eq));
+    if (!known.contains(name))
+      throw UsageError(o.at("config") + ":" + std::to_string(number) + ": unknown option " + name);
+    o.try_emplace(name, trim(line.substr(eq + 1)));
   }
   return o;
 }
@@ -397,18 +463,25 @@ int pushcert(const std::string& step, const Options& o) {
 int main(int argc, char** argv) {
   const std::vector<std::string> args(argv, argv + argc);
   try {
-    if (args.size() < 2 || args[1] == "help" || args[1] == "--help") {
+    if (args.size() < 2) {
+      std::cerr << kUsage;
+      return 2;
+    }
+    if (args[1] == "help" || std::find(args.begin(), args.end(), "--help") != args.end() ||
+        std::find(args.begin(), args.end(), "-h") != args.end()) {
       std::cout << kUsage;
-      return args.size() < 2 ? 2 : 0;
+      return 0;
     }
     const std::string& cmd = args[1];
     if (cmd == "serve" || cmd == "ingest" || cmd == "projector" || cmd == "dispatcher")
-      return serve(with_config_file(parse_options(args, 2)), cmd);
-    if (cmd == "replay") return replay(with_config_file(parse_options(args, 2)));
-    if (cmd == "profile") return profile(parse_options(args, 2));
-    if (cmd == "pushcert" && args.size() >= 3) return pushcert(args[2], parse_options(args, 3));
+      return serve(with_config_file(parse_options(args, 2, kServeOptions), kServeOptions), cmd);
+    if (cmd == "replay")
+      return replay(with_config_file(parse_options(args, 2, kReplayOptions), kReplayOptions));
+    if (cmd == "profile") return profile(parse_options(args, 2, kProfileOptions));
+    if (cmd == "pushcert" && args.size() >= 3)
+      return pushcert(args[2], parse_options(args, 3, kPushcertOptions));
     if ((cmd == "pki" || cmd == "apikey") && args.size() >= 3) {
-      const auto o = parse_options(args, 3);
+      const auto o = parse_options(args, 3, cmd == "pki" ? kPkiOptions : kApikeyOptions);
       const std::string data_dir = opt(o, "data-dir", "data");
       std::filesystem::create_directories(data_dir);
       if (cmd == "pki" && args[2] == "init") {
@@ -438,7 +511,7 @@ int main(int argc, char** argv) {
       }
       if (cmd == "apikey" && args[2] == "create") {
         const auto role = cairn::ingest::parse_role(opt(o, "role", "admin"));
-        if (!role) throw std::invalid_argument("--role must be admin, operator, reader or metrics");
+        if (!role) throw UsageError("--role must be admin, operator, reader or metrics");
         std::cout << cairn::ingest::ApiKeys::create(data_dir, required(o, "name"), *role)
                   << std::endl;
         return 0;
@@ -453,6 +526,10 @@ int main(int argc, char** argv) {
       }
     }
     std::cerr << kUsage;
+    return 2;
+  } catch (const UsageError& e) {
+    std::cerr << "cairn: " << e.what() << " (cairn --help lists the commands and options)"
+              << std::endl;
     return 2;
   } catch (const std::exception& e) {
     std::cerr << "cairn: " << e.what() << std::endl;

@@ -6,8 +6,8 @@
 #include "common/logging.hpp"
 #include "crypto/cms_signature.hpp"
 #include "crypto/digest.hpp"
-#include "ingest/device_service.hpp"
 #include "plist/plist.hpp"
+#include "protocol/messages.hpp"
 
 namespace cairn::enrollment {
 namespace {
@@ -95,7 +95,7 @@ events::EnrollmentRequested read_device_attributes(std::string_view signed_attri
       attributes.string("IMEI").value_or(""),
       crypto::certificate_subject(signed_content.signer.get()),
       crypto::certificate_fingerprint(signed_content.signer.get())};
-  if (!ingest::is_valid_identifier(requested.udid)) throw BadRequest("no valid UDID");
+  if (!protocol::is_valid_identifier(requested.udid)) throw BadRequest("no valid UDID");
   return requested;
 }
 

@@ -169,7 +169,7 @@ std::vector<std::string> split_ids(std::string_view ids) {
 }
 
 std::string AdminApi::refusal(const std::string& udid, std::optional<DeviceRecord>* device) const {
-  if (!is_valid_identifier(udid)) return "invalid device id";
+  if (!protocol::is_valid_identifier(udid)) return "invalid device id";
   auto d = reader_.device(DeviceId(udid));
   if (!d) return "unknown device";
   if (d->state == projector::EnrollmentState::kCheckedOut) return "device checked out";
@@ -257,7 +257,7 @@ ApiResponse AdminApi::enqueue(const std::vector<std::string>& ids, std::string_v
   if (ids.empty()) throw BadRequest("no device ids in the path");
   const Plist parsed = Plist::parse(body);
   const auto command = protocol::decode_command(parsed);
-  if (!is_valid_identifier(command.uuid.value()))
+  if (!protocol::is_valid_identifier(command.uuid.value()))
     throw BadRequest("CommandUUID must be 1-128 characters of [A-Za-z0-9._-]");
   const auto& catalog = protocol::CommandCatalog::builtin();
   const protocol::CommandSpec* spec =
@@ -315,7 +315,7 @@ ApiResponse AdminApi::enqueue_typed(std::string_view json, const Principal& acto
   bool fresh_uuid = true;
   if (const auto* given = member("command_uuid")) {
     fresh_uuid = false;
-    if (!given->IsString() || !is_valid_identifier(given->GetString()))
+    if (!given->IsString() || !protocol::is_valid_identifier(given->GetString()))
       throw BadRequest("command_uuid must be 1-128 characters of [A-Za-z0-9._-]");
     uuid = given->GetString();
   }
@@ -390,7 +390,7 @@ ApiResponse AdminApi::push(const std::vector<std::string>& ids, const Principal&
 
 ApiResponse AdminApi::allow_reenrollment(const std::string& udid, const std::string& note,
                                          std::chrono::hours valid_for, const Principal& actor) {
-  if (!is_valid_identifier(udid)) throw BadRequest("invalid device id");
+  if (!protocol::is_valid_identifier(udid)) throw BadRequest("invalid device id");
   if (valid_for.count() < 1 || valid_for > std::chrono::days(30))
     throw BadRequest("hours must be from 1 to 720");
   writer_.wait_caught_up();
@@ -447,7 +447,7 @@ ApiResponse AdminApi::devices(const std::string& after, size_t limit) const {
 }
 
 ApiResponse AdminApi::device(const std::string& udid) const {
-  if (!is_valid_identifier(udid)) throw BadRequest("invalid device id");
+  if (!protocol::is_valid_identifier(udid)) throw BadRequest("invalid device id");
   auto d = reader_.device(DeviceId(udid));
   if (!d) return not_found("device");
   JsonWriter j;
@@ -459,7 +459,7 @@ ApiResponse AdminApi::device(const std::string& udid) const {
 }
 
 ApiResponse AdminApi::device_commands(const std::string& udid) const {
-  if (!is_valid_identifier(udid)) throw BadRequest("invalid device id");
+  if (!protocol::is_valid_identifier(udid)) throw BadRequest("invalid device id");
   if (!reader_.device(DeviceId(udid))) return not_found("device");
   JsonWriter j;
   j.begin_object().key("queue").begin_array();
@@ -472,7 +472,7 @@ ApiResponse AdminApi::device_commands(const std::string& udid) const {
 }
 
 ApiResponse AdminApi::command(const std::string& uuid) const {
-  if (!is_valid_identifier(uuid)) throw BadRequest("invalid command UUID");
+  if (!protocol::is_valid_identifier(uuid)) throw BadRequest("invalid command UUID");
   const auto targets = reader_.command_targets(CommandUuid(uuid));
   if (targets.empty()) return not_found("command");
   JsonWriter j;

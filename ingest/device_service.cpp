@@ -11,7 +11,7 @@ namespace {
 constexpr const char* kUnlockTokenKey = "UnlockToken";
 
 void require_valid_udid(const DeviceId& udid) {
-  if (!is_valid_identifier(udid.value()))
+  if (!protocol::is_valid_identifier(udid.value()))
     throw BadRequest("UDID must be 1-128 characters of [A-Za-z0-9._-]");
 }
 
@@ -53,14 +53,6 @@ events::RawMessage redact_unlock_token(const Plist& message, std::string_view bo
 }
 
 }  // namespace
-
-bool is_valid_identifier(std::string_view id) {
-  if (id.empty() || id.size() > 128) return false;
-  for (char c : id)
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' || c == '_'))
-      return false;
-  return true;
-}
 
 std::string DeviceService::refusal(const DeviceId& udid, const ClientIdentity& who) const {
   auto device = reader_.device(udid);
@@ -108,7 +100,7 @@ void DeviceService::authorize_enrollment(const DeviceId& udid, const ClientIdent
 DeviceAnswer DeviceService::checkin(const Plist& message, std::string_view body,
                                     const ClientIdentity& who,
                                     std::string_view enrollment_profile) {
-  if (!enrollment_profile.empty() && !is_valid_identifier(enrollment_profile))
+  if (!enrollment_profile.empty() && !protocol::is_valid_identifier(enrollment_profile))
     throw BadRequest("the CheckInURL's profile parameter is not a profile identifier");
   auto decoded = protocol::decode_checkin(message);
   events::Event event = std::visit(

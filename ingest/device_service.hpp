@@ -51,7 +51,4 @@ class DeviceService {
   const crypto::SecretBox& secrets_;
 };
 
-// UDIDs and command UUIDs become store keys: only [A-Za-z0-9._-], 1 to 128 characters.
-bool is_valid_identifier(std::string_view id);
-
 }  // namespace cairn::ingest

@@ -1,5 +1,5 @@
 // AccessRights: the bit set an enrollment profile grants the server (Apple's MDM payload). The
-// rules come from the protocol reference and DESIGN.md: not 0, only the 13 defined bits, "remove
+// rules come from the protocol reference and docs/design.md: not 0, only the 13 defined bits, "remove
 // profiles" (2) needs "inspect profiles" (1), "install/remove provisioning profiles" (128) needs
 // "inspect provisioning profiles" (64).
 #pragma once

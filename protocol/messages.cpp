@@ -1,6 +1,7 @@
 #include "protocol/messages.hpp"
 
 #include <array>
+#include <cctype>
 
 #include "common/encoding.hpp"
 #include "common/errors.hpp"
@@ -110,6 +111,14 @@ Command decode_command(const Plist& command) {
   if (!body) throw BadRequest("missing Command dictionary");
   c.request_type = required_string(*body, "RequestType");
   return c;
+}
+
+bool is_valid_identifier(std::string_view id) {
+  if (id.empty() || id.size() > 128) return false;
+  for (char c : id)
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' || c == '_'))
+      return false;
+  return true;
 }
 
 }  // namespace cairn::protocol

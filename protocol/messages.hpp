@@ -95,4 +95,7 @@ Command decode_command(const Plist& command);
 // The UDID a message claims, if it has one of the right type; used to attribute rejected messages.
 std::optional<std::string> claimed_udid(const Plist& message);
 
+// UDIDs and command UUIDs become store keys and paths: only [A-Za-z0-9._-], 1 to 128 characters.
+bool is_valid_identifier(std::string_view id);
+
 }  // namespace cairn::protocol

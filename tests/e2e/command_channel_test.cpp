@@ -1,5 +1,5 @@
 // End to end over real HTTPS with client certificates: a real node (embedded log, RocksDB) on
-// loopback and devices speaking the protocol. The command-channel rules from DESIGN.md.
+// loopback and devices speaking the protocol. The command-channel rules from docs/design.md.
 #include <gtest/gtest.h>
 
 #include <thread>

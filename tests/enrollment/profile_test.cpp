@@ -112,7 +112,7 @@ TEST(Profile, EveryRuleIsCheckedWithAClearError) {
           "challenge");
   refused([](ProfileSpec& s) { std::get<ScepIdentity>(s.identity).key_size = 3000; }, "Keysize");
   refused([](ProfileSpec& s) { s.identity = Pkcs12Identity{"", "pw"}; }, "PKCS#12");
-  // The seed's "4098" (2 without 1) is the typo DESIGN.md warns about.
+  // The seed's "4098" (2 without 1) is the typo docs/design.md warns about.
   refused([](ProfileSpec& s) { s.access_rights = 4098; }, "needs 1");
 }
 

@@ -1,5 +1,5 @@
 // libFuzzer target: the checks every request passes on its headers alone, before its body is
-// read (ingest::intake_refusal, run pre-routing). The input is a request line's method and path,
+// read (http::intake_refusal, run pre-routing). The input is a request line's method and path,
 // then header lines: "PUT /mdm\nContent-Length: 12\n...". Whatever the headers, the answer is a
 // refusal with a 4xx status or none, never a crash or an exception.
 #include <cstdint>
@@ -7,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-#include "ingest/intake.hpp"
+#include "http/intake.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const cairn::ingest::ApiKeys no_keys("/nonexistent");
@@ -31,7 +31,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     while (value.starts_with(' ')) value.remove_prefix(1);
     req.headers.emplace(std::string(line.substr(0, colon)), std::string(value));
   }
-  const auto refusal = cairn::ingest::intake_refusal(req, {}, no_keys);
+  const auto refusal = cairn::http::intake_refusal(req, {}, no_keys);
   if (refusal && (refusal->status < 400 || refusal->status > 499 || refusal->reason.empty()))
     std::abort();
   return 0;

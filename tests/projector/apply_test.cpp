@@ -1,5 +1,5 @@
 // Events in → state out. The sequences here are the ones that broke other servers' queues
-// (DESIGN.md, "Lessons"): duplicate and late results, NotNow, results for unknown commands.
+// (docs/design.md, "Lessons"): duplicate and late results, NotNow, results for unknown commands.
 #include "projector/apply.hpp"
 
 #include <gtest/gtest.h>

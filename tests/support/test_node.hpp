@@ -29,7 +29,7 @@ struct TestNodeOptions {
   size_t max_body_bytes = 4u << 20;
   std::chrono::milliseconds apply_timeout{5000};
   std::chrono::seconds refusal_record_interval{10};  // in-process nodes
-  ingest::ConnectionLimits connection_limits;        // in-process nodes
+  http::ConnectionLimits connection_limits;          // in-process nodes
   dispatcher::ApnsClient::Options apns;         // in-process nodes: where the dispatcher pushes
   std::optional<eventlog::KafkaOptions> kafka;  // the log on Kafka
   std::chrono::milliseconds dispatcher_session_timeout{3000};  // on Kafka: a quick takeover
@@ -49,7 +49,7 @@ class TestNode {
   void kill_hard();  // separate_process only: SIGKILL, no chance to flush or clean up
 
   int port() const { return node_ ? node_->port() : child_port_; }
-  std::vector<ingest::HttpServer::Route> served_routes() const { return node_->served_routes(); }
+  std::vector<http::HttpServer::Route> served_routes() const { return node_->served_routes(); }
   const std::string& data_dir() const { return data_dir_; }
   const std::string& ca_file() const { return ca_file_; }
   pki::Identity issue_device_identity(const std::string& name) const;

@@ -1,4 +1,4 @@
-#include "ingest/bounded_tls_server.hpp"
+#include "http/bounded_tls_server.hpp"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -17,7 +17,7 @@
 #include <unordered_map>
 #include <vector>
 
-namespace cairn::ingest {
+namespace cairn::http {
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -477,4 +477,4 @@ bool BoundedTlsServer::process_and_close_socket(socket_t sock) {
   return true;
 }
 
-}  // namespace cairn::ingest
+}  // namespace cairn::http

@@ -1,11 +1,11 @@
-#include "ingest/intake.hpp"
+#include "http/intake.hpp"
 
 #include <cstdint>
 
-namespace cairn::ingest {
+namespace cairn::http {
 
 std::optional<Refusal> intake_refusal(const httplib::Request& req, const BodyLimits& limits,
-                                      const ApiKeys& keys) {
+                                      const ingest::ApiKeys& keys) {
   // httplib inflates gzip, deflate and br bodies without a bound (0.5 MB became 514 MiB).
   if (req.has_header("Content-Encoding"))
     return Refusal{415, "Content-Encoding is not accepted: send the body uncompressed"};
@@ -32,10 +32,10 @@ std::optional<Refusal> intake_refusal(const httplib::Request& req, const BodyLim
   if (length > limits.device_bytes) {
     const auto principal = keys.authenticate(req.get_header_value("Authorization"));
     if (!principal) return Refusal{401, "missing or unknown API key"};
-    if (!principal->may(Role::kOperator))
+    if (!principal->may(ingest::Role::kOperator))
       return Refusal{403, "this API key's role may not send bodies"};
   }
   return std::nullopt;
 }
 
-}  // namespace cairn::ingest
+}  // namespace cairn::http

@@ -11,7 +11,7 @@
 
 #include "ingest/api_keys.hpp"
 
-namespace cairn::ingest {
+namespace cairn::http {
 
 struct BodyLimits {
   size_t device_bytes = 4u << 20;  // /mdm, /checkin, /scep, /enroll: and anyone's, keyed or not
@@ -24,6 +24,6 @@ struct Refusal {
 };
 
 std::optional<Refusal> intake_refusal(const httplib::Request& req, const BodyLimits& limits,
-                                      const ApiKeys& keys);
+                                      const ingest::ApiKeys& keys);
 
-}  // namespace cairn::ingest
+}  // namespace cairn::http

@@ -1,4 +1,4 @@
-// The HTTP(S) front of ingest: device endpoints (ServerURL /mdm, CheckInURL /checkin, SCEP /scep),
+// The HTTP(S) front of a node: device endpoints (ServerURL /mdm, CheckInURL /checkin, SCEP /scep),
 // the admin API (/v1/...), health. Maps errors to status codes in one place (see
 // common/errors.hpp): only NotManaged becomes 401; every 4xx is logged and recorded as a
 // MessageRejected event.
@@ -11,19 +11,20 @@
 #include <string>
 
 #include "common/address_ranges.hpp"
+#include "common/logging.hpp"
 #include "common/metrics.hpp"
 #include "enrollment/expiry_report.hpp"
 #include "enrollment/ota_service.hpp"
 #include "enrollment/profile_service.hpp"
 #include "enrollment/scep_service.hpp"
+#include "http/bounded_tls_server.hpp"
+#include "http/intake.hpp"
 #include "ingest/admin_api.hpp"
 #include "ingest/api_keys.hpp"
-#include "ingest/bounded_tls_server.hpp"
 #include "ingest/device_service.hpp"
 #include "ingest/identity.hpp"
-#include "ingest/intake.hpp"
 
-namespace cairn::ingest {
+namespace cairn::http {
 
 struct HttpOptions {
   std::string host = "127.0.0.1";
@@ -36,12 +37,11 @@ struct HttpOptions {
   AddressRanges trusted_proxy_from;  // the only peers whose proxy header is believed
   size_t max_body_bytes = 4u << 20;
   size_t max_admin_body_bytes = 64u << 20;  // /api/ and /v1/ requests (a command to 100k devices)
-  // httplib serves each open connection on its own thread (idle keep-alive included) and
-  // requests block on log syncs: size this above the number of concurrently connected devices.
+  // Threads answering requests, which block on log syncs. With TLS a connection holds one only
+  // while a request is answered (bounded_tls_server); plain HTTP keeps httplib's thread per open
+  // connection, idle keep-alive included.
   int threads = 256;
-  // How long an idle keep-alive connection is held. httplib's stop() waits for idle connections
-  // to time out, so this also bounds shutdown time.
-  int keep_alive_seconds = 5;
+  int keep_alive_seconds = 5;  // how long an idle keep-alive connection is held
   // Pending connections the kernel queues. Debian's httplib listens with a backlog of 5: a burst
   // of devices connecting at once then waits out 1 s SYN retransmits.
   int listen_backlog = 4096;
@@ -65,9 +65,9 @@ struct EnrollmentEndpoints {
 class HttpServer {
  public:
   // Serves `metrics` at GET /metrics (admin API key required) and counts every request there.
-  HttpServer(HttpOptions options, DeviceService& devices, AdminApi& admin,
-             EnrollmentEndpoints enrollment, const IdentityResolver& identity,
-             const ApiKeys& api_keys, EventWriter& writer, Metrics& metrics);
+  HttpServer(HttpOptions options, ingest::DeviceService& devices, ingest::AdminApi& admin,
+             EnrollmentEndpoints enrollment, const ingest::IdentityResolver& identity,
+             const ingest::ApiKeys& api_keys, ingest::EventWriter& writer, Metrics& metrics);
   ~HttpServer();
 
   // Binds the port (throws if it cannot); returns the bound port.
@@ -100,13 +100,23 @@ class HttpServer {
   void on_device_body(std::string_view method, const std::string& path, DeviceBodyHandler handler);
   // Remembers the route and returns httplib's pattern for it.
   std::string route(std::string_view method, const std::string& path);
+  // The one place errors become statuses (common/errors.hpp): runs `call`, which answers; a
+  // NotManaged (401, the only one), UnknownMessageType (400) or ClientError goes to `refused`,
+  // which answers in its route's way (an event, a log line); Unavailable is 503 with Retry-After
+  // and anything else 500, both logged as `what` with the field `about`, bodies in `format`.
+  enum Format { kJson, kText };
+  using Refused = std::function<void(int status, const std::string& reason)>;
+  void answer(httplib::Response& res, Format format, std::string_view what,
+              const logging::Field& about, const Refused& refused,
+              const std::function<void()>& call);
   void handle_device(const httplib::Request& req, const std::string& body, httplib::Response& res,
                      Channel channel);
   // SCEP and OTA: replies that are not JSON; ClientError → its status with the reason as text.
-  void handle_enrollment(httplib::Response& res, const std::function<enrollment::Reply()>& call);
+  void handle_enrollment(httplib::Response& res, const std::string& route,
+                         const std::function<enrollment::Reply()>& call);
   // Authenticates the API key, checks its role allows `needed`, calls, maps errors to statuses.
-  void handle_admin(const httplib::Request& req, httplib::Response& res, Role needed,
-                    const std::function<ApiResponse(const Principal&)>& call);
+  void handle_admin(const httplib::Request& req, httplib::Response& res, ingest::Role needed,
+                    const std::function<ingest::ApiResponse(const ingest::Principal&)>& call);
   // A response header asking for the connection to end once the response is written.
   static constexpr const char* kEndConnection = "Cairn-End-Connection";
   void end_connection_if_marked(const httplib::Request& req, const httplib::Response& res) const;
@@ -115,16 +125,16 @@ class HttpServer {
               const std::string& fingerprint);
 
   HttpOptions options_;
-  DeviceService& devices_;
-  AdminApi& admin_;
+  ingest::DeviceService& devices_;
+  ingest::AdminApi& admin_;
   EnrollmentEndpoints enrollment_;
-  const IdentityResolver& identity_;
-  const ApiKeys& api_keys_;
-  EventWriter& writer_;
+  const ingest::IdentityResolver& identity_;
+  const ingest::ApiKeys& api_keys_;
+  ingest::EventWriter& writer_;
   Metrics& metrics_;
   std::unique_ptr<httplib::Server> server_;
   std::vector<Route> routes_;
   int listen_socket_ = -1;
 };
 
-}  // namespace cairn::ingest
+}  // namespace cairn::http

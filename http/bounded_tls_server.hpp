@@ -18,7 +18,7 @@
 #include <functional>
 #include <memory>
 
-namespace cairn::ingest {
+namespace cairn::http {
 
 struct ConnectionLimits {
   // Open connections from one client address (IPv6: one /64). Generous: a site's devices behind
@@ -64,4 +64,4 @@ class BoundedTlsServer : public httplib::SSLServer {
   std::unique_ptr<WaitingRoom> room_;
 };
 
-}  // namespace cairn::ingest
+}  // namespace cairn::http

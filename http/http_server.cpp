@@ -1,4 +1,4 @@
-#include "ingest/http_server.hpp"
+#include "http/http_server.hpp"
 
 #include <openssl/ssl.h>
 #include <sys/socket.h>
@@ -16,7 +16,19 @@
 #include "pki/issuer.hpp"
 #include "protocol/messages.hpp"
 
-namespace cairn::ingest {
+namespace cairn::http {
+
+using ingest::AdminApi;
+using ingest::ApiKeys;
+using ingest::ApiResponse;
+using ingest::DeviceService;
+using ingest::EventWriter;
+using ingest::IdentityEvidence;
+using ingest::IdentityResolver;
+using ingest::kMaxRecordedField;
+using ingest::Principal;
+using ingest::Role;
+using ingest::split_ids;
 namespace {
 
 // A whole-number query parameter up to `most` digits of value, or `fallback` when absent;
@@ -53,7 +65,7 @@ enrollment::ProfileRequest profile_request(const httplib::Request& req) {
   r.reusable_challenge = flag("reusable_challenge");
   if (req.has_param("device_name")) r.device_name = req.get_param_value("device_name");
   r.udid = req.get_param_value("udid");
-  if (!r.udid.empty() && !ingest::is_valid_identifier(r.udid))
+  if (!r.udid.empty() && !protocol::is_valid_identifier(r.udid))
     throw BadRequest("udid must be 1-128 characters of [A-Za-z0-9._-]");
   r.host_url = host_url(req);
   return r;
@@ -212,11 +224,42 @@ void HttpServer::reject(const httplib::Request& req, std::string_view body, http
   }
 }
 
+void HttpServer::answer(httplib::Response& res, Format format, std::string_view what,
+                        const logging::Field& about, const Refused& refused,
+                        const std::function<void()>& call) {
+  auto fail = [&](int status, const std::string& reason) {
+    res.status = status;
+    if (format == kJson)
+      res.set_content(error_json(reason), "application/json");
+    else
+      res.set_content(reason + "\n", "text/plain");
+  };
+  try {
+    call();
+  } catch (const NotManaged& e) {
+    refused(401, e.what());  // the only 401 (it unenrolls a device)
+  } catch (const protocol::UnknownMessageType& e) {
+    refused(400, e.what());
+  } catch (const ClientError& e) {
+    refused(e.status(), e.what());
+  } catch (const Unavailable& e) {
+    logging::error(std::string(what) + " unavailable", {{"error", e.what()}, about});
+    res.set_header("Retry-After", "5");
+    fail(503, e.what());
+  } catch (const std::exception& e) {
+    logging::error(std::string(what) + " failed", {{"error", e.what()}, about});
+    fail(500, "internal error");
+  }
+}
+
 void HttpServer::handle_device(const httplib::Request& req, const std::string& body,
                                httplib::Response& res, Channel channel) {
   std::string udid;
   std::string fingerprint;
-  try {
+  auto refused = [&](int status, const std::string& reason) {
+    reject(req, body, res, status, reason, udid, fingerprint);
+  };
+  answer(res, kJson, "device request", {"udid", udid}, refused, [&] {
     IdentityEvidence evidence;
     crypto::X509Ptr peer;
     if (req.ssl) peer.reset(SSL_get1_peer_certificate(req.ssl));
@@ -240,48 +283,25 @@ void HttpServer::handle_device(const httplib::Request& req, const std::string& b
         channel == Channel::kCheckin ||
         req.get_header_value("Content-Type").starts_with(protocol::kCheckinContentType) ||
         message.has("MessageType");
-    const auto answer = is_checkin
-                            ? devices_.checkin(message, body, who, req.get_param_value("profile"))
-                            : devices_.report(message, body, who);
+    const auto reply = is_checkin
+                           ? devices_.checkin(message, body, who, req.get_param_value("profile"))
+                           : devices_.report(message, body, who);
     res.status = 200;
-    if (!answer.body.empty()) res.set_content(answer.body, "application/xml");
-  } catch (const NotManaged& e) {
-    reject(req, body, res, 401, e.what(), udid, fingerprint);
-  } catch (const protocol::UnknownMessageType& e) {
-    reject(req, body, res, 400, e.what(), udid, fingerprint);
-  } catch (const ClientError& e) {
-    reject(req, body, res, e.status(), e.what(), udid, fingerprint);
-  } catch (const Unavailable& e) {
-    logging::error("device request unavailable", {{"error", e.what()}, {"udid", udid}});
-    res.status = 503;
-    res.set_header("Retry-After", "5");
-    res.set_content(error_json(e.what()), "application/json");
-  } catch (const std::exception& e) {
-    logging::error("device request failed", {{"error", e.what()}, {"udid", udid}});
-    res.status = 500;
-    res.set_content(error_json("internal error"), "application/json");
-  }
+    if (!reply.body.empty()) res.set_content(reply.body, "application/xml");
+  });
 }
 
-void HttpServer::handle_enrollment(httplib::Response& res,
+void HttpServer::handle_enrollment(httplib::Response& res, const std::string& route,
                                    const std::function<enrollment::Reply()>& call) {
-  try {
+  auto refused = [&res](int status, const std::string& reason) {
+    res.status = status;
+    res.set_content(reason + "\n", "text/plain");
+  };
+  answer(res, kText, "enrollment request", {"route", route}, refused, [&] {
     auto reply = call();
     res.status = reply.status;
     res.set_content(reply.body, reply.content_type);
-  } catch (const ClientError& e) {
-    res.status = e.status();
-    res.set_content(std::string(e.what()) + "\n", "text/plain");
-  } catch (const Unavailable& e) {
-    logging::error("enrollment request unavailable", {{"error", e.what()}});
-    res.status = 503;
-    res.set_header("Retry-After", "5");
-    res.set_content("temporarily unavailable\n", "text/plain");
-  } catch (const std::exception& e) {
-    logging::error("enrollment request failed", {{"error", e.what()}});
-    res.status = 500;
-    res.set_content("internal error\n", "text/plain");
-  }
+  });
 }
 
 void HttpServer::handle_admin(const httplib::Request& req, httplib::Response& res, Role needed,
@@ -293,29 +313,22 @@ void HttpServer::handle_admin(const httplib::Request& req, httplib::Response& re
     res.set_content(error_json("missing or unknown API key"), "application/json");
     return;
   }
-  try {
+  auto refused = [&](int status, const std::string& reason) {
+    logging::warn("admin request refused", {{"status", std::to_string(status)},
+                                            {"reason", reason},
+                                            {"path", req.path},
+                                            {"actor", principal->name}});
+    res.status = status;
+    res.set_content(error_json(reason), "application/json");
+  };
+  answer(res, kJson, "admin request", {"path", req.path}, refused, [&] {
     if (!principal->may(needed))
       throw ClientError(403, "this API key's role (" + std::string(role_name(principal->role)) +
                                  ") may not do this: it needs " + std::string(role_name(needed)));
     auto r = call(*principal);
     res.status = r.status;
     res.set_content(r.json, r.content_type);
-  } catch (const ClientError& e) {
-    logging::warn("admin request refused", {{"status", std::to_string(e.status())},
-                                            {"reason", e.what()},
-                                            {"path", req.path},
-                                            {"actor", principal->name}});
-    res.status = e.status();
-    res.set_content(error_json(e.what()), "application/json");
-  } catch (const Unavailable& e) {
-    res.status = 503;
-    res.set_header("Retry-After", "5");
-    res.set_content(error_json(e.what()), "application/json");
-  } catch (const std::exception& e) {
-    logging::error("admin request failed", {{"error", e.what()}, {"path", req.path}});
-    res.status = 500;
-    res.set_content(error_json("internal error"), "application/json");
-  }
+  });
 }
 
 // The admin API (NanoMDM-compatible writes, reads of the projection). `admin` wraps a call with
@@ -528,7 +541,7 @@ void HttpServer::routes() {
     // SCEP answers refusals in band (a FAILURE CertRep, 200); only non-SCEP input is a 4xx.
     auto scep = [this](const httplib::Request& req, const std::string& body,
                        httplib::Response& res) {
-      handle_enrollment(res, [&] {
+      handle_enrollment(res, "/scep", [&] {
         return enrollment_.scep.handle(req.get_param_value("operation"),
                                        req.get_param_value("message"), req.method == "POST", body,
                                        req.remote_addr);
@@ -538,7 +551,7 @@ void HttpServer::routes() {
        [scep](const httplib::Request& req, httplib::Response& res) { scep(req, "", res); });
     on_device_body("POST", "/scep", scep);
     on("GET", "/enroll/{token}", [this](const httplib::Request& req, httplib::Response& res) {
-      handle_enrollment(res, [&] {
+      handle_enrollment(res, "/enroll/{token}", [&] {  // the token is a secret: not logged
         return enrollment_.ota.profile_service(req.matches[1].str(), req.remote_addr,
                                                host_url(req));
       });
@@ -546,7 +559,7 @@ void HttpServer::routes() {
     on_device_body(
         "POST", "/enroll/{token}",
         [this](const httplib::Request& req, const std::string& body, httplib::Response& res) {
-          handle_enrollment(res, [&] {
+          handle_enrollment(res, "/enroll/{token}", [&] {
             return enrollment_.ota.enroll(req.matches[1].str(), body, req.remote_addr,
                                           host_url(req));
           });
@@ -578,4 +591,4 @@ void HttpServer::routes() {
   });
 }
 
-}  // namespace cairn::ingest
+}  // namespace cairn::http
