@@ -29,8 +29,12 @@ class EventLog {
   virtual ~EventLog() = default;
 
   // Appends all records durably and returns their positions in order. Returns only once the
-  // records survive a crash; throws Unavailable if the log cannot take writes (nothing of the
-  // call is then visible to readers... or all of it, if the failure was after durability).
+  // records survive a crash. Throws Unavailable if the log cannot take writes; then any of the
+  // call's records may have been made durable, each whole (the embedded log makes a call's
+  // records durable together, Kafka one by one). Callers treat every record of a failed call as
+  // unknown and make a repeat harmless: a device resends (duplicate results change nothing), an
+  // admin is told the command "may have been queued" and checks by its CommandUUID. Kafka
+  // transactions would make a call all-or-nothing at a round trip more per device request.
   virtual std::vector<LogPosition> append(std::vector<RecordToAppend> records) = 0;
 
   virtual int32_t partition_count() const = 0;
