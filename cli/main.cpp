@@ -254,26 +254,26 @@ int serve(const Options& o, const std::string& role) {
   c.http.max_body_bytes = std::stoull(opt(o, "max-body-bytes", "4194304"));
   c.http.threads = std::stoi(opt(o, "threads", "256"));
   c.http.keep_alive_seconds = std::stoi(opt(o, "keep-alive-seconds", "5"));
-  // Defaults stay in ConnectionLimits: a flag not given keeps them.
+  // A duration option in milliseconds; a flag not given keeps the default already in `c`.
+  const auto milliseconds = [&o](const std::string& key, std::chrono::milliseconds fallback) {
+    return std::chrono::milliseconds(std::stoll(opt(o, key, std::to_string(fallback.count()))));
+  };
   auto& limits = c.http.connection_limits;
   limits.per_address =
       std::stoi(opt(o, "max-connections-per-address", std::to_string(limits.per_address)));
   limits.total = std::stoi(opt(o, "max-connections", std::to_string(limits.total)));
-  const auto milliseconds = [&o](const std::string& key, std::chrono::milliseconds fallback) {
-    return std::chrono::milliseconds(std::stoll(opt(o, key, std::to_string(fallback.count()))));
-  };
   limits.handshake = milliseconds("handshake-timeout-ms", limits.handshake);
   limits.headers = milliseconds("header-timeout-ms", limits.headers);
   limits.request = milliseconds("request-timeout-ms", limits.request);
   limits.header_bytes =
       std::stoull(opt(o, "max-header-bytes", std::to_string(limits.header_bytes)));
-  c.apply_timeout = std::chrono::milliseconds(std::stoll(opt(o, "apply-timeout-ms", "5000")));
+  c.apply_timeout = milliseconds("apply-timeout-ms", std::chrono::milliseconds(5000));
   c.refusal_record_interval =
       std::chrono::seconds(std::stoll(opt(o, "refusal-record-interval-seconds", "10")));
   c.kafka = kafka_options(o, "cairn-" + role);
   c.dispatcher_group = opt(o, "dispatcher-group", c.dispatcher_group);
-  c.dispatcher_session_timeout = std::chrono::milliseconds(std::stoll(opt(
-      o, "dispatcher-session-timeout-ms", std::to_string(c.dispatcher_session_timeout.count()))));
+  c.dispatcher_session_timeout =
+      milliseconds("dispatcher-session-timeout-ms", c.dispatcher_session_timeout);
   // One URL sends both environments to a stand-in (the APNs simulator).
   c.apns.endpoints.production = opt(o, "apns-url", c.apns.endpoints.production);
   c.apns.endpoints.sandbox =

@@ -238,8 +238,6 @@ void HttpServer::answer(httplib::Response& res, Format format, std::string_view 
     call();
   } catch (const NotManaged& e) {
     refused(401, e.what());  // the only 401 (it unenrolls a device)
-  } catch (const protocol::UnknownMessageType& e) {
-    refused(400, e.what());
   } catch (const ClientError& e) {
     refused(e.status(), e.what());
   } catch (const Unavailable& e) {
@@ -449,13 +447,9 @@ void HttpServer::end_connection_if_marked(const httplib::Request& req,
   // dropped. (Plain HTTP, used behind a TLS proxy, has no connection of ours: the proxy frames
   // requests there.)
   if (!req.ssl || res.get_header_value(kEndConnection) != "1") return;
-  const std::string declared = req.get_header_value("Content-Length");
-  const bool framed = !declared.empty() && !req.has_header("Transfer-Encoding") &&
-                      declared.size() <= 18 &&
-                      declared.find_first_not_of("0123456789") == std::string::npos;
+  const auto declared = req.has_header("Transfer-Encoding") ? std::nullopt : declared_length(req);
   BoundedTlsServer::end_connection_after_answer(
-      framed ? std::min<uint64_t>(std::stoull(declared), options_.max_body_bytes)
-             : options_.max_body_bytes);
+      declared ? std::min<uint64_t>(*declared, options_.max_body_bytes) : options_.max_body_bytes);
 }
 
 std::string HttpServer::route(std::string_view method, const std::string& path) {

@@ -101,7 +101,7 @@ class HttpServer {
   // Remembers the route and returns httplib's pattern for it.
   std::string route(std::string_view method, const std::string& path);
   // The one place errors become statuses (common/errors.hpp): runs `call`, which answers; a
-  // NotManaged (401, the only one), UnknownMessageType (400) or ClientError goes to `refused`,
+  // NotManaged (401, the only one) or ClientError goes to `refused`,
   // which answers in its route's way (an event, a log line); Unavailable is 503 with Retry-After
   // and anything else 500, both logged as `what` with the field `about`, bodies in `format`.
   enum Format { kJson, kText };

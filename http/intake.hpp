@@ -6,6 +6,7 @@
 #include <httplib.h>
 
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 
@@ -22,6 +23,10 @@ struct Refusal {
   int status;
   std::string reason;
 };
+
+// The request's Content-Length as a number of bytes; nullopt if absent or not a plain number
+// (intake_refusal refuses those).
+std::optional<uint64_t> declared_length(const httplib::Request& req);
 
 std::optional<Refusal> intake_refusal(const httplib::Request& req, const BodyLimits& limits,
                                       const ingest::ApiKeys& keys);

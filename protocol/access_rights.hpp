@@ -1,7 +1,7 @@
 // AccessRights: the bit set an enrollment profile grants the server (Apple's MDM payload). The
-// rules come from the protocol reference and docs/design.md: not 0, only the 13 defined bits, "remove
-// profiles" (2) needs "inspect profiles" (1), "install/remove provisioning profiles" (128) needs
-// "inspect provisioning profiles" (64).
+// rules come from the protocol reference and docs/design.md: not 0, only the 13 defined bits,
+// "remove profiles" (2) needs "inspect profiles" (1), "install/remove provisioning profiles" (128)
+// needs "inspect provisioning profiles" (64).
 #pragma once
 
 #include <cstdint>

@@ -12,6 +12,7 @@
 #include <variant>
 #include <vector>
 
+#include "common/errors.hpp"
 #include "common/strong_types.hpp"
 #include "plist/plist.hpp"
 
@@ -43,10 +44,10 @@ struct CheckOut {
 using CheckinMessage = std::variant<Authenticate, TokenUpdate, CheckOut>;
 
 // An unknown or unsupported MessageType; the 400 names it.
-class UnknownMessageType : public std::runtime_error {
+class UnknownMessageType : public BadRequest {
  public:
   explicit UnknownMessageType(const std::string& type)
-      : std::runtime_error("unsupported MessageType \"" + type + "\""), type_(type) {}
+      : BadRequest("unsupported MessageType \"" + type + "\""), type_(type) {}
   const std::string& type() const { return type_; }
 
  private:
