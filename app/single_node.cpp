@@ -19,6 +19,7 @@
 #include "eventlog/kafka_group.hpp"
 #include "pki/dev_pki.hpp"
 #include "pki/push_certificate.hpp"
+#include "projector/projection_store.hpp"
 #include "projector/projector.hpp"
 #include "projector/queries.hpp"
 
@@ -40,52 +41,53 @@ Roles Roles::named(const std::string& role) {
   throw std::invalid_argument("unknown role " + role + " (serve, ingest, projector or dispatcher)");
 }
 
-struct SingleNode::Parts {
-  Metrics metrics;  // first: every part below may count in it
-  crypto::SecretBox secrets;
-  std::unique_ptr<eventlog::EventLog> log;
-  projector::Store store;
-  projector::AppliedWatermark watermark;
+namespace {
+
+// A gauge with one sample per partition of `log`, read at scrape time.
+std::function<std::vector<Metrics::Sample>()> per_partition(
+    const eventlog::EventLog& log, std::function<int64_t(PartitionId)> read) {
+  return [&log, read] {
+    std::vector<Metrics::Sample> samples;
+    for (int32_t p = 0; p < log.partition_count(); ++p)
+      samples.push_back(
+          {{{"partition", std::to_string(p)}}, static_cast<double>(read(PartitionId(p)))});
+    return samples;
+  };
+}
+
+// A node with a projection (roles serve, ingest, projector): the projection and the services
+// that read it, behind the device and admin routes.
+struct Front {
+  projector::ProjectionStore store;
   projector::Projector projector;
-  projector::StoreReader reader;
-  ingest::ApiKeys api_keys;
-  ingest::EventWriter writer;
+  projector::ProjectionReader reader;
   ingest::IdentityResolver identity;
   ingest::DeviceService devices;
   ingest::AdminApi admin;
+  ingest::CommandApi commands;
+  ingest::PushCertificateApi push_certificates;
   enrollment::Authority authority;
   enrollment::ScepService scep;
   enrollment::ProfileService profiles;
   enrollment::OtaService ota;
   enrollment::ExpiryReport expiry;
-  std::unique_ptr<http::HttpServer> http;
-  dispatcher::ApnsPusher pusher;
-  projector::Store dispatch_store;
-  // Dispatchers on Kafka share the partitions through a consumer group.
-  std::unique_ptr<eventlog::KafkaGroupMembership> dispatcher_group;
-  dispatcher::Dispatcher dispatcher;
 
-  Parts(const NodeConfig& c, crypto::SecretBox box, std::unique_ptr<eventlog::EventLog> event_log,
+  Front(const NodeConfig& c, eventlog::EventLog& log, projector::AppliedWatermark& watermark,
+        Metrics& metrics, ingest::EventWriter& writer, const crypto::SecretBox& secrets,
         std::shared_ptr<const crypto::TrustStore> device_ca, enrollment::Authority enrollment)
-      : secrets(std::move(box)),
-        log(std::move(event_log)),
-        store(c.data_dir + "/projection"),
-        projector(
-            *log, store, watermark,
-            !c.roles.projector()
-                ? nullptr
-                : &metrics.histogram(
+      : store(c.data_dir + "/projection"),
+        projector(log, store, watermark,
+                  &metrics.histogram(
                       "cairn_projection_apply_delay_seconds",
                       "Seconds from an event's time (written by ingest) to its "
                       "application in this node's projection",
                       {0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 30, 60})),
         reader(store),
-        api_keys(c.data_dir),
-        writer(*log, watermark, c.node_name.empty() ? host_name() : c.node_name, c.apply_timeout,
-               c.refusal_record_interval),
         identity(std::move(device_ca)),
         devices(writer, reader, secrets),
-        admin(writer, reader, store, *log, secrets),
+        admin(writer, reader, store, log),
+        commands(writer, reader),
+        push_certificates(writer, reader, secrets),
         authority(std::move(enrollment)),
         scep(authority, reader, writer),
         profiles(authority, c.public_url, reader, writer),
@@ -95,107 +97,149 @@ struct SingleNode::Parts {
                 : std::make_shared<const crypto::TrustStore>(
                       crypto::TrustStore::from_pem_file(c.ota_device_ca_file)),
             c.public_url),
-        expiry(authority, reader),
-        pusher(c.apns),
-        dispatch_store(c.data_dir + "/dispatcher", dispatcher::kStoreLayout),
-        dispatcher_group(c.kafka && c.roles.dispatcher
-                             ? std::make_unique<eventlog::KafkaGroupMembership>(
-                                   *c.kafka, c.dispatcher_group, c.dispatcher_session_timeout)
-                             : nullptr),
-        dispatcher(*log, dispatch_store, secrets, pusher, metrics, dispatch_options(c)),
-        roles(c.roles) {
+        expiry(authority, reader) {}
+
+  http::Services services() {
+    return {devices,
+            admin,
+            commands,
+            push_certificates,
+            http::EnrollmentEndpoints{scep, profiles, ota, expiry},
+            identity};
+  }
+
+  void register_gauges(Metrics& metrics, const eventlog::EventLog& log) {
+    metrics.gauge(
+        "cairn_projection_next_offset",
+        "The next offset the projector applies; cairn_log_end_offset minus this is its lag",
+        per_partition(log, [this](PartitionId p) { return store.next_offset(p).value(); }));
+    // Counts kept by the projector since it started, read at scrape time.
+    auto count = [](auto read) {
+      return [read] { return std::vector<Metrics::Sample>{{{}, static_cast<double>(read())}}; };
+    };
+    metrics.gauge("cairn_projector_skipped_events",
+                  "Events this version could not decode, skipped (they stay in the log)",
+                  count([this] { return projector.skipped_events(); }));
+    metrics.gauge("cairn_projector_uninterpretable_results",
+                  "Command results applied without their body, which did not parse",
+                  count([this] { return projector.uninterpretable_results(); }));
+    // The certificates are read from the projection.
+    expiry.register_gauges(metrics);
+    metrics.gauge("cairn_push_certificate_expiry_timestamp_seconds",
+                  "When each topic's push certificate expires (Unix time)", [this] {
+                    std::vector<Metrics::Sample> samples;
+                    for (const auto& c : reader.push_certificates())
+                      if (const auto t = parse_rfc3339(c.not_after))
+                        samples.push_back(
+                            {{{"topic", c.topic}},
+                             static_cast<double>(std::chrono::duration_cast<std::chrono::seconds>(
+                                                     t->time_since_epoch())
+                                                     .count())});
+                    return samples;
+                  });
+    metrics.gauge("cairn_push_certificate_expiring_soon",
+                  "1 while a topic's push certificate has under 30 days left: renew it at Apple",
+                  [this] {
+                    std::vector<Metrics::Sample> samples;
+                    for (const auto& c : reader.push_certificates())
+                      samples.push_back({{{"topic", c.topic}},
+                                         pki::days_until_expiry(c.certificate_pem) <
+                                                 pki::kPushCertificateWarningDays
+                                             ? 1.0
+                                             : 0.0});
+                    return samples;
+                  });
+  }
+};
+
+// A node that pushes (role dispatcher): its own store, the push certificates (decrypted only
+// here), the APNs connection and, on Kafka, its share of the partitions.
+struct Dispatch {
+  dispatcher::ApnsPusher pusher;
+  store::Database store;
+  std::unique_ptr<eventlog::KafkaGroupMembership> group;  // dispatchers on Kafka share partitions
+  dispatcher::Dispatcher dispatcher;
+
+  Dispatch(const NodeConfig& c, eventlog::EventLog& log, const crypto::SecretBox& secrets,
+           Metrics& metrics)
+      : pusher(c.apns),
+        store(c.data_dir + "/dispatcher", dispatcher::kStoreLayout),
+        group(c.kafka ? std::make_unique<eventlog::KafkaGroupMembership>(
+                            *c.kafka, c.dispatcher_group, c.dispatcher_session_timeout)
+                      : nullptr),
+        dispatcher(log, store, secrets, pusher, metrics, options(c)) {}
+
+  dispatcher::DispatcherOptions options(const NodeConfig& c) const {
+    auto o = c.dispatch;
+    o.node = c.node_name.empty() ? host_name() : c.node_name;
+    if (group) o.owns = [g = group.get()](PartitionId p) { return g->owns(p); };
+    return o;
+  }
+
+  void register_gauges(Metrics& metrics, const eventlog::EventLog& log) {
+    if (group)
+      metrics.gauge("cairn_dispatcher_owned_partitions",
+                    "Partitions whose devices this dispatcher pushes (its share of the group)",
+                    [this, &log] {
+                      double owned = 0;
+                      for (int32_t p = 0; p < log.partition_count(); ++p)
+                        owned += group->owns(PartitionId(p)) ? 1 : 0;
+                      return std::vector<Metrics::Sample>{{{}, owned}};
+                    });
+    metrics.gauge(
+        "cairn_dispatcher_next_offset",
+        "The next offset the dispatcher consumes; cairn_log_end_offset minus this is its lag",
+        per_partition(log, [this](PartitionId p) { return store.next_offset(p).value(); }));
+    metrics.gauge("cairn_dispatcher_outbox_pushes", "Pushes waiting to be sent or retried", [this] {
+      return std::vector<Metrics::Sample>{{{}, static_cast<double>(dispatcher.pending())}};
+    });
+  }
+};
+
+}  // namespace
+
+// Each role builds only its parts: an ingest node never opens the dispatcher's store or decrypts
+// push certificates, a dispatcher never opens a projection.
+struct SingleNode::Parts {
+  Metrics metrics;  // first: every part below may count in it
+  crypto::SecretBox secrets;
+  std::unique_ptr<eventlog::EventLog> log;
+  projector::AppliedWatermark watermark;
+  ingest::ApiKeys api_keys;
+  ingest::EventWriter writer;
+  std::unique_ptr<Front> front;        // when roles.projector()
+  std::unique_ptr<Dispatch> dispatch;  // when roles.dispatcher
+  std::unique_ptr<http::HttpServer> http;
+
+  Parts(const NodeConfig& c, crypto::SecretBox box, std::unique_ptr<eventlog::EventLog> event_log,
+        std::shared_ptr<const crypto::TrustStore> device_ca, enrollment::Authority enrollment)
+      : secrets(std::move(box)),
+        log(std::move(event_log)),
+        api_keys(c.data_dir),
+        writer(*log, watermark, c.node_name.empty() ? host_name() : c.node_name, c.apply_timeout,
+               c.refusal_record_interval),
+        front(c.roles.projector()
+                  ? std::make_unique<Front>(c, *log, watermark, metrics, writer, secrets,
+                                            std::move(device_ca), std::move(enrollment))
+                  : nullptr),
+        dispatch(c.roles.dispatcher ? std::make_unique<Dispatch>(c, *log, secrets, metrics)
+                                    : nullptr) {
     register_gauges();
   }
-  Roles roles;
 
   // Read at scrape time from where each number already lives.
   void register_gauges() {
-    auto per_partition = [this](std::function<int64_t(PartitionId)> read) {
-      return [this, read] {
-        std::vector<Metrics::Sample> samples;
-        for (int32_t p = 0; p < log->partition_count(); ++p)
-          samples.push_back(
-              {{{"partition", std::to_string(p)}}, static_cast<double>(read(PartitionId(p)))});
-        return samples;
-      };
-    };
     metrics.gauge("cairn_refusals_not_recorded",
                   "Refusals counted but not recorded (one per source per 10 s is), since start",
                   [this] {
                     return std::vector<Metrics::Sample>{
                         {{}, static_cast<double>(writer.refusals_not_recorded())}};
                   });
-    metrics.gauge("cairn_log_end_offset", "The offset after the newest event, per partition",
-                  per_partition([this](PartitionId p) { return log->end_offset(p).value(); }));
-    if (roles.projector())
-      metrics.gauge(
-          "cairn_projection_next_offset",
-          "The next offset the projector applies; cairn_log_end_offset minus this is its lag",
-          per_partition([this](PartitionId p) { return store.next_offset(p).value(); }));
-    if (roles.projector()) {
-      // Counts kept by the projector since it started, read at scrape time.
-      auto count = [](auto read) {
-        return [read] { return std::vector<Metrics::Sample>{{{}, static_cast<double>(read())}}; };
-      };
-      metrics.gauge("cairn_projector_skipped_events",
-                    "Events this version could not decode, skipped (they stay in the log)",
-                    count([this] { return projector.skipped_events(); }));
-      metrics.gauge("cairn_projector_uninterpretable_results",
-                    "Command results applied without their body, which did not parse",
-                    count([this] { return projector.uninterpretable_results(); }));
-    }
-    if (roles.projector()) {  // the certificates are read from the projection
-      expiry.register_gauges(metrics);
-      metrics.gauge("cairn_push_certificate_expiry_timestamp_seconds",
-                    "When each topic's push certificate expires (Unix time)", [this] {
-                      std::vector<Metrics::Sample> samples;
-                      for (const auto& c : reader.push_certificates())
-                        if (const auto t = parse_rfc3339(c.not_after))
-                          samples.push_back(
-                              {{{"topic", c.topic}},
-                               static_cast<double>(std::chrono::duration_cast<std::chrono::seconds>(
-                                                       t->time_since_epoch())
-                                                       .count())});
-                      return samples;
-                    });
-      metrics.gauge("cairn_push_certificate_expiring_soon",
-                    "1 while a topic's push certificate has under 30 days left: renew it at Apple",
-                    [this] {
-                      std::vector<Metrics::Sample> samples;
-                      for (const auto& c : reader.push_certificates())
-                        samples.push_back({{{"topic", c.topic}},
-                                           pki::days_until_expiry(c.certificate_pem) <
-                                                   pki::kPushCertificateWarningDays
-                                               ? 1.0
-                                               : 0.0});
-                      return samples;
-                    });
-    }
-    if (!roles.dispatcher) return;
-    if (dispatcher_group)
-      metrics.gauge("cairn_dispatcher_owned_partitions",
-                    "Partitions whose devices this dispatcher pushes (its share of the group)",
-                    [this] {
-                      double owned = 0;
-                      for (int32_t p = 0; p < log->partition_count(); ++p)
-                        owned += dispatcher_group->owns(PartitionId(p)) ? 1 : 0;
-                      return std::vector<Metrics::Sample>{{{}, owned}};
-                    });
     metrics.gauge(
-        "cairn_dispatcher_next_offset",
-        "The next offset the dispatcher consumes; cairn_log_end_offset minus this is its lag",
-        per_partition([this](PartitionId p) { return dispatch_store.next_offset(p).value(); }));
-    metrics.gauge("cairn_dispatcher_outbox_pushes", "Pushes waiting to be sent or retried", [this] {
-      return std::vector<Metrics::Sample>{{{}, static_cast<double>(dispatcher.pending())}};
-    });
-  }
-
-  dispatcher::DispatcherOptions dispatch_options(const NodeConfig& c) const {
-    auto o = c.dispatch;
-    o.node = c.node_name.empty() ? host_name() : c.node_name;
-    if (dispatcher_group)
-      o.owns = [group = dispatcher_group.get()](PartitionId p) { return group->owns(p); };
-    return o;
+        "cairn_log_end_offset", "The offset after the newest event, per partition",
+        per_partition(*log, [this](PartitionId p) { return log->end_offset(p).value(); }));
+    if (front) front->register_gauges(metrics, *log);
+    if (dispatch) dispatch->register_gauges(metrics, *log);
   }
 };
 
@@ -238,9 +282,8 @@ SingleNode::SingleNode(
   parts_ = std::make_unique<Parts>(config, std::move(secrets), std::move(log), std::move(device_ca),
                                    std::move(authority));
   parts_->http = std::make_unique<http::HttpServer>(
-      config.http, parts_->devices, parts_->admin,
-      http::EnrollmentEndpoints{parts_->scep, parts_->profiles, parts_->ota, parts_->expiry},
-      parts_->identity, parts_->api_keys, parts_->writer, parts_->metrics);
+      config.http, parts_->front ? std::optional(parts_->front->services()) : std::nullopt,
+      parts_->api_keys, parts_->writer, parts_->metrics);
   port_ = parts_->http->bind();
 }
 
@@ -255,12 +298,12 @@ void SingleNode::start() {
   std::signal(SIGPIPE, SIG_IGN);
   // Serve only from a projection that has caught up with the log (after a crash or a deleted
   // projection it may be far behind); the watermark check in ingest covers later lag.
-  if (parts_->roles.projector()) {
-    const auto applied = parts_->projector.catch_up();
+  if (auto& front = parts_->front) {
+    const auto applied = front->projector.catch_up();
     if (applied > 0) logging::info("projection caught up", {{"events", std::to_string(applied)}});
-    parts_->projector.start();
+    front->projector.start();
   }
-  if (parts_->roles.dispatcher) parts_->dispatcher.start();
+  if (parts_->dispatch) parts_->dispatch->dispatcher.start();
   http_thread_ = std::thread([this] { parts_->http->serve(); });
   parts_->http->wait_until_serving();
   logging::info("cairn serving", {{"port", std::to_string(port_)}});
@@ -270,8 +313,8 @@ void SingleNode::stop() {
   if (!parts_) return;
   parts_->http->stop();
   if (http_thread_.joinable()) http_thread_.join();
-  parts_->dispatcher.stop();
-  parts_->projector.stop();
+  if (parts_->dispatch) parts_->dispatch->dispatcher.stop();
+  if (parts_->front) parts_->front->projector.stop();
 }
 
 ReplayResult replay(const std::string& data_dir, const std::optional<eventlog::KafkaOptions>& kafka,
@@ -292,7 +335,7 @@ ReplayResult replay(const std::string& data_dir, const std::optional<eventlog::K
                                                   eventlog::EmbeddedLog::Mode::kReadOnly);
   result.open_seconds = seconds_since(start);
   start = Clock::now();
-  projector::Store store(into);
+  projector::ProjectionStore store(into);
   projector::AppliedWatermark watermark;
   projector::Projector projector(*log, store, watermark);
   result.events = projector.rebuild();

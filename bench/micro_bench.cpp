@@ -11,14 +11,15 @@
 #include "dispatcher/apns_client.hpp"
 #include "enrollment/profile.hpp"
 #include "eventlog/embedded_log.hpp"
-#include "ingest/admin_api.hpp"
+#include "ingest/command_api.hpp"
 #include "ops/apns_simulator/apns_simulator.hpp"
 #include "pki/issuer.hpp"
 #include "pki/scep.hpp"
 #include "projector/apply.hpp"
-#include "projector/keys.hpp"
+#include "projector/projection_store.hpp"
 #include "projector/projector.hpp"
 #include "projector/queries.hpp"
+#include "projector/state.hpp"
 #include "protocol/command_json.hpp"
 #include "protocol/messages.hpp"
 #include "schemas/events.hpp"
@@ -150,7 +151,7 @@ BENCHMARK(BM_EnrollmentProfileBuildAndSign)->Unit(benchmark::kMicrosecond);
 
 void BM_ProjectorApply(benchmark::State& state) {
   testing::TempDir dir;
-  projector::Store store(dir / "db");
+  projector::ProjectionStore store(dir / "db");
   std::vector<events::Event> events;
   for (int d = 0; d < 1000; ++d) {
     const std::string udid = "DEVICE-" + std::to_string(d);
@@ -160,16 +161,16 @@ void BM_ProjectorApply(benchmark::State& state) {
   }
   int64_t offset = 0;
   {
-    rocksdb::WriteBatchWithIndex batch(rocksdb::BytewiseComparator(), 0, true);
-    projector::BatchState kv(store, batch);
+    store::Batch batch(store);
+    projector::BatchState kv(batch);
     for (const auto& e : events) projector::apply_event(e, {PartitionId(0), Offset(offset++)}, kv);
     store.write(batch);
   }
   int64_t applied = 0;
   int round = 0;
   for (auto _ : state) {
-    rocksdb::WriteBatchWithIndex batch(rocksdb::BytewiseComparator(), 0, true);
-    projector::BatchState kv(store, batch);
+    store::Batch batch(store);
+    projector::BatchState kv(batch);
     for (int d = 0; d < 1000; d += 3) {
       const std::string udid = "DEVICE-" + std::to_string(d);
       const std::string uuid = "C-" + std::to_string(round);
@@ -182,7 +183,7 @@ void BM_ProjectorApply(benchmark::State& state) {
         ++applied;
       }
     }
-    batch.Put(projector::keys::position(0), std::to_string(offset));
+    batch.set_next_offset(PartitionId(0), Offset(offset));
     store.write(batch);
     ++round;
   }
@@ -194,11 +195,11 @@ BENCHMARK(BM_ProjectorApply)->Unit(benchmark::kMillisecond);
 // with 10 queued commands each, half of them already finished (tombstones before the floor).
 void BM_QueueNextCommand(benchmark::State& state) {
   testing::TempDir dir;
-  projector::Store store(dir / "db");
+  projector::ProjectionStore store(dir / "db");
   int64_t offset = 0;
   auto apply = [&](const std::string& udid, events::Payload p) {
-    rocksdb::WriteBatchWithIndex batch(rocksdb::BytewiseComparator(), 0, true);
-    projector::BatchState kv(store, batch);
+    store::Batch batch(store);
+    projector::BatchState kv(batch);
     projector::apply_event({"e", "2026-11-22T01:02:03.456Z", udid, "n", "device", std::move(p)},
                            {PartitionId(0), Offset(offset++)}, kv);
     store.write(batch);
@@ -212,7 +213,7 @@ void BM_QueueNextCommand(benchmark::State& state) {
     for (int c = 0; c < 5; ++c)
       apply(udid, events::CommandReported{"Acknowledged", "C" + std::to_string(c), "", {}, {}});
   }
-  projector::StoreReader reader(store);
+  projector::ProjectionReader reader(store);
   int d = 0;
   for (auto _ : state)
     benchmark::DoNotOptimize(
@@ -254,14 +255,13 @@ void BM_BulkEnqueue(benchmark::State& state) {
   const int devices = static_cast<int>(state.range(0));
   testing::TempDir dir;
   eventlog::EmbeddedLog log(dir / "log");
-  projector::Store store(dir / "db");
+  projector::ProjectionStore store(dir / "db");
   projector::AppliedWatermark watermark;
   projector::Projector projector(log, store, watermark);
   projector.start();
   ingest::EventWriter writer(log, watermark, "bench", std::chrono::minutes(5));
-  projector::StoreReader reader(store);
-  crypto::SecretBox secrets({crypto::random_bytes(32)});
-  ingest::AdminApi admin(writer, reader, store, log, secrets);
+  projector::ProjectionReader reader(store);
+  ingest::CommandApi commands(writer, reader);
   std::string ids;
   for (int first = 0; first < devices; first += 1000) {
     std::vector<events::Event> batch;
@@ -285,7 +285,7 @@ void BM_BulkEnqueue(benchmark::State& state) {
     std::ofstream("/proc/self/clear_refs") << "5";  // resets the peak (VmHWM)
     const int64_t before = proc_status_kib("VmRSS:");
     state.ResumeTiming();
-    const auto r = admin.enqueue_typed(json, {"bench", ingest::Role::kAdmin});
+    const auto r = commands.enqueue_typed(json, {"bench", ingest::Role::kAdmin});
     state.PauseTiming();
     growth_kib = std::max(growth_kib, proc_status_kib("VmHWM:") - before);
     if (r.status != 200) state.SkipWithError(r.json.substr(0, 200).c_str());

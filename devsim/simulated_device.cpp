@@ -66,9 +66,12 @@ std::string unwrap_profile(const std::string& payload) {
                      static_cast<size_t>(ASN1_STRING_length(*content)));
 }
 
-class Result {
+}  // namespace
+
+// A command result being built: Status, UDID, CommandUUID, and what the handler adds.
+class SimulatedDevice::Answer {
  public:
-  Result(std::string_view status, const std::string& udid, const std::string& uuid)
+  Answer(std::string_view status, const std::string& udid, const std::string& uuid)
       : plist_(Plist::new_dict()) {
     set(root(), "Status", str(status));
     set(root(), "UDID", str(udid));
@@ -76,7 +79,7 @@ class Result {
   }
   plist_t root() const { return plist_.root(); }
   // Turns the result into an Error with one ErrorChain entry, as devices report failures.
-  Result& error(int code, std::string_view domain, std::string_view description) {
+  Answer& error(int code, std::string_view domain, std::string_view description) {
     set(root(), "Status", str("Error"));
     plist_t entry = plist_new_dict();
     set(entry, "ErrorCode", plist_new_uint(static_cast<uint64_t>(code)));
@@ -93,8 +96,6 @@ class Result {
  private:
   Plist plist_;
 };
-
-}  // namespace
 
 bool never_not_now(std::string_view request_type) {
   for (auto t : kNeverNotNow)
@@ -170,250 +171,309 @@ std::string SimulatedDevice::execute(std::string_view command_plist) {
     if (command) type = command->string("RequestType").value_or("");
   } catch (const BadRequest&) {
   }
-  if (!command || type.empty()) return Result("CommandFormatError", udid_, uuid).xml();
-  if (locked_ && !never_not_now(type)) return Result("NotNow", udid_, uuid).xml();
+  if (!command || type.empty()) return Answer("CommandFormatError", udid_, uuid).xml();
+  if (locked_ && !never_not_now(type)) return Answer("NotNow", udid_, uuid).xml();
+  using Handler = void (SimulatedDevice::*)(plist_t, Answer&);
+  static const std::map<std::string_view, Handler> kHandlers{
+      {"ProfileList", &SimulatedDevice::profile_list},
+      {"InstallProfile", &SimulatedDevice::install_profile},
+      {"RemoveProfile", &SimulatedDevice::remove_profile},
+      {"ProvisioningProfileList", &SimulatedDevice::provisioning_profile_list},
+      {"InstallProvisioningProfile", &SimulatedDevice::install_provisioning_profile},
+      {"RemoveProvisioningProfile", &SimulatedDevice::remove_provisioning_profile},
+      {"CertificateList", &SimulatedDevice::certificate_list},
+      {"InstalledApplicationList", &SimulatedDevice::installed_application_list},
+      {"DeviceInformation", &SimulatedDevice::device_information},
+      {"SecurityInfo", &SimulatedDevice::security_info},
+      {"DeviceLock", &SimulatedDevice::device_lock},
+      {"ClearPasscode", &SimulatedDevice::clear_passcode},
+      {"EraseDevice", &SimulatedDevice::erase_device},
+      {"Restrictions", &SimulatedDevice::restrictions},
+      {"InstallApplication", &SimulatedDevice::install_application},
+      {"ApplyRedemptionCode", &SimulatedDevice::apply_redemption_code},
+      {"ManagedApplicationList", &SimulatedDevice::managed_application_list},
+      {"RemoveApplication", &SimulatedDevice::remove_application},
+      {"Settings", &SimulatedDevice::settings},
+  };
+  const auto handler = kHandlers.find(type);
+  // A request type the device does not know, answered as a real device answers it.
+  if (handler == kHandlers.end()) return Answer("CommandFormatError", udid_, uuid).xml();
+  Answer answer("Acknowledged", udid_, uuid);
+  (this->*handler->second)(command->root(), answer);
+  return answer.xml();
+}
 
-  Result r("Acknowledged", udid_, uuid);
-  const plist_t cmd = command->root();
-  if (type == "ProfileList") {
-    plist_t list = plist_new_array();
-    for (const auto& [id, profile] : profiles_) {
-      plist_t entry = plist_new_dict();
-      set(entry, "PayloadIdentifier", str(id));
-      set(entry, "PayloadUUID", str(profile.uuid));
-      set(entry, "PayloadDisplayName", str(profile.display_name));
-      set(entry, "PayloadVersion", plist_new_uint(1));
-      set(entry, "IsManaged", plist_new_bool(profile.managed));
-      plist_array_append_item(list, entry);
-    }
-    set(r.root(), "ProfileList", list);
-  } else if (type == "InstallProfile") {
-    const std::string inner = unwrap_profile(data_in(cmd, "Payload"));
-    try {
-      const Plist profile = Plist::parse(inner);
-      const auto id = profile.string("PayloadIdentifier").value_or("");
-      if (id.empty()) throw BadRequest("no PayloadIdentifier");
-      profiles_[id] = {profile.string("PayloadUUID").value_or(""),
-                       profile.string("PayloadDisplayName").value_or(id), true};
-    } catch (const BadRequest&) {
-      r.error(1000, "MCProfileErrorDomain", "The profile is malformed.");
-    }
-  } else if (type == "RemoveProfile") {
-    const auto id = string_in(cmd, "Identifier");
-    auto it = profiles_.find(id);
-    if (it == profiles_.end() || !it->second.managed)
-      r.error(1001, "MCProfileErrorDomain", "The profile \"" + id + "\" is not installed by MDM.");
-    else
-      profiles_.erase(it);
-  } else if (type == "ProvisioningProfileList") {
-    plist_t list = plist_new_array();
-    for (const auto& [profile_uuid, name] : provisioning_profiles_) {
-      plist_t entry = plist_new_dict();
-      set(entry, "Name", str(name));
-      set(entry, "UUID", str(profile_uuid));
-      set(entry, "ExpiryDate", plist_new_date(1893456000 - kPlistDateEpoch, 0));  // 2030
-      plist_array_append_item(list, entry);
-    }
-    set(r.root(), "ProvisioningProfileList", list);
-  } else if (type == "InstallProvisioningProfile") {
-    const auto bytes = data_in(cmd, "ProvisioningProfile");
-    if (bytes.empty()) {
-      r.error(2001, "MCProvisioningProfileErrorDomain", "The provisioning profile is invalid.");
-    } else {
-      const auto id = crypto::sha256_hex(bytes).substr(0, 32);  // "no error if already installed"
-      provisioning_profiles_[id] = "Provisioning profile " + id.substr(0, 8);
-    }
-  } else if (type == "RemoveProvisioningProfile") {
-    if (provisioning_profiles_.erase(string_in(cmd, "UUID")) == 0)
-      r.error(2002, "MCProvisioningProfileErrorDomain",
-              "The provisioning profile is not installed.");
-  } else if (type == "CertificateList") {
-    plist_t list = plist_new_array();
+void SimulatedDevice::profile_list(plist_t, Answer& answer) {
+  plist_t list = plist_new_array();
+  for (const auto& [id, profile] : profiles_) {
     plist_t entry = plist_new_dict();
-    set(entry, "CommonName", str(udid_));
-    set(entry, "IsIdentity", plist_new_bool(1));
-    set(entry, "Data", data_node(crypto::certificate_der(identity_.cert.get())));
+    set(entry, "PayloadIdentifier", str(id));
+    set(entry, "PayloadUUID", str(profile.uuid));
+    set(entry, "PayloadDisplayName", str(profile.display_name));
+    set(entry, "PayloadVersion", plist_new_uint(1));
+    set(entry, "IsManaged", plist_new_bool(profile.managed));
     plist_array_append_item(list, entry);
-    set(r.root(), "CertificateList", list);
-  } else if (type == "InstalledApplicationList") {
-    plist_t list = plist_new_array();
-    auto add = [&](const std::string& id, const std::string& name, const std::string& version) {
-      plist_t entry = plist_new_dict();
-      set(entry, "Identifier", str(id));
-      set(entry, "Name", str(name));
-      set(entry, "Version", str(version));
-      set(entry, "ShortVersion", str(version));
-      set(entry, "BundleSize", plist_new_uint(25'000'000));
-      set(entry, "DynamicSize", plist_new_uint(1'000'000));
-      plist_array_append_item(list, entry);
-    };
-    add("com.example.mail", "Mail Client", "4.2");
-    for (const auto& [id, app] : managed_apps_)
-      if (!app.needs_redemption) add(id, app.name, app.version);
-    set(r.root(), "InstalledApplicationList", list);
-  } else if (type == "DeviceInformation") {
-    const std::map<std::string, std::string> strings{
-        {"UDID", udid_},
-        {"DeviceName", "Simulated iPhone " + udid_.substr(udid_.size() > 4 ? udid_.size() - 4 : 0)},
-        {"OSVersion", "17.5.1"},
-        {"BuildVersion", "21F90"},
-        {"ModelName", "iPhone"},
-        {"Model", "MQ8T3LL/A"},
-        {"ProductName", "iPhone15,4"},
-        {"SerialNumber", serial_},
-        {"IMEI", "35 209900 176148 1"},
-        {"ModemFirmwareVersion", "1.50.00"},
-        {"ICCID", "8901 2600 0000 0000 001"},
-        {"BluetoothMAC", "a4:83:e7:00:00:01"},
-        {"WiFiMAC", "a4:83:e7:00:00:02"},
-        {"CurrentCarrierNetwork", "Carrier"},
-        {"SIMCarrierNetwork", "Carrier"},
-        {"SubscriberCarrierNetwork", "Carrier"},
-        {"CarrierSettingsVersion", "55.0"},
-        {"PhoneNumber", "15555550100"},
-        {"SubscriberMCC", "310"},
-        {"SubscriberMNC", "260"},
-        {"SIMMCC", "310"},
-        {"SIMMNC", "260"},
-        {"CurrentMCC", "310"},
-        {"CurrentMNC", "260"}};
-    const std::map<std::string, double> reals{
-        {"DeviceCapacity", 119.1}, {"AvailableDeviceCapacity", 87.3}, {"BatteryLevel", 0.82}};
-    const std::map<std::string, bool> bools{
-        {"VoiceRoamingEnabled", false}, {"DataRoamingEnabled", false}, {"isRoaming", false}};
-    plist_t responses = plist_new_dict();
-    auto answer = [&](const std::string& q) {  // queries the device does not know are dropped
-      if (auto s = strings.find(q); s != strings.end()) set(responses, q.c_str(), str(s->second));
-      if (auto d = reals.find(q); d != reals.end())
-        set(responses, q.c_str(), plist_new_real(d->second));
-      if (auto b = bools.find(q); b != bools.end())
-        set(responses, q.c_str(), plist_new_bool(b->second));
-      if (q == "CellularTechnology") set(responses, q.c_str(), plist_new_uint(1));
-    };
-    plist_t queries = plist_dict_get_item(cmd, "Queries");
-    if (queries && plist_get_node_type(queries) == PLIST_ARRAY) {
-      for (uint32_t i = 0; i < plist_array_get_size(queries); ++i) {
-        plist_t q = plist_array_get_item(queries, i);
-        if (plist_get_node_type(q) != PLIST_STRING) continue;
-        char* raw = nullptr;
-        plist_get_string_val(q, &raw);
-        answer(raw ? raw : "");
-        std::free(raw);
-      }
-    } else {
-      for (const auto& [q, _] : strings) answer(q);
-      for (const auto& [q, _] : reals) answer(q);
-      for (const auto& [q, _] : bools) answer(q);
-      answer("CellularTechnology");
-    }
-    set(r.root(), "QueryResponses", responses);
-  } else if (type == "SecurityInfo") {
-    plist_t info = plist_new_dict();
-    set(info, "HardwareEncryptionCaps", plist_new_uint(3));
-    set(info, "PasscodePresent", plist_new_bool(passcode_present_));
-    set(info, "PasscodeCompliant", plist_new_bool(passcode_present_));
-    set(info, "PasscodeCompliantWithProfiles", plist_new_bool(passcode_present_));
-    set(r.root(), "SecurityInfo", info);
-  } else if (type == "DeviceLock") {
-    locked_ = true;
-  } else if (type == "ClearPasscode") {
-    if (data_in(cmd, "UnlockToken") != unlock_token_)
-      r.error(12021, "MCMDMErrorDomain", "The unlock token is invalid.");
-    else
-      passcode_present_ = false;
-  } else if (type == "EraseDevice") {
-    erased_ = true;  // the answer goes out; then the device is wiped and unmanaged
-    profiles_.clear();
-    managed_apps_.clear();
-    provisioning_profiles_.clear();
-  } else if (type == "Restrictions") {
-    auto restrictions = [] {
-      plist_t d = plist_new_dict();
-      plist_t bools = plist_new_dict();
-      plist_t camera = plist_new_dict();
-      set(camera, "value", plist_new_bool(1));
-      set(bools, "allowCamera", camera);
-      set(d, "restrictedBool", bools);
-      plist_t values = plist_new_dict();
-      plist_t inactivity = plist_new_dict();
-      set(inactivity, "value", plist_new_uint(5));
-      set(values, "maxInactivity", inactivity);
-      set(d, "restrictedValue", values);
-      return d;
-    };
-    set(r.root(), "GlobalRestrictions", restrictions());
-    plist_t per_profile = plist_dict_get_item(cmd, "ProfileRestrictions");
-    if (per_profile && plist_get_node_type(per_profile) == PLIST_BOOLEAN &&
-        plist_bool_val_is_true(per_profile)) {
-      plist_t by_profile = plist_new_dict();
-      for (const auto& [id, profile] : profiles_)
-        if (profile.managed) set(by_profile, id.c_str(), restrictions());
-      set(r.root(), "ProfileRestrictions", by_profile);
-    }
-  } else if (type == "InstallApplication") {
-    plist_t store_id = plist_dict_get_item(cmd, "iTunesStoreID");
-    const std::string manifest = string_in(cmd, "ManifestURL");
-    if ((store_id != nullptr) == !manifest.empty()) {
-      r.error(4, "MCInstallationErrorDomain",
-              "Exactly one of iTunesStoreID or ManifestURL is required.");
-      set(r.root(), "RejectionReason", str("NotSupported"));
-    } else {
-      uint64_t id_number = 0;
-      if (store_id && plist_get_node_type(store_id) == PLIST_UINT)
-        plist_get_uint_val(store_id, &id_number);
-      const std::string bundle =
-          store_id ? "com.appstore.app" + std::to_string(id_number)
-                   : "com.enterprise." + crypto::sha256_hex(manifest).substr(0, 8);
-      if (managed_apps_.contains(bundle)) {
-        r.error(5, "MCInstallationErrorDomain", "The app is already installed.");
-        set(r.root(), "RejectionReason", str("AppAlreadyInstalled"));
-      } else {
-        uint64_t flags = 0;
-        if (plist_t f = plist_dict_get_item(cmd, "ManagementFlags");
-            f && plist_get_node_type(f) == PLIST_UINT)
-          plist_get_uint_val(f, &flags);
-        const bool paid = store_id && id_number % 2 == 1;  // odd store IDs need a redemption code
-        managed_apps_[bundle] = {bundle, "App " + bundle, "1.0", static_cast<int64_t>(flags), paid};
-        set(r.root(), "Identifier", str(bundle));
-        set(r.root(), "State", str(paid ? "NeedsRedemption" : "Installing"));
-      }
-    }
-  } else if (type == "ApplyRedemptionCode") {
-    auto it = managed_apps_.find(string_in(cmd, "Identifier"));
-    if (it == managed_apps_.end() || !it->second.needs_redemption ||
-        string_in(cmd, "RedemptionCode").empty())
-      r.error(6, "MCInstallationErrorDomain", "The app does not need a redemption code.");
-    else
-      it->second.needs_redemption = false;
-  } else if (type == "ManagedApplicationList") {
-    plist_t list = plist_new_dict();
-    for (const auto& [id, app] : managed_apps_) {
-      plist_t entry = plist_new_dict();
-      set(entry, "Status", str(app.needs_redemption ? "NeedsRedemption" : "Managed"));
-      set(entry, "ManagementFlags", plist_new_uint(static_cast<uint64_t>(app.flags)));
-      set(list, id.c_str(), entry);
-    }
-    set(r.root(), "ManagedApplicationList", list);
-  } else if (type == "RemoveApplication") {
-    if (managed_apps_.erase(string_in(cmd, "Identifier")) == 0)
-      r.error(7, "MCInstallationErrorDomain", "The app is not managed.");
-  } else if (type == "Settings") {
-    plist_t settings = plist_dict_get_item(cmd, "Settings");
-    plist_t results = plist_new_array();
-    const uint32_t n = settings && plist_get_node_type(settings) == PLIST_ARRAY
-                           ? plist_array_get_size(settings)
-                           : 0;
-    for (uint32_t i = 0; i < n; ++i) {
-      plist_t entry = plist_new_dict();
-      set(entry, "Item", str(string_in(plist_array_get_item(settings, i), "Item")));
-      set(entry, "Status", str("Acknowledged"));
-      plist_array_append_item(results, entry);
-    }
-    set(r.root(), "Settings", results);
-  } else {
-    return Result("CommandFormatError", udid_, uuid).xml();
   }
-  return r.xml();
+  set(answer.root(), "ProfileList", list);
+}
+
+void SimulatedDevice::install_profile(plist_t command, Answer& answer) {
+  const std::string inner = unwrap_profile(data_in(command, "Payload"));
+  try {
+    const Plist profile = Plist::parse(inner);
+    const auto id = profile.string("PayloadIdentifier").value_or("");
+    if (id.empty()) throw BadRequest("no PayloadIdentifier");
+    profiles_[id] = {profile.string("PayloadUUID").value_or(""),
+                     profile.string("PayloadDisplayName").value_or(id), true};
+  } catch (const BadRequest&) {
+    answer.error(1000, "MCProfileErrorDomain", "The profile is malformed.");
+  }
+}
+
+void SimulatedDevice::remove_profile(plist_t command, Answer& answer) {
+  const auto id = string_in(command, "Identifier");
+  auto it = profiles_.find(id);
+  if (it == profiles_.end() || !it->second.managed)
+    answer.error(1001, "MCProfileErrorDomain",
+                 "The profile \"" + id + "\" is not installed by MDM.");
+  else
+    profiles_.erase(it);
+}
+
+void SimulatedDevice::provisioning_profile_list(plist_t, Answer& answer) {
+  plist_t list = plist_new_array();
+  for (const auto& [profile_uuid, name] : provisioning_profiles_) {
+    plist_t entry = plist_new_dict();
+    set(entry, "Name", str(name));
+    set(entry, "UUID", str(profile_uuid));
+    set(entry, "ExpiryDate", plist_new_date(1893456000 - kPlistDateEpoch, 0));  // 2030
+    plist_array_append_item(list, entry);
+  }
+  set(answer.root(), "ProvisioningProfileList", list);
+}
+
+void SimulatedDevice::install_provisioning_profile(plist_t command, Answer& answer) {
+  const auto bytes = data_in(command, "ProvisioningProfile");
+  if (bytes.empty()) {
+    answer.error(2001, "MCProvisioningProfileErrorDomain", "The provisioning profile is invalid.");
+  } else {
+    const auto id = crypto::sha256_hex(bytes).substr(0, 32);  // "no error if already installed"
+    provisioning_profiles_[id] = "Provisioning profile " + id.substr(0, 8);
+  }
+}
+
+void SimulatedDevice::remove_provisioning_profile(plist_t command, Answer& answer) {
+  if (provisioning_profiles_.erase(string_in(command, "UUID")) == 0)
+    answer.error(2002, "MCProvisioningProfileErrorDomain",
+                 "The provisioning profile is not installed.");
+}
+
+void SimulatedDevice::certificate_list(plist_t, Answer& answer) {
+  plist_t list = plist_new_array();
+  plist_t entry = plist_new_dict();
+  set(entry, "CommonName", str(udid_));
+  set(entry, "IsIdentity", plist_new_bool(1));
+  set(entry, "Data", data_node(crypto::certificate_der(identity_.cert.get())));
+  plist_array_append_item(list, entry);
+  set(answer.root(), "CertificateList", list);
+}
+
+void SimulatedDevice::installed_application_list(plist_t, Answer& answer) {
+  plist_t list = plist_new_array();
+  auto add = [&](const std::string& id, const std::string& name, const std::string& version) {
+    plist_t entry = plist_new_dict();
+    set(entry, "Identifier", str(id));
+    set(entry, "Name", str(name));
+    set(entry, "Version", str(version));
+    set(entry, "ShortVersion", str(version));
+    set(entry, "BundleSize", plist_new_uint(25'000'000));
+    set(entry, "DynamicSize", plist_new_uint(1'000'000));
+    plist_array_append_item(list, entry);
+  };
+  add("com.example.mail", "Mail Client", "4.2");
+  for (const auto& [id, app] : managed_apps_)
+    if (!app.needs_redemption) add(id, app.name, app.version);
+  set(answer.root(), "InstalledApplicationList", list);
+}
+
+void SimulatedDevice::device_information(plist_t command, Answer& answer) {
+  const std::map<std::string, std::string> strings{
+      {"UDID", udid_},
+      {"DeviceName", "Simulated iPhone " + udid_.substr(udid_.size() > 4 ? udid_.size() - 4 : 0)},
+      {"OSVersion", "17.5.1"},
+      {"BuildVersion", "21F90"},
+      {"ModelName", "iPhone"},
+      {"Model", "MQ8T3LL/A"},
+      {"ProductName", "iPhone15,4"},
+      {"SerialNumber", serial_},
+      {"IMEI", "35 209900 176148 1"},
+      {"ModemFirmwareVersion", "1.50.00"},
+      {"ICCID", "8901 2600 0000 0000 001"},
+      {"BluetoothMAC", "a4:83:e7:00:00:01"},
+      {"WiFiMAC", "a4:83:e7:00:00:02"},
+      {"CurrentCarrierNetwork", "Carrier"},
+      {"SIMCarrierNetwork", "Carrier"},
+      {"SubscriberCarrierNetwork", "Carrier"},
+      {"CarrierSettingsVersion", "55.0"},
+      {"PhoneNumber", "15555550100"},
+      {"SubscriberMCC", "310"},
+      {"SubscriberMNC", "260"},
+      {"SIMMCC", "310"},
+      {"SIMMNC", "260"},
+      {"CurrentMCC", "310"},
+      {"CurrentMNC", "260"}};
+  const std::map<std::string, double> reals{
+      {"DeviceCapacity", 119.1}, {"AvailableDeviceCapacity", 87.3}, {"BatteryLevel", 0.82}};
+  const std::map<std::string, bool> bools{
+      {"VoiceRoamingEnabled", false}, {"DataRoamingEnabled", false}, {"isRoaming", false}};
+  plist_t responses = plist_new_dict();
+  auto respond = [&](const std::string& q) {  // queries the device does not know are dropped
+    if (auto s = strings.find(q); s != strings.end()) set(responses, q.c_str(), str(s->second));
+    if (auto d = reals.find(q); d != reals.end())
+      set(responses, q.c_str(), plist_new_real(d->second));
+    if (auto b = bools.find(q); b != bools.end())
+      set(responses, q.c_str(), plist_new_bool(b->second));
+    if (q == "CellularTechnology") set(responses, q.c_str(), plist_new_uint(1));
+  };
+  plist_t queries = plist_dict_get_item(command, "Queries");
+  if (queries && plist_get_node_type(queries) == PLIST_ARRAY) {
+    for (uint32_t i = 0; i < plist_array_get_size(queries); ++i) {
+      plist_t q = plist_array_get_item(queries, i);
+      if (plist_get_node_type(q) != PLIST_STRING) continue;
+      char* raw = nullptr;
+      plist_get_string_val(q, &raw);
+      respond(raw ? raw : "");
+      std::free(raw);
+    }
+  } else {
+    for (const auto& [q, _] : strings) respond(q);
+    for (const auto& [q, _] : reals) respond(q);
+    for (const auto& [q, _] : bools) respond(q);
+    respond("CellularTechnology");
+  }
+  set(answer.root(), "QueryResponses", responses);
+}
+
+void SimulatedDevice::security_info(plist_t, Answer& answer) {
+  plist_t info = plist_new_dict();
+  set(info, "HardwareEncryptionCaps", plist_new_uint(3));
+  set(info, "PasscodePresent", plist_new_bool(passcode_present_));
+  set(info, "PasscodeCompliant", plist_new_bool(passcode_present_));
+  set(info, "PasscodeCompliantWithProfiles", plist_new_bool(passcode_present_));
+  set(answer.root(), "SecurityInfo", info);
+}
+
+void SimulatedDevice::device_lock(plist_t, Answer&) {
+  locked_ = true;
+}
+
+void SimulatedDevice::clear_passcode(plist_t command, Answer& answer) {
+  if (data_in(command, "UnlockToken") != unlock_token_)
+    answer.error(12021, "MCMDMErrorDomain", "The unlock token is invalid.");
+  else
+    passcode_present_ = false;
+}
+
+void SimulatedDevice::erase_device(plist_t, Answer&) {
+  erased_ = true;  // the answer goes out; then the device is wiped and unmanaged
+  profiles_.clear();
+  managed_apps_.clear();
+  provisioning_profiles_.clear();
+}
+
+void SimulatedDevice::restrictions(plist_t command, Answer& answer) {
+  auto restrictions = [] {
+    plist_t d = plist_new_dict();
+    plist_t bools = plist_new_dict();
+    plist_t camera = plist_new_dict();
+    set(camera, "value", plist_new_bool(1));
+    set(bools, "allowCamera", camera);
+    set(d, "restrictedBool", bools);
+    plist_t values = plist_new_dict();
+    plist_t inactivity = plist_new_dict();
+    set(inactivity, "value", plist_new_uint(5));
+    set(values, "maxInactivity", inactivity);
+    set(d, "restrictedValue", values);
+    return d;
+  };
+  set(answer.root(), "GlobalRestrictions", restrictions());
+  plist_t per_profile = plist_dict_get_item(command, "ProfileRestrictions");
+  if (per_profile && plist_get_node_type(per_profile) == PLIST_BOOLEAN &&
+      plist_bool_val_is_true(per_profile)) {
+    plist_t by_profile = plist_new_dict();
+    for (const auto& [id, profile] : profiles_)
+      if (profile.managed) set(by_profile, id.c_str(), restrictions());
+    set(answer.root(), "ProfileRestrictions", by_profile);
+  }
+}
+
+void SimulatedDevice::install_application(plist_t command, Answer& answer) {
+  plist_t store_id = plist_dict_get_item(command, "iTunesStoreID");
+  const std::string manifest = string_in(command, "ManifestURL");
+  if ((store_id != nullptr) == !manifest.empty()) {
+    answer.error(4, "MCInstallationErrorDomain",
+                 "Exactly one of iTunesStoreID or ManifestURL is required.");
+    set(answer.root(), "RejectionReason", str("NotSupported"));
+  } else {
+    uint64_t id_number = 0;
+    if (store_id && plist_get_node_type(store_id) == PLIST_UINT)
+      plist_get_uint_val(store_id, &id_number);
+    const std::string bundle = store_id
+                                   ? "com.appstore.app" + std::to_string(id_number)
+                                   : "com.enterprise." + crypto::sha256_hex(manifest).substr(0, 8);
+    if (managed_apps_.contains(bundle)) {
+      answer.error(5, "MCInstallationErrorDomain", "The app is already installed.");
+      set(answer.root(), "RejectionReason", str("AppAlreadyInstalled"));
+    } else {
+      uint64_t flags = 0;
+      if (plist_t f = plist_dict_get_item(command, "ManagementFlags");
+          f && plist_get_node_type(f) == PLIST_UINT)
+        plist_get_uint_val(f, &flags);
+      const bool paid = store_id && id_number % 2 == 1;  // odd store IDs need a redemption code
+      managed_apps_[bundle] = {bundle, "App " + bundle, "1.0", static_cast<int64_t>(flags), paid};
+      set(answer.root(), "Identifier", str(bundle));
+      set(answer.root(), "State", str(paid ? "NeedsRedemption" : "Installing"));
+    }
+  }
+}
+
+void SimulatedDevice::apply_redemption_code(plist_t command, Answer& answer) {
+  auto it = managed_apps_.find(string_in(command, "Identifier"));
+  if (it == managed_apps_.end() || !it->second.needs_redemption ||
+      string_in(command, "RedemptionCode").empty())
+    answer.error(6, "MCInstallationErrorDomain", "The app does not need a redemption code.");
+  else
+    it->second.needs_redemption = false;
+}
+
+void SimulatedDevice::managed_application_list(plist_t, Answer& answer) {
+  plist_t list = plist_new_dict();
+  for (const auto& [id, app] : managed_apps_) {
+    plist_t entry = plist_new_dict();
+    set(entry, "Status", str(app.needs_redemption ? "NeedsRedemption" : "Managed"));
+    set(entry, "ManagementFlags", plist_new_uint(static_cast<uint64_t>(app.flags)));
+    set(list, id.c_str(), entry);
+  }
+  set(answer.root(), "ManagedApplicationList", list);
+}
+
+void SimulatedDevice::remove_application(plist_t command, Answer& answer) {
+  if (managed_apps_.erase(string_in(command, "Identifier")) == 0)
+    answer.error(7, "MCInstallationErrorDomain", "The app is not managed.");
+}
+
+void SimulatedDevice::settings(plist_t command, Answer& answer) {
+  plist_t settings = plist_dict_get_item(command, "Settings");
+  plist_t results = plist_new_array();
+  const uint32_t n =
+      settings && plist_get_node_type(settings) == PLIST_ARRAY ? plist_array_get_size(settings) : 0;
+  for (uint32_t i = 0; i < n; ++i) {
+    plist_t entry = plist_new_dict();
+    set(entry, "Item", str(string_in(plist_array_get_item(settings, i), "Item")));
+    set(entry, "Status", str("Acknowledged"));
+    plist_array_append_item(results, entry);
+  }
+  set(answer.root(), "Settings", results);
 }
 
 }  // namespace cairn::devsim

@@ -45,6 +45,28 @@ class SimulatedDevice {
  private:
   Plist checkin_message(std::string_view type) const;  // MessageType, Topic, UDID
 
+  // One handler per request type (execute() picks it): changes the state, fills the answer.
+  class Answer;
+  void profile_list(plist_t command, Answer& answer);
+  void install_profile(plist_t command, Answer& answer);
+  void remove_profile(plist_t command, Answer& answer);
+  void provisioning_profile_list(plist_t command, Answer& answer);
+  void install_provisioning_profile(plist_t command, Answer& answer);
+  void remove_provisioning_profile(plist_t command, Answer& answer);
+  void certificate_list(plist_t command, Answer& answer);
+  void installed_application_list(plist_t command, Answer& answer);
+  void device_information(plist_t command, Answer& answer);
+  void security_info(plist_t command, Answer& answer);
+  void device_lock(plist_t command, Answer& answer);
+  void clear_passcode(plist_t command, Answer& answer);
+  void erase_device(plist_t command, Answer& answer);
+  void restrictions(plist_t command, Answer& answer);
+  void install_application(plist_t command, Answer& answer);
+  void apply_redemption_code(plist_t command, Answer& answer);
+  void managed_application_list(plist_t command, Answer& answer);
+  void remove_application(plist_t command, Answer& answer);
+  void settings(plist_t command, Answer& answer);
+
   struct Profile {
     std::string uuid;
     std::string display_name;

@@ -7,30 +7,17 @@
 #include "common/clock.hpp"
 #include "common/logging.hpp"
 #include "dispatcher/push_state.hpp"
+#include "dispatcher/push_state_update.hpp"
 #include "pki/push_certificate.hpp"
-#include "projector/keys.hpp"
-#include "projector/record_codec.hpp"
 #include "schemas/events.hpp"
 
 namespace cairn::dispatcher {
 namespace {
 
-using projector::decode_record;
-using projector::encode_record;
+using store::decode_record;
 
 int64_t to_ms(SystemTime t) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
-}
-
-// When the event happened (its time), or `fallback` for a time this version cannot read.
-int64_t ms_of(const events::Event& e, int64_t fallback) {
-  const auto t = parse_rfc3339(e.time);
-  return t ? to_ms(*t) : fallback;
-}
-
-PendingPush pending_for(const DevicePushTarget& target, int64_t now) {
-  return PendingPush{target.topic, target.token_hex, target.push_magic, 0,
-                     now,          target.partition, target.sandbox};
 }
 
 // APNs's answers that mean the token will never work again (Apple's "Handling notification
@@ -49,34 +36,6 @@ bool worth_recording(int attempt) {
   return (attempt & (attempt - 1)) == 0;
 }
 
-// Reads and writes one batch of the dispatcher's state (reads see the batch's own writes).
-class StateBatch {
- public:
-  explicit StateBatch(projector::Store& store)
-      : store_(store), batch_(rocksdb::BytewiseComparator(), 0, /*overwrite_key=*/true) {}
-  template <class T>
-  std::optional<T> load(const std::string& key) {
-    auto v = store_.get(batch_, key);
-    return v ? std::optional(decode_record<T>(*v)) : std::nullopt;
-  }
-  bool has(const std::string& key) { return store_.get(batch_, key).has_value(); }
-  std::optional<std::string> raw(const std::string& key) { return store_.get(batch_, key); }
-  template <class T>
-  void save(const std::string& key, const T& record) {
-    batch_.Put(key, encode_record(record));
-  }
-  void put(const std::string& key, const std::string& value) { batch_.Put(key, value); }
-  void erase(const std::string& key) { batch_.Delete(key); }
-  void commit() { store_.write(batch_); }
-
- private:
-  projector::Store& store_;
-  rocksdb::WriteBatchWithIndex batch_;
-};
-
-}  // namespace
-
-namespace {
 constexpr const char* kPushesTotal = "cairn_pushes_total";
 // How soon a dispatcher looks again at pushes of partitions it does not own (it may be given
 // them when another dispatcher dies).
@@ -86,7 +45,7 @@ constexpr const char* kPushesHelp =
     "token_invalidated (APNs said the token is gone)";
 }  // namespace
 
-Dispatcher::Dispatcher(eventlog::EventLog& log, projector::Store& store,
+Dispatcher::Dispatcher(eventlog::EventLog& log, store::Database& store,
                        const crypto::SecretBox& secrets, Pusher& pusher, Metrics& metrics,
                        DispatcherOptions options)
     : log_(log),
@@ -143,8 +102,8 @@ void Dispatcher::install_certificate(const std::string& topic, const TopicCertif
     // Pushes that waited for a (working) certificate go now, not after the pause.
     topic_paused_until_ms_.erase(topic);
     topic_failures_.erase(topic);
-    StateBatch state(store_);
-    store_.scan("o/", {}, [&](std::string_view key, std::string_view value) {
+    store::Batch state(store_);
+    store_.scan(keys::kOutboxPrefix, {}, [&](std::string_view key, std::string_view value) {
       auto pending = decode_record<PendingPush>(value);
       if (pending.topic == topic && pending.due_ms > 0) {
         pending.due_ms = 0;
@@ -152,7 +111,7 @@ void Dispatcher::install_certificate(const std::string& topic, const TopicCertif
       }
       return true;
     });
-    state.commit();
+    store_.write(state);
     next_due_ms_ = 0;
     const int days = pki::days_until_expiry(c.certificate_pem);
     if (days < pki::kPushCertificateWarningDays)
@@ -165,8 +124,9 @@ void Dispatcher::install_certificate(const std::string& topic, const TopicCertif
 }
 
 void Dispatcher::load_certificates() {
-  store_.scan("c/", {}, [&](std::string_view key, std::string_view value) {
-    install_certificate(std::string(key.substr(2)), decode_record<TopicCertificate>(value));
+  store_.scan(keys::kCertificatePrefix, {}, [&](std::string_view key, std::string_view value) {
+    install_certificate(std::string(key.substr(keys::kCertificatePrefix.size())),
+                        decode_record<TopicCertificate>(value));
     return true;
   });
 }
@@ -177,25 +137,8 @@ size_t Dispatcher::consume(std::chrono::milliseconds wait) {
     const PartitionId partition(p);
     const auto records = log_.read(partition, store_.next_offset(partition), 1000, wait);
     if (records.empty()) continue;
-    StateBatch state(store_);
-    std::map<std::string, TopicCertificate> new_certificates;
-    const int64_t now = to_ms(options_.clock());
-    auto want_push = [&](const std::string& udid) {
-      const auto target = state.load<DevicePushTarget>(keys::target(udid));
-      if (!target || target->token_invalid) {
-        // Not pushable yet (between Authenticate and TokenUpdate) or any more (a dead token):
-        // remembered, so that its next TokenUpdate pushes it.
-        state.put(keys::wanted(udid), "");
-        return;
-      }
-      if (state.has(keys::pending(udid))) return;  // coalesced with the pending one
-      if (auto sent = state.raw(keys::last_sent(udid));
-          sent && now - std::stoll(*sent) < options_.coalesce_window.count() * 1000)
-        return;  // an accepted push is outstanding: the device will poll anyway
-      state.save(keys::pending(udid), pending_for(*target, now));
-      next_due_ms_ = 0;
-    };
-
+    store::Batch state(store_);
+    PushStateUpdate update(state, partition, to_ms(options_.clock()), options_.coalesce_window);
     for (const auto& record : records) {
       events::Event e;
       try {
@@ -208,89 +151,12 @@ size_t Dispatcher::consume(std::chrono::milliseconds wait) {
                         {"error", error.what()}});
         continue;
       }
-      const std::string& udid = e.device;
-      std::visit(
-          [&](const auto& payload) {
-            using T = std::decay_t<decltype(payload)>;
-            if constexpr (std::is_same_v<T, events::TokenUpdated>) {
-              const DevicePushTarget target{payload.topic,
-                                            payload.token_hex,
-                                            payload.push_magic,
-                                            false,
-                                            ms_of(e, now),
-                                            false,
-                                            p,
-                                            state.has(keys::development(udid))};
-              state.save(keys::target(udid), target);
-              // A pending push goes to the new token (the old one may be dead, and the device
-              // ignores a push with an old PushMagic); a wanted one is queued now.
-              if (state.has(keys::pending(udid)) || state.has(keys::wanted(udid))) {
-                state.save(keys::pending(udid), pending_for(target, now));
-                next_due_ms_ = 0;
-              }
-              state.erase(keys::wanted(udid));
-            } else if constexpr (std::is_same_v<T, events::DeviceAuthenticated> ||
-                                 std::is_same_v<T, events::DeviceCheckedOut>) {
-              // A new enrollment (or none): its old queue is cancelled, no pushes until its
-              // TokenUpdate.
-              state.erase(keys::target(udid));
-              state.erase(keys::pending(udid));
-              state.erase(keys::wanted(udid));
-              state.erase(keys::last_sent(udid));
-              if constexpr (std::is_same_v<T, events::DeviceAuthenticated>) {
-                if (payload.development_apns)
-                  state.put(keys::development(udid), "");
-                else if (state.has(keys::development(udid)))
-                  state.erase(keys::development(udid));
-              }
-            } else if constexpr (std::is_same_v<T, events::CommandEnqueued>) {
-              if (!payload.no_push) want_push(udid);
-            } else if constexpr (std::is_same_v<T, events::PushRequested>) {
-              want_push(udid);
-            } else if constexpr (std::is_same_v<T, events::CommandReported>) {
-              // It polled: the next command needs a push, and a push not sent yet is moot (it
-              // gets everything queued in this session). Every dispatcher settles pushes this
-              // way, owner or not. (Reads before writes: this runs for every result a device
-              // sends, and most have nothing to change.)
-              if (state.has(keys::last_sent(udid))) state.erase(keys::last_sent(udid));
-              if (state.has(keys::pending(udid))) state.erase(keys::pending(udid));
-              auto target = state.load<DevicePushTarget>(keys::target(udid));
-              const int64_t heard = ms_of(e, now);
-              // Liveness windows are hours: the time it was heard is kept to the minute.
-              if (target && (target->inactive || heard - target->last_heard_ms >= 60'000)) {
-                target->last_heard_ms = heard;
-                target->inactive = false;
-                state.save(keys::target(udid), *target);
-              }
-            } else if constexpr (std::is_same_v<T, events::PushTokenInvalidated>) {
-              // Outcomes recorded by whichever dispatcher owned the device's partition: the
-              // others keep the same state, ready to take the partition over. (PushSent is not
-              // one of them: a push that went out is settled by the device's next message, so
-              // a takeover may repeat a push, never miss one.)
-              if (auto target = state.load<DevicePushTarget>(keys::target(udid));
-                  target && target->token_hex == payload.token_hex && !target->token_invalid) {
-                target->token_invalid = true;
-                state.save(keys::target(udid), *target);
-                state.erase(keys::pending(udid));
-              }
-            } else if constexpr (std::is_same_v<T, events::DeviceInactive>) {
-              if (auto target = state.load<DevicePushTarget>(keys::target(udid));
-                  target && !target->inactive) {
-                target->inactive = true;
-                state.save(keys::target(udid), *target);
-              }
-            } else if constexpr (std::is_same_v<T, events::PushCertificateUploaded>) {
-              TopicCertificate c{payload.certificate_pem, payload.private_key_sealed};
-              state.save(keys::certificate(payload.topic), c);
-              new_certificates[payload.topic] = std::move(c);
-            }
-          },
-          e.payload);
+      update.apply(e);  // store trouble propagates: the batch and its position are not written
     }
-    state.put(projector::keys::position(p),
-              std::to_string(records.back().position.offset.value() + 1));
-    state.commit();
-    for (const auto& [topic, c] : new_certificates) install_certificate(topic, c);
+    state.set_next_offset(partition, Offset(records.back().position.offset.value() + 1));
+    store_.write(state);
+    if (update.queued_push()) next_due_ms_ = 0;
+    for (const auto& [topic, c] : update.new_certificates()) install_certificate(topic, c);
     consumed += records.size();
   }
   return consumed;
@@ -298,23 +164,18 @@ size_t Dispatcher::consume(std::chrono::milliseconds wait) {
 
 size_t Dispatcher::pending() const {
   size_t n = 0;
-  store_.scan("o/", {}, [&](std::string_view, std::string_view) {
+  store_.scan(keys::kOutboxPrefix, {}, [&](std::string_view, std::string_view) {
     ++n;
     return true;
   });
   return n;
 }
 
-size_t Dispatcher::send_due() {
-  const int64_t now = to_ms(options_.clock());
-  // Nothing new was queued and nothing waiting is due yet: no need to walk the outbox (during an
-  // APNs outage or without a certificate it holds a push for every device with a command).
-  if (now < next_due_ms_) return 0;
-  // What is due, by topic, skipping topics whose breaker is open.
-  std::map<std::string, std::vector<std::pair<std::string, PendingPush>>> due;
+Dispatcher::DueByTopic Dispatcher::collect_due(int64_t now) {
+  DueByTopic due;
   size_t collected = 0;
   int64_t earliest_later = std::numeric_limits<int64_t>::max();
-  store_.scan("o/", {}, [&](std::string_view key, std::string_view value) {
+  store_.scan(keys::kOutboxPrefix, {}, [&](std::string_view key, std::string_view value) {
     auto pending = decode_record<PendingPush>(value);
     if (!options_.owns(PartitionId(pending.partition))) {
       // Another dispatcher's to send; looked at again soon in case it becomes ours.
@@ -325,7 +186,8 @@ size_t Dispatcher::send_due() {
     const int64_t ready =
         std::max(pending.due_ms, paused == topic_paused_until_ms_.end() ? 0 : paused->second);
     if (ready <= now) {
-      due[pending.topic].emplace_back(std::string(key.substr(2)), std::move(pending));
+      due[pending.topic].emplace_back(std::string(key.substr(keys::kOutboxPrefix.size())),
+                                      std::move(pending));
       ++collected;
     } else {
       earliest_later = std::min(earliest_later, ready);
@@ -334,100 +196,119 @@ size_t Dispatcher::send_due() {
   });
   // A full round may have left due pushes unscanned: look again at once.
   next_due_ms_ = collected >= options_.max_pushes_per_round ? 0 : earliest_later;
-  if (due.empty()) return 0;
+  return due;
+}
 
+int64_t Dispatcher::backoff_ms(int attempts, std::chrono::milliseconds base) const {
   static thread_local std::mt19937_64 rng{std::random_device{}()};
-  auto backoff_ms = [&](int attempts, std::chrono::milliseconds base) {
-    const double full = std::min<double>(
-        static_cast<double>(options_.retry_max.count()),
-        static_cast<double>(base.count()) * std::pow(2.0, std::min(attempts - 1, 30)));
-    return static_cast<int64_t>(full * std::uniform_real_distribution<double>(0.5, 1.0)(rng));
-  };
-  const int64_t expiration = now / 1000 + options_.push_expiration.count();
-  StateBatch state(store_);
-  std::vector<events::Event> outcomes;
+  const double full = std::min<double>(
+      static_cast<double>(options_.retry_max.count()),
+      static_cast<double>(base.count()) * std::pow(2.0, std::min(attempts - 1, 30)));
+  return static_cast<int64_t>(full * std::uniform_real_distribution<double>(0.5, 1.0)(rng));
+}
+
+size_t Dispatcher::send_due() {
+  const int64_t now = to_ms(options_.clock());
+  // Nothing new was queued and nothing waiting is due yet: no need to walk the outbox (during an
+  // APNs outage or without a certificate it holds a push for every device with a command).
+  if (now < next_due_ms_) return 0;
+  auto due = collect_due(now);
+  if (due.empty()) return 0;
+  Round round(store_, now);
   size_t attempted = 0;
-  uint64_t sent = 0, failed = 0, invalidated = 0;
   for (auto& [topic, entries] : due) {
-    std::vector<PushResult> results;
-    if (pusher_.has_certificate(topic)) {
-      std::vector<Push> pushes;
-      for (const auto& [udid, p] : entries)
-        pushes.push_back(Push{p.token_hex, topic, p.push_magic, p.sandbox, expiration});
-      results = pusher_.send(topic, pushes);
-    } else {
-      results.assign(entries.size(), PushResult{0, "", "", "no push certificate for the topic"});
-    }
-    bool all_transient = true;
-    bool certificate_refused = !pusher_.has_certificate(topic);
-    for (size_t i = 0; i < entries.size(); ++i) {
-      auto& [udid, p] = entries[i];
-      const PushResult& r = results[i];
-      ++attempted;
-      all_transient = all_transient && is_transient(r);
-      if (r.status == 200) {
-        state.erase(keys::pending(udid));
-        state.put(keys::last_sent(udid), std::to_string(now));
-        outcomes.push_back(events::make_event(udid, options_.node, "dispatcher",
-                                              events::PushSent{topic, p.token_hex, r.apns_id}));
-        ++sent;
-        continue;
-      }
-      const std::string reason = r.status ? r.reason : r.error;
-      if (token_is_gone(r)) {
-        state.erase(keys::pending(udid));
-        if (auto target = state.load<DevicePushTarget>(keys::target(udid));
-            target && target->token_hex == p.token_hex) {
-          target->token_invalid = true;
-          state.save(keys::target(udid), *target);
-        }
-        outcomes.push_back(
-            events::make_event(udid, options_.node, "dispatcher",
-                               events::PushTokenInvalidated{topic, p.token_hex, r.status, reason}));
-        ++invalidated;
-        continue;
-      }
-      ++failed;
-      ++p.attempts;
-      const bool retry = is_transient(r) || r.status == 403;
-      certificate_refused = certificate_refused || r.status == 403;
-      if (retry) {
-        p.due_ms = now + (r.status == 403 || !pusher_.has_certificate(topic)
-                              ? options_.certificate_pause.count()
-                              : backoff_ms(p.attempts, options_.retry_base));
-        state.save(keys::pending(udid), p);
-        next_due_ms_ = std::min(next_due_ms_, p.due_ms);
-      } else {
-        state.erase(keys::pending(udid));  // a request APNs will never take: our bug, recorded
-      }
-      if (!retry || worth_recording(p.attempts))
-        outcomes.push_back(events::make_event(
-            udid, options_.node, "dispatcher",
-            events::PushFailed{topic, r.status, reason, r.apns_id, p.attempts, retry}));
-    }
-    // The circuit breaker: a topic whose whole round failed waits before it is tried again.
-    if (certificate_refused) {
-      topic_paused_until_ms_[topic] = now + options_.certificate_pause.count();
-      logging::error(
-          "APNs refused the push certificate or none is loaded; pushes for the topic "
-          "wait until one works",
-          {{"topic", topic}, {"reason", results.empty() ? "" : results[0].reason}});
-    } else if (all_transient) {
-      topic_paused_until_ms_[topic] =
-          now + backoff_ms(++topic_failures_[topic], options_.retry_base);
-    } else {
-      topic_failures_.erase(topic);
-      topic_paused_until_ms_.erase(topic);
-    }
+    send_topic(topic, entries, round);
+    attempted += entries.size();
   }
   // Outcomes are durable before the outbox forgets: a crash in between repeats a push (harmless)
   // rather than losing one.
-  record(outcomes);
-  state.commit();
-  pushes_sent_ += sent;
-  pushes_failed_ += failed;
-  tokens_invalidated_ += invalidated;
+  record(round.outcomes);
+  store_.write(round.state);
+  pushes_sent_ += round.sent;
+  pushes_failed_ += round.failed;
+  tokens_invalidated_ += round.invalidated;
   return attempted;
+}
+
+void Dispatcher::send_topic(const std::string& topic,
+                            std::vector<std::pair<std::string, PendingPush>>& entries,
+                            Round& round) {
+  std::vector<PushResult> results;
+  if (pusher_.has_certificate(topic)) {
+    const int64_t expiration = round.now / 1000 + options_.push_expiration.count();
+    std::vector<Push> pushes;
+    for (const auto& [udid, p] : entries)
+      pushes.push_back(Push{p.token_hex, topic, p.push_magic, p.sandbox, expiration});
+    results = pusher_.send(topic, pushes);
+  } else {
+    results.assign(entries.size(), PushResult{0, "", "", "no push certificate for the topic"});
+  }
+  bool all_transient = true;
+  bool certificate_refused = !pusher_.has_certificate(topic);
+  for (size_t i = 0; i < entries.size(); ++i) {
+    auto& [udid, pending] = entries[i];
+    const PushResult& r = results[i];
+    all_transient = all_transient && is_transient(r);
+    certificate_refused = certificate_refused || r.status == 403;
+    settle(topic, udid, pending, r, round);
+  }
+  // The circuit breaker: a topic whose whole round failed waits before it is tried again.
+  if (certificate_refused) {
+    topic_paused_until_ms_[topic] = round.now + options_.certificate_pause.count();
+    logging::error(
+        "APNs refused the push certificate or none is loaded; pushes for the topic "
+        "wait until one works",
+        {{"topic", topic}, {"reason", results.empty() ? "" : results[0].reason}});
+  } else if (all_transient) {
+    topic_paused_until_ms_[topic] =
+        round.now + backoff_ms(++topic_failures_[topic], options_.retry_base);
+  } else {
+    topic_failures_.erase(topic);
+    topic_paused_until_ms_.erase(topic);
+  }
+}
+
+void Dispatcher::settle(const std::string& topic, const std::string& udid, PendingPush& p,
+                        const PushResult& r, Round& round) {
+  auto& state = round.state;
+  if (r.status == 200) {
+    state.erase(keys::pending(udid));
+    state.put(keys::last_sent(udid), std::to_string(round.now));
+    round.outcomes.push_back(events::make_event(udid, options_.node, "dispatcher",
+                                                events::PushSent{topic, p.token_hex, r.apns_id}));
+    ++round.sent;
+    return;
+  }
+  const std::string reason = r.status ? r.reason : r.error;
+  if (token_is_gone(r)) {
+    state.erase(keys::pending(udid));
+    if (auto target = state.load<DevicePushTarget>(keys::target(udid));
+        target && target->token_hex == p.token_hex) {
+      target->token_invalid = true;
+      state.save(keys::target(udid), *target);
+    }
+    round.outcomes.push_back(
+        events::make_event(udid, options_.node, "dispatcher",
+                           events::PushTokenInvalidated{topic, p.token_hex, r.status, reason}));
+    ++round.invalidated;
+    return;
+  }
+  ++round.failed;
+  ++p.attempts;
+  const bool retry = is_transient(r) || r.status == 403;
+  if (retry) {
+    p.due_ms = round.now + (r.status == 403 || !pusher_.has_certificate(topic)
+                                ? options_.certificate_pause.count()
+                                : backoff_ms(p.attempts, options_.retry_base));
+    state.save(keys::pending(udid), p);
+    next_due_ms_ = std::min(next_due_ms_, p.due_ms);
+  } else {
+    state.erase(keys::pending(udid));  // a request APNs will never take: our bug, recorded
+  }
+  if (!retry || worth_recording(p.attempts))
+    round.outcomes.push_back(events::make_event(
+        udid, options_.node, "dispatcher",
+        events::PushFailed{topic, r.status, reason, r.apns_id, p.attempts, retry}));
 }
 
 void Dispatcher::record(const std::vector<events::Event>& events) {
@@ -439,15 +320,15 @@ void Dispatcher::record(const std::vector<events::Event>& events) {
 size_t Dispatcher::sweep() {
   const int64_t now = to_ms(options_.clock());
   const int64_t repush = options_.repush_after.count(), inactive = options_.inactive_after.count();
-  StateBatch state(store_);
+  store::Batch state(store_);
   std::vector<events::Event> inactive_events;
   size_t queued = 0;
   std::string last_key;
   bool stopped_early = false;
   const std::string start = sweep_cursor_.empty() ? std::string() : sweep_cursor_ + '\0';
-  store_.scan("d/", start, [&](std::string_view key, std::string_view value) {
+  store_.scan(keys::kTargetPrefix, start, [&](std::string_view key, std::string_view value) {
     last_key = std::string(key);
-    const std::string udid(key.substr(2));
+    const std::string udid(key.substr(keys::kTargetPrefix.size()));
     auto target = decode_record<DevicePushTarget>(value);
     if (!options_.owns(PartitionId(target.partition))) return true;  // another dispatcher's
     const int64_t silent = now - target.last_heard_ms;
@@ -461,7 +342,7 @@ size_t Dispatcher::sweep() {
     }
     if (repush > 0 && silent >= repush && !target.token_invalid &&
         !state.has(keys::pending(udid))) {
-      const auto sent = state.raw(keys::last_sent(udid));
+      const auto sent = state.get(keys::last_sent(udid));
       if (!sent || now - std::stoll(*sent) >= repush) {
         state.save(keys::pending(udid), pending_for(target, now));
         next_due_ms_ = 0;
@@ -475,7 +356,7 @@ size_t Dispatcher::sweep() {
   });
   sweep_cursor_ = stopped_early ? last_key : std::string();
   record(inactive_events);
-  state.commit();
+  store_.write(state);
   marked_inactive_ += inactive_events.size();
   return queued;
 }

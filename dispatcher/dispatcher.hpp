@@ -25,8 +25,8 @@
 #include "dispatcher/push_state.hpp"
 #include "dispatcher/pusher.hpp"
 #include "eventlog/event_log.hpp"
-#include "projector/store.hpp"
 #include "schemas/events.hpp"
+#include "store/database.hpp"
 
 namespace cairn::dispatcher {
 
@@ -59,7 +59,7 @@ class Dispatcher {
  public:
   // Counts outcomes in `metrics` (cairn_pushes_total{outcome},
   // cairn_devices_marked_inactive_total).
-  Dispatcher(eventlog::EventLog& log, projector::Store& store, const crypto::SecretBox& secrets,
+  Dispatcher(eventlog::EventLog& log, store::Database& store, const crypto::SecretBox& secrets,
              Pusher& pusher, Metrics& metrics, DispatcherOptions options);
   ~Dispatcher();
 
@@ -78,13 +78,33 @@ class Dispatcher {
   size_t pending() const;
 
  private:
+  // The outbox entries due now, by topic (at most max_pushes_per_round), skipping other
+  // dispatchers' partitions and topics whose breaker is open; sets next_due_ms_.
+  using DueByTopic = std::map<std::string, std::vector<std::pair<std::string, PendingPush>>>;
+  DueByTopic collect_due(int64_t now);
+  // One send_due() round: the state it changes and the outcomes to record, written together.
+  struct Round {
+    Round(const store::Database& db, int64_t now_ms) : state(db), now(now_ms) {}
+    store::Batch state;
+    int64_t now;
+    std::vector<events::Event> outcomes;
+    uint64_t sent = 0, failed = 0, invalidated = 0;
+  };
+  // Sends one topic's due pushes, settles each, and opens or closes the topic's breaker.
+  void send_topic(const std::string& topic,
+                  std::vector<std::pair<std::string, PendingPush>>& entries, Round& round);
+  // One push's outcome: out of the outbox when accepted or refused for good, else retried later.
+  void settle(const std::string& topic, const std::string& udid, PendingPush& pending,
+              const PushResult& result, Round& round);
+  // Exponential backoff with jitter (half to all of it), capped at retry_max.
+  int64_t backoff_ms(int attempts, std::chrono::milliseconds base) const;
   void record(const std::vector<events::Event>& events);  // appended durably
   void load_certificates();
   void install_certificate(const std::string& topic, const TopicCertificate& c);
   void run();
 
   eventlog::EventLog& log_;
-  projector::Store& store_;
+  store::Database& store_;
   const crypto::SecretBox& secrets_;
   Pusher& pusher_;
   DispatcherOptions options_;
@@ -94,8 +114,9 @@ class Dispatcher {
   Metrics::Counter& marked_inactive_;
   std::map<std::string, int64_t> topic_paused_until_ms_;  // circuit breaker per topic
   std::map<std::string, int> topic_failures_;             // consecutive all-failed rounds
-  int64_t next_due_ms_ = 0;   // no outbox entry is due before this (0: look now)
-  std::string sweep_cursor_;  // the key (d/<udid>) the next sweep starts after; empty: the first
+  int64_t next_due_ms_ = 0;  // no outbox entry is due before this (0: look now)
+  std::string
+      sweep_cursor_;  // the key (target/<udid>) the next sweep starts after; empty: the first
   std::atomic<bool> stopping_{false};
   std::thread thread_;
 };

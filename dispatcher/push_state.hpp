@@ -1,15 +1,15 @@
-// The dispatcher's own state, derived from the log and kept in a RocksDB store of its own
-// (<data>/dispatcher), with its log position in the same write batch:
-//   d/<udid>   → DevicePushTarget: where the device's pushes go (its latest TokenUpdate)
-//   o/<udid>   → PendingPush: the outbox, at most one pending push per device (coalescing)
-//   s/<udid>   → the time (ms since the epoch) of the last push APNs accepted, until the device
-//                next reports: while it stands, new commands need no new push
-//   w/<udid>   → "": a push was wanted while the device had no usable token; its next
-//                TokenUpdate queues it
-//   v/<udid>   → "": the device enrolled with UseDevelopmentAPNS (its Authenticate says so):
-//                its pushes go to APNs's sandbox
-//   c/<topic>  → TopicCertificate (the private key still sealed)
-//   p/<partition> → the next log offset to consume
+// The dispatcher's own state, derived from the log and kept in a store of its own
+// (<data>/dispatcher, store/database.hpp), with its log position in the same write batch. Its
+// keys are words, so they are never mistaken for the projection's one-letter prefixes:
+//   target/<udid>      → DevicePushTarget: where the device's pushes go (its latest TokenUpdate)
+//   outbox/<udid>      → PendingPush: at most one pending push per device (coalescing)
+//   sent/<udid>        → the time (ms since the epoch) of the last push APNs accepted, until the
+//                        device next reports: while it stands, new commands need no new push
+//   wanted/<udid>      → "": a push was wanted while the device had no usable token; its next
+//                        TokenUpdate queues it
+//   sandbox/<udid>     → "": the device enrolled with UseDevelopmentAPNS (its Authenticate says
+//                        so): its pushes go to APNs's sandbox
+//   certificate/<topic> → TopicCertificate (the private key still sealed)
 #pragma once
 
 #include <cstdint>
@@ -18,7 +18,7 @@
 
 namespace cairn::dispatcher {
 
-inline constexpr std::string_view kStoreLayout = "dispatcher-4";
+inline constexpr std::string_view kStoreLayout = "dispatcher-5";
 
 struct DevicePushTarget {
   std::string topic;
@@ -58,24 +58,33 @@ struct TopicCertificate {
   }
 };
 
+// An outbox entry for `target`, due at `now_ms`.
+inline PendingPush pending_for(const DevicePushTarget& target, int64_t now_ms) {
+  return PendingPush{target.topic, target.token_hex, target.push_magic, 0,
+                     now_ms,       target.partition, target.sandbox};
+}
+
 namespace keys {
+inline constexpr std::string_view kTargetPrefix = "target/";
+inline constexpr std::string_view kOutboxPrefix = "outbox/";
+inline constexpr std::string_view kCertificatePrefix = "certificate/";
 inline std::string target(std::string_view udid) {
-  return "d/" + std::string(udid);
+  return std::string(kTargetPrefix) + std::string(udid);
 }
 inline std::string pending(std::string_view udid) {
-  return "o/" + std::string(udid);
+  return std::string(kOutboxPrefix) + std::string(udid);
 }
 inline std::string last_sent(std::string_view udid) {
-  return "s/" + std::string(udid);
+  return "sent/" + std::string(udid);
 }
 inline std::string wanted(std::string_view udid) {
-  return "w/" + std::string(udid);
+  return "wanted/" + std::string(udid);
 }
 inline std::string development(std::string_view udid) {
-  return "v/" + std::string(udid);
+  return "sandbox/" + std::string(udid);
 }
 inline std::string certificate(std::string_view topic) {
-  return "c/" + std::string(topic);
+  return std::string(kCertificatePrefix) + std::string(topic);
 }
 }  // namespace keys
 

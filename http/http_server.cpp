@@ -18,7 +18,6 @@
 
 namespace cairn::http {
 
-using ingest::AdminApi;
 using ingest::ApiKeys;
 using ingest::ApiResponse;
 using ingest::DeviceService;
@@ -108,14 +107,10 @@ bool configure_tls(SSL_CTX& ctx, const HttpOptions& o) {
 
 }  // namespace
 
-HttpServer::HttpServer(HttpOptions options, DeviceService& devices, AdminApi& admin,
-                       EnrollmentEndpoints enrollment, const IdentityResolver& identity,
+HttpServer::HttpServer(HttpOptions options, std::optional<Services> services,
                        const ApiKeys& api_keys, EventWriter& writer, Metrics& metrics)
     : options_(std::move(options)),
-      devices_(devices),
-      admin_(admin),
-      enrollment_(enrollment),
-      identity_(identity),
+      services_(std::move(services)),
       api_keys_(api_keys),
       writer_(writer),
       metrics_(metrics) {
@@ -273,7 +268,7 @@ void HttpServer::handle_device(const httplib::Request& req, const std::string& b
                           options_.trusted_proxy_header + " is only accepted from a trusted proxy");
       evidence.proxy_certificate = req.get_header_value(options_.trusted_proxy_header.c_str());
     }
-    const auto who = identity_.resolve(evidence, body);
+    const auto who = services_->identity.resolve(evidence, body);
     fingerprint = who.fingerprint;
     const Plist message = Plist::parse(body);
     udid = protocol::claimed_udid(message).value_or("");
@@ -281,9 +276,9 @@ void HttpServer::handle_device(const httplib::Request& req, const std::string& b
         channel == Channel::kCheckin ||
         req.get_header_value("Content-Type").starts_with(protocol::kCheckinContentType) ||
         message.has("MessageType");
-    const auto reply = is_checkin
-                           ? devices_.checkin(message, body, who, req.get_param_value("profile"))
-                           : devices_.report(message, body, who);
+    const auto reply =
+        is_checkin ? services_->devices.checkin(message, body, who, req.get_param_value("profile"))
+                   : services_->devices.report(message, body, who);
     res.status = 200;
     if (!reply.body.empty()) res.set_content(reply.body, "application/xml");
   });
@@ -337,20 +332,22 @@ void HttpServer::admin_routes(Admin admin) {
     const bool no_push = req.has_param("nopush") && req.get_param_value("nopush") != "0";
     // validate=0: the plist goes out as given, unchecked against the catalog (experiments).
     const bool validate = req.get_param_value("validate") != "0";
-    return admin_.enqueue(split_ids(req.matches[1].str()), req.body, no_push, p, validate);
+    return services_->commands.enqueue(split_ids(req.matches[1].str()), req.body, no_push, p,
+                                       validate);
   });
   on("PUT", "/v1/enqueue/{ids}", enqueue);
   on("POST", "/v1/enqueue/{ids}", enqueue);
   on("POST", "/api/v1/commands",
      admin(Role::kOperator, [this](const httplib::Request& req, const Principal& p) {
-       return admin_.enqueue_typed(req.body, p);
+       return services_->commands.enqueue_typed(req.body, p);
      }));
   on("GET", "/api/v1/catalog",
-     admin(Role::kReader,
-           [this](const httplib::Request&, const Principal&) { return admin_.catalog(); }));
+     admin(Role::kReader, [this](const httplib::Request&, const Principal&) {
+       return services_->commands.catalog();
+     }));
   on("GET", "/v1/push/{ids}",
      admin(Role::kOperator, [this](const httplib::Request& req, const Principal& p) {
-       return admin_.push(split_ids(req.matches[1].str()), p);
+       return services_->commands.push(split_ids(req.matches[1].str()), p);
      }));
   // Reads reflect every event acknowledged before they began, wherever it was appended (on
   // Kafka another node may have written it): the projection catches up to the log's end first.
@@ -362,12 +359,12 @@ void HttpServer::admin_routes(Admin admin) {
   };
   on("GET", "/v1/devices", admin_read([this](const httplib::Request& req, const Principal&) {
        const auto limit = number_param(req, "limit", 100, 6, "from 1 to 1000");
-       return admin_.devices(req.get_param_value("after"),
-                             static_cast<size_t>(std::clamp<int64_t>(limit, 1, 1000)));
+       return services_->admin.devices(req.get_param_value("after"),
+                                       static_cast<size_t>(std::clamp<int64_t>(limit, 1, 1000)));
      }));
   // One device (with its inventory), under NanoMDM-style and typed-API paths alike.
   const auto one_device = admin_read([this](const httplib::Request& req, const Principal&) {
-    return admin_.device(req.matches[1].str());
+    return services_->admin.device(req.matches[1].str());
   });
   on("GET", "/v1/devices/{id}", one_device);
   on("GET", "/api/v1/devices/{id}", one_device);
@@ -376,46 +373,48 @@ void HttpServer::admin_routes(Admin admin) {
        std::vector<std::pair<std::string, std::string>> filters;
        for (const auto& [name, value] : req.params)
          if (name != "limit" && name != "after") filters.emplace_back(name, value);
-       return admin_.devices_matching(filters, req.get_param_value("after"),
-                                      static_cast<size_t>(std::clamp<int64_t>(limit, 1, 1000)));
+       return services_->admin.devices_matching(
+           filters, req.get_param_value("after"),
+           static_cast<size_t>(std::clamp<int64_t>(limit, 1, 1000)));
      }));
   // An enrolled device may enroll again with a new identity (erased or restored by hand): a new
   // identity takes over the UDID, so only an admin allows it.
   on("POST", "/v1/devices/{id}/reenrollment",
      admin(Role::kAdmin, [this](const httplib::Request& req, const Principal& p) {
        const auto hours = number_param(req, "hours", 24, 3, "from 1 to 720");
-       return admin_.allow_reenrollment(req.matches[1].str(), req.get_param_value("note"),
-                                        std::chrono::hours(hours), p);
+       return services_->admin.allow_reenrollment(req.matches[1].str(), req.get_param_value("note"),
+                                                  std::chrono::hours(hours), p);
      }));
   on("GET", "/v1/devices/{id}/commands",
      admin_read([this](const httplib::Request& req, const Principal&) {
-       return admin_.device_commands(req.matches[1].str());
+       return services_->admin.device_commands(req.matches[1].str());
      }));
   on("GET", "/v1/commands/{uuid}",
      admin_read([this](const httplib::Request& req, const Principal&) {
-       return admin_.command(req.matches[1].str());
+       return services_->admin.command(req.matches[1].str());
      }));
   // PEM (NanoMDM's format), or PKCS#12 by Content-Type with its password in a header (a query
   // string would end up in access logs).
   on("PUT", "/v1/pushcert",
      admin(Role::kAdmin, [this](const httplib::Request& req, const Principal& p) {
        if (req.get_header_value("Content-Type") == "application/x-pkcs12")
-         return admin_.upload_push_certificate_pkcs12(
+         return services_->push_certificates.upload_pkcs12(
              req.body, req.get_header_value("Cairn-PKCS12-Password"), p);
-       return admin_.upload_push_certificate(req.body, p);
+       return services_->push_certificates.upload(req.body, p);
      }));
   on("GET", "/v1/pushcerts", admin_read([this](const httplib::Request&, const Principal&) {
-       return admin_.push_certificates();
+       return services_->push_certificates.list();
      }));
-  on("GET", "/v1/projection",
-     admin_read([this](const httplib::Request&, const Principal&) { return admin_.projection(); }));
+  on("GET", "/v1/projection", admin_read([this](const httplib::Request&, const Principal&) {
+       return services_->admin.projection();
+     }));
   // A profile carries the SCEP challenge, which enrolls any device: operators and admins only.
   on("GET", "/v1/enrollment/profile",
      admin_read(
          [this](const httplib::Request& req, const Principal& p) {
-           return ApiResponse{200,
-                              enrollment_.profiles.issue(profile_request(req), p.name).signed_der,
-                              "application/x-apple-aspen-config"};
+           return ApiResponse{
+               200, services_->enrollment.profiles.issue(profile_request(req), p.name).signed_der,
+               "application/x-apple-aspen-config"};
          },
          Role::kOperator));
   // POST /v1/enrollment/invitations?ttl_seconds=N&note=…: an OTA enrollment link (its token is
@@ -423,7 +422,7 @@ void HttpServer::admin_routes(Admin admin) {
   on("POST", "/v1/enrollment/invitations",
      admin(Role::kOperator, [this](const httplib::Request& req, const Principal& p) {
        const auto ttl = number_param(req, "ttl_seconds", 86400, 7, "of seconds");
-       const auto invitation = enrollment_.ota.invite(
+       const auto invitation = services_->enrollment.ota.invite(
            std::chrono::seconds(ttl), req.get_param_value("note"), p.name, host_url(req));
        JsonWriter j;
        j.begin_object()
@@ -435,7 +434,7 @@ void HttpServer::admin_routes(Admin admin) {
      }));
   on("GET", "/v1/certificates", admin_read([this](const httplib::Request& req, const Principal&) {
        const auto days = number_param(req, "within_days", 30, 4, "from 0 to 9999");
-       return ApiResponse{200, enrollment_.expiry.json(static_cast<int>(days))};
+       return ApiResponse{200, services_->enrollment.expiry.json(static_cast<int>(days))};
      }));
 }
 
@@ -529,16 +528,16 @@ void HttpServer::routes() {
       handle_device(req, body, res, c);
     };
   };
-  if (options_.device_routes) {
+  if (services_ && options_.device_routes) {
     on_device_body("PUT", "/mdm", device(Channel::kServerUrl));
     on_device_body("PUT", "/checkin", device(Channel::kCheckin));
     // SCEP answers refusals in band (a FAILURE CertRep, 200); only non-SCEP input is a 4xx.
     auto scep = [this](const httplib::Request& req, const std::string& body,
                        httplib::Response& res) {
       handle_enrollment(res, "/scep", [&] {
-        return enrollment_.scep.handle(req.get_param_value("operation"),
-                                       req.get_param_value("message"), req.method == "POST", body,
-                                       req.remote_addr);
+        return services_->enrollment.scep.handle(req.get_param_value("operation"),
+                                                 req.get_param_value("message"),
+                                                 req.method == "POST", body, req.remote_addr);
       });
     };
     on("GET", "/scep",
@@ -546,16 +545,16 @@ void HttpServer::routes() {
     on_device_body("POST", "/scep", scep);
     on("GET", "/enroll/{token}", [this](const httplib::Request& req, httplib::Response& res) {
       handle_enrollment(res, "/enroll/{token}", [&] {  // the token is a secret: not logged
-        return enrollment_.ota.profile_service(req.matches[1].str(), req.remote_addr,
-                                               host_url(req));
+        return services_->enrollment.ota.profile_service(req.matches[1].str(), req.remote_addr,
+                                                         host_url(req));
       });
     });
     on_device_body(
         "POST", "/enroll/{token}",
         [this](const httplib::Request& req, const std::string& body, httplib::Response& res) {
           handle_enrollment(res, "/enroll/{token}", [&] {
-            return enrollment_.ota.enroll(req.matches[1].str(), body, req.remote_addr,
-                                          host_url(req));
+            return services_->enrollment.ota.enroll(req.matches[1].str(), body, req.remote_addr,
+                                                    host_url(req));
           });
         });
   }
@@ -565,7 +564,7 @@ void HttpServer::routes() {
       handle_admin(req, res, needed, [&](const Principal& p) { return call(req, p); });
     };
   };
-  if (options_.admin_routes) admin_routes(admin);
+  if (services_ && options_.admin_routes) admin_routes(admin);
   // Prometheus scrapes with the same Basic credentials as any admin client.
   on("GET", "/metrics", admin(Role::kMetrics, [this](const httplib::Request&, const Principal&) {
        return ApiResponse{200, metrics_.prometheus_text(), "text/plain; version=0.0.4"};

@@ -21,8 +21,10 @@
 #include "http/intake.hpp"
 #include "ingest/admin_api.hpp"
 #include "ingest/api_keys.hpp"
+#include "ingest/command_api.hpp"
 #include "ingest/device_service.hpp"
 #include "ingest/identity.hpp"
+#include "ingest/push_certificate_api.hpp"
 
 namespace cairn::http {
 
@@ -62,12 +64,23 @@ struct EnrollmentEndpoints {
   const enrollment::ExpiryReport& expiry;
 };
 
+// The services behind the device and admin routes, all reading the node's projection.
+struct Services {
+  ingest::DeviceService& devices;
+  ingest::AdminApi& admin;
+  ingest::CommandApi& commands;
+  ingest::PushCertificateApi& push_certificates;
+  EnrollmentEndpoints enrollment;
+  const ingest::IdentityResolver& identity;
+};
+
 class HttpServer {
  public:
-  // Serves `metrics` at GET /metrics (admin API key required) and counts every request there.
-  HttpServer(HttpOptions options, ingest::DeviceService& devices, ingest::AdminApi& admin,
-             EnrollmentEndpoints enrollment, const ingest::IdentityResolver& identity,
-             const ingest::ApiKeys& api_keys, ingest::EventWriter& writer, Metrics& metrics);
+  // Serves `services` (which of their routes: HttpOptions), or, without them (a node with no
+  // projection: a dispatcher), only /healthz and /metrics. Serves `metrics` at GET /metrics
+  // (API key required), counts every request there, records refusals through `writer`.
+  HttpServer(HttpOptions options, std::optional<Services> services, const ingest::ApiKeys& api_keys,
+             ingest::EventWriter& writer, Metrics& metrics);
   ~HttpServer();
 
   // Binds the port (throws if it cannot); returns the bound port.
@@ -125,10 +138,7 @@ class HttpServer {
               const std::string& fingerprint);
 
   HttpOptions options_;
-  ingest::DeviceService& devices_;
-  ingest::AdminApi& admin_;
-  EnrollmentEndpoints enrollment_;
-  const ingest::IdentityResolver& identity_;
+  std::optional<Services> services_;
   const ingest::ApiKeys& api_keys_;
   ingest::EventWriter& writer_;
   Metrics& metrics_;

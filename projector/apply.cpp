@@ -5,9 +5,9 @@
 #include "common/encoding.hpp"
 #include "projector/inventory.hpp"
 #include "projector/keys.hpp"
-#include "projector/record_codec.hpp"
 #include "projector/records.hpp"
 #include "protocol/messages.hpp"
+#include "store/record_codec.hpp"
 
 namespace cairn::projector {
 namespace {
@@ -24,11 +24,11 @@ class Tx {
   std::optional<T> load(const std::string& key) {
     auto v = state_.get(key);
     if (!v) return std::nullopt;
-    return decode_record<T>(*v);
+    return store::decode_record<T>(*v);
   }
   template <typename T>
   void save(const std::string& key, const T& record) {
-    put(key, encode_record(record));
+    put(key, store::encode_record(record));
   }
   std::optional<std::string> load_raw(const std::string& key) { return state_.get(key); }
   void put(std::string key, std::string value) { state_.put(std::move(key), std::move(value)); }

@@ -11,8 +11,8 @@
 #include "plist/plist.hpp"
 #include "plist/plist_json.hpp"
 #include "projector/keys.hpp"
-#include "projector/record_codec.hpp"
 #include "projector/records.hpp"
+#include "store/record_codec.hpp"
 
 namespace cairn::projector {
 namespace {
@@ -89,7 +89,7 @@ void set_field(State& state, const std::string& udid, const std::string& field,
   if (!filter.empty()) {
     std::set<std::string> before, after;
     if (const auto old = state.get(key))
-      for (auto& v : index_values(field, decode_record<InventoryRecord>(*old).json))
+      for (auto& v : index_values(field, store::decode_record<InventoryRecord>(*old).json))
         before.insert(std::move(v));
     for (auto& v : index_values(field, record.json)) after.insert(std::move(v));
     for (const auto& v : before)
@@ -97,7 +97,7 @@ void set_field(State& state, const std::string& udid, const std::string& field,
     for (const auto& v : after)
       if (!before.contains(v)) state.put(keys::inventory_index(filter, v, udid), "");
   }
-  state.put(key, encode_record(record));
+  state.put(key, store::encode_record(record));
 }
 
 // Whether the command asked for part of a list only.
@@ -125,7 +125,7 @@ void clear_inventory(State& state, const std::string& udid) {
   });
   for (const auto& [field, value] : fields) {
     if (const std::string filter = filter_of(field); !filter.empty())
-      for (const auto& v : index_values(field, decode_record<InventoryRecord>(value).json))
+      for (const auto& v : index_values(field, store::decode_record<InventoryRecord>(value).json))
         state.erase(keys::inventory_index(filter, v, udid));
     state.erase(keys::inventory(udid, field));
   }

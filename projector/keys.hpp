@@ -15,8 +15,8 @@
 //   u/<command uuid>/<udid>     → "" (which devices a command went to)
 //   f/<udid>/<field>            → InventoryRecord (projector/inventory: latest result values)
 //   x/<filter>=<value>/<udid>   → "" (inventory filter index; '/' and '%' in values escaped)
-//   p/<partition, 8 hex>        → next log offset to apply (stored in the same batch as state)
-//   v/layout                    → the layout version of records and keys (kLayoutVersion)
+// plus the store's own keys (store/database.hpp): the layout version (kLayoutVersion) and the
+// next log offset to apply per partition, in the same batch as the state it derived.
 // UDIDs and command UUIDs are restricted to [A-Za-z0-9._-] at ingest, so '/' separates safely.
 //
 // Every key belongs to one device's events (one partition of the log) or to device-less events
@@ -26,13 +26,13 @@
 // one certificate from different partitions leave both bindings, in any order.
 #pragma once
 
+#include <cstdint>
 #include <cstdio>
 #include <string>
 #include <string_view>
 
 namespace cairn::projector::keys {
 
-inline constexpr std::string_view kLayoutKey = "v/layout";
 // Bump when a record's encoding or the key layout changes: older projections are then refused
 // at open (rebuild from the log) instead of being misread.
 inline constexpr std::string_view kLayoutVersion = "14";
@@ -114,10 +114,4 @@ inline std::string targets_prefix(std::string_view uuid) {
 inline std::string target(std::string_view uuid, std::string_view udid) {
   return targets_prefix(uuid) + std::string(udid);
 }
-inline std::string position(int32_t partition) {
-  char p[9];
-  std::snprintf(p, sizeof p, "%08x", static_cast<unsigned>(partition));
-  return std::string("p/") + p;
-}
-
 }  // namespace cairn::projector::keys

@@ -1,11 +1,11 @@
 #include "projector/projector.hpp"
 
 #include <future>
+#include <map>
 
 #include "common/clock.hpp"
 #include "common/logging.hpp"
 #include "projector/apply.hpp"
-#include "projector/keys.hpp"
 #include "projector/state.hpp"
 #include "schemas/events.hpp"
 
@@ -14,7 +14,7 @@ namespace {
 constexpr size_t kBatchRecords = 2048;
 }
 
-Projector::Projector(eventlog::EventLog& log, Store& store, AppliedWatermark& watermark,
+Projector::Projector(eventlog::EventLog& log, store::Database& store, AppliedWatermark& watermark,
                      Metrics::Histogram* apply_delay)
     : log_(log), store_(store), watermark_(watermark), apply_delay_(apply_delay) {
   for (int32_t p = 0; p < log_.partition_count(); ++p) {
@@ -77,8 +77,8 @@ size_t Projector::apply_batch(PartitionId partition, std::chrono::milliseconds w
   const Offset from = watermark_.next(partition);
   auto records = log_.read(partition, from, kBatchRecords, wait);
   if (records.empty()) return 0;
-  rocksdb::WriteBatchWithIndex batch(rocksdb::BytewiseComparator(), 0, /*overwrite_key=*/true);
-  BatchState state(store_, batch);
+  store::Batch batch(store_);
+  BatchState state(batch);
   std::vector<SystemTime> written_at;
   for (const auto& record : records) {
     auto event = decode_or_skip(record);
@@ -88,7 +88,7 @@ size_t Projector::apply_batch(PartitionId partition, std::chrono::milliseconds w
       if (auto t = parse_rfc3339(event->time)) written_at.push_back(*t);
   }
   const Offset next(records.back().position.offset.value() + 1);
-  batch.Put(keys::position(partition.value()), std::to_string(next.value()));
+  batch.set_next_offset(partition, next);
   store_.write(batch);
   watermark_.advance(partition, next);
   const auto applied_at = std::chrono::system_clock::now();
@@ -115,6 +115,7 @@ uint64_t Projector::rebuild() {
     return chunk;
   };
   MemoryState state;
+  std::map<int32_t, int64_t> next_offsets;
   uint64_t applied = 0;
   for (int32_t p = 0; p < log_.partition_count(); ++p) {
     const PartitionId partition(p);
@@ -133,10 +134,10 @@ uint64_t Projector::rebuild() {
       applied += chunk.records.size();
       if (next >= end) break;
     }
-    if (end.value() > 0) state.put(keys::position(p), std::to_string(end.value()));
+    if (end.value() > 0) next_offsets[p] = end.value();
     watermark_.advance(partition, end);
   }
-  store_.bulk_load(state.contents());
+  store_.bulk_load(state.contents(), next_offsets);
   return applied;
 }
 

@@ -10,9 +10,9 @@
 
 #include "common/metrics.hpp"
 #include "eventlog/event_log.hpp"
-#include "projector/store.hpp"
 #include "projector/watermark.hpp"
 #include "schemas/events.hpp"
+#include "store/database.hpp"
 
 namespace cairn::projector {
 
@@ -23,7 +23,7 @@ class Projector {
   // `apply_delay`, when given, observes for every event applied live how long after its time
   // (when ingest wrote it) it was applied, in seconds: the produce -> applied latency across
   // processes (clocks in sync assumed; event times have millisecond precision).
-  Projector(eventlog::EventLog& log, Store& store, AppliedWatermark& watermark,
+  Projector(eventlog::EventLog& log, store::Database& store, AppliedWatermark& watermark,
             Metrics::Histogram* apply_delay = nullptr);
   ~Projector();
   Projector(const Projector&) = delete;
@@ -52,7 +52,7 @@ class Projector {
   void run(PartitionId partition);
 
   eventlog::EventLog& log_;
-  Store& store_;
+  store::Database& store_;
   AppliedWatermark& watermark_;
   Metrics::Histogram* apply_delay_;
   std::atomic<bool> stopping_{false};

@@ -3,26 +3,27 @@
 #include <algorithm>
 
 #include "projector/keys.hpp"
-#include "projector/record_codec.hpp"
+#include "store/record_codec.hpp"
 
 namespace cairn::projector {
 namespace {
 
 // The record stored under `key`, if any.
 template <class Record>
-std::optional<Record> load(const Store& store, const std::string& key) {
+std::optional<Record> load(const store::Reader& store, const std::string& key) {
   auto v = store.get(key);
   if (!v) return std::nullopt;
-  return decode_record<Record>(*v);
+  return store::decode_record<Record>(*v);
 }
 
 }  // namespace
 
-std::optional<DeviceRecord> StoreReader::device(const DeviceId& udid) const {
+std::optional<DeviceRecord> ProjectionReader::device(const DeviceId& udid) const {
   return load<DeviceRecord>(store_, keys::device(udid.value()));
 }
 
-std::vector<DeviceId> StoreReader::devices_for_certificate(const std::string& fingerprint) const {
+std::vector<DeviceId> ProjectionReader::devices_for_certificate(
+    const std::string& fingerprint) const {
   std::vector<DeviceId> out;
   const auto prefix = keys::certificate_prefix(fingerprint);
   store_.scan(prefix, {}, [&](std::string_view key, std::string_view) {
@@ -38,7 +39,7 @@ bool ProjectionReader::has_pending_identity(const DeviceId& udid,
   return std::find(pending.begin(), pending.end(), fingerprint) != pending.end();
 }
 
-std::vector<std::string> StoreReader::pending_identities(const DeviceId& udid) const {
+std::vector<std::string> ProjectionReader::pending_identities(const DeviceId& udid) const {
   std::vector<std::string> out;
   const auto prefix = keys::pending_identity_prefix(udid.value());
   store_.scan(prefix, {}, [&](std::string_view key, std::string_view) {
@@ -48,20 +49,22 @@ std::vector<std::string> StoreReader::pending_identities(const DeviceId& udid) c
   return out;
 }
 
-std::vector<std::pair<std::string, InventoryRecord>> StoreReader::inventory(
+std::vector<std::pair<std::string, InventoryRecord>> ProjectionReader::inventory(
     const DeviceId& udid) const {
   std::vector<std::pair<std::string, InventoryRecord>> out;
   const auto prefix = keys::inventory_prefix(udid.value());
   store_.scan(prefix, {}, [&](std::string_view key, std::string_view value) {
-    out.emplace_back(std::string(key.substr(prefix.size())), decode_record<InventoryRecord>(value));
+    out.emplace_back(std::string(key.substr(prefix.size())),
+                     store::decode_record<InventoryRecord>(value));
     return true;
   });
   return out;
 }
 
-std::vector<DeviceId> StoreReader::devices_matching(const std::string& filter,
-                                                    const std::string& value,
-                                                    const std::string& after, size_t limit) const {
+std::vector<DeviceId> ProjectionReader::devices_matching(const std::string& filter,
+                                                         const std::string& value,
+                                                         const std::string& after,
+                                                         size_t limit) const {
   std::vector<DeviceId> out;
   const auto prefix = keys::inventory_index_prefix(filter, value);
   store_.scan(prefix, after.empty() ? std::string() : prefix + after + '\0',
@@ -72,26 +75,26 @@ std::vector<DeviceId> StoreReader::devices_matching(const std::string& filter,
   return out;
 }
 
-bool StoreReader::device_matches(const DeviceId& udid, const std::string& filter,
-                                 const std::string& value) const {
+bool ProjectionReader::device_matches(const DeviceId& udid, const std::string& filter,
+                                      const std::string& value) const {
   return store_.get(keys::inventory_index(filter, value, udid.value())).has_value();
 }
 
-std::optional<CommandRecord> StoreReader::command(const DeviceId& udid,
-                                                  const CommandUuid& uuid) const {
+std::optional<CommandRecord> ProjectionReader::command(const DeviceId& udid,
+                                                       const CommandUuid& uuid) const {
   return load<CommandRecord>(store_, keys::command(udid.value(), uuid.value()));
 }
 
-std::string StoreReader::queue_start(const DeviceId& udid) const {
+std::string ProjectionReader::queue_start(const DeviceId& udid) const {
   auto d = device(udid);
   return keys::queue_entry(udid.value(), d ? d->queue_floor : 0);
 }
 
-std::optional<std::string> StoreReader::unlock_token_sealed(const DeviceId& udid) const {
+std::optional<std::string> ProjectionReader::unlock_token_sealed(const DeviceId& udid) const {
   return store_.get(keys::unlock_token(udid.value()));
 }
 
-std::optional<QueuedCommand> StoreReader::next_command(const DeviceId& udid) const {
+std::optional<QueuedCommand> ProjectionReader::next_command(const DeviceId& udid) const {
   const auto d = device(udid);
   if (!d) return std::nullopt;
   std::optional<QueuedCommand> found;
@@ -110,17 +113,17 @@ std::optional<QueuedCommand> StoreReader::next_command(const DeviceId& udid) con
   return found;
 }
 
-std::vector<DeviceRecord> StoreReader::devices(const std::string& after, size_t limit) const {
+std::vector<DeviceRecord> ProjectionReader::devices(const std::string& after, size_t limit) const {
   std::vector<DeviceRecord> out;
   const std::string start = after.empty() ? std::string() : keys::device(after) + '\0';
   store_.scan("d/", start, [&](std::string_view, std::string_view value) {
-    out.push_back(decode_record<DeviceRecord>(value));
+    out.push_back(store::decode_record<DeviceRecord>(value));
     return out.size() < limit;
   });
   return out;
 }
 
-std::vector<CommandRecord> StoreReader::queue(const DeviceId& udid) const {
+std::vector<CommandRecord> ProjectionReader::queue(const DeviceId& udid) const {
   std::vector<CommandRecord> out;
   const auto start = queue_start(udid);
   store_.scan(keys::queue_prefix(udid.value()), start,
@@ -132,16 +135,16 @@ std::vector<CommandRecord> StoreReader::queue(const DeviceId& udid) const {
   return out;
 }
 
-std::vector<CommandRecord> StoreReader::commands(const DeviceId& udid) const {
+std::vector<CommandRecord> ProjectionReader::commands(const DeviceId& udid) const {
   std::vector<CommandRecord> out;
   store_.scan(keys::command_prefix(udid.value()), {}, [&](std::string_view, std::string_view v) {
-    out.push_back(decode_record<CommandRecord>(v));
+    out.push_back(store::decode_record<CommandRecord>(v));
     return true;
   });
   return out;
 }
 
-std::vector<CommandRecord> StoreReader::command_targets(const CommandUuid& uuid) const {
+std::vector<CommandRecord> ProjectionReader::command_targets(const CommandUuid& uuid) const {
   std::vector<CommandRecord> out;
   const auto prefix = keys::targets_prefix(uuid.value());
   store_.scan(prefix, {}, [&](std::string_view key, std::string_view) {
@@ -152,38 +155,39 @@ std::vector<CommandRecord> StoreReader::command_targets(const CommandUuid& uuid)
   return out;
 }
 
-std::vector<PushCertificateRecord> StoreReader::push_certificates() const {
+std::vector<PushCertificateRecord> ProjectionReader::push_certificates() const {
   std::vector<PushCertificateRecord> out;
   store_.scan("k/", {}, [&](std::string_view, std::string_view v) {
-    out.push_back(decode_record<PushCertificateRecord>(v));
+    out.push_back(store::decode_record<PushCertificateRecord>(v));
     return true;
   });
   return out;
 }
 
-std::optional<ScepChallengeRecord> StoreReader::scep_challenge(
+std::optional<ScepChallengeRecord> ProjectionReader::scep_challenge(
     const std::string& challenge_sha256) const {
   return load<ScepChallengeRecord>(store_, keys::scep_challenge(challenge_sha256));
 }
 
-std::optional<EnrollmentProfileRecord> StoreReader::enrollment_profile(
+std::optional<EnrollmentProfileRecord> ProjectionReader::enrollment_profile(
     const std::string& profile_uuid) const {
   return load<EnrollmentProfileRecord>(store_, keys::enrollment_profile(profile_uuid));
 }
 
-std::optional<InvitationRecord> StoreReader::invitation(const std::string& token_sha256) const {
+std::optional<InvitationRecord> ProjectionReader::invitation(
+    const std::string& token_sha256) const {
   return load<InvitationRecord>(store_, keys::invitation(token_sha256));
 }
 
-std::vector<IssuedIdentityRecord> StoreReader::identities_expiring(const std::string& from,
-                                                                   const std::string& before,
-                                                                   size_t limit) const {
+std::vector<IssuedIdentityRecord> ProjectionReader::identities_expiring(const std::string& from,
+                                                                        const std::string& before,
+                                                                        size_t limit) const {
   std::vector<IssuedIdentityRecord> out;
   const std::string end = keys::issued_identity(before, "");
   store_.scan(keys::kIssuedIdentityPrefix, keys::issued_identity(from, ""),
               [&](std::string_view key, std::string_view v) {
                 if (key >= end || out.size() >= limit) return false;
-                out.push_back(decode_record<IssuedIdentityRecord>(v));
+                out.push_back(store::decode_record<IssuedIdentityRecord>(v));
                 return true;
               });
   return out;

@@ -1,9 +1,7 @@
 // The key-value state the projection function reads and writes while applying events. Two
-// implementations: a RocksDB batch for the live projector (reads see the store plus the batch),
+// implementations: a store batch for the live projector (reads see the store plus the batch),
 // and an in-memory ordered map for rebuilding a projection from the log in one pass.
 #pragma once
-
-#include <rocksdb/utilities/write_batch_with_index.h>
 
 #include <functional>
 #include <map>
@@ -11,13 +9,13 @@
 #include <string>
 #include <string_view>
 
-#include "projector/store.hpp"
+#include "store/database.hpp"
 
 namespace cairn::projector {
 
 class State {
  public:
-  using Visitor = std::function<bool(std::string_view key, std::string_view value)>;
+  using Visitor = store::Reader::Visitor;
   virtual ~State() = default;
   virtual std::optional<std::string> get(const std::string& key) = 0;
   // By value: the in-memory state keeps them (moved in), the batch copies them.
@@ -30,20 +28,16 @@ class State {
 // Writes go to a batch that the caller commits; reads see the store with the batch on top.
 class BatchState final : public State {
  public:
-  BatchState(const Store& store, rocksdb::WriteBatchWithIndex& batch)
-      : store_(store), batch_(batch) {}
-  std::optional<std::string> get(const std::string& key) override {
-    return store_.get(batch_, key);
-  }
-  void put(std::string key, std::string value) override { batch_.Put(key, value); }
-  void erase(const std::string& key) override { batch_.Delete(key); }
+  explicit BatchState(store::Batch& batch) : batch_(batch) {}
+  std::optional<std::string> get(const std::string& key) override { return batch_.get(key); }
+  void put(std::string key, std::string value) override { batch_.put(key, value); }
+  void erase(const std::string& key) override { batch_.erase(key); }
   void scan(const std::string& prefix, const std::string& start, const Visitor& visit) override {
-    store_.scan(batch_, prefix, start, visit);
+    batch_.scan(prefix, start, visit);
   }
 
  private:
-  const Store& store_;
-  rocksdb::WriteBatchWithIndex& batch_;
+  store::Batch& batch_;
 };
 
 // The whole projection in memory, for a rebuild into an empty store: no RocksDB work per event,

@@ -4,11 +4,12 @@
 // (Cairn, kcat) talks to it as to a real cluster.
 //
 //   cairn-kafka-test-broker [--brokers 3] [--topic cairn.events.v1] [--partitions 8]
-//                           [--bootstrap-file F]
+//                           [--bootstrap-file F] [--outage-brokers N]
 //
 // Prints "bootstrap.servers=HOST:PORT,..." on stdout once the topic exists (and writes the list
 // to --bootstrap-file, for scripts), then serves until SIGTERM or SIGINT. SIGUSR1 takes every
-// broker down (connections refused, data kept), SIGUSR2 brings them back: an outage and its end
+// broker down (connections refused, data kept), or only the first N with --outage-brokers N (the
+// partitions they lead fail, the others go on), SIGUSR2 brings them back: an outage and its end
 // for tests. Ports are chosen by the kernel: librdkafka 2.0 cannot fix them.
 //
 // Limits of the mock (librdkafka 2.0.2), which tests must respect: acks are accepted but nothing
@@ -31,7 +32,8 @@ namespace {
 
 const char* kUsage =
     "usage: cairn-kafka-test-broker [--brokers N (3)] [--topic T (cairn.events.v1)]\n"
-    "                               [--partitions N (8)] [--bootstrap-file F]\n";
+    "                               [--partitions N (8)] [--bootstrap-file F]\n"
+    "                               [--outage-brokers N (all)]\n";
 
 struct KafkaDeleter {
   void operator()(rd_kafka_t* rk) const { rd_kafka_destroy(rk); }
@@ -43,8 +45,11 @@ struct MockClusterDeleter {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::map<std::string, std::string> o{
-      {"brokers", "3"}, {"topic", "cairn.events.v1"}, {"partitions", "8"}, {"bootstrap-file", ""}};
+  std::map<std::string, std::string> o{{"brokers", "3"},
+                                       {"topic", "cairn.events.v1"},
+                                       {"partitions", "8"},
+                                       {"bootstrap-file", ""},
+                                       {"outage-brokers", ""}};
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (!a.starts_with("--") || !o.contains(a.substr(2)) || i + 1 >= argc) {
@@ -88,6 +93,11 @@ int main(int argc, char** argv) {
                 << rd_kafka_err2str(err) << "\n";
       return 1;
     }
+    // Leaders in a fixed order (partition p on broker p % brokers + 1), not the mock's random
+    // one, so an outage of the first brokers hits the same partitions in every run.
+    const int brokers = std::stoi(o["brokers"]);
+    for (int p = 0; p < std::stoi(o["partitions"]); ++p)
+      rd_kafka_mock_partition_set_leader(cluster.get(), o["topic"].c_str(), p, p % brokers + 1);
     const std::string bootstrap = rd_kafka_mock_cluster_bootstraps(cluster.get());
     if (!o["bootstrap-file"].empty()) {
       // Written whole under another name, then renamed: a reader never sees half a list.
@@ -96,10 +106,10 @@ int main(int argc, char** argv) {
       std::rename(partial.c_str(), o["bootstrap-file"].c_str());
     }
     std::cout << "bootstrap.servers=" << bootstrap << std::endl;
-    const int brokers = std::stoi(o["brokers"]);
+    const int outage = o["outage-brokers"].empty() ? brokers : std::stoi(o["outage-brokers"]);
     for (int signal = 0;
          sigwait(&signals, &signal) == 0 && signal != SIGTERM && signal != SIGINT;) {
-      for (int32_t id = 1; id <= brokers; ++id)
+      for (int32_t id = 1; id <= outage; ++id)
         if (signal == SIGUSR1)
           rd_kafka_mock_broker_set_down(cluster.get(), id);
         else

@@ -110,7 +110,7 @@ class DispatcherTest : public ::testing::Test {
 
   testing::TempDir dir_;
   eventlog::EmbeddedLog log_;
-  projector::Store store_;
+  store::Database store_;
   crypto::SecretBox secrets_;
   pki::Identity ca_, server_, push_cert_;
   std::unique_ptr<apns_sim::ApnsSimulator> sim_;

@@ -164,6 +164,28 @@ TEST_F(Cluster, EveryRoleKilledMidwayLosesNothing) {
   EXPECT_TRUE(converged());
 }
 
+// Each role builds only its parts: ingest and projector nodes never open the dispatcher's store
+// (nor decrypt push certificates), a dispatcher never opens a projection and serves no device or
+// admin route, only its health and metrics.
+TEST_F(Cluster, EachRoleOpensOnlyItsOwnStores) {
+  upload_push_certificate();
+  auto has = [](const TestNode& node, const char* store) {
+    return std::filesystem::exists(node.data_dir() + "/" + store);
+  };
+  for (const TestNode* node : {ingest_a_.get(), ingest_b_.get(), projector_.get()}) {
+    EXPECT_TRUE(has(*node, "projection")) << node->data_dir();
+    EXPECT_FALSE(has(*node, "dispatcher")) << node->data_dir();
+  }
+  EXPECT_TRUE(has(*dispatcher_, "dispatcher"));
+  EXPECT_FALSE(has(*dispatcher_, "projection"));
+  EXPECT_EQ(dispatcher_->admin_get("/v1/devices")->status, 404);
+  TestDevice device(*dispatcher_, "CLUSTER-0");
+  EXPECT_EQ(device.report("Idle")->status, 404);
+  for (int i = 0; i < 200 && dispatcher_->metric("cairn_dispatcher_owned_partitions") != 4; ++i)
+    std::this_thread::sleep_for(50ms);
+  EXPECT_EQ(dispatcher_->metric("cairn_dispatcher_owned_partitions"), 4);
+}
+
 // Two dispatchers share the partitions through a consumer group: each pushes its share, once.
 // One dies (SIGKILL): after its session times out the other owns every partition and pushes
 // every device.

@@ -5,7 +5,6 @@
 #include <thread>
 
 #include "app/single_node.hpp"
-#include "projector/store.hpp"
 #include "tests/support/messages.hpp"
 #include "tests/support/temp_dir.hpp"
 #include "tests/support/test_node.hpp"

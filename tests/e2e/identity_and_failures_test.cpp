@@ -10,8 +10,7 @@
 
 #include "common/encoding.hpp"
 #include "crypto/certificate.hpp"
-#include "projector/record_codec.hpp"
-#include "projector/store.hpp"
+#include "projector/projection_store.hpp"
 #include "tests/support/faulty_log.hpp"
 #include "tests/support/messages.hpp"
 #include "tests/support/temp_dir.hpp"
@@ -222,7 +221,7 @@ TEST(Secrets, UnlockTokenNeverInClearInLogOrProjection) {
     EXPECT_EQ(json.find(secret), std::string::npos);
     EXPECT_EQ(json.find(encoded), std::string::npos);
   }
-  projector::Store store(dir / "projection");
+  projector::ProjectionStore store(dir / "projection");
   int values = 0;
   store.scan("", "", [&](std::string_view k, std::string_view v) {
     ++values;

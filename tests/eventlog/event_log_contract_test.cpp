@@ -38,6 +38,7 @@ class Embedded : public Backend {
 
 class Kafka : public Backend {
  public:
+  explicit Kafka(int outage_brokers = 0) : broker_(4, "cairn.events.v1", outage_brokers) {}
   std::unique_ptr<EventLog> open() override { return std::make_unique<KafkaLog>(options()); }
   KafkaOptions options() const {
     KafkaOptions o;
@@ -161,6 +162,56 @@ TEST(KafkaLog, BrokersGoneMeansUnavailableNotAHang) {
   EXPECT_THROW(log.append({record("DURING", 1)}), Unavailable);
   options.metadata_timeout = 1000ms;
   EXPECT_THROW(KafkaLog{options}, Unavailable);
+}
+
+// Kafka only (the embedded log writes a call's records together): an append cut by an outage
+// of one broker fails with Unavailable, and what of it became durable (the partitions the other
+// brokers lead) is whole, in order per device and not duplicated; the caller's repeat after the
+// outage lands completely after it. The contract in event_log.hpp that callers are written to.
+TEST(KafkaLog, AFailedAppendLeavesWholeRecordsInOrderAndARepeatLandsAfterThem) {
+  Kafka kafka(/*outage_brokers=*/1);
+  auto options = kafka.options();
+  options.delivery_timeout = 1500ms;
+  KafkaLog log(options);
+  constexpr int kDevices = 8, kPerDevice = 400;
+  std::vector<RecordToAppend> batch;
+  for (int n = 0; n < kDevices * kPerDevice; ++n)
+    batch.push_back(record("CUT-" + std::to_string(n % kDevices), n));
+  kafka.broker_.brokers_down();
+  EXPECT_THROW(log.append(batch), Unavailable);
+  kafka.broker_.brokers_up();
+  log.append(batch);  // the caller's repeat
+
+  std::map<std::string, std::vector<int>> seen;  // per device, the event numbers in log order
+  for (int32_t p = 0; p < log.partition_count(); ++p) {
+    const Offset end = log.end_offset(PartitionId(p));
+    for (Offset at(0); at < end;) {
+      const auto records = log.read(PartitionId(p), at, 1000, 1s);
+      ASSERT_FALSE(records.empty()) << "partition " << p << " ends early at " << at.value();
+      for (const auto& r : records) {
+        const std::string prefix = r.key + " event ";
+        ASSERT_TRUE(r.value.starts_with(prefix)) << "not a whole record: " << r.value;
+        const int n = std::stoi(r.value.substr(prefix.size()));
+        EXPECT_EQ(r.type, "Type" + std::to_string(n % 3));
+        seen[r.key].push_back(n);
+      }
+      at = Offset(records.back().position.offset.value() + 1);
+    }
+  }
+  ASSERT_EQ(seen.size(), static_cast<size_t>(kDevices));
+  size_t left_by_failed_call = 0;
+  for (const auto& [device, numbers] : seen) {
+    ASSERT_GE(numbers.size(), static_cast<size_t>(kPerDevice)) << device;
+    // The repeat, whole and in order, last...
+    const std::vector<int> repeat(numbers.end() - kPerDevice, numbers.end());
+    for (int i = 0; i < kPerDevice; ++i)
+      ASSERT_EQ(repeat[i] / kDevices, i) << device << ": the repeat is not whole and in order";
+    // ...after what the failed call left: rising (in order, no record twice).
+    const std::vector<int> left(numbers.begin(), numbers.end() - kPerDevice);
+    for (size_t i = 1; i < left.size(); ++i) EXPECT_GT(left[i], left[i - 1]) << device;
+    left_by_failed_call += left.size();
+  }
+  EXPECT_GT(left_by_failed_call, 0u) << "the outage took every partition: nothing was partial";
 }
 
 // Kafka only: a producer librdkafka declares fatally failed refuses every message until it is

@@ -10,7 +10,9 @@
 #include "common/errors.hpp"
 #include "crypto/digest.hpp"
 #include "eventlog/embedded_log.hpp"
+#include "projector/projection_store.hpp"
 #include "projector/projector.hpp"
+#include "projector/queries.hpp"
 #include "tests/support/messages.hpp"
 #include "tests/support/temp_dir.hpp"
 
@@ -18,107 +20,35 @@ namespace cairn::ingest {
 namespace {
 
 // Reads through to the real store unless armed; armed, it fails like RocksDB does.
-class FailingReader final : public projector::ProjectionReader {
+class FailingStore final : public store::Reader {
  public:
-  explicit FailingReader(const projector::ProjectionReader& inner) : inner_(inner) {}
+  explicit FailingStore(const store::Reader& inner) : inner_(inner) {}
   bool armed = false;
-  void check() const {
-    if (armed) throw Unavailable("projection store read: IO error (injected)");
-  }
-  std::optional<projector::DeviceRecord> device(const DeviceId& u) const override {
+  std::optional<std::string> get(std::string_view key) const override {
     check();
-    return inner_.device(u);
+    return inner_.get(key);
   }
-  std::optional<projector::ScepChallengeRecord> scep_challenge(
-      const std::string& c) const override {
+  void scan(std::string_view prefix, std::string_view start, const Visitor& visit) const override {
     check();
-    return inner_.scep_challenge(c);
-  }
-  std::optional<projector::EnrollmentProfileRecord> enrollment_profile(
-      const std::string& u) const override {
-    check();
-    return inner_.enrollment_profile(u);
-  }
-  std::optional<projector::InvitationRecord> invitation(const std::string& t) const override {
-    check();
-    return inner_.invitation(t);
-  }
-  std::vector<projector::IssuedIdentityRecord> identities_expiring(const std::string& from,
-                                                                   const std::string& before,
-                                                                   size_t limit) const override {
-    check();
-    return inner_.identities_expiring(from, before, limit);
-  }
-  std::vector<DeviceId> devices_for_certificate(const std::string& f) const override {
-    check();
-    return inner_.devices_for_certificate(f);
-  }
-  std::vector<std::string> pending_identities(const DeviceId& u) const override {
-    check();
-    return inner_.pending_identities(u);
-  }
-  std::vector<std::pair<std::string, projector::InventoryRecord>> inventory(
-      const DeviceId& u) const override {
-    check();
-    return inner_.inventory(u);
-  }
-  std::vector<DeviceId> devices_matching(const std::string& f, const std::string& v,
-                                         const std::string& a, size_t l) const override {
-    check();
-    return inner_.devices_matching(f, v, a, l);
-  }
-  bool device_matches(const DeviceId& u, const std::string& f,
-                      const std::string& v) const override {
-    check();
-    return inner_.device_matches(u, f, v);
-  }
-  std::optional<projector::QueuedCommand> next_command(const DeviceId& u) const override {
-    check();
-    return inner_.next_command(u);
-  }
-  std::optional<std::string> unlock_token_sealed(const DeviceId& u) const override {
-    check();
-    return inner_.unlock_token_sealed(u);
-  }
-  std::optional<projector::CommandRecord> command(const DeviceId& u,
-                                                  const CommandUuid& c) const override {
-    check();
-    return inner_.command(u, c);
-  }
-  std::vector<projector::DeviceRecord> devices(const std::string& a, size_t l) const override {
-    check();
-    return inner_.devices(a, l);
-  }
-  std::vector<projector::CommandRecord> queue(const DeviceId& u) const override {
-    check();
-    return inner_.queue(u);
-  }
-  std::vector<projector::CommandRecord> commands(const DeviceId& u) const override {
-    check();
-    return inner_.commands(u);
-  }
-  std::vector<projector::CommandRecord> command_targets(const CommandUuid& c) const override {
-    check();
-    return inner_.command_targets(c);
-  }
-  std::vector<projector::PushCertificateRecord> push_certificates() const override {
-    check();
-    return inner_.push_certificates();
+    inner_.scan(prefix, start, visit);
   }
 
  private:
-  const projector::ProjectionReader& inner_;
+  void check() const {
+    if (armed) throw Unavailable("store read: IO error (injected)");
+  }
+  const store::Reader& inner_;
 };
 
 class DeviceServiceTest : public ::testing::Test {
  protected:
   testing::TempDir dir;
   eventlog::EmbeddedLog log{dir / "log"};
-  projector::Store store{dir / "db"};
+  projector::ProjectionStore store{dir / "db"};
   projector::AppliedWatermark watermark;
   projector::Projector projector{log, store, watermark};
-  projector::StoreReader store_reader{store};
-  FailingReader reader{store_reader};
+  FailingStore failing_store{store};
+  projector::ProjectionReader reader{failing_store};
   crypto::SecretBox secrets{{crypto::random_bytes(32)}};
   EventWriter writer{log, watermark, "test", std::chrono::milliseconds(300)};
   DeviceService service{writer, reader, secrets};
@@ -154,11 +84,11 @@ class DeviceServiceTest : public ::testing::Test {
 TEST_F(DeviceServiceTest, StoreFailureIsUnavailableNeverNotManaged) {
   checkin(testing::authenticate_body("U1"));
   checkin(testing::token_update_body("U1"));
-  reader.armed = true;
+  failing_store.armed = true;
   EXPECT_THROW(report(testing::report_body("U1", "Idle")), Unavailable);
   EXPECT_THROW(checkin(testing::token_update_body("U1")), Unavailable);
   EXPECT_THROW(checkin(testing::authenticate_body("U2")), Unavailable);
-  reader.armed = false;
+  failing_store.armed = false;
   EXPECT_NO_THROW(report(testing::report_body("U1", "Idle")));
 }
 

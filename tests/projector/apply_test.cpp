@@ -5,7 +5,9 @@
 #include <gtest/gtest.h>
 
 #include "projector/keys.hpp"
+#include "projector/projection_store.hpp"
 #include "projector/queries.hpp"
+#include "projector/state.hpp"
 #include "tests/support/temp_dir.hpp"
 
 namespace cairn::projector {
@@ -22,25 +24,25 @@ class Projection {
 
   void apply(const std::vector<Event>& events, size_t batch_size = 1) {
     for (size_t i = 0; i < events.size(); i += batch_size) {
-      rocksdb::WriteBatchWithIndex batch(rocksdb::BytewiseComparator(), 0, true);
-      BatchState state(store_, batch);
+      store::Batch batch(store_);
+      BatchState state(batch);
       for (size_t k = i; k < std::min(events.size(), i + batch_size); ++k)
         apply_event(events[k], {PartitionId(0), Offset(next_++)}, state);
-      batch.Put(keys::position(0), std::to_string(next_));
+      batch.set_next_offset(PartitionId(0), Offset(next_));
       store_.write(batch);
     }
   }
   void apply(const Event& e) { apply(std::vector<Event>{e}); }
   // One event at its own place in the log (several partitions), as a replica reads them.
   void apply_at(const Event& e, LogPosition at) {
-    rocksdb::WriteBatchWithIndex batch(rocksdb::BytewiseComparator(), 0, true);
-    BatchState state(store_, batch);
+    store::Batch batch(store_);
+    BatchState state(batch);
     apply_event(e, at, state);
-    batch.Put(keys::position(at.partition.value()), std::to_string(at.offset.value() + 1));
+    batch.set_next_offset(at.partition, Offset(at.offset.value() + 1));
     store_.write(batch);
   }
 
-  const StoreReader& reader() const { return reader_; }
+  const ProjectionReader& reader() const { return reader_; }
   std::string digest() const { return store_.digest().sha256; }
   bool has(const std::string& key) const { return store_.get(key).has_value(); }
   std::optional<std::string> next() const {
@@ -53,8 +55,8 @@ class Projection {
 
  private:
   testing::TempDir dir_;
-  Store store_;
-  StoreReader reader_;
+  ProjectionStore store_;
+  ProjectionReader reader_;
   int64_t next_ = 0;
 };
 

@@ -8,9 +8,9 @@
 
 #include "plist/plist_json.hpp"
 #include "projector/keys.hpp"
-#include "projector/record_codec.hpp"
 #include "projector/records.hpp"
 #include "protocol/command_json.hpp"
+#include "store/record_codec.hpp"
 #include "tests/support/command_samples.hpp"
 #include "tests/support/fixtures.hpp"
 
@@ -21,7 +21,8 @@ std::map<std::string, InventoryRecord> fields_of(MemoryState& state, const std::
   std::map<std::string, InventoryRecord> out;
   const auto prefix = keys::inventory_prefix(udid);
   state.scan(prefix, {}, [&](std::string_view key, std::string_view value) {
-    out.emplace(std::string(key.substr(prefix.size())), decode_record<InventoryRecord>(value));
+    out.emplace(std::string(key.substr(prefix.size())),
+                store::decode_record<InventoryRecord>(value));
     return true;
   });
   return out;

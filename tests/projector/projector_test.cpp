@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "eventlog/embedded_log.hpp"
+#include "projector/projection_store.hpp"
 #include "projector/queries.hpp"
 #include "schemas/events.hpp"
 #include "tests/support/temp_dir.hpp"
@@ -26,18 +27,18 @@ TEST(Projector, CatchUpAppliesTheLogAndResumesFromItsStoredPosition) {
   eventlog::EmbeddedLog log(dir / "log");
   log.append({authenticated("A"), authenticated("B")});
   {
-    Store store(dir / "db");
+    ProjectionStore store(dir / "db");
     AppliedWatermark watermark;
     Projector projector(log, store, watermark);
     EXPECT_EQ(projector.catch_up(), 2u);
   }
   log.append({authenticated("C")});
-  Store store(dir / "db");
+  ProjectionStore store(dir / "db");
   AppliedWatermark watermark;
   Projector projector(log, store, watermark);
   EXPECT_EQ(watermark.next(PartitionId(0)), Offset(2));  // resumes, no double apply
   EXPECT_EQ(projector.catch_up(), 1u);
-  EXPECT_TRUE(StoreReader(store).device(DeviceId("C")));
+  EXPECT_TRUE(ProjectionReader(store).device(DeviceId("C")));
 }
 
 eventlog::RecordToAppend event(const std::string& udid, events::Payload payload) {
@@ -65,13 +66,13 @@ TEST(Projector, AResultWhoseBodyCannotBeReadIsCountedAndTheLogGoesOn) {
        event("A", events::CommandDelivered{"CMD-1"}), event("A", result), authenticated("B")});
   for (int run = 0; run < 2; ++run) {  // a second node, or a restart, catching up the same log
     testing::TempDir db;
-    Store store(db / "db");
+    ProjectionStore store(db / "db");
     AppliedWatermark watermark;
     Projector projector(log, store, watermark);
     EXPECT_EQ(projector.catch_up(), 5u);
     EXPECT_EQ(projector.uninterpretable_results(), 1u);
     EXPECT_EQ(projector.skipped_events(), 0u);
-    StoreReader reader(store);
+    ProjectionReader reader(store);
     EXPECT_TRUE(reader.device(DeviceId("B")));
     const auto command = reader.command(DeviceId("A"), CommandUuid("CMD-1"));
     ASSERT_TRUE(command);
@@ -88,12 +89,12 @@ TEST(Projector, UnreadableEventIsSkippedTheSameWayOnEveryReplay) {
   std::string digests[2];
   for (auto& digest : digests) {
     testing::TempDir db;
-    Store store(db / "db");
+    ProjectionStore store(db / "db");
     AppliedWatermark watermark;
     Projector projector(log, store, watermark);
     EXPECT_EQ(projector.catch_up(), 3u);
     EXPECT_EQ(projector.skipped_events(), 1u);
-    EXPECT_TRUE(StoreReader(store).device(DeviceId("B")));
+    EXPECT_TRUE(ProjectionReader(store).device(DeviceId("B")));
     digest = store.digest().sha256;
   }
   EXPECT_EQ(digests[0], digests[1]);
@@ -102,7 +103,7 @@ TEST(Projector, UnreadableEventIsSkippedTheSameWayOnEveryReplay) {
 // The digest of a projection built from `log` by the live path (catch_up) or by rebuild().
 std::string projected_digest(eventlog::EmbeddedLog& log, bool rebuild) {
   testing::TempDir db;
-  Store store(db / "db");
+  ProjectionStore store(db / "db");
   AppliedWatermark watermark;
   Projector projector(log, store, watermark);
   rebuild ? projector.rebuild() : projector.catch_up();
@@ -142,36 +143,18 @@ TEST(Projector, RebuildOfAnEmptyLogEqualsAnEmptyLiveProjection) {
   EXPECT_EQ(projected_digest(log, /*rebuild=*/false), projected_digest(log, /*rebuild=*/true));
 }
 
-TEST(Store, RefusesAProjectionOfAnotherLayout) {
-  testing::TempDir dir;
-  { Store fresh(dir / "db"); }  // writes the current layout
-  EXPECT_NO_THROW(Store(dir / "db"));
-  {
-    rocksdb::DB* raw = nullptr;
-    ASSERT_TRUE(rocksdb::DB::Open(rocksdb::Options(), dir / "db", &raw).ok());
-    std::unique_ptr<rocksdb::DB> db(raw);
-    ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), "v/layout", "1").ok());  // an older version's
-  }
-  try {
-    Store old(dir / "db");
-    FAIL() << "opened a projection of another layout";
-  } catch (const std::runtime_error& e) {
-    EXPECT_NE(std::string(e.what()).find("move that directory away"), std::string::npos);
-  }
-}
-
 TEST(Projector, RefusesAProjectionAheadOfItsLog) {
   testing::TempDir dir;
   {
     eventlog::EmbeddedLog log(dir / "log");
     log.append({authenticated("A"), authenticated("B")});
-    Store store(dir / "db");
+    ProjectionStore store(dir / "db");
     AppliedWatermark watermark;
     Projector(log, store, watermark).catch_up();
   }
   eventlog::EmbeddedLog other_log(dir / "other-log");  // e.g. a lost or replaced log
   other_log.append({authenticated("C")});
-  Store store(dir / "db");
+  ProjectionStore store(dir / "db");
   AppliedWatermark watermark;
   EXPECT_THROW(Projector(other_log, store, watermark), std::runtime_error);
 }

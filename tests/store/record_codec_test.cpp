@@ -1,4 +1,4 @@
-#include "projector/record_codec.hpp"
+#include "store/record_codec.hpp"
 
 #include <gtest/gtest.h>
 
@@ -6,6 +6,8 @@
 
 namespace cairn::projector {
 namespace {
+using store::decode_record;
+using store::encode_record;
 
 TEST(RecordCodec, EveryFieldRoundTrips) {
   CommandRecord c;

@@ -1,8 +1,9 @@
-// Binary encoding of projection records, driven by their serialize() descriptions. Values are
-// private to the projection: replays rebuild them, so their layout may change between versions
-// without migration (bump keys::kLayoutVersion). Integers are little-endian fixed width, strings
-// a 32-bit length then the bytes. Written straight into a std::string: the cereal binary archive
-// this replaces went through std::stringstream, a copy and a locale per record on every read.
+// Binary encoding of stored records, driven by their serialize() descriptions. Values are
+// private to the store's consumer: it rebuilds them from the log, so their layout may change
+// between versions without migration (bump that consumer's layout version). Integers are
+// little-endian fixed width, strings a 32-bit length then the bytes. Written straight into a
+// std::string: the cereal binary archive this replaces went through std::stringstream, a copy and a
+// locale per record on every read.
 #pragma once
 
 #include <bit>
@@ -14,7 +15,7 @@
 #include <type_traits>
 #include <vector>
 
-namespace cairn::projector {
+namespace cairn::store {
 
 namespace record_codec_detail {
 
@@ -59,7 +60,7 @@ class Reader {
 
  private:
   std::string_view take(size_t n) {
-    if (n > in_.size()) throw std::runtime_error("projection record truncated");
+    if (n > in_.size()) throw std::runtime_error("stored record truncated");
     auto bytes = in_.substr(0, n);
     in_.remove_prefix(n);
     return bytes;
@@ -77,7 +78,7 @@ class Reader {
   void read(std::vector<Item>& items) {
     uint32_t size = 0;
     read(size);
-    if (size > in_.size()) throw std::runtime_error("projection record truncated");
+    if (size > in_.size()) throw std::runtime_error("stored record truncated");
     items.resize(size);
     for (auto& item : items) item.serialize(*this);
   }
@@ -102,8 +103,8 @@ T decode_record(std::string_view bytes) {
   T record;
   record_codec_detail::Reader r(bytes);
   record.serialize(r);
-  if (!r.at_end()) throw std::runtime_error("projection record has trailing bytes");
+  if (!r.at_end()) throw std::runtime_error("stored record has trailing bytes");
   return record;
 }
 
-}  // namespace cairn::projector
+}  // namespace cairn::store

@@ -1,12 +1,13 @@
 // One command to many devices: queued in chunks (each durable before the next is checked), every
 // device accounted for, and a log failure midway answered with what was and was not queued.
-#include "ingest/admin_api.hpp"
+#include "ingest/command_api.hpp"
 
 #include <gtest/gtest.h>
 
 #include "common/errors.hpp"
 #include "crypto/digest.hpp"
 #include "eventlog/embedded_log.hpp"
+#include "projector/projection_store.hpp"
 #include "projector/projector.hpp"
 #include "tests/support/faulty_log.hpp"
 #include "tests/support/temp_dir.hpp"
@@ -20,13 +21,12 @@ class BulkEnqueue : public ::testing::Test {
  protected:
   testing::TempDir dir;
   testing::FaultyLog log{std::make_unique<eventlog::EmbeddedLog>(dir / "log")};
-  projector::Store store{dir / "db"};
+  projector::ProjectionStore store{dir / "db"};
   projector::AppliedWatermark watermark;
   projector::Projector projector{log, store, watermark};
-  projector::StoreReader reader{store};
-  crypto::SecretBox secrets{{crypto::random_bytes(32)}};
+  projector::ProjectionReader reader{store};
   EventWriter writer{log, watermark, "test", std::chrono::seconds(30)};
-  AdminApi admin{writer, reader, store, log, secrets};
+  CommandApi commands{writer, reader};
   std::string devices_json;
 
   void SetUp() override {
@@ -49,9 +49,9 @@ class BulkEnqueue : public ::testing::Test {
   void TearDown() override { projector.stop(); }
   static std::string udid_of(int d) { return "BULK-" + std::to_string(d); }
   ApiResponse lock(const std::string& uuid) {
-    return admin.enqueue_typed(R"({"request_type": "DeviceLock", "command_uuid": ")" + uuid +
-                                   R"(", "devices": [)" + devices_json + R"("NOBODY"]})",
-                               {"admin", Role::kAdmin});
+    return commands.enqueue_typed(R"({"request_type": "DeviceLock", "command_uuid": ")" + uuid +
+                                      R"(", "devices": [)" + devices_json + R"("NOBODY"]})",
+                                  {"admin", Role::kAdmin});
   }
   bool queued(int d, const std::string& uuid) const {
     return reader.command(DeviceId(udid_of(d)), CommandUuid(uuid)).has_value();

@@ -1,24 +1,40 @@
-#include "projector/store.hpp"
+#include "store/database.hpp"
 
 #include <openssl/evp.h>
+#include <rocksdb/db.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/sst_file_writer.h>
 #include <rocksdb/table.h>
+#include <rocksdb/utilities/write_batch_with_index.h>
+
+#include <cstdio>
+#include <stdexcept>
 
 #include "common/encoding.hpp"
 #include "common/errors.hpp"
-#include "projector/keys.hpp"
 
-namespace cairn::projector {
+namespace cairn::store {
 namespace {
 
+// The store's own keys. No consumer's layout may begin with these prefixes (Batch::put checks).
+constexpr std::string_view kLayoutKey = "v/layout";
+constexpr std::string_view kPositionPrefix = "p/";
+bool is_reserved(std::string_view key) {
+  return key.starts_with("v/") || key.starts_with(kPositionPrefix);
+}
+std::string position_key(int32_t partition) {
+  char p[9];
+  std::snprintf(p, sizeof p, "%08x", static_cast<unsigned>(partition));
+  return std::string(kPositionPrefix) + p;
+}
+
 void check(const rocksdb::Status& s, std::string_view what) {
-  if (!s.ok()) throw Unavailable("projection store " + std::string(what) + ": " + s.ToString());
+  if (!s.ok()) throw Unavailable("store " + std::string(what) + ": " + s.ToString());
 }
 
 }  // namespace
 
-Store::Store(const std::string& path, std::string_view layout) {
+Database::Database(const std::string& path, std::string_view layout) {
   rocksdb::Options options;
   options.create_if_missing = true;
   options.IncreaseParallelism(2);
@@ -33,13 +49,15 @@ Store::Store(const std::string& path, std::string_view layout) {
   rocksdb::DB* raw = nullptr;
   auto status = rocksdb::DB::Open(options, path, &raw);
   if (!status.ok())
-    throw std::runtime_error("cannot open projection at " + path + ": " + status.ToString());
+    throw std::runtime_error("cannot open the store at " + path + ": " + status.ToString());
   db_.reset(raw);
   check_layout(layout);
 }
 
-void Store::check_layout(std::string_view expected) {
-  const std::string key(keys::kLayoutKey);
+Database::~Database() = default;
+
+void Database::check_layout(std::string_view expected) {
+  const std::string key(kLayoutKey);
   const auto layout = get(key);
   if (layout == expected) return;
   bool empty = true;
@@ -54,19 +72,9 @@ void Store::check_layout(std::string_view expected) {
                            ": move that directory away and restart to rebuild it from the log");
 }
 
-std::optional<std::string> Store::get(std::string_view key) const {
+std::optional<std::string> Database::get(std::string_view key) const {
   std::string value;
   auto s = db_->Get(rocksdb::ReadOptions(), rocksdb::Slice(key.data(), key.size()), &value);
-  if (s.IsNotFound()) return std::nullopt;
-  check(s, "read");
-  return value;
-}
-
-std::optional<std::string> Store::get(rocksdb::WriteBatchWithIndex& batch,
-                                      std::string_view key) const {
-  std::string value;
-  auto s = batch.GetFromBatchAndDB(db_.get(), rocksdb::ReadOptions(),
-                                   rocksdb::Slice(key.data(), key.size()), &value);
   if (s.IsNotFound()) return std::nullopt;
   check(s, "read");
   return value;
@@ -96,7 +104,7 @@ class PrefixReadOptions {
 };
 
 void scan_iterator(rocksdb::Iterator* it, std::string_view prefix, std::string_view start,
-                   const std::function<bool(std::string_view, std::string_view)>& visit) {
+                   const Reader::Visitor& visit) {
   const std::string from(start.empty() ? prefix : start);
   for (it->Seek(from); it->Valid(); it->Next()) {
     const auto k = it->key();
@@ -110,59 +118,46 @@ void scan_iterator(rocksdb::Iterator* it, std::string_view prefix, std::string_v
 
 }  // namespace
 
-void Store::scan(std::string_view prefix, std::string_view start,
-                 const std::function<bool(std::string_view, std::string_view)>& visit) const {
+void Database::scan(std::string_view prefix, std::string_view start, const Visitor& visit) const {
   const PrefixReadOptions options(prefix);
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(options.get()));
   scan_iterator(it.get(), prefix, start, visit);
 }
 
-void Store::scan(rocksdb::WriteBatchWithIndex& batch, std::string_view prefix,
-                 std::string_view start,
-                 const std::function<bool(std::string_view, std::string_view)>& visit) const {
-  const PrefixReadOptions options(prefix);
-  std::unique_ptr<rocksdb::Iterator> it(batch.NewIteratorWithBase(db_->NewIterator(options.get())));
-  scan_iterator(it.get(), prefix, start, visit);
+void Database::write(Batch& batch) {
+  check(db_->Write(rocksdb::WriteOptions(), batch.batch_->GetWriteBatch()), "write");
 }
 
-void Store::write(rocksdb::WriteBatchWithIndex& batch) {
-  // No sync: the log is the durable record. A crash loses the unsynced tail of the projection
-  // together with the position stored in the same batch, so it is re-applied from the log.
-  check(db_->Write(rocksdb::WriteOptions(), batch.GetWriteBatch()), "write");
-}
-
-void Store::bulk_load(const std::map<std::string, std::string, std::less<>>& contents) {
+void Database::bulk_load(const std::map<std::string, std::string, std::less<>>& contents,
+                         const std::map<int32_t, int64_t>& next_offsets) {
   // The contents are sorted already: written as one SST file and ingested, they skip the
   // memtable, the WAL and the compactions a stream of batches would cause (measured: a third
   // of the rebuild's CPU went to those).
   const std::string file = db_->GetName() + "/bulk-load.sst";
   rocksdb::SstFileWriter writer(rocksdb::EnvOptions(), db_->GetOptions());
   check(writer.Open(file), "bulk load");
-  bool any = false;
   for (const auto& [key, value] : contents) {
-    if (key.starts_with("p/")) continue;
+    if (is_reserved(key)) throw std::logic_error("bulk load of the store's own key " + key);
     check(writer.Put(key, value), "bulk load");
-    any = true;
   }
-  if (any) {
+  if (!contents.empty()) {
     check(writer.Finish(), "bulk load");
     rocksdb::IngestExternalFileOptions ingest;
     ingest.move_files = true;
     check(db_->IngestExternalFile({file}, ingest), "bulk load ingest");
   }
   // Positions go last, after everything else is on disk: an interrupted load must not look like
-  // a complete projection (it would pass the ahead-of-log check and serve empty queues).
+  // a complete state (it would pass the ahead-of-log check and serve empty queues).
   rocksdb::WriteOptions options;
   options.disableWAL = true;  // flushed below
   rocksdb::WriteBatch batch;
-  for (auto it = contents.lower_bound("p/"); it != contents.end() && it->first.starts_with("p/");
-       ++it)
-    batch.Put(it->first, it->second);
+  for (const auto& [partition, next] : next_offsets)
+    batch.Put(position_key(partition), std::to_string(next));
   check(db_->Write(options, &batch), "bulk write positions");
   check(db_->Flush(rocksdb::FlushOptions()), "flush");
 }
 
-Store::Digest Store::digest() const {
+Database::Digest Database::digest() const {
   Digest result;
   std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
   EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr);
@@ -172,8 +167,9 @@ Store::Digest Store::digest() const {
       EVP_DigestUpdate(ctx.get(), &n, sizeof n);
       EVP_DigestUpdate(ctx.get(), part.data(), part.size());
     }
-    if (key.starts_with("p/"))
-      result.positions[static_cast<int32_t>(std::stoul(std::string(key.substr(2)), nullptr, 16))] =
+    if (key.starts_with(kPositionPrefix))
+      result.positions[static_cast<int32_t>(
+          std::stoul(std::string(key.substr(kPositionPrefix.size())), nullptr, 16))] =
           std::stoll(std::string(value));
     return true;
   });
@@ -184,9 +180,48 @@ Store::Digest Store::digest() const {
   return result;
 }
 
-Offset Store::next_offset(PartitionId partition) const {
-  auto v = get(keys::position(partition.value()));
+Offset Database::next_offset(PartitionId partition) const {
+  auto v = get(position_key(partition.value()));
   return Offset(v ? std::stoll(*v) : 0);
 }
 
-}  // namespace cairn::projector
+Batch::Batch(const Database& db)
+    : db_(db),
+      batch_(std::make_unique<rocksdb::WriteBatchWithIndex>(rocksdb::BytewiseComparator(), 0,
+                                                            /*overwrite_key=*/true)) {}
+
+Batch::~Batch() = default;
+
+std::optional<std::string> Batch::get(std::string_view key) const {
+  std::string value;
+  auto s = batch_->GetFromBatchAndDB(db_.db_.get(), rocksdb::ReadOptions(),
+                                     rocksdb::Slice(key.data(), key.size()), &value);
+  if (s.IsNotFound()) return std::nullopt;
+  check(s, "read");
+  return value;
+}
+
+void Batch::scan(std::string_view prefix, std::string_view start, const Visitor& visit) const {
+  const PrefixReadOptions options(prefix);
+  std::unique_ptr<rocksdb::Iterator> it(
+      batch_->NewIteratorWithBase(db_.db_->NewIterator(options.get())));
+  scan_iterator(it.get(), prefix, start, visit);
+}
+
+void Batch::put(std::string_view key, std::string_view value) {
+  if (is_reserved(key))
+    throw std::logic_error("a write to the store's own key " + std::string(key));
+  check(batch_->Put(rocksdb::Slice(key.data(), key.size()),
+                    rocksdb::Slice(value.data(), value.size())),
+        "batch");
+}
+
+void Batch::erase(std::string_view key) {
+  check(batch_->Delete(rocksdb::Slice(key.data(), key.size())), "batch");
+}
+
+void Batch::set_next_offset(PartitionId partition, Offset next) {
+  check(batch_->Put(position_key(partition.value()), std::to_string(next.value())), "batch");
+}
+
+}  // namespace cairn::store
