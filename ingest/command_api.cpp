@@ -78,6 +78,11 @@ CommandApi::Queued CommandApi::enqueue_to(const std::vector<std::string>& ids,
     std::string why = refusal(id, &d);
     if (why.empty() && !command.fresh_uuid && reader_.command(DeviceId(id), uuid)) {
       why = "command UUID already used for this device";
+    } else if (why.empty() && command.request_type == protocol::kEscrowedUnlockTokenCommand &&
+               !d->unlock_token_escrowed) {
+      why =
+          "no UnlockToken escrowed: the device has sent none in a TokenUpdate, so ClearPasscode "
+          "cannot work on it";
     } else if (why.empty() && command.access_right != 0 && !d->enrollment_profile.empty()) {
       auto [it, added] =
           rights_of_profile.try_emplace(d->enrollment_profile, protocol::kAllAccessRights);
@@ -120,6 +125,7 @@ ApiResponse CommandApi::enqueue(const std::vector<std::string>& ids, std::string
   const auto command = protocol::decode_command(parsed);
   if (!protocol::is_valid_identifier(command.uuid.value()))
     throw BadRequest("CommandUUID must be 1-128 characters of [A-Za-z0-9._-]");
+  protocol::refuse_escrowed_keys(parsed);  // even unvalidated: a secret must not reach the log
   const auto& catalog = protocol::CommandCatalog::builtin();
   const protocol::CommandSpec* spec =
       validate ? &catalog.validate(parsed) : catalog.find(command.request_type);
@@ -188,6 +194,7 @@ ApiResponse CommandApi::enqueue_typed(std::string_view json, const Principal& ac
   static const std::set<std::string, std::less<>> kApiMembers{"request_type", "devices",
                                                               "command_uuid", "no_push"};
   const Plist command = protocol::command_from_json(catalog, *spec, doc, uuid, kApiMembers);
+  protocol::refuse_escrowed_keys(command);
   const auto queued = enqueue_to(
       ids, {uuid, request_type, command.to_xml(), spec->access_right, no_push, fresh_uuid}, actor);
   JsonWriter j;

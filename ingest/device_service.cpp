@@ -1,14 +1,18 @@
 #include "ingest/device_service.hpp"
 
+#include <openssl/crypto.h>
+
 #include "common/clock.hpp"
 #include "common/encoding.hpp"
 #include "common/errors.hpp"
+#include "common/logging.hpp"
+#include "protocol/command_catalog.hpp"
 #include "protocol/messages.hpp"
 
 namespace cairn::ingest {
 namespace {
 
-constexpr const char* kUnlockTokenKey = "UnlockToken";
+using protocol::kUnlockTokenKey;
 
 void require_valid_udid(const DeviceId& udid) {
   if (!protocol::is_valid_identifier(udid.value()))
@@ -171,7 +175,28 @@ DeviceAnswer DeviceService::report(const Plist& message, std::string_view body,
   if (!next) return {};
   writer_.append(
       {writer_.make(r.udid.value(), "server", events::CommandDelivered{next->command_uuid})});
-  return {std::move(next->plist), std::move(next->command_uuid)};
+  return {as_delivered(r.udid, *next), std::move(next->command_uuid)};
+}
+
+std::string DeviceService::as_delivered(const DeviceId& udid,
+                                        projector::QueuedCommand& next) const {
+  if (next.request_type != protocol::kEscrowedUnlockTokenCommand) return std::move(next.plist);
+  const auto sealed = reader_.unlock_token_sealed(udid);
+  if (!sealed) {
+    // Escrowed when queued, gone since (a new enrollment without one): the device answers the
+    // command with an error, which is recorded like any result.
+    logging::warn("ClearPasscode delivered without an UnlockToken: none is escrowed any more",
+                  {{"udid", udid.value()}, {"command_uuid", next.command_uuid}});
+    return std::move(next.plist);
+  }
+  Plist message = Plist::parse(next.plist);
+  auto command = message.dict("Command");
+  if (!command) return std::move(next.plist);
+  std::string token = secrets_.open(*sealed, udid.value());
+  command->set_data(kUnlockTokenKey, token);
+  OPENSSL_cleanse(token.data(), token.size());
+  message.set("Command", std::move(*command));
+  return message.to_xml();
 }
 
 }  // namespace cairn::ingest

@@ -45,6 +45,9 @@ class DeviceService {
   // enrolled with (decided, like authorize, on a caught-up projection).
   void authorize_enrollment(const DeviceId& udid, const ClientIdentity& who) const;
   std::string enrollment_refusal(const DeviceId& udid, const ClientIdentity& who) const;
+  // The command as it goes to the device: ClearPasscode gets the device's own escrowed
+  // UnlockToken here and nowhere else (protocol/command_catalog.hpp).
+  std::string as_delivered(const DeviceId& udid, projector::QueuedCommand& next) const;
 
   EventWriter& writer_;
   const projector::ProjectionReader& reader_;

@@ -107,7 +107,8 @@ std::optional<QueuedCommand> ProjectionReader::next_command(const DeviceId& udid
                   return true;  // refused in this session
                 auto plist = store_.get(keys::command_body(udid.value(), cmd->command_uuid));
                 if (!plist) return true;  // dequeued between the reads
-                found = QueuedCommand{std::move(cmd->command_uuid), std::move(*plist)};
+                found = QueuedCommand{std::move(cmd->command_uuid), std::move(cmd->request_type),
+                                      std::move(*plist)};
                 return false;
               });
   return found;

@@ -16,6 +16,7 @@ namespace cairn::projector {
 // What to send a device next.
 struct QueuedCommand {
   std::string command_uuid;
+  std::string request_type;
   std::string plist;
 };
 

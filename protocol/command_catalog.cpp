@@ -211,6 +211,15 @@ std::string access_right_label(int64_t bit) {
   return std::to_string(bit);
 }
 
+void refuse_escrowed_keys(const Plist& command_message) {
+  const auto command = command_message.dict("Command");
+  if (command && command->string("RequestType") == kEscrowedUnlockTokenCommand &&
+      command->has(kUnlockTokenKey))
+    throw InvalidCommand(std::string("Command.") + kUnlockTokenKey,
+                         "leave it out: Cairn inserts the device's own escrowed UnlockToken when "
+                         "the command is delivered, so that it is never logged in clear");
+}
+
 CommandCatalog CommandCatalog::from_json(std::string_view json) {
   rapidjson::Document doc;
   doc.Parse(json.data(), json.size());
@@ -235,6 +244,9 @@ CommandCatalog CommandCatalog::from_json(std::string_view json) {
                      [](const KeySpec& k) { return k.name == "RequestRequiresNetworkTether"; }))
       spec.keys.push_back({"RequestRequiresNetworkTether", ValueType::kBoolean, false, {}, {}});
     spec.response_keys = parse_keys(cmd["response_keys"]);
+    if (spec.request_type == kEscrowedUnlockTokenCommand)
+      for (auto& k : spec.keys)
+        if (k.name == kUnlockTokenKey) k.required = false;  // inserted at delivery
     c.by_type_.emplace(spec.request_type, c.commands_.size());
     c.commands_.push_back(std::move(spec));
   }

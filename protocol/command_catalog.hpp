@@ -76,6 +76,16 @@ class InvalidCommand : public BadRequest {
   std::string path_;
 };
 
+// ClearPasscode's UnlockToken is the device's own, escrowed sealed from its TokenUpdate. Cairn
+// inserts it when the command is delivered (ingest/device_service), so it is never in an admin's
+// hands, in the log or in the projection in clear. The catalog lists it as not required, and a
+// command that carries one is refused (it would be logged in clear): refuse_escrowed_keys().
+inline constexpr std::string_view kEscrowedUnlockTokenCommand = "ClearPasscode";
+inline constexpr const char* kUnlockTokenKey = "UnlockToken";
+// Throws InvalidCommand if a command message ({CommandUUID, Command}) carries a secret Cairn
+// inserts at delivery.
+void refuse_escrowed_keys(const Plist& command_message);
+
 class CommandCatalog {
  public:
   // The catalog built into this binary (parsed once, on first use).

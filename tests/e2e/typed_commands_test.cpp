@@ -3,6 +3,7 @@
 // may be sent.
 #include <gtest/gtest.h>
 
+#include "common/encoding.hpp"
 #include "crypto/certificate.hpp"
 #include "crypto/cms_signature.hpp"
 #include "pki/issuer.hpp"
@@ -66,6 +67,44 @@ TEST_F(TypedCommands, JsonBecomesTheCommandEachDeviceReceives) {
   const auto catalog = node_.admin_get("/api/v1/catalog");
   EXPECT_EQ(catalog->status, 200);
   EXPECT_NE(catalog->body.find("\"request_type\":\"EraseDevice\""), std::string::npos);
+}
+
+// ClearPasscode needs the device's UnlockToken, which Cairn holds sealed and no admin can read:
+// the admin leaves it out, Cairn inserts the device's own at delivery, and neither the log nor
+// the projection ever holds it in clear. A device with none escrowed is refused by name.
+TEST_F(TypedCommands, ClearPasscodeReachesTheDeviceWithItsOwnUnlockTokenNeverLogged) {
+  const std::string secret = "UNLOCK-TOKEN-" + std::string(100, 'z');
+  TestDevice with(node_, "CLEAR-1"), without(node_, "CLEAR-2");
+  ASSERT_EQ(with.checkin(authenticate_body("CLEAR-1"))->status, 200);
+  ASSERT_EQ(with.checkin(token_update_body("CLEAR-1", secret))->status, 200);
+  ASSERT_EQ(without.checkin(authenticate_body("CLEAR-2"))->status, 200);
+  ASSERT_EQ(without.checkin(token_update_body("CLEAR-2"))->status, 200);  // no UnlockToken
+  const auto r = post(R"({"request_type": "ClearPasscode", "devices": ["CLEAR-1", "CLEAR-2"]})");
+  ASSERT_EQ(r->status, 207) << r->body;
+  EXPECT_NE(r->body.find("\"CLEAR-2\":\"no UnlockToken escrowed"), std::string::npos) << r->body;
+  const auto delivered = Plist::parse(with.report("Idle")->body);
+  EXPECT_EQ(delivered.dict("Command")->string("RequestType"), "ClearPasscode");
+  EXPECT_EQ(delivered.dict("Command")->data("UnlockToken"), secret);
+  EXPECT_EQ(without.report("Idle")->body, "");  // nothing was queued for it
+
+  // An admin who sends a token is refused, whichever way: it would be logged in clear.
+  const auto typed = post(R"({"request_type": "ClearPasscode", "UnlockToken": "AAEC",
+                              "devices": ["CLEAR-1"]})");
+  EXPECT_EQ(typed->status, 400);
+  EXPECT_NE(typed->body.find("Command.UnlockToken: leave it out"), std::string::npos)
+      << typed->body;
+  const auto raw = node_.enqueue("CLEAR-1", R"(<plist version="1.0"><dict>
+      <key>CommandUUID</key><string>RAW-CLEAR</string><key>Command</key><dict>
+      <key>RequestType</key><string>ClearPasscode</string>
+      <key>UnlockToken</key><data>AAEC</data></dict></dict></plist>)");
+  EXPECT_EQ(raw->status, 400) << raw->body;
+
+  const std::string encoded = base64_encode(secret);
+  for (const auto& e : logged_events(node_.data_dir())) {
+    const auto json = events::encode(e);
+    EXPECT_EQ(json.find(secret), std::string::npos) << json;
+    EXPECT_EQ(json.find(encoded), std::string::npos) << json;
+  }
 }
 
 TEST_F(TypedCommands, MistakesAreRefusedNamingTheField) {
