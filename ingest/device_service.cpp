@@ -16,7 +16,7 @@ using protocol::kUnlockTokenKey;
 
 void require_valid_udid(const DeviceId& udid) {
   if (!protocol::is_valid_identifier(udid.value()))
-    throw BadRequest("UDID must be 1-128 characters of [A-Za-z0-9._-]");
+    throw BadRequest("UDID must be 1-128 characters of [A-Za-z0-9._-] (so must an EnrollmentID)");
 }
 
 // The TokenUpdate body with the UnlockToken's value cut out: the audit record keeps everything

@@ -23,7 +23,18 @@ constexpr std::array<std::pair<Status, std::string_view>, 5> kStatusNames{{
     {Status::kNotNow, "NotNow"},
 }};
 
+void decline_user_channel(const Plist& m) {
+  if (m.has("UserID") || m.has("EnrollmentUserID")) throw UserChannelDeclined();
+}
+
 }  // namespace
+
+DeviceId device_id(const Plist& m) {
+  if (auto udid = m.string("UDID"); udid && !udid->empty()) return DeviceId(*udid);
+  if (auto enrollment = m.string("EnrollmentID"); enrollment && !enrollment->empty())
+    return DeviceId(*enrollment);
+  throw BadRequest("missing UDID (or EnrollmentID, for a User Enrollment)");
+}
 
 std::string_view status_name(Status s) {
   for (const auto& [status, name] : kStatusNames)
@@ -39,7 +50,7 @@ std::optional<Status> parse_status(std::string_view name) {
 
 std::optional<std::string> claimed_udid(const Plist& message) {
   try {
-    return message.string("UDID");
+    return device_id(message).value();
   } catch (const BadRequest&) {
     return std::nullopt;
   }
@@ -47,13 +58,15 @@ std::optional<std::string> claimed_udid(const Plist& message) {
 
 CheckinMessage decode_checkin(const Plist& m) {
   const std::string type = required_string(m, "MessageType");
+  if (type == "UserAuthenticate") throw UserChannelDeclined();
+  decline_user_channel(m);
   if (type == "Authenticate") {
-    return Authenticate{DeviceId(required_string(m, "UDID")), required_string(m, "Topic"),
+    return Authenticate{device_id(m), required_string(m, "Topic"),
                         m.string("SerialNumber").value_or("")};
   }
   if (type == "TokenUpdate") {
     TokenUpdate t;
-    t.udid = DeviceId(required_string(m, "UDID"));
+    t.udid = device_id(m);
     t.topic = required_string(m, "Topic");
     auto token = m.data("Token");
     if (!token || token->empty()) throw BadRequest("missing Token");
@@ -63,14 +76,14 @@ CheckinMessage decode_checkin(const Plist& m) {
     t.awaiting_configuration = m.boolean("AwaitingConfiguration").value_or(false);
     return t;
   }
-  if (type == "CheckOut")
-    return CheckOut{DeviceId(required_string(m, "UDID")), required_string(m, "Topic")};
+  if (type == "CheckOut") return CheckOut{device_id(m), required_string(m, "Topic")};
   throw UnknownMessageType(type);
 }
 
 Report decode_report(const Plist& m) {
+  decline_user_channel(m);
   Report r;
-  r.udid = DeviceId(required_string(m, "UDID"));
+  r.udid = device_id(m);
   const std::string status = required_string(m, "Status");
   const auto parsed = parse_status(status);
   if (!parsed) throw BadRequest("unknown Status \"" + status + "\"");

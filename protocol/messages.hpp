@@ -54,7 +54,22 @@ class UnknownMessageType : public BadRequest {
   std::string type_;
 };
 
-// Throws BadRequest (missing or mistyped keys) or UnknownMessageType.
+// A message of a user channel: UserAuthenticate, or any message naming a UserID (a Mac user's
+// mdmclient agent) or an EnrollmentUserID (the user of a User Enrollment). Answered 410, which
+// Apple documents as the server declining to manage the user: the Mac then sends nothing more for
+// that user during the login session, and the device channel goes on unaffected. Cairn does not
+// manage users yet (issue 15); before this, a user-channel TokenUpdate would have replaced the
+// device's own push token.
+class UserChannelDeclined : public ClientError {
+ public:
+  UserChannelDeclined() : ClientError(410, "the user channel is not managed by this server") {}
+};
+
+// The device a message speaks for: its UDID, or for a User Enrollment (a personal device, which
+// gives no UDID) its EnrollmentID. Throws BadRequest when it has neither.
+DeviceId device_id(const Plist& message);
+
+// Throws BadRequest (missing or mistyped keys), UnknownMessageType or UserChannelDeclined.
 CheckinMessage decode_checkin(const Plist& message);
 
 enum class Status { kIdle, kAcknowledged, kError, kCommandFormatError, kNotNow };
@@ -81,7 +96,7 @@ struct Report {
   std::vector<ErrorChainItem> error_chain;  // what of it is readable; never a reason to refuse
 };
 
-// Throws BadRequest.
+// Throws BadRequest or UserChannelDeclined.
 Report decode_report(const Plist& message);
 
 // A command as an admin submits it: {CommandUUID, Command: {RequestType, ...}}.
@@ -93,7 +108,8 @@ struct Command {
 // Throws BadRequest if CommandUUID or Command.RequestType is missing.
 Command decode_command(const Plist& command);
 
-// The UDID a message claims, if it has one of the right type; used to attribute rejected messages.
+// The UDID (or EnrollmentID) a message claims, if it has one of the right type; used to
+// attribute rejected messages.
 std::optional<std::string> claimed_udid(const Plist& message);
 
 // UDIDs and command UUIDs become store keys and paths: only [A-Za-z0-9._-], 1 to 128 characters.

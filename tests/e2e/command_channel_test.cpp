@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "app/single_node.hpp"
+#include "schemas/events.hpp"
 #include "tests/support/messages.hpp"
 #include "tests/support/temp_dir.hpp"
 #include "tests/support/test_node.hpp"
@@ -257,6 +258,92 @@ TEST_F(CommandChannel, ManyDevicesConcurrently) {
     });
   for (auto& t : threads) t.join();
   for (int i = 0; i < kDevices; ++i) EXPECT_EQ(done[i], kCommands) << "device " << i;
+}
+
+// A Mac's user channel is declined with 410, as Apple documents for a server that does not
+// manage the user: UserAuthenticate, and any message naming a UserID or EnrollmentUserID. The
+// device channel is untouched: a user's TokenUpdate never replaces the device's push token.
+TEST_F(CommandChannel, TheUserChannelIsDeclinedWith410AndTheDeviceChannelGoesOn) {
+  TestDevice mac(*node, "MAC-1");
+  mac.enroll();
+  auto user = [](const char* type) {
+    Plist p = Plist::new_dict();
+    p.set_string("MessageType", type);
+    p.set_string("Topic", "com.apple.mgmt.test");
+    p.set_string("UDID", "MAC-1");
+    p.set_string("UserID", "A1B2C3D4-0000-4000-8000-00000000USER");
+    return p;
+  };
+  Plist authenticate = user("UserAuthenticate");
+  EXPECT_EQ(mac.checkin(authenticate.to_xml())->status, 410);
+  authenticate.set_string("DigestResponse", "digest");
+  EXPECT_EQ(mac.checkin(authenticate.to_xml())->status, 410);
+  Plist token = user("TokenUpdate");
+  token.set_data("Token", std::string(32, 'u'));
+  token.set_string("PushMagic", "USER-MAGIC");
+  EXPECT_EQ(mac.checkin(token.to_xml())->status, 410);
+  Plist idle = Plist::new_dict();
+  idle.set_string("Status", "Idle");
+  idle.set_string("UDID", "MAC-1");
+  idle.set_string("UserID", "A1B2C3D4-0000-4000-8000-00000000USER");
+  EXPECT_EQ(mac.put("/mdm", idle.to_xml())->status, 410);
+
+  enqueue("MAC-1", "DEVICE-CHANNEL-1");
+  EXPECT_EQ(answer(mac, "Idle"), "DEVICE-CHANNEL-1");
+  int token_updates = 0, declined = 0;
+  for (const auto& e : logged_events(node->data_dir())) {
+    if (const auto* t = std::get_if<events::TokenUpdated>(&e.payload)) {
+      ++token_updates;
+      EXPECT_EQ(t->token_hex, token_hex_of("MAC-1"));
+    }
+    if (const auto* r = std::get_if<events::MessageRejected>(&e.payload))
+      declined += r->http_status == 410;
+  }
+  EXPECT_EQ(token_updates, 1);
+  EXPECT_GE(declined, 1);  // recorded (repeats from one source within 10 s are counted, not each)
+}
+
+// A User Enrollment (a personal device) gives no UDID: its EnrollmentID names it everywhere, on
+// both channels and in the admin API.
+TEST_F(CommandChannel, AUserEnrollmentIsNamedByItsEnrollmentId) {
+  const std::string id = "UE-4F1C2A77B0D94E6F";
+  TestDevice byod(*node, id);
+  auto message = [&](const char* type) {
+    Plist p = Plist::new_dict();
+    p.set_string("MessageType", type);
+    p.set_string("Topic", "com.apple.mgmt.test");
+    p.set_string("EnrollmentID", id);
+    return p;
+  };
+  ASSERT_EQ(byod.checkin(message("Authenticate").to_xml())->status, 200);
+  Plist token = message("TokenUpdate");
+  token.set_data("Token", push_token_of(id));
+  token.set_string("PushMagic", "BYOD-MAGIC");
+  ASSERT_EQ(byod.checkin(token.to_xml())->status, 200);
+  enqueue(id, "BYOD-1", "ProfileList");
+  auto report = [&](const char* status, const std::string& uuid) {
+    Plist p = Plist::new_dict();
+    p.set_string("Status", status);
+    p.set_string("EnrollmentID", id);
+    if (!uuid.empty()) p.set_string("CommandUUID", uuid);
+    return byod.put("/mdm", p.to_xml());
+  };
+  EXPECT_EQ(command_uuid_of(report("Idle", "")), "BYOD-1");
+  EXPECT_EQ(report("Acknowledged", "BYOD-1")->body, "");
+  const auto commands = node->admin_get("/v1/devices/" + id + "/commands")->body;
+  EXPECT_NE(commands.find("\"acknowledged\""), std::string::npos) << commands;
+  // Its user (EnrollmentUserID) is a user channel: declined like a Mac user's.
+  Plist user = message("TokenUpdate");
+  user.set_string("EnrollmentUserID", "UE-USER-1");
+  user.set_data("Token", std::string(32, 'u'));
+  user.set_string("PushMagic", "USER-MAGIC");
+  EXPECT_EQ(byod.checkin(user.to_xml())->status, 410);
+  // A message with neither a UDID nor an EnrollmentID is refused, naming both.
+  Plist nameless = Plist::new_dict();
+  nameless.set_string("Status", "Idle");
+  const auto refused = byod.put("/mdm", nameless.to_xml());
+  EXPECT_EQ(refused->status, 400);
+  EXPECT_NE(refused->body.find("EnrollmentID"), std::string::npos) << refused->body;
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include "common/errors.hpp"
@@ -126,27 +127,41 @@ void set_sample(plist_t dict, const std::string& key, const std::string& type) {
 }
 
 // Every key Apple documents for each check-in message, with a value of its type: the messages
-// Cairn handles decode (extra keys are fine), the others get a clear "unsupported MessageType".
+// Cairn handles decode on the device channel (extra keys are fine) and are declined with 410 on a
+// user channel (with the UserID or EnrollmentUserID their schema lists), UserAuthenticate is
+// declined, and the others get a clear "unsupported MessageType".
 TEST(Checkin, EveryAppleCheckinSchema) {
   const std::filesystem::path dir = std::string(CAIRN_APPLE_SCHEMAS) + "/mdm/checkin";
+  const std::set<std::string> user_channel_keys{"UserID", "EnrollmentUserID"};
   int files = 0;
   for (const auto& entry : std::filesystem::directory_iterator(dir)) {
     const YAML::Node doc = YAML::LoadFile(entry.path().string());
     const std::string type = doc["payload"]["requesttype"].as<std::string>();
     Plist message = Plist::new_dict();
-    for (const auto& key : doc["payloadkeys"])
-      set_sample(message.root(), key["key"].as<std::string>(), key["type"].as<std::string>());
+    std::vector<std::string> user_keys;
+    for (const auto& key : doc["payloadkeys"]) {
+      const auto name = key["key"].as<std::string>();
+      set_sample(message.root(), name, key["type"].as<std::string>());
+      if (user_channel_keys.contains(name)) user_keys.push_back(name);
+    }
     message.set_string("MessageType", type);
     message.set_string("UDID", "0000-SCHEMA");
     message.set_string("Topic", "com.apple.mgmt.schema");
     ++files;
-    const auto reparsed = Plist::parse(message.to_xml());
+    const auto as_user = Plist::parse(message.to_xml());
+    for (const auto& key : user_keys) message.remove(key.c_str());
+    const auto as_device = Plist::parse(message.to_xml());
     if (type == "Authenticate" || type == "TokenUpdate" || type == "CheckOut") {
-      auto decoded = decode_checkin(reparsed);
+      auto decoded = decode_checkin(as_device);
       std::visit([](const auto& m) { EXPECT_EQ(m.udid.value(), "0000-SCHEMA"); }, decoded);
+      if (!user_keys.empty()) {
+        EXPECT_THROW(decode_checkin(as_user), UserChannelDeclined) << type;
+      }
+    } else if (type == "UserAuthenticate") {
+      EXPECT_THROW(decode_checkin(as_user), UserChannelDeclined);
     } else {
       try {
-        decode_checkin(reparsed);
+        decode_checkin(as_device);
         ADD_FAILURE() << type << " was accepted";
       } catch (const UnknownMessageType& e) {
         EXPECT_EQ(e.type(), type);
