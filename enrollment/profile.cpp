@@ -120,6 +120,11 @@ Plist build_profile(const ProfileSpec& spec) {
   mdm.set_bool("SignMessage", spec.sign_message);
   mdm.set_bool("CheckOutWhenRemoved", spec.check_out_when_removed);
   mdm.set_bool("UseDevelopmentAPNS", spec.use_development_apns);
+  // Macs escrow their bootstrap token only with a server that says it keeps them. (Not
+  // com.apple.mdm.per-user-connections: the user channel is declined, see protocol/messages.)
+  Plist capabilities = Plist::new_array();
+  capabilities.append(Plist::adopt(plist_new_string("com.apple.mdm.bootstraptoken")));
+  mdm.set("ServerCapabilities", std::move(capabilities));
   content.append(std::move(mdm));
 
   Plist profile = payload("Configuration", spec.identifier, spec.display_name);

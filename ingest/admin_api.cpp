@@ -13,12 +13,14 @@ using projector::CommandRecord;
 using projector::DeviceRecord;
 
 // `profile`: the enrollment profile the device installed, when it is one Cairn handed out;
-// `pending`: identities bound to it that it has not used yet (shown for one device).
+// `pending`: identities bound to it that it has not used yet; `bootstrap_token`: whether one is
+// escrowed (these three shown for one device).
 using Inventory = std::vector<std::pair<std::string, projector::InventoryRecord>>;
 
 void write_device(JsonWriter& j, const DeviceRecord& d,
                   const std::optional<projector::EnrollmentProfileRecord>& profile = {},
-                  const std::vector<std::string>& pending = {}, const Inventory& inventory = {}) {
+                  const std::vector<std::string>& pending = {}, const Inventory& inventory = {},
+                  std::optional<bool> bootstrap_token = std::nullopt) {
   j.begin_object()
       .field("udid", d.udid)
       .field("enrollment_state", projector::enrollment_state_name(d.state))
@@ -27,8 +29,9 @@ void write_device(JsonWriter& j, const DeviceRecord& d,
       .field("certificate_fingerprint", d.certificate_fingerprint)
       .field("identity_source", d.identity_source)
       .field("pushable", !d.token_hex.empty() && d.state == projector::EnrollmentState::kEnrolled)
-      .field("unlock_token_escrowed", d.unlock_token_escrowed)
-      .field("awaiting_configuration", d.awaiting_configuration)
+      .field("unlock_token_escrowed", d.unlock_token_escrowed);
+  if (bootstrap_token) j.field("bootstrap_token_escrowed", *bootstrap_token);
+  j.field("awaiting_configuration", d.awaiting_configuration)
       .field("first_seen", d.first_seen)
       .field("last_seen", d.last_seen)
       .field_if("authenticated_at", d.authenticated_at)
@@ -179,7 +182,8 @@ ApiResponse AdminApi::device(const std::string& udid) const {
   write_device(j, *d,
                d->enrollment_profile.empty() ? std::nullopt
                                              : reader_.enrollment_profile(d->enrollment_profile),
-               reader_.pending_identities(DeviceId(udid)), reader_.inventory(DeviceId(udid)));
+               reader_.pending_identities(DeviceId(udid)), reader_.inventory(DeviceId(udid)),
+               reader_.bootstrap_token_sealed(DeviceId(udid)).has_value());
   return {200, j.str()};
 }
 

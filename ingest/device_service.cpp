@@ -19,25 +19,26 @@ void require_valid_udid(const DeviceId& udid) {
     throw BadRequest("UDID must be 1-128 characters of [A-Za-z0-9._-] (so must an EnrollmentID)");
 }
 
-// The TokenUpdate body with the UnlockToken's value cut out: the audit record keeps everything
-// the device said except the secret, which is sealed into its own field.
-events::RawMessage redact_unlock_token(const Plist& message, std::string_view body) {
+// The body with the value of the secret at `key` (TokenUpdate's UnlockToken, SetBootstrapToken's
+// BootstrapToken) cut out: the audit record keeps everything the device said except the secret,
+// which is sealed into its own field.
+events::RawMessage redact_secret(const Plist& message, std::string_view body, const char* key) {
   auto raw = events::raw_message(body);
-  raw.redacted = kUnlockTokenKey;
-  const std::string key_tag = "<key>UnlockToken</key>";
+  raw.redacted = key;
+  const std::string key_tag = "<key>" + std::string(key) + "</key>";
   if (raw.encoding == "utf8") {
-    const size_t key = raw.body.find(key_tag);
-    const size_t open = key == std::string::npos ? key : raw.body.find("<data>", key);
+    const size_t at = raw.body.find(key_tag);
+    const size_t open = at == std::string::npos ? at : raw.body.find("<data>", at);
     const size_t close = open == std::string::npos ? open : raw.body.find("</data>", open);
     const bool adjacent = open != std::string::npos &&
-                          raw.body.find_first_not_of(" \t\r\n", key + key_tag.size()) == open;
+                          raw.body.find_first_not_of(" \t\r\n", at + key_tag.size()) == open;
     if (adjacent && close != std::string::npos) {
       std::string cut = raw.body;
       cut.erase(open + 6, close - open - 6);
-      // Trust the cut only if the plist reader agrees the token is gone (duplicate keys,
+      // Trust the cut only if the plist reader agrees the secret is gone (duplicate keys,
       // comments or CDATA could make the text search cut the wrong span).
       try {
-        const auto remaining = Plist::parse(cut).data(kUnlockTokenKey);
+        const auto remaining = Plist::parse(cut).data(key);
         if (remaining && remaining->empty()) {
           raw.body = std::move(cut);
           return raw;
@@ -49,11 +50,30 @@ events::RawMessage redact_unlock_token(const Plist& message, std::string_view bo
   }
   // Binary, unusually formatted, or not verifiably cut: keep it re-encoded without the secret.
   Plist copy = Plist::adopt(plist_copy(message.root()));
-  copy.remove(kUnlockTokenKey);
+  copy.remove(key);
   raw.encoding = "utf8";
   raw.body = copy.to_xml();
-  raw.redacted = "UnlockToken (message re-encoded as XML)";
+  raw.redacted = std::string(key) + " (message re-encoded as XML)";
   return raw;
+}
+
+// A secret a message may carry, sealed, and the message as recorded: with the secret cut out when
+// there was one.
+struct SealedSecret {
+  std::string sealed;  // empty: the message carried none
+  events::RawMessage message;
+};
+SealedSecret seal_secret(const crypto::SecretBox& secrets, const Plist& message,
+                         std::string_view body, const std::optional<std::string>& secret,
+                         const char* key, const std::string& context) {
+  if (!secret) return {{}, events::raw_message(body)};
+  return {secrets.seal(*secret, context), redact_secret(message, body, key)};
+}
+
+constexpr const char* kBootstrapTokenKey = "BootstrapToken";
+// Sealed under a context of its own, so that one device secret can never be opened as another.
+std::string bootstrap_token_context(const DeviceId& udid) {
+  return "bootstrap-token/" + udid.value();
 }
 
 }  // namespace
@@ -107,6 +127,7 @@ DeviceAnswer DeviceService::checkin(const Plist& message, std::string_view body,
   if (!enrollment_profile.empty() && !protocol::is_valid_identifier(enrollment_profile))
     throw BadRequest("the CheckInURL's profile parameter is not a profile identifier");
   auto decoded = protocol::decode_checkin(message);
+  DeviceAnswer reply;
   events::Event event = std::visit(
       [&](auto& m) -> events::Event {
         using T = std::decay_t<decltype(m)>;
@@ -132,13 +153,34 @@ DeviceAnswer DeviceService::checkin(const Plist& message, std::string_view body,
           p.push_magic = m.push_magic;
           p.awaiting_configuration = m.awaiting_configuration;
           p.certificate_fingerprint = who.fingerprint;
-          if (m.unlock_token) {
-            p.unlock_token_sealed = secrets_.seal(*m.unlock_token, m.udid.value());
-            p.message = redact_unlock_token(message, body);
-          } else {
-            p.message = events::raw_message(body);
-          }
+          auto secret =
+              seal_secret(secrets_, message, body, m.unlock_token, kUnlockTokenKey, m.udid.value());
+          p.unlock_token_sealed = std::move(secret.sealed);
+          p.message = std::move(secret.message);
           return writer_.make(m.udid.value(), "device", std::move(p));
+        } else if constexpr (std::is_same_v<T, protocol::SetBootstrapToken>) {
+          authorize(m.udid, who);
+          events::BootstrapTokenSet p;
+          p.awaiting_configuration = m.awaiting_configuration;
+          p.certificate_fingerprint = who.fingerprint;
+          auto secret = seal_secret(secrets_, message, body, m.token, kBootstrapTokenKey,
+                                    bootstrap_token_context(m.udid));
+          p.token_sealed = std::move(secret.sealed);
+          p.message = std::move(secret.message);
+          return writer_.make(m.udid.value(), "device", std::move(p));
+        } else if constexpr (std::is_same_v<T, protocol::GetBootstrapToken>) {
+          authorize(m.udid, who);
+          Plist answer = Plist::new_dict();
+          if (const auto sealed = reader_.bootstrap_token_sealed(m.udid)) {
+            std::string token = secrets_.open(*sealed, bootstrap_token_context(m.udid));
+            answer.set_data(kBootstrapTokenKey, token);
+            OPENSSL_cleanse(token.data(), token.size());
+          }
+          reply.body = answer.to_xml();
+          return writer_.make(m.udid.value(), "device",
+                              events::BootstrapTokenReturned{
+                                  answer.has(kBootstrapTokenKey), m.awaiting_configuration,
+                                  who.fingerprint, events::raw_message(body)});
         } else {
           authorize(m.udid, who);
           return writer_.make(
@@ -147,8 +189,9 @@ DeviceAnswer DeviceService::checkin(const Plist& message, std::string_view body,
         }
       },
       decoded);
+  // Recorded before the token is returned: every time a device is given it is in the audit trail.
   writer_.append_and_wait_applied({std::move(event)});
-  return {};
+  return reply;
 }
 
 DeviceAnswer DeviceService::report(const Plist& message, std::string_view body,

@@ -161,6 +161,9 @@ struct Applier {
     device.push_magic.clear();
     if (device.unlock_token_escrowed) tx.erase(keys::unlock_token(device.udid));
     device.unlock_token_escrowed = false;
+    // A new enrollment (an erased Mac comes back) escrows its own bootstrap token again.
+    if (tx.load_raw(keys::bootstrap_token(device.udid)))
+      tx.erase(keys::bootstrap_token(device.udid));
     ++device.enrollments;
     clear_pending_identities(tx, device.udid, p.certificate_fingerprint);
     if (device.enrollments > 1) clear_inventory(tx.state(), device.udid);
@@ -185,6 +188,24 @@ struct Applier {
     note_certificate_used(tx, device, p.certificate_fingerprint);
     device.push_token_invalid_since.clear();  // a TokenUpdate makes the device pushable again
     device.push_token_invalid_reason.clear();
+    tx.save(keys::device(e.device), device);
+  }
+
+  void operator()(const events::BootstrapTokenSet& p) {
+    auto device = touch_device(tx, e);
+    note_certificate_used(tx, device, p.certificate_fingerprint);
+    device.awaiting_configuration = p.awaiting_configuration;
+    if (!p.token_sealed.empty())
+      tx.put(keys::bootstrap_token(device.udid), p.token_sealed);
+    else
+      tx.erase(keys::bootstrap_token(device.udid));
+    tx.save(keys::device(e.device), device);
+  }
+
+  void operator()(const events::BootstrapTokenReturned& p) {
+    auto device = touch_device(tx, e);
+    note_certificate_used(tx, device, p.certificate_fingerprint);
+    device.awaiting_configuration = p.awaiting_configuration;
     tx.save(keys::device(e.device), device);
   }
 

@@ -6,6 +6,7 @@
 //   m/<udid>/<command uuid>     → CommandRecord (history; prunable, the log keeps everything)
 //   b/<udid>/<command uuid>     → the command plist, while the command is queued
 //   t/<udid>                    → the device's escrowed UnlockToken, sealed (SecretBox)
+//   a/<udid>                    → the device's escrowed bootstrap token, sealed (SecretBox)
 //   k/<topic>                   → PushCertificateRecord
 //   i/<not after>/<fingerprint> → IssuedIdentityRecord (RFC 3339 sorts as time: expiry order)
 //   n/<SHA-256 of the token>    → InvitationRecord (OTA enrollment)
@@ -90,6 +91,9 @@ inline std::string command_body(std::string_view udid, std::string_view uuid) {
 }
 inline std::string unlock_token(std::string_view udid) {
   return "t/" + std::string(udid);
+}
+inline std::string bootstrap_token(std::string_view udid) {
+  return "a/" + std::string(udid);
 }
 inline std::string push_certificate(std::string_view topic) {
   return "k/" + std::string(topic);

@@ -94,6 +94,10 @@ std::optional<std::string> ProjectionReader::unlock_token_sealed(const DeviceId&
   return store_.get(keys::unlock_token(udid.value()));
 }
 
+std::optional<std::string> ProjectionReader::bootstrap_token_sealed(const DeviceId& udid) const {
+  return store_.get(keys::bootstrap_token(udid.value()));
+}
+
 std::optional<QueuedCommand> ProjectionReader::next_command(const DeviceId& udid) const {
   const auto d = device(udid);
   if (!d) return std::nullopt;

@@ -42,6 +42,8 @@ class ProjectionReader {
   std::optional<QueuedCommand> next_command(const DeviceId& udid) const;
   // The device's escrowed UnlockToken, still sealed; nullopt if it sent none.
   std::optional<std::string> unlock_token_sealed(const DeviceId& udid) const;
+  // The device's escrowed bootstrap token (SetBootstrapToken), still sealed.
+  std::optional<std::string> bootstrap_token_sealed(const DeviceId& udid) const;
   std::optional<CommandRecord> command(const DeviceId& udid, const CommandUuid& uuid) const;
   // Devices in UDID order, starting after `after` (exclusive; empty for the first page).
   std::vector<DeviceRecord> devices(const std::string& after, size_t limit) const;

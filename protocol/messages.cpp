@@ -77,6 +77,14 @@ CheckinMessage decode_checkin(const Plist& m) {
     return t;
   }
   if (type == "CheckOut") return CheckOut{device_id(m), required_string(m, "Topic")};
+  if (type == "SetBootstrapToken") {
+    auto token = m.data("BootstrapToken");
+    if (token && token->empty()) token.reset();
+    return SetBootstrapToken{device_id(m), std::move(token),
+                             m.boolean("AwaitingConfiguration").value_or(false)};
+  }
+  if (type == "GetBootstrapToken")
+    return GetBootstrapToken{device_id(m), m.boolean("AwaitingConfiguration").value_or(false)};
   throw UnknownMessageType(type);
 }
 

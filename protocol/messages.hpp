@@ -2,8 +2,9 @@
 // nothing of HTTP, the log or storage.
 //
 // Check-in channel (Content-Type application/x-apple-aspen-mdm-checkin): Authenticate,
-// TokenUpdate, CheckOut. Command channel (application/x-apple-aspen-mdm): a report with a Status
-// (Idle, or the result of the command named by CommandUUID), answered with the next command.
+// TokenUpdate, CheckOut, SetBootstrapToken, GetBootstrapToken. Command channel
+// (application/x-apple-aspen-mdm): a report with a Status (Idle, or the result of the command named
+// by CommandUUID), answered with the next command.
 #pragma once
 
 #include <optional>
@@ -41,7 +42,21 @@ struct CheckOut {
   std::string topic;
 };
 
-using CheckinMessage = std::variant<Authenticate, TokenUpdate, CheckOut>;
+// A supervised or ADE Mac escrows its bootstrap token; none (or empty) removes it.
+struct SetBootstrapToken {
+  DeviceId udid;
+  std::optional<std::string> token;  // raw bytes; a secret
+  bool awaiting_configuration = false;
+};
+
+// The device asks for its escrowed bootstrap token back.
+struct GetBootstrapToken {
+  DeviceId udid;
+  bool awaiting_configuration = false;
+};
+
+using CheckinMessage =
+    std::variant<Authenticate, TokenUpdate, CheckOut, SetBootstrapToken, GetBootstrapToken>;
 
 // An unknown or unsupported MessageType; the 400 names it.
 class UnknownMessageType : public BadRequest {

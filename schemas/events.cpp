@@ -51,6 +51,19 @@ void TokenUpdated::serialize(Archive& a) {
 }
 
 template <class Archive>
+void BootstrapTokenSet::serialize(Archive& a) {
+  a(make_nvp("token_sealed", token_sealed),
+    make_nvp("awaiting_configuration", awaiting_configuration),
+    make_nvp("certificate_fingerprint", certificate_fingerprint), make_nvp("message", message));
+}
+
+template <class Archive>
+void BootstrapTokenReturned::serialize(Archive& a) {
+  a(make_nvp("had_token", had_token), make_nvp("awaiting_configuration", awaiting_configuration),
+    make_nvp("certificate_fingerprint", certificate_fingerprint), make_nvp("message", message));
+}
+
+template <class Archive>
 void DeviceCheckedOut::serialize(Archive& a) {
   a(make_nvp("topic", topic), make_nvp("certificate_fingerprint", certificate_fingerprint),
     make_nvp("message", message));

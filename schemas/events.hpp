@@ -63,6 +63,32 @@ struct TokenUpdated {
   void serialize(Archive& a);
 };
 
+// SetBootstrapToken (a supervised or ADE Mac, macOS 10.15+): the device escrows the token that
+// lets MDM grant SecureToken and volume ownership. Kept sealed like the UnlockToken; an empty
+// token_sealed means the device cleared it.
+struct BootstrapTokenSet {
+  static constexpr std::string_view kType = "BootstrapTokenSet";
+  static constexpr int kVersion = 1;
+  std::string token_sealed;  // SecretBox-sealed, bound to the UDID; empty: removed
+  bool awaiting_configuration = false;
+  std::string certificate_fingerprint;
+  RawMessage message;  // BootstrapToken cut out (redacted)
+  template <class Archive>
+  void serialize(Archive& a);
+};
+
+// GetBootstrapToken: the device was given its escrowed token back (an audit record of each time).
+struct BootstrapTokenReturned {
+  static constexpr std::string_view kType = "BootstrapTokenReturned";
+  static constexpr int kVersion = 1;
+  bool had_token = false;  // false: none was escrowed, the answer had none
+  bool awaiting_configuration = false;
+  std::string certificate_fingerprint;
+  RawMessage message;
+  template <class Archive>
+  void serialize(Archive& a);
+};
+
 struct DeviceCheckedOut {
   static constexpr std::string_view kType = "DeviceCheckedOut";
   static constexpr int kVersion = 1;
@@ -313,12 +339,12 @@ struct ReenrollmentAllowed {
   void serialize(Archive& a);
 };
 
-using Payload =
-    std::variant<DeviceAuthenticated, TokenUpdated, DeviceCheckedOut, CommandEnqueued,
-                 CommandDelivered, CommandReported, PushRequested, MessageRejected,
-                 PushCertificateUploaded, PushSent, PushFailed, PushTokenInvalidated,
-                 DeviceInactive, CertificateIssued, EnrollmentRefused, ProfileIssued,
-                 EnrollmentInvited, EnrollmentRequested, IdentityBound, ReenrollmentAllowed>;
+using Payload = std::variant<DeviceAuthenticated, TokenUpdated, DeviceCheckedOut, CommandEnqueued,
+                             CommandDelivered, CommandReported, PushRequested, MessageRejected,
+                             PushCertificateUploaded, PushSent, PushFailed, PushTokenInvalidated,
+                             DeviceInactive, CertificateIssued, EnrollmentRefused, ProfileIssued,
+                             EnrollmentInvited, EnrollmentRequested, IdentityBound,
+                             ReenrollmentAllowed, BootstrapTokenSet, BootstrapTokenReturned>;
 
 struct Event {
   std::string id;

@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "app/single_node.hpp"
+#include "common/encoding.hpp"
 #include "schemas/events.hpp"
 #include "tests/support/messages.hpp"
 #include "tests/support/temp_dir.hpp"
@@ -344,6 +345,53 @@ TEST_F(CommandChannel, AUserEnrollmentIsNamedByItsEnrollmentId) {
   const auto refused = byod.put("/mdm", nameless.to_xml());
   EXPECT_EQ(refused->status, 400);
   EXPECT_NE(refused->body.find("EnrollmentID"), std::string::npos) << refused->body;
+}
+
+// A Mac escrows its bootstrap token (SetBootstrapToken): kept sealed, never logged in clear,
+// given back only to the device it belongs to (GetBootstrapToken), each return recorded.
+TEST_F(CommandChannel, ABootstrapTokenIsEscrowedSealedAndReturnedOnlyToItsDevice) {
+  const std::string secret = "BOOTSTRAP-" + std::string(200, 'b');
+  TestDevice mac(*node, "MAC-BT"), other(*node, "OTHER-BT");
+  mac.enroll();
+  other.enroll();
+  auto message = [](const char* type, const std::string& udid) {
+    Plist p = Plist::new_dict();
+    p.set_string("MessageType", type);
+    p.set_string("UDID", udid);
+    return p;
+  };
+  Plist set = message("SetBootstrapToken", "MAC-BT");
+  set.set_data("BootstrapToken", secret);
+  set.set_bool("AwaitingConfiguration", true);
+  ASSERT_EQ(mac.checkin(set.to_xml())->status, 200);
+  const auto shown = node->admin_get("/v1/devices/MAC-BT")->body;
+  EXPECT_NE(shown.find("\"bootstrap_token_escrowed\":true"), std::string::npos) << shown;
+  EXPECT_NE(shown.find("\"awaiting_configuration\":true"), std::string::npos) << shown;
+  EXPECT_EQ(shown.find(secret), std::string::npos);
+
+  const auto got = mac.checkin(message("GetBootstrapToken", "MAC-BT").to_xml());
+  ASSERT_EQ(got->status, 200);
+  EXPECT_EQ(Plist::parse(got->body).data("BootstrapToken"), secret);
+  // Another device's identity asking for it is refused, and given nothing.
+  const auto stolen = other.checkin(message("GetBootstrapToken", "MAC-BT").to_xml());
+  EXPECT_EQ(stolen->status, 401);
+  EXPECT_EQ(stolen->body.find(base64_encode(secret)), std::string::npos);
+
+  // An empty token removes it: the next request gets an answer without one.
+  ASSERT_EQ(mac.checkin(message("SetBootstrapToken", "MAC-BT").to_xml())->status, 200);
+  const auto none = mac.checkin(message("GetBootstrapToken", "MAC-BT").to_xml());
+  ASSERT_EQ(none->status, 200);
+  EXPECT_FALSE(Plist::parse(none->body).has("BootstrapToken"));
+
+  std::vector<bool> returned;
+  for (const auto& e : logged_events(node->data_dir())) {
+    const auto json = events::encode(e);
+    EXPECT_EQ(json.find(secret), std::string::npos) << json;
+    EXPECT_EQ(json.find(base64_encode(secret)), std::string::npos) << json;
+    if (const auto* r = std::get_if<events::BootstrapTokenReturned>(&e.payload))
+      returned.push_back(r->had_token);
+  }
+  EXPECT_EQ(returned, (std::vector<bool>{true, false}));
 }
 
 }  // namespace

@@ -68,6 +68,12 @@ TEST(Profile, HasTrustIdentityAndMdmPayloadsThatReferToEachOther) {
   EXPECT_EQ(mdm.integer("AccessRights"), 8191);
   EXPECT_EQ(mdm.boolean("SignMessage"), false);
   EXPECT_EQ(mdm.boolean("CheckOutWhenRemoved"), true);
+  const auto capabilities = mdm.array("ServerCapabilities");  // bootstrap tokens, nothing more
+  ASSERT_EQ(capabilities->size(), 1u);
+  uint64_t length = 0;
+  EXPECT_EQ(std::string_view(
+                plist_get_string_ptr(plist_array_get_item(capabilities->root(), 0), &length)),
+            "com.apple.mdm.bootstraptoken");
   EXPECT_EQ(mdm.boolean("UseDevelopmentAPNS"), false);
   for (size_t i = 0; i < content->size(); ++i) {
     EXPECT_EQ(content->at(i).integer("PayloadVersion"), 1);

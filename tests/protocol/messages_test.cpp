@@ -151,7 +151,8 @@ TEST(Checkin, EveryAppleCheckinSchema) {
     const auto as_user = Plist::parse(message.to_xml());
     for (const auto& key : user_keys) message.remove(key.c_str());
     const auto as_device = Plist::parse(message.to_xml());
-    if (type == "Authenticate" || type == "TokenUpdate" || type == "CheckOut") {
+    if (type == "Authenticate" || type == "TokenUpdate" || type == "CheckOut" ||
+        type == "SetBootstrapToken" || type == "GetBootstrapToken") {
       auto decoded = decode_checkin(as_device);
       std::visit([](const auto& m) { EXPECT_EQ(m.udid.value(), "0000-SCHEMA"); }, decoded);
       if (!user_keys.empty()) {
