@@ -45,6 +45,7 @@ constexpr const char* kUsage = R"(usage: cairn-devsim [options]
   --ca-cert F --ca-key F [--ca-key-pass P]   CA that issues the device identities
   --devices N (100)  --commands K per device (10)  --concurrency C (32)  --request-type T|mixed (mixed)
   --locked P --duplicate P --lost P --checkout P --silent P   fault probabilities (0)
+  --user-enrollment P    share of devices that are User Enrollments, named by EnrollmentID (0)
   --poll-every S --duration S   instead of one drain: every device polls every S seconds for S seconds
   --apns-sim HOST:PORT   host the APNs simulator there; devices poll when pushed (no drain)
   --push-quiet S         push mode: give up after S seconds without progress (30)
@@ -242,7 +243,8 @@ int main(int argc, char** argv) {
     std::unique_ptr<devsim::Fleet> fleet;
     phase("identities", [&] {
       fleet = std::make_unique<devsim::Fleet>(endpoints, ca, devices, prefix, topic, faults,
-                                              std::stoull(opt("seed", "1")));
+                                              std::stoull(opt("seed", "1")),
+                                              std::stod(opt("user-enrollment", "0")));
     });
     std::unique_ptr<apns_sim::ApnsSimulator> apns;
     if (o.contains("apns-sim")) {

@@ -76,17 +76,21 @@ std::string Stats::json() const {
 }
 
 Fleet::Fleet(std::vector<Endpoint> endpoints, const pki::Identity& ca, size_t size,
-             const std::string& prefix, const std::string& topic, Faults faults, uint64_t seed)
+             const std::string& prefix, const std::string& topic, Faults faults, uint64_t seed,
+             double user_enrollments)
     : endpoints_(std::move(endpoints)), faults_(faults), seed_(seed) {
   if (endpoints_.empty()) throw std::invalid_argument("a fleet needs a server endpoint");
   std::mt19937_64 rng(seed);
   std::uniform_real_distribution<double> chance(0, 1);
   members_.reserve(size);
   for (size_t i = 0; i < size; ++i) {
-    const std::string udid = prefix + "-" + std::to_string(i);
+    const bool user = user_enrollments > 0 && chance(rng) < user_enrollments;
+    const std::string udid = prefix + (user ? "-UE-" : "-") + std::to_string(i);
     auto identity = pki::issue_certificate(ca, udid, pki::CertUsage::kClient, {}, 30);
     Member m;
-    m.device = std::make_unique<SimulatedDevice>(udid, std::move(identity), topic, rng());
+    m.device = std::make_unique<SimulatedDevice>(
+        udid, std::move(identity), topic, rng(),
+        user ? SimulatedDevice::Enrollment::kUser : SimulatedDevice::Enrollment::kDevice);
     m.endpoint = &endpoints_[i % endpoints_.size()];
     m.silent = chance(rng) < faults.silent;
     m.checks_out = chance(rng) < faults.checkout;

@@ -52,8 +52,11 @@ class Fleet {
  public:
   // Creates `size` devices with identities issued by `ca`; UDIDs are `<prefix>-<n>`. Device n
   // talks to endpoints[n % endpoints.size()] (several ingest nodes behind no balancer).
+  // `user_enrollments`: the share of devices that are User Enrollments (named by EnrollmentID,
+  // `<prefix>-UE-<n>`).
   Fleet(std::vector<Endpoint> endpoints, const pki::Identity& ca, size_t size,
-        const std::string& prefix, const std::string& topic, Faults faults, uint64_t seed);
+        const std::string& prefix, const std::string& topic, Faults faults, uint64_t seed,
+        double user_enrollments = 0);
 
   std::vector<std::string> udids() const;
   SimulatedDevice& device(size_t i) { return *members_[i].device; }

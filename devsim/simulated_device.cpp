@@ -71,10 +71,12 @@ std::string unwrap_profile(const std::string& payload) {
 // A command result being built: Status, UDID, CommandUUID, and what the handler adds.
 class SimulatedDevice::Answer {
  public:
-  Answer(std::string_view status, const std::string& udid, const std::string& uuid)
+  // `id_key`: UDID, or EnrollmentID for a User Enrollment.
+  Answer(std::string_view status, const char* id_key, const std::string& udid,
+         const std::string& uuid)
       : plist_(Plist::new_dict()) {
     set(root(), "Status", str(status));
-    set(root(), "UDID", str(udid));
+    set(root(), id_key, str(udid));
     set(root(), "CommandUUID", str(uuid));
   }
   plist_t root() const { return plist_.root(); }
@@ -104,8 +106,12 @@ bool never_not_now(std::string_view request_type) {
 }
 
 SimulatedDevice::SimulatedDevice(std::string udid, pki::Identity identity, std::string topic,
-                                 uint64_t seed)
-    : udid_(std::move(udid)), identity_(std::move(identity)), topic_(std::move(topic)), rng_(seed) {
+                                 uint64_t seed, Enrollment enrollment)
+    : udid_(std::move(udid)),
+      identity_(std::move(identity)),
+      topic_(std::move(topic)),
+      enrollment_(enrollment),
+      rng_(seed) {
   auto bytes = [this](size_t n) {
     std::string out(n, '\0');
     for (auto& c : out) c = static_cast<char>(rng_() & 0xff);
@@ -122,17 +128,22 @@ std::string SimulatedDevice::push_token_hex() const {
   return hex_encode(token_);
 }
 
+const char* SimulatedDevice::id_key() const {
+  return enrollment_ == Enrollment::kUser ? "EnrollmentID" : "UDID";
+}
+
 Plist SimulatedDevice::checkin_message(std::string_view type) const {
   Plist p = Plist::new_dict();
   p.set_string("MessageType", type);
   p.set_string("Topic", topic_);
-  p.set_string("UDID", udid_);
+  p.set_string(id_key(), udid_);
   return p;
 }
 
 std::string SimulatedDevice::authenticate() const {
   Plist p = checkin_message("Authenticate");
-  p.set_string("SerialNumber", serial_);
+  // A User Enrollment keeps the hardware's identifiers to itself.
+  if (enrollment_ == Enrollment::kDevice) p.set_string("SerialNumber", serial_);
   return p.to_xml();
 }
 
@@ -140,7 +151,7 @@ std::string SimulatedDevice::token_update() const {
   Plist p = checkin_message("TokenUpdate");
   p.set_data("Token", token_);
   p.set_string("PushMagic", push_magic_);
-  p.set_data("UnlockToken", unlock_token_);
+  if (enrollment_ == Enrollment::kDevice) p.set_data("UnlockToken", unlock_token_);
   return p.to_xml();
 }
 
@@ -151,7 +162,7 @@ std::string SimulatedDevice::checkout() const {
 std::string SimulatedDevice::idle() const {
   Plist p = Plist::new_dict();
   p.set_string("Status", "Idle");
-  p.set_string("UDID", udid_);
+  p.set_string(id_key(), udid_);
   return p.to_xml();
 }
 
@@ -171,8 +182,8 @@ std::string SimulatedDevice::execute(std::string_view command_plist) {
     if (command) type = command->string("RequestType").value_or("");
   } catch (const BadRequest&) {
   }
-  if (!command || type.empty()) return Answer("CommandFormatError", udid_, uuid).xml();
-  if (locked_ && !never_not_now(type)) return Answer("NotNow", udid_, uuid).xml();
+  if (!command || type.empty()) return Answer("CommandFormatError", id_key(), udid_, uuid).xml();
+  if (locked_ && !never_not_now(type)) return Answer("NotNow", id_key(), udid_, uuid).xml();
   using Handler = void (SimulatedDevice::*)(plist_t, Answer&);
   static const std::map<std::string_view, Handler> kHandlers{
       {"ProfileList", &SimulatedDevice::profile_list},
@@ -197,8 +208,8 @@ std::string SimulatedDevice::execute(std::string_view command_plist) {
   };
   const auto handler = kHandlers.find(type);
   // A request type the device does not know, answered as a real device answers it.
-  if (handler == kHandlers.end()) return Answer("CommandFormatError", udid_, uuid).xml();
-  Answer answer("Acknowledged", udid_, uuid);
+  if (handler == kHandlers.end()) return Answer("CommandFormatError", id_key(), udid_, uuid).xml();
+  Answer answer("Acknowledged", id_key(), udid_, uuid);
   (this->*handler->second)(command->root(), answer);
   return answer.xml();
 }
@@ -297,7 +308,7 @@ void SimulatedDevice::installed_application_list(plist_t, Answer& answer) {
 }
 
 void SimulatedDevice::device_information(plist_t command, Answer& answer) {
-  const std::map<std::string, std::string> strings{
+  std::map<std::string, std::string> strings{
       {"UDID", udid_},
       {"DeviceName", "Simulated iPhone " + udid_.substr(udid_.size() > 4 ? udid_.size() - 4 : 0)},
       {"OSVersion", "17.5.1"},
@@ -322,6 +333,9 @@ void SimulatedDevice::device_information(plist_t command, Answer& answer) {
       {"SIMMNC", "260"},
       {"CurrentMCC", "310"},
       {"CurrentMNC", "260"}};
+  if (enrollment_ == Enrollment::kUser)  // what a User Enrollment does not reveal
+    for (const char* hidden : {"UDID", "SerialNumber", "IMEI", "ICCID", "PhoneNumber"})
+      strings.erase(hidden);
   const std::map<std::string, double> reals{
       {"DeviceCapacity", 119.1}, {"AvailableDeviceCapacity", 87.3}, {"BatteryLevel", 0.82}};
   const std::map<std::string, bool> bools{

@@ -18,9 +18,14 @@ namespace cairn::devsim {
 
 class SimulatedDevice {
  public:
-  SimulatedDevice(std::string udid, pki::Identity identity, std::string topic, uint64_t seed);
+  // kUser: a User Enrollment (a personal device): `udid` is its EnrollmentID, sent where a
+  // device sends its UDID; no SerialNumber, no UnlockToken.
+  enum class Enrollment { kDevice, kUser };
+  SimulatedDevice(std::string udid, pki::Identity identity, std::string topic, uint64_t seed,
+                  Enrollment enrollment = Enrollment::kDevice);
 
   const std::string& udid() const { return udid_; }
+  Enrollment enrollment() const { return enrollment_; }
   const pki::Identity& identity() const { return identity_; }
   const std::string& unlock_token() const { return unlock_token_; }
   // The push token in hex, as APNs addresses pushes to it (POST /3/device/<hex>).
@@ -44,6 +49,7 @@ class SimulatedDevice {
 
  private:
   Plist checkin_message(std::string_view type) const;  // MessageType, Topic, UDID
+  const char* id_key() const;                          // UDID, or EnrollmentID
 
   // One handler per request type (execute() picks it): changes the state, fills the answer.
   class Answer;
@@ -83,6 +89,7 @@ class SimulatedDevice {
   std::string udid_;
   pki::Identity identity_;
   std::string topic_;
+  Enrollment enrollment_;
   std::string token_;
   std::string push_magic_;
   std::string unlock_token_;

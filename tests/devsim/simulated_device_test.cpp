@@ -158,5 +158,29 @@ TEST_F(SimulatedDeviceTest, CheckinMessagesCarryWhatTheReferenceLists) {
   EXPECT_EQ(Plist::parse(device.authenticate()).string("Topic"), "com.apple.mgmt.test");
 }
 
+// A User Enrollment names itself by EnrollmentID everywhere a device gives its UDID, and keeps
+// the hardware's identifiers (serial, UDID, IMEI) and an UnlockToken to itself.
+TEST(SimulatedUserEnrollment, SendsItsEnrollmentIdAndNoHardwareIdentifiers) {
+  const pki::Identity ca = pki::make_ca("Test CA", 1);
+  SimulatedDevice byod("UE-1", pki::issue_certificate(ca, "UE-1", pki::CertUsage::kClient, {}, 1),
+                       "com.apple.mgmt.test", 7, SimulatedDevice::Enrollment::kUser);
+  for (const auto& body : {byod.authenticate(), byod.token_update(), byod.idle()}) {
+    const Plist p = Plist::parse(body);
+    EXPECT_EQ(p.string("EnrollmentID"), "UE-1") << body;
+    EXPECT_FALSE(p.has("UDID")) << body;
+    EXPECT_FALSE(p.has("SerialNumber")) << body;
+    EXPECT_FALSE(p.has("UnlockToken")) << body;
+  }
+  const Plist info = Plist::parse(byod.execute(
+      "<plist><dict><key>CommandUUID</key><string>C-1</string><key>Command</key><dict>"
+      "<key>RequestType</key><string>DeviceInformation</string></dict></dict></plist>"));
+  EXPECT_EQ(info.string("EnrollmentID"), "UE-1");
+  const auto answers = info.dict("QueryResponses");
+  ASSERT_TRUE(answers);
+  EXPECT_TRUE(answers->has("OSVersion"));
+  EXPECT_FALSE(answers->has("SerialNumber"));
+  EXPECT_FALSE(answers->has("UDID"));
+}
+
 }  // namespace
 }  // namespace cairn::devsim

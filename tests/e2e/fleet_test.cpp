@@ -14,7 +14,8 @@
 namespace cairn::testing {
 namespace {
 
-void run_fleet(devsim::IdentityMode identity) {
+// `user_enrollments`: the share of devices that are User Enrollments (named by EnrollmentID).
+void run_fleet(devsim::IdentityMode identity, double user_enrollments = 0) {
   TempDir dir;
   TestNode node(dir.path());
   devsim::Endpoint endpoint;
@@ -22,7 +23,8 @@ void run_fleet(devsim::IdentityMode identity) {
   endpoint.server_ca_file = node.ca_file();
   endpoint.identity = identity;
   devsim::Faults faults{0.3, 0.2, 0.2, 0.1, 0.1};
-  devsim::Fleet fleet({endpoint}, node.ca(), 24, "FLEET", "com.apple.mgmt.fleet", faults, 7);
+  devsim::Fleet fleet({endpoint}, node.ca(), 24, "FLEET", "com.apple.mgmt.fleet", faults, 7,
+                      user_enrollments);
   devsim::Stats stats;
   fleet.enroll(8, stats);
   std::string ids;
@@ -39,8 +41,9 @@ void run_fleet(devsim::IdentityMode identity) {
   EXPECT_EQ(summary.find("protocol_violation"), std::string::npos) << summary;
   EXPECT_NE(summary.find("\"not_now\""), std::string::npos) << "the locked fault never fired";
   EXPECT_NE(summary.find("\"lost_result\""), std::string::npos) << summary;
-  int silent = 0;
+  int silent = 0, personal = 0;
   for (size_t i = 0; i < fleet.size(); ++i) {
+    personal += fleet.device(i).enrollment() == devsim::SimulatedDevice::Enrollment::kUser;
     const auto& udid = fleet.device(i).udid();
     auto commands = node.admin_get("/v1/devices/" + udid + "/commands");
     const bool drained = commands->body.find("\"queue\":[]") != std::string::npos;
@@ -48,6 +51,7 @@ void run_fleet(devsim::IdentityMode identity) {
     silent += fleet.silent(i);
   }
   EXPECT_LT(silent, static_cast<int>(fleet.size()));
+  EXPECT_EQ(personal > 0, user_enrollments > 0) << personal << " User Enrollments";
 }
 
 TEST(Fleet, FaultyFleetOverMtls) {
@@ -55,6 +59,10 @@ TEST(Fleet, FaultyFleetOverMtls) {
 }
 TEST(Fleet, FaultyFleetOverMdmSignature) {
   run_fleet(devsim::IdentityMode::kMdmSignature);
+}
+// Personal devices (User Enrollment) among corporate ones: the same faults, the same rules.
+TEST(Fleet, FaultyFleetWithUserEnrollments) {
+  run_fleet(devsim::IdentityMode::kMtls, 0.5);
 }
 
 }  // namespace
