@@ -25,6 +25,13 @@ std::string drain_openssl_errors() {
   return out.empty() ? "no OpenSSL detail" : out;
 }
 
+std::string sha1(std::string_view bytes) {
+  std::string out(SHA_DIGEST_LENGTH, '\0');
+  SHA1(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(),
+       reinterpret_cast<unsigned char*>(out.data()));
+  return out;
+}
+
 std::string sha256(std::string_view bytes) {
   std::string out(SHA256_DIGEST_LENGTH, '\0');
   SHA256(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(),

@@ -4,6 +4,7 @@
 
 #include "common/files.hpp"
 #include "crypto/certificate.hpp"
+#include "crypto/digest.hpp"
 #include "pki/dev_pki.hpp"
 
 namespace cairn::enrollment {
@@ -26,6 +27,11 @@ Authority Authority::load(const std::string& data_dir, const crypto::SecretBox& 
   for (size_t i = 1; i < tls_chain.size(); ++i) a.server_chain.push_back(std::move(tls_chain[i]));
   a.scep_challenge = secrets.derive_passphrase(kScepChallengePurpose);
   return a;
+}
+
+std::string Authority::scep_ca_fingerprint() const {
+  if (!ca_chain.empty() || X509_check_issued(ca.cert.get(), ca.cert.get()) != X509_V_OK) return {};
+  return crypto::sha1(crypto::certificate_der(ca.cert.get()));
 }
 
 std::vector<std::string> Authority::trust_certificates_der() const {

@@ -33,6 +33,11 @@ struct Authority {
   // (DER, without duplicates).
   std::vector<std::string> trust_certificates_der() const;
   std::vector<X509*> server_chain_view() const;
+  // The SCEP payload's CAFingerprint: SHA-1 of Cairn's CA when it is its own root, the top of
+  // the chain GetCACert answers, which is what Apple's SCEP client hashes. Empty for an imported
+  // CA: a device may extend that chain to a root it already trusts and hash that instead, and a
+  // mismatch fails the enrollment, so the pin is left out there.
+  std::string scep_ca_fingerprint() const;
   // Why `cert` is not an identity Cairn's CA issued and still valid, or empty if it is.
   std::string identity_problem(X509* cert) const;
 };

@@ -65,6 +65,7 @@ Plist identity_payload(const ProfileSpec& spec) {
     content.set_integer("Keysize", scep->key_size);
     content.set_string("Key Type", "RSA");
     content.set_integer("Key Usage", 5);  // signing and encryption (SCEP replies are encrypted)
+    if (!scep->ca_fingerprint.empty()) content.set_data("CAFingerprint", scep->ca_fingerprint);
     p.set("PayloadContent", std::move(content));
     return p;
   }

@@ -24,6 +24,9 @@ struct ScepIdentity {
   std::string challenge;
   std::string subject_common_name = "Cairn device identity";
   int key_size = 2048;  // RSA; Apple's SCEP client also makes 1024, which Cairn refuses
+  // CAFingerprint (raw SHA-1; Authority::scep_ca_fingerprint): the client then takes only the
+  // chain to this CA from GetCACert. Empty: left out.
+  std::string ca_fingerprint = {};
 };
 
 // The server made the key and certificate (pki::pkcs12_der); the password goes in the profile

@@ -40,9 +40,11 @@ ProfileSpec ProfileService::spec_for(const ProfileRequest& request, crypto::X509
   spec.use_development_apns = request.use_development_apns;
   spec.trust_certificates_der = authority_.trust_certificates_der();
   if (request.identity == "scep") {
-    spec.identity = ScepIdentity{base + "/scep", request.reusable_challenge
-                                                     ? authority_.scep_challenge
-                                                     : hex_encode(crypto::random_bytes(16))};
+    ScepIdentity scep{base + "/scep", request.reusable_challenge
+                                          ? authority_.scep_challenge
+                                          : hex_encode(crypto::random_bytes(16))};
+    scep.ca_fingerprint = authority_.scep_ca_fingerprint();
+    spec.identity = std::move(scep);
   } else if (request.identity == "pkcs12") {
     // The server makes the key: it exists outside the device for as long as this profile does.
     // SCEP avoids that; PKCS#12 is for devices or networks that cannot reach /scep.

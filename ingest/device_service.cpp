@@ -171,10 +171,11 @@ DeviceAnswer DeviceService::checkin(const Plist& message, std::string_view body,
         } else if constexpr (std::is_same_v<T, protocol::GetBootstrapToken>) {
           authorize(m.udid, who);
           Plist answer = Plist::new_dict();
-          if (const auto sealed = reader_.bootstrap_token_sealed(m.udid)) {
-            std::string token = secrets_.open(*sealed, bootstrap_token_context(m.udid));
-            answer.set_data(kBootstrapTokenKey, token);
-            OPENSSL_cleanse(token.data(), token.size());
+          if (auto token =
+                  open_escrowed(reader_.bootstrap_token_sealed(m.udid),
+                                bootstrap_token_context(m.udid), m.udid, kBootstrapTokenKey)) {
+            answer.set_data(kBootstrapTokenKey, *token);
+            OPENSSL_cleanse(token->data(), token->size());
           }
           reply.body = answer.to_xml();
           return writer_.make(m.udid.value(), "device",
@@ -216,28 +217,45 @@ DeviceAnswer DeviceService::report(const Plist& message, std::string_view body,
   // an earlier session are offered again, those refused in this one are passed over.
   auto next = reader_.next_command(r.udid);
   if (!next) return {};
+  // Made before the delivery is recorded: a failure to make it records no delivery.
+  std::string delivered = as_delivered(r.udid, *next);
   writer_.append(
       {writer_.make(r.udid.value(), "server", events::CommandDelivered{next->command_uuid})});
-  return {as_delivered(r.udid, *next), std::move(next->command_uuid)};
+  return {std::move(delivered), std::move(next->command_uuid)};
+}
+
+std::optional<std::string> DeviceService::open_escrowed(const std::optional<std::string>& sealed,
+                                                        const std::string& context,
+                                                        const DeviceId& udid,
+                                                        std::string_view what) const {
+  if (!sealed) return std::nullopt;
+  try {
+    return secrets_.open(*sealed, context);
+  } catch (const std::exception& e) {
+    // Permanent (the keyring lost the key it was sealed with): answering 500 would have the
+    // device retry forever, so it is answered without the secret and the operator is told.
+    logging::error("an escrowed secret cannot be opened; answered without it",
+                   {{"udid", udid.value()}, {"secret", std::string(what)}, {"error", e.what()}});
+    return std::nullopt;
+  }
 }
 
 std::string DeviceService::as_delivered(const DeviceId& udid,
                                         projector::QueuedCommand& next) const {
   if (next.request_type != protocol::kEscrowedUnlockTokenCommand) return std::move(next.plist);
-  const auto sealed = reader_.unlock_token_sealed(udid);
-  if (!sealed) {
-    // Escrowed when queued, gone since (a new enrollment without one): the device answers the
-    // command with an error, which is recorded like any result.
-    logging::warn("ClearPasscode delivered without an UnlockToken: none is escrowed any more",
+  auto token = open_escrowed(reader_.unlock_token_sealed(udid), udid.value(), udid, "UnlockToken");
+  if (!token) {
+    // None escrowed any more (a new enrollment without one), or unreadable: the device answers
+    // the command with an error, recorded like any result, and its queue moves on.
+    logging::warn("ClearPasscode delivered without an UnlockToken",
                   {{"udid", udid.value()}, {"command_uuid", next.command_uuid}});
     return std::move(next.plist);
   }
-  Plist message = Plist::parse(next.plist);
+  Plist message = Plist::parse(next.plist);  // validated when it was queued
   auto command = message.dict("Command");
   if (!command) return std::move(next.plist);
-  std::string token = secrets_.open(*sealed, udid.value());
-  command->set_data(kUnlockTokenKey, token);
-  OPENSSL_cleanse(token.data(), token.size());
+  command->set_data(kUnlockTokenKey, *token);
+  OPENSSL_cleanse(token->data(), token->size());
   message.set("Command", std::move(*command));
   return message.to_xml();
 }

@@ -48,6 +48,11 @@ class DeviceService {
   // The command as it goes to the device: ClearPasscode gets the device's own escrowed
   // UnlockToken here and nowhere else (protocol/command_catalog.hpp).
   std::string as_delivered(const DeviceId& udid, projector::QueuedCommand& next) const;
+  // An escrowed secret opened (sealed under `context`); nullopt when none is escrowed or it
+  // cannot be opened (logged: `what` names it).
+  std::optional<std::string> open_escrowed(const std::optional<std::string>& sealed,
+                                           const std::string& context, const DeviceId& udid,
+                                           std::string_view what) const;
 
   EventWriter& writer_;
   const projector::ProjectionReader& reader_;

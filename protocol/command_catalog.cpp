@@ -212,9 +212,9 @@ std::string access_right_label(int64_t bit) {
 }
 
 void refuse_escrowed_keys(const Plist& command_message) {
+  // Under any RequestType (whatever its spelling): no command carries one but ClearPasscode.
   const auto command = command_message.dict("Command");
-  if (command && command->string("RequestType") == kEscrowedUnlockTokenCommand &&
-      command->has(kUnlockTokenKey))
+  if (command && command->has(kUnlockTokenKey))
     throw InvalidCommand(std::string("Command.") + kUnlockTokenKey,
                          "leave it out: Cairn inserts the device's own escrowed UnlockToken when "
                          "the command is delivered, so that it is never logged in clear");

@@ -83,7 +83,7 @@ class InvalidCommand : public BadRequest {
 inline constexpr std::string_view kEscrowedUnlockTokenCommand = "ClearPasscode";
 inline constexpr const char* kUnlockTokenKey = "UnlockToken";
 // Throws InvalidCommand if a command message ({CommandUUID, Command}) carries a secret Cairn
-// inserts at delivery.
+// inserts at delivery (an UnlockToken, under any RequestType).
 void refuse_escrowed_keys(const Plist& command_message);
 
 class CommandCatalog {

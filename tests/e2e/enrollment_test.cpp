@@ -12,6 +12,7 @@
 #include "common/files.hpp"
 #include "crypto/certificate.hpp"
 #include "crypto/cms_signature.hpp"
+#include "crypto/digest.hpp"
 #include "crypto/secret_box.hpp"
 #include "devsim/scep_client.hpp"
 #include "enrollment/authority.hpp"
@@ -141,6 +142,16 @@ TEST_F(Enrollment, AProfileLeadsThroughScepToAManagedDevice) {
   EXPECT_EQ(mdm.string("ServerURL"), base + "/mdm");
   EXPECT_EQ(mdm.string("Topic"), kTopic);
   EXPECT_EQ(mdm.integer("AccessRights"), 4095);
+
+  // CAFingerprint pins the CA as Apple's SCEP client checks it: the SHA-1 of the top of the
+  // chain that GetCACert's certificates form (here Cairn's own, self-signed CA).
+  const auto ca_certs =
+      pki::scep::read_certs_only(anonymous()->Get("/scep?operation=GetCACert")->body);
+  std::string top;
+  for (const auto& c : ca_certs)
+    if (X509_check_issued(c.get(), c.get()) == X509_V_OK) top = crypto::certificate_der(c.get());
+  ASSERT_FALSE(top.empty()) << "GetCACert has no self-signed CA";
+  EXPECT_EQ(scep.data("CAFingerprint"), crypto::sha1(top));
 
   // The device follows the SCEP payload: its challenge, the RA from GetCACert.
   const auto ra = ra_certificate();

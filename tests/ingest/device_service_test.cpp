@@ -143,6 +143,46 @@ TEST_F(DeviceServiceTest, UnlockTokenBehindADecoyIsStillNeverRecordedInClear) {
   EXPECT_NE(token.message.redacted.find("re-encoded"), std::string::npos);
 }
 
+// ClearPasscode gets the escrowed UnlockToken at delivery. One the keyring cannot open (its key
+// was removed) must not block the device's queue with a 500 on every poll: the command goes
+// without it (the device answers with an error, recorded) and the next one follows.
+TEST_F(DeviceServiceTest, AnUnopenableUnlockTokenDoesNotBlockTheQueue) {
+  checkin(testing::authenticate_body("U1"));
+  checkin(testing::token_update_body("U1", "THE-UNLOCK-TOKEN"));
+  auto clear_passcode = [&](const std::string& uuid) {
+    writer.append_and_wait_applied({writer.make(
+        "U1", "admin",
+        events::CommandEnqueued{uuid, "ClearPasscode", testing::command_body(uuid, "ClearPasscode"),
+                                false})});
+  };
+  clear_passcode("CLEAR-1");
+  auto delivered = report(testing::report_body("U1", "Idle"));
+  EXPECT_EQ(delivered.command_uuid, "CLEAR-1");
+  EXPECT_EQ(Plist::parse(delivered.body).dict("Command")->data("UnlockToken"), "THE-UNLOCK-TOKEN");
+  report(testing::report_body("U1", "Acknowledged", "CLEAR-1"));
+
+  // Escrowed again, sealed with a key this keyring does not hold.
+  const crypto::SecretBox other_keyring{{crypto::random_bytes(32)}};
+  auto update = writer.make("U1", "device", events::TokenUpdated{});
+  auto& token = std::get<events::TokenUpdated>(update.payload);
+  token.topic = "com.apple.mgmt.t";
+  token.token_hex = "00ff";
+  token.push_magic = "m";
+  token.unlock_token_sealed = other_keyring.seal("ANOTHER-TOKEN", "U1");
+  token.certificate_fingerprint = who.fingerprint;
+  writer.append_and_wait_applied({std::move(update)});
+  clear_passcode("CLEAR-2");
+  writer.append_and_wait_applied({writer.make(
+      "U1", "admin",
+      events::CommandEnqueued{"NEXT-1", "ProfileList",
+                              testing::command_body("NEXT-1", "ProfileList"), false})});
+  delivered = report(testing::report_body("U1", "Idle"));
+  EXPECT_EQ(delivered.command_uuid, "CLEAR-2");
+  EXPECT_FALSE(Plist::parse(delivered.body).dict("Command")->has("UnlockToken"));
+  delivered = report(testing::report_body("U1", "Error", "CLEAR-2"));
+  EXPECT_EQ(delivered.command_uuid, "NEXT-1");
+}
+
 TEST_F(DeviceServiceTest, ALaggingProjectionGives503NotAnUnenrolling401) {
   checkin(testing::authenticate_body("U1"));
   checkin(testing::token_update_body("U1"));
