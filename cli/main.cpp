@@ -59,7 +59,7 @@ commands:
   replay    rebuild the projection from the log into a fresh directory, print the digest
             --data-dir DIR  --into DIR (a new temporary directory when omitted)
             --kafka-brokers ... --kafka-topic T   replay from Kafka instead of DIR/log
-  pki init        create the development PKI in DIR/pki      --data-dir DIR
+  pki init        create the development PKI in DIR/pki      --data-dir DIR [--ca-key ec|rsa]
   pki import-ca   make an external CA (e.g. an intermediate of your PKI) Cairn's issuing CA, in
             a data directory without one (before its first start)   --data-dir DIR
             --cert FILE (PEM: the CA, then the certificates above it up to the root)
@@ -152,7 +152,7 @@ const std::set<std::string, std::less<>> kProfileOptions{
 const std::set<std::string, std::less<>> kPushcertOptions{
     "data-dir", "common-name", "out",    "csr",     "vendor-p12", "chain",
     "sha1",     "cert",        "server", "api-key", "ca-file"};
-const std::set<std::string, std::less<>> kPkiOptions{"data-dir", "cert", "key"};
+const std::set<std::string, std::less<>> kPkiOptions{"data-dir", "cert", "key", "ca-key"};
 const std::set<std::string, std::less<>> kApikeyOptions{"data-dir", "name", "role"};
 
 void check_known(const Options& o, const std::set<std::string, std::less<>>& known) {
@@ -485,8 +485,12 @@ int main(int argc, char** argv) {
       const std::string data_dir = opt(o, "data-dir", "data");
       std::filesystem::create_directories(data_dir);
       if (cmd == "pki" && args[2] == "init") {
+        const std::string ca_key = opt(o, "ca-key", "ec");
+        if (ca_key != "ec" && ca_key != "rsa")
+          throw UsageError("--ca-key is ec (P-256, the default) or rsa (RSA 2048)");
         const bool created = cairn::pki::ensure_dev_pki(
-            data_dir, cairn::crypto::SecretBox::load_or_create(data_dir));
+            data_dir, cairn::crypto::SecretBox::load_or_create(data_dir),
+            ca_key == "rsa" ? cairn::pki::CaKey::kRsa2048 : cairn::pki::CaKey::kEcP256);
         std::cout << (created ? "created" : "kept existing") << " development PKI in "
                   << cairn::pki::dev_pki_paths(data_dir).dir << std::endl;
         return 0;

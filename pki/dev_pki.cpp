@@ -45,7 +45,7 @@ crypto::PkeyPtr load_private_key(const std::string& path, const crypto::SecretBo
   return parse_private_key_pem(read_file(path), &passphrase);
 }
 
-bool ensure_dev_pki(const std::string& data_dir, const crypto::SecretBox& secrets) {
+bool ensure_dev_pki(const std::string& data_dir, const crypto::SecretBox& secrets, CaKey ca_key) {
   namespace fs = std::filesystem;
   const auto paths = dev_pki_paths(data_dir);
   if (fs::exists(paths.ca_cert()) && fs::exists(paths.server_cert()) &&
@@ -64,7 +64,7 @@ bool ensure_dev_pki(const std::string& data_dir, const crypto::SecretBox& secret
     ca.cert.reset(ca_certs.front().get());
     ca.key = load_private_key(paths.ca_key(), secrets);
   } else {
-    ca = make_ca("Cairn Development CA", 3650);
+    ca = make_ca("Cairn Development CA", 3650, nullptr, ca_key);
     write_identity(ca, paths.ca_cert(), paths.ca_key(), passphrase);
   }
   if (!fs::exists(paths.server_cert())) {

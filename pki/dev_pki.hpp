@@ -31,9 +31,10 @@ struct DevPkiPaths {
 };
 
 DevPkiPaths dev_pki_paths(const std::string& data_dir);
-// Creates the files that are missing; never overwrites existing ones. Returns true if it created
-// any.
-bool ensure_dev_pki(const std::string& data_dir, const crypto::SecretBox& secrets);
+// Creates the files that are missing; never overwrites existing ones (`ca_key` matters only when
+// there is no CA yet). Returns true if it created any.
+bool ensure_dev_pki(const std::string& data_dir, const crypto::SecretBox& secrets,
+                    CaKey ca_key = CaKey::kEcP256);
 // Makes an external CA Cairn's issuing CA, in a data directory that has no CA yet (devices trust
 // identities from the CA it has; replacing it would strand them). `chain_pem`: the CA certificate
 // first, then the certificates above it up to its root, each issuing the one before;

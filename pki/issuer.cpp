@@ -95,8 +95,8 @@ crypto::PkeyPtr generate_rsa_key(int bits) {
   return key;
 }
 
-Identity make_ca(std::string_view common_name, int days, const Identity* parent) {
-  auto key = generate_ec_p256_key();
+Identity make_ca(std::string_view common_name, int days, const Identity* parent, CaKey key_type) {
+  auto key = key_type == CaKey::kRsa2048 ? generate_rsa_key(2048) : generate_ec_p256_key();
   auto cert = new_certificate(common_name, key.get(), days);
   X509* issuer = parent ? parent->cert.get() : cert.get();
   X509_set_issuer_name(cert.get(), X509_get_subject_name(issuer));

@@ -19,8 +19,13 @@ enum class CertUsage { kServer, kClient };
 
 crypto::PkeyPtr generate_ec_p256_key();
 crypto::PkeyPtr generate_rsa_key(int bits);
+// A CA's key. P-256 by default (small, fast signatures). RSA for deployments whose SCEP clients
+// encrypt their request to every certificate GetCACert returns (a widely used Go SCEP library
+// does, and fails on an EC one): with an RSA CA each of them can receive it.
+enum class CaKey { kEcP256, kRsa2048 };
 // Self-signed, or an intermediate issued by `parent`.
-Identity make_ca(std::string_view common_name, int days, const Identity* parent = nullptr);
+Identity make_ca(std::string_view common_name, int days, const Identity* parent = nullptr,
+                 CaKey key_type = CaKey::kEcP256);
 // `subject_alt_names` are DNS names or IP addresses (for servers).
 Identity issue_certificate(const Identity& ca, std::string_view common_name, CertUsage usage,
                            const std::vector<std::string>& subject_alt_names, int days);

@@ -181,11 +181,18 @@ SignedMessage open_message(std::string_view der) {
 }
 
 std::string envelope(std::string_view content, X509* recipient, const EVP_CIPHER* cipher) {
-  crypto::X509StackPtr recipients(sk_X509_new_null());
-  X509_up_ref(recipient);
-  sk_X509_push(recipients.get(), recipient);
+  return envelope(content, std::vector<X509*>{recipient}, cipher);
+}
+
+std::string envelope(std::string_view content, const std::vector<X509*>& recipients,
+                     const EVP_CIPHER* cipher) {
+  crypto::X509StackPtr stack(sk_X509_new_null());
+  for (X509* recipient : recipients) {
+    X509_up_ref(recipient);
+    sk_X509_push(stack.get(), recipient);
+  }
   auto in = crypto::memory_bio(content);
-  crypto::CmsPtr cms(CMS_encrypt(recipients.get(), in.get(), cipher, CMS_BINARY));
+  crypto::CmsPtr cms(CMS_encrypt(stack.get(), in.get(), cipher, CMS_BINARY));
   if (!cms) throw CryptoError("CMS_encrypt");
   return crypto::cms_der(cms.get());
 }

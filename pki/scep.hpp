@@ -61,6 +61,10 @@ SignedMessage open_message(std::string_view der);
 
 // EnvelopedData (DER) of `content` for `recipient` (RSA key transport).
 std::string envelope(std::string_view content, X509* recipient, const EVP_CIPHER* cipher);
+// The same for several recipients, as clients do that encrypt to every certificate GetCACert
+// returns (each must have an RSA key).
+std::string envelope(std::string_view content, const std::vector<X509*>& recipients,
+                     const EVP_CIPHER* cipher);
 // The content of an EnvelopedData for `recipient`; nullopt if it is not one, or not for it.
 std::optional<std::string> open_envelope(std::string_view der, const Identity& recipient);
 // Its content-encryption algorithm, if it is AES-CBC or 3DES-CBC.

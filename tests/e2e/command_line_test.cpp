@@ -41,5 +41,20 @@ TEST(CommandLine, HelpIsAnAnswer) {
   EXPECT_EQ(status, 2);  // no command at all is a mistake
 }
 
+TEST(CommandLine, PkiInitMakesAnRsaCaWhenAsked) {
+  TempDir dir;
+  int status = 1;
+  const std::string cairn(CAIRN_BINARY);
+  run_shell(cairn + " pki init --data-dir " + dir.path() + " --ca-key dsa 2>&1", status);
+  EXPECT_EQ(status, 2);
+  const std::string out =
+      run_shell(cairn + " pki init --data-dir " + dir.path() + " --ca-key rsa 2>&1", status);
+  EXPECT_EQ(status, 0) << out;
+  const std::string key = run_shell(
+      "openssl x509 -in " + dir.path() + "/pki/ca.crt -noout -text | grep 'Public Key Algorithm'",
+      status);
+  EXPECT_NE(key.find("rsaEncryption"), std::string::npos) << key;
+}
+
 }  // namespace
 }  // namespace cairn::testing

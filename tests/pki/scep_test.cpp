@@ -207,5 +207,21 @@ TEST(Scep, CaCertificatesCarryTheRaThenTheCa) {
   EXPECT_TRUE(X509_get_key_usage(certs[0].get()) & KU_KEY_ENCIPHERMENT);
 }
 
+// Some SCEP clients (a widely used Go library) encrypt the request to every certificate GetCACert
+// returns, with RSA key transport only, so they fail on Cairn's default EC CA. With an RSA CA
+// (`cairn pki init --ca-key rsa`) every certificate can receive it and the RA opens its own copy.
+// GetCACert still answers RA and CA: Apple's client needs a chain of two.
+TEST(ScepCaKey, AnRsaCaLetsClientsEncryptToEveryCertificateGetCACertReturns) {
+  const Identity rsa_ca = make_ca("RSA CA", 30, nullptr, CaKey::kRsa2048);
+  const Identity ra = issue_scep_ra(rsa_ca, 30);
+  EXPECT_EQ(EVP_PKEY_base_id(X509_get0_pubkey(rsa_ca.cert.get())), EVP_PKEY_RSA);
+  const auto certs = read_certs_only(ca_certificates(ra, rsa_ca.cert.get()));
+  ASSERT_EQ(certs.size(), 2u);
+  std::vector<X509*> every;
+  for (const auto& c : certs) every.push_back(c.get());
+  const auto both = envelope("the PKCS#10", every, EVP_aes_128_cbc());
+  EXPECT_EQ(open_envelope(both, ra), "the PKCS#10");
+}
+
 }  // namespace
 }  // namespace cairn::pki::scep
