@@ -83,6 +83,15 @@ CheckinMessage decode_checkin(const Plist& m) {
     return SetBootstrapToken{device_id(m), std::move(token),
                              m.boolean("AwaitingConfiguration").value_or(false)};
   }
+  if (type == "GetToken") {
+    // Apple's token services (Managed Apple ID tokens, Apple Watch pairing) need accounts with
+    // Apple that Cairn does not hold: refused naming the service, not as an unknown message.
+    const std::string service = m.string("TokenServiceType").value_or("");
+    if (service == "com.apple.maid" || service == "com.apple.watch.pairing")
+      throw BadRequest("GetToken for " + service + " is not offered by this server");
+    throw BadRequest("GetToken: unknown TokenServiceType \"" + service +
+                     "\" (Apple documents com.apple.maid and com.apple.watch.pairing)");
+  }
   if (type == "GetBootstrapToken")
     return GetBootstrapToken{device_id(m), m.boolean("AwaitingConfiguration").value_or(false)};
   throw UnknownMessageType(type);

@@ -129,7 +129,8 @@ void set_sample(plist_t dict, const std::string& key, const std::string& type) {
 // Every key Apple documents for each check-in message, with a value of its type: the messages
 // Cairn handles decode on the device channel (extra keys are fine) and are declined with 410 on a
 // user channel (with the UserID or EnrollmentUserID their schema lists), UserAuthenticate is
-// declined, and the others get a clear "unsupported MessageType".
+// declined, GetToken is refused naming its service, and the others get a clear "unsupported
+// MessageType".
 TEST(Checkin, EveryAppleCheckinSchema) {
   const std::filesystem::path dir = std::string(CAIRN_APPLE_SCHEMAS) + "/mdm/checkin";
   const std::set<std::string> user_channel_keys{"UserID", "EnrollmentUserID"};
@@ -160,6 +161,13 @@ TEST(Checkin, EveryAppleCheckinSchema) {
       }
     } else if (type == "UserAuthenticate") {
       EXPECT_THROW(decode_checkin(as_user), UserChannelDeclined);
+    } else if (type == "GetToken") {
+      try {
+        decode_checkin(as_device);
+        ADD_FAILURE() << "GetToken was accepted";
+      } catch (const BadRequest& e) {  // the service it asked for, named
+        EXPECT_NE(std::string(e.what()).find("GetToken"), std::string::npos) << e.what();
+      }
     } else {
       try {
         decode_checkin(as_device);
