@@ -20,6 +20,7 @@
 #include <librdkafka/rdkafka_mock.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -33,7 +34,7 @@ namespace {
 const char* kUsage =
     "usage: cairn-kafka-test-broker [--brokers N (3)] [--topic T (cairn.events.v1)]\n"
     "                               [--partitions N (8)] [--bootstrap-file F]\n"
-    "                               [--outage-brokers N (all)]\n";
+    "                               [--outage-brokers N (0: all)]\n";
 
 struct KafkaDeleter {
   void operator()(rd_kafka_t* rk) const { rd_kafka_destroy(rk); }
@@ -106,7 +107,8 @@ int main(int argc, char** argv) {
       std::rename(partial.c_str(), o["bootstrap-file"].c_str());
     }
     std::cout << "bootstrap.servers=" << bootstrap << std::endl;
-    const int outage = o["outage-brokers"].empty() ? brokers : std::stoi(o["outage-brokers"]);
+    const int asked = o["outage-brokers"].empty() ? 0 : std::stoi(o["outage-brokers"]);
+    const int outage = asked > 0 ? std::min(asked, brokers) : brokers;  // 0: every broker
     for (int signal = 0;
          sigwait(&signals, &signal) == 0 && signal != SIGTERM && signal != SIGINT;) {
       for (int32_t id = 1; id <= outage; ++id)

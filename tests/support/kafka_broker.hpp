@@ -28,7 +28,7 @@ class KafkaTestBroker {
       : topic_(std::move(topic)) {
     const std::string file = dir_ / "bootstrap";
     const std::string count = std::to_string(partitions);
-    const std::string outage = outage_brokers > 0 ? std::to_string(outage_brokers) : "3";
+    const std::string outage = std::to_string(outage_brokers);
     pid_ = ::fork();
     if (pid_ == 0) {
       ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // dies with the test, even one killed by a timeout
