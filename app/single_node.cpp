@@ -84,7 +84,7 @@ struct Front {
                       {0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 30, 60})),
         reader(store),
         identity(std::move(device_ca)),
-        devices(writer, reader, secrets),
+        devices(writer, reader, secrets, c.user_channels),
         admin(writer, reader, store, log),
         commands(writer, reader),
         push_certificates(writer, reader, secrets),

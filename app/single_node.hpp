@@ -49,6 +49,8 @@ struct NodeConfig {
   // OTA enrollment: the CA whose certificates must sign devices' attributes (Apple's device CA,
   // PEM); empty accepts any signer (the one-time invitation token alone gates enrollment).
   std::string ota_device_ca_file;
+  // Whether users' channels are managed (a Mac's users, Shared iPad users); off: declined (410).
+  bool user_channels = true;
   std::chrono::milliseconds apply_timeout{5000};
   // Unauthenticated refusals are recorded (event and log line) once per address per this long,
   // with a count of the rest; 0 records every one.

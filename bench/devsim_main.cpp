@@ -46,6 +46,8 @@ constexpr const char* kUsage = R"(usage: cairn-devsim [options]
   --devices N (100)  --commands K per device (10)  --concurrency C (32)  --request-type T|mixed (mixed)
   --locked P --duplicate P --lost P --checkout P --silent P   fault probabilities (0)
   --user-enrollment P    share of devices that are User Enrollments, named by EnrollmentID (0)
+  --mac-users P          share of devices that are Macs with a user logged in: the user's channel
+                         (UDID:USER-n) enrolls after its device and gets the same commands (0)
   --poll-every S --duration S   instead of one drain: every device polls every S seconds for S seconds
   --apns-sim HOST:PORT   host the APNs simulator there; devices poll when pushed (no drain)
   --push-quiet S         push mode: give up after S seconds without progress (30)
@@ -242,9 +244,9 @@ int main(int argc, char** argv) {
         admin_client(opt("api-url", urls.front()), opt("api-user", "nanomdm"), opt("api-key", ""));
     std::unique_ptr<devsim::Fleet> fleet;
     phase("identities", [&] {
-      fleet = std::make_unique<devsim::Fleet>(endpoints, ca, devices, prefix, topic, faults,
-                                              std::stoull(opt("seed", "1")),
-                                              std::stod(opt("user-enrollment", "0")));
+      fleet = std::make_unique<devsim::Fleet>(
+          endpoints, ca, devices, prefix, topic, faults, std::stoull(opt("seed", "1")),
+          devsim::Mix{std::stod(opt("user-enrollment", "0")), std::stod(opt("mac-users", "0"))});
     });
     std::unique_ptr<apns_sim::ApnsSimulator> apns;
     if (o.contains("apns-sim")) {

@@ -56,6 +56,8 @@ commands:
             --identity-days N (365)   lifetime of device identities issued (SCEP, PKCS#12)
             --ota-device-ca FILE   OTA enrollment: the CA that must have issued the certificate
               signing a device's attributes (Apple's device CA); default: any signer
+            --user-channels on|off (on)   manage users' channels (a Mac's users, Shared iPad
+              users); off declines them with 410, as Apple documents
   replay    rebuild the projection from the log into a fresh directory, print the digest
             --data-dir DIR  --into DIR (a new temporary directory when omitted)
             --kafka-brokers ... --kafka-topic T   replay from Kafka instead of DIR/log
@@ -143,7 +145,8 @@ const std::set<std::string, std::less<>> kServeOptions{"config",
                                                        "inactive-after-seconds",
                                                        "public-url",
                                                        "identity-days",
-                                                       "ota-device-ca"};
+                                                       "ota-device-ca",
+                                                       "user-channels"};
 const std::set<std::string, std::less<>> kReplayOptions{
     "config", "data-dir", "into", "kafka-brokers", "kafka-topic", "kafka-fetch-wait-ms", "node"};
 const std::set<std::string, std::less<>> kProfileOptions{
@@ -292,6 +295,10 @@ int serve(const Options& o, const std::string& role) {
   c.public_url = opt(o, "public-url", "");
   c.identity_days = std::stoi(opt(o, "identity-days", "365"));
   c.ota_device_ca_file = opt(o, "ota-device-ca", "");
+  const std::string user_channels = opt(o, "user-channels", "on");
+  if (user_channels != "on" && user_channels != "off")
+    throw UsageError("--user-channels takes on or off");
+  c.user_channels = user_channels == "on";
 
   std::filesystem::create_directories(c.data_dir);
   // The first key is shown on a terminal only: a service's stdout goes to its journal, where a

@@ -77,14 +77,18 @@ std::string Stats::json() const {
 
 Fleet::Fleet(std::vector<Endpoint> endpoints, const pki::Identity& ca, size_t size,
              const std::string& prefix, const std::string& topic, Faults faults, uint64_t seed,
-             double user_enrollments)
+             Mix mix)
     : endpoints_(std::move(endpoints)), faults_(faults), seed_(seed) {
   if (endpoints_.empty()) throw std::invalid_argument("a fleet needs a server endpoint");
   std::mt19937_64 rng(seed);
   std::uniform_real_distribution<double> chance(0, 1);
   members_.reserve(size);
+  auto add = [this](Member m) {
+    by_token_.emplace(m.device->push_token_hex(), members_.size());
+    members_.push_back(std::move(m));
+  };
   for (size_t i = 0; i < size; ++i) {
-    const bool user = user_enrollments > 0 && chance(rng) < user_enrollments;
+    const bool user = mix.user_enrollments > 0 && chance(rng) < mix.user_enrollments;
     const std::string udid = prefix + (user ? "-UE-" : "-") + std::to_string(i);
     auto identity = pki::issue_certificate(ca, udid, pki::CertUsage::kClient, {}, 30);
     Member m;
@@ -94,14 +98,24 @@ Fleet::Fleet(std::vector<Endpoint> endpoints, const pki::Identity& ca, size_t si
     m.endpoint = &endpoints_[i % endpoints_.size()];
     m.silent = chance(rng) < faults.silent;
     m.checks_out = chance(rng) < faults.checkout;
-    by_token_.emplace(m.device->push_token_hex(), i);
-    members_.push_back(std::move(m));
+    if (user || !(mix.mac_users > 0 && chance(rng) < mix.mac_users)) {
+      add(std::move(m));
+      continue;
+    }
+    Member logged_in;
+    logged_in.device = std::make_unique<SimulatedDevice>(
+        SimulatedDevice::mac_user(*m.device, "USER-" + std::to_string(i), rng()));
+    logged_in.endpoint = m.endpoint;
+    logged_in.silent = m.silent;  // a Mac that is off is off for its user too
+    m.checks_out = false;         // its user's channel would end with it
+    add(std::move(m));
+    add(std::move(logged_in));
   }
 }
 
 std::vector<std::string> Fleet::udids() const {
   std::vector<std::string> out;
-  for (const auto& m : members_) out.push_back(m.device->udid());
+  for (const auto& m : members_) out.push_back(m.device->channel_id());
   return out;
 }
 
@@ -117,17 +131,22 @@ void Fleet::run(int concurrency, const std::function<void(Member&, std::mt19937_
 }
 
 void Fleet::enroll(int concurrency, Stats& stats) {
-  run(concurrency, [&](Member& m, std::mt19937_64&) {
-    DeviceConnection connection(*m.endpoint, m.device->identity());
-    for (const auto& [kind, body] : {std::pair{"authenticate", m.device->authenticate()},
-                                     std::pair{"token_update", m.device->token_update()}}) {
-      const auto start = Clock::now();
-      auto r = connection.checkin(body);
-      stats.record(kind, std::chrono::duration<double, std::micro>(Clock::now() - start).count(),
-                   error_of(r));
-      if (!r || r->status != 200) return;
-    }
-  });
+  // Devices first: a user's channel speaks with its device's identity, once that is enrolled.
+  for (const bool users : {false, true})
+    run(concurrency, [&](Member& m, std::mt19937_64&) {
+      if (m.device->is_user_channel() != users) return;
+      DeviceConnection connection(*m.endpoint, m.device->identity());
+      const auto first = users ? std::pair{"user_authenticate", m.device->user_authenticate()}
+                               : std::pair{"authenticate", m.device->authenticate()};
+      for (const auto& [kind, body] :
+           {first, std::pair{"token_update", m.device->token_update()}}) {
+        const auto start = Clock::now();
+        auto r = connection.checkin(body);
+        stats.record(kind, std::chrono::duration<double, std::micro>(Clock::now() - start).count(),
+                     error_of(r));
+        if (!r || r->status != 200) return;
+      }
+    });
 }
 
 bool Fleet::session(Member& m, std::mt19937_64& rng, Stats& stats, bool first) {

@@ -48,22 +48,31 @@ class Stats {
   std::atomic<int64_t> requests_{0};
 };
 
+// What kinds of enrollment a fleet has, as shares of its devices.
+struct Mix {
+  double user_enrollments = 0;  // User Enrollments (named by EnrollmentID, `<prefix>-UE-<n>`)
+  // Macs with a user logged in: the user's channel (`<UDID>:USER-<n>`) is a member of its own,
+  // right after its device, with its own push token and queue.
+  double mac_users = 0;
+};
+
 class Fleet {
  public:
   // Creates `size` devices with identities issued by `ca`; UDIDs are `<prefix>-<n>`. Device n
   // talks to endpoints[n % endpoints.size()] (several ingest nodes behind no balancer).
-  // `user_enrollments`: the share of devices that are User Enrollments (named by EnrollmentID,
-  // `<prefix>-UE-<n>`).
   Fleet(std::vector<Endpoint> endpoints, const pki::Identity& ca, size_t size,
         const std::string& prefix, const std::string& topic, Faults faults, uint64_t seed,
-        double user_enrollments = 0);
+        Mix mix = {});
 
+  // Every member's channel ID (protocol::Channel): what commands are queued to.
   std::vector<std::string> udids() const;
+  // Member i: a device, or a user's channel on the device before it.
   SimulatedDevice& device(size_t i) { return *members_[i].device; }
   bool silent(size_t i) const { return members_[i].silent; }
   size_t size() const { return members_.size(); }
 
-  // Authenticate + TokenUpdate for every device, `concurrency` at a time.
+  // Authenticate + TokenUpdate for every device, `concurrency` at a time; then UserAuthenticate +
+  // TokenUpdate for every user channel.
   void enroll(int concurrency, Stats& stats);
   // One command session per (non-silent) device: Idle, then results until an empty answer;
   // devices that answered NotNow unlock and poll again until their queue is drained.

@@ -40,13 +40,6 @@ std::string csr_der(EVP_PKEY* key, const ScepRequestOptions& o) {
   return crypto::der_of(req.get(), i2d_X509_REQ);
 }
 
-// Another owner of the same key and certificate.
-pki::Identity share(const pki::Identity& identity) {
-  EVP_PKEY_up_ref(identity.key.get());
-  X509_up_ref(identity.cert.get());
-  return {crypto::PkeyPtr(identity.key.get()), crypto::X509Ptr(identity.cert.get())};
-}
-
 }  // namespace
 
 ScepClient::ScepClient(X509* ra, ScepRequestOptions options) {
@@ -54,7 +47,7 @@ ScepClient::ScepClient(X509* ra, ScepRequestOptions options) {
   ra_.reset(ra);
   self_.key = pki::generate_rsa_key(options.key_bits);
   self_.cert = self_signed(self_.key.get(), options.common_name);
-  signer_ = share(options.renew ? *options.renew : self_);
+  signer_ = pki::share(options.renew ? *options.renew : self_);
   transaction_id_ = hex_encode(crypto::random_bytes(16));
   nonce_ = crypto::random_bytes(16);
   pki::scep::Attributes a;
@@ -105,7 +98,7 @@ crypto::X509Ptr ScepClient::certificate_from(std::string_view enveloped_der) con
 }
 
 pki::Identity ScepClient::identity(crypto::X509Ptr issued) const {
-  return {share(self_).key, std::move(issued)};
+  return {pki::share(self_).key, std::move(issued)};
 }
 
 }  // namespace cairn::devsim

@@ -71,12 +71,10 @@ std::string unwrap_profile(const std::string& payload) {
 // A command result being built: Status, UDID, CommandUUID, and what the handler adds.
 class SimulatedDevice::Answer {
  public:
-  // `id_key`: UDID, or EnrollmentID for a User Enrollment.
-  Answer(std::string_view status, const char* id_key, const std::string& udid,
-         const std::string& uuid)
+  Answer(std::string_view status, const SimulatedDevice& device, const std::string& uuid)
       : plist_(Plist::new_dict()) {
     set(root(), "Status", str(status));
-    set(root(), id_key, str(udid));
+    device.name_channel(root());
     set(root(), "CommandUUID", str(uuid));
   }
   plist_t root() const { return plist_.root(); }
@@ -128,16 +126,38 @@ std::string SimulatedDevice::push_token_hex() const {
   return hex_encode(token_);
 }
 
-const char* SimulatedDevice::id_key() const {
-  return enrollment_ == Enrollment::kUser ? "EnrollmentID" : "UDID";
+SimulatedDevice SimulatedDevice::mac_user(const SimulatedDevice& device, std::string user_id,
+                                          uint64_t seed) {
+  SimulatedDevice user(device.udid_, pki::share(device.identity_), device.topic_, seed,
+                       device.enrollment_);
+  user.user_id_ = std::move(user_id);
+  return user;
+}
+
+std::string SimulatedDevice::channel_id() const {
+  return user_id_.empty() ? udid_ : udid_ + ":" + user_id_;
+}
+
+void SimulatedDevice::name_channel(plist_t message) const {
+  set(message, enrollment_ == Enrollment::kUser ? "EnrollmentID" : "UDID", str(udid_));
+  if (user_id_.empty()) return;
+  set(message, "UserID", str(user_id_));
+  set(message, "UserShortName", str("user-" + user_id_));
+  set(message, "UserLongName", str("Simulated User " + user_id_));
 }
 
 Plist SimulatedDevice::checkin_message(std::string_view type) const {
   Plist p = Plist::new_dict();
   p.set_string("MessageType", type);
   p.set_string("Topic", topic_);
-  p.set_string(id_key(), udid_);
+  name_channel(p.root());
   return p;
+}
+
+std::string SimulatedDevice::user_authenticate() const {
+  Plist p = checkin_message("UserAuthenticate");
+  p.remove("Topic");  // not one of UserAuthenticate's keys
+  return p.to_xml();
 }
 
 std::string SimulatedDevice::authenticate() const {
@@ -151,7 +171,9 @@ std::string SimulatedDevice::token_update() const {
   Plist p = checkin_message("TokenUpdate");
   p.set_data("Token", token_);
   p.set_string("PushMagic", push_magic_);
-  if (enrollment_ == Enrollment::kDevice) p.set_data("UnlockToken", unlock_token_);
+  // Only a device channel escrows an UnlockToken, and not a User Enrollment's.
+  if (enrollment_ == Enrollment::kDevice && user_id_.empty())
+    p.set_data("UnlockToken", unlock_token_);
   return p.to_xml();
 }
 
@@ -162,7 +184,7 @@ std::string SimulatedDevice::checkout() const {
 std::string SimulatedDevice::idle() const {
   Plist p = Plist::new_dict();
   p.set_string("Status", "Idle");
-  p.set_string(id_key(), udid_);
+  name_channel(p.root());
   return p.to_xml();
 }
 
@@ -182,8 +204,8 @@ std::string SimulatedDevice::execute(std::string_view command_plist) {
     if (command) type = command->string("RequestType").value_or("");
   } catch (const BadRequest&) {
   }
-  if (!command || type.empty()) return Answer("CommandFormatError", id_key(), udid_, uuid).xml();
-  if (locked_ && !never_not_now(type)) return Answer("NotNow", id_key(), udid_, uuid).xml();
+  if (!command || type.empty()) return Answer("CommandFormatError", *this, uuid).xml();
+  if (locked_ && !never_not_now(type)) return Answer("NotNow", *this, uuid).xml();
   using Handler = void (SimulatedDevice::*)(plist_t, Answer&);
   static const std::map<std::string_view, Handler> kHandlers{
       {"ProfileList", &SimulatedDevice::profile_list},
@@ -208,8 +230,8 @@ std::string SimulatedDevice::execute(std::string_view command_plist) {
   };
   const auto handler = kHandlers.find(type);
   // A request type the device does not know, answered as a real device answers it.
-  if (handler == kHandlers.end()) return Answer("CommandFormatError", id_key(), udid_, uuid).xml();
-  Answer answer("Acknowledged", id_key(), udid_, uuid);
+  if (handler == kHandlers.end()) return Answer("CommandFormatError", *this, uuid).xml();
+  Answer answer("Acknowledged", *this, uuid);
   (this->*handler->second)(command->root(), answer);
   return answer.xml();
 }

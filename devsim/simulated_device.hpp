@@ -23,8 +23,15 @@ class SimulatedDevice {
   enum class Enrollment { kDevice, kUser };
   SimulatedDevice(std::string udid, pki::Identity identity, std::string topic, uint64_t seed,
                   Enrollment enrollment = Enrollment::kDevice);
+  // The user channel of a user logged in on the Mac `device`: the device's identity, a push token
+  // and state of its own; its messages name the device and the user's UserID.
+  static SimulatedDevice mac_user(const SimulatedDevice& device, std::string user_id,
+                                  uint64_t seed);
 
   const std::string& udid() const { return udid_; }
+  // What the server names this channel by: the UDID (EnrollmentID), or "<UDID>:<UserID>".
+  std::string channel_id() const;
+  bool is_user_channel() const { return !user_id_.empty(); }
   Enrollment enrollment() const { return enrollment_; }
   const pki::Identity& identity() const { return identity_; }
   const std::string& unlock_token() const { return unlock_token_; }
@@ -36,6 +43,8 @@ class SimulatedDevice {
   std::string token_update() const;  // 32-byte token, PushMagic, ~2 KB UnlockToken
   std::string checkout() const;
   std::string idle() const;
+  // A user channel's first message: UserAuthenticate, without a DigestResponse.
+  std::string user_authenticate() const;
 
   // Performs a command the server sent and returns the result message. While locked (Data
   // Protection), commands the reference does not guarantee answer NotNow and change nothing.
@@ -48,8 +57,9 @@ class SimulatedDevice {
   std::set<std::string> profile_identifiers() const;
 
  private:
-  Plist checkin_message(std::string_view type) const;  // MessageType, Topic, UDID
-  const char* id_key() const;                          // UDID, or EnrollmentID
+  Plist checkin_message(std::string_view type) const;  // MessageType, Topic, the channel
+  // Names the channel in a message: UDID (EnrollmentID), and a user channel's UserID and names.
+  void name_channel(plist_t message) const;
 
   // One handler per request type (execute() picks it): changes the state, fills the answer.
   class Answer;
@@ -90,6 +100,7 @@ class SimulatedDevice {
   pki::Identity identity_;
   std::string topic_;
   Enrollment enrollment_;
+  std::string user_id_;  // a user channel's UserID; empty for the device channel
   std::string token_;
   std::string push_magic_;
   std::string unlock_token_;

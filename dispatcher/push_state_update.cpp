@@ -1,6 +1,7 @@
 #include "dispatcher/push_state_update.hpp"
 
 #include "common/clock.hpp"
+#include "protocol/messages.hpp"
 
 namespace cairn::dispatcher {
 namespace {
@@ -36,9 +37,10 @@ void PushStateUpdate::want_push(const std::string& udid) {
 
 void PushStateUpdate::on(const events::Event& e, const events::TokenUpdated& p) {
   const std::string& udid = e.device;
-  const DevicePushTarget target{
-      p.topic,           p.token_hex, p.push_magic,       false,
-      ms_of(e, now_ms_), false,       partition_.value(), state_.has(keys::development(udid))};
+  // A user channel pushes through the APNs environment of the device it is on.
+  const bool development = state_.has(keys::development(protocol::device_channel_of(udid).value()));
+  const DevicePushTarget target{p.topic,           p.token_hex, p.push_magic,       false,
+                                ms_of(e, now_ms_), false,       partition_.value(), development};
   state_.save(keys::target(udid), target);
   // A pending push goes to the new token (the old one may be dead, and the device ignores a
   // push with an old PushMagic); a wanted one is queued now.

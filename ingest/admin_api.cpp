@@ -17,17 +17,22 @@ using projector::DeviceRecord;
 // escrowed (these three shown for one device).
 using Inventory = std::vector<std::pair<std::string, projector::InventoryRecord>>;
 
+// A device's own view also lists its user channels.
 void write_device(JsonWriter& j, const DeviceRecord& d,
                   const std::optional<projector::EnrollmentProfileRecord>& profile = {},
                   const std::vector<std::string>& pending = {}, const Inventory& inventory = {},
-                  std::optional<bool> bootstrap_token = std::nullopt) {
+                  std::optional<bool> bootstrap_token = std::nullopt,
+                  const std::vector<DeviceRecord>& user_channels = {}) {
   j.begin_object()
       .field("udid", d.udid)
+      .field_if("device_udid", d.parent_id)
+      .field_if("user_short_name", d.user_short_name)
+      .field_if("user_long_name", d.user_long_name)
       .field("enrollment_state", projector::enrollment_state_name(d.state))
       .field("topic", d.topic)
       .field_if("serial_number", d.serial_number)
-      .field("certificate_fingerprint", d.certificate_fingerprint)
-      .field("identity_source", d.identity_source)
+      .field_if("certificate_fingerprint", d.certificate_fingerprint)  // a user channel: none
+      .field_if("identity_source", d.identity_source)
       .field("pushable", !d.token_hex.empty() && d.state == projector::EnrollmentState::kEnrolled)
       .field("unlock_token_escrowed", d.unlock_token_escrowed);
   if (bootstrap_token) j.field("bootstrap_token_escrowed", *bootstrap_token);
@@ -60,6 +65,11 @@ void write_device(JsonWriter& j, const DeviceRecord& d,
     j.end_object();
   }
   if (profile) j.field("access_rights", profile->access_rights);
+  if (!user_channels.empty()) {
+    j.key("user_channels").begin_array();
+    for (const auto& channel : user_channels) write_device(j, channel);
+    j.end_array();
+  }
   j.end_object();
 }
 
@@ -118,7 +128,8 @@ void AdminApi::write_command(JsonWriter& j, const CommandRecord& c, bool with_re
 
 ApiResponse AdminApi::allow_reenrollment(const std::string& udid, const std::string& note,
                                          std::chrono::hours valid_for, const Principal& actor) {
-  if (!protocol::is_valid_identifier(udid)) throw BadRequest("invalid device id");
+  if (!protocol::is_valid_identifier(udid))
+    throw BadRequest("invalid device id (a user channel enrolls with its device: name the device)");
   if (valid_for.count() < 1 || valid_for > std::chrono::days(30))
     throw BadRequest("hours must be from 1 to 720");
   writer_.wait_caught_up();
@@ -175,7 +186,7 @@ ApiResponse AdminApi::devices(const std::string& after, size_t limit) const {
 }
 
 ApiResponse AdminApi::device(const std::string& udid) const {
-  if (!protocol::is_valid_identifier(udid)) throw BadRequest("invalid device id");
+  if (!protocol::is_valid_channel_id(udid)) throw BadRequest("invalid device id");
   auto d = reader_.device(DeviceId(udid));
   if (!d) return not_found("device");
   JsonWriter j;
@@ -183,12 +194,13 @@ ApiResponse AdminApi::device(const std::string& udid) const {
                d->enrollment_profile.empty() ? std::nullopt
                                              : reader_.enrollment_profile(d->enrollment_profile),
                reader_.pending_identities(DeviceId(udid)), reader_.inventory(DeviceId(udid)),
-               reader_.bootstrap_token_sealed(DeviceId(udid)).has_value());
+               reader_.bootstrap_token_sealed(DeviceId(udid)).has_value(),
+               reader_.user_channels(DeviceId(udid)));
   return {200, j.str()};
 }
 
 ApiResponse AdminApi::device_commands(const std::string& udid) const {
-  if (!protocol::is_valid_identifier(udid)) throw BadRequest("invalid device id");
+  if (!protocol::is_valid_channel_id(udid)) throw BadRequest("invalid device id");
   if (!reader_.device(DeviceId(udid))) return not_found("device");
   JsonWriter j;
   j.begin_object().key("queue").begin_array();

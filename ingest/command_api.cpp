@@ -30,7 +30,7 @@ std::string command_xml(std::string_view body, const Plist& parsed) {
 
 std::string CommandApi::refusal(const std::string& udid,
                                 std::optional<DeviceRecord>* device) const {
-  if (!protocol::is_valid_identifier(udid)) return "invalid device id";
+  if (!protocol::is_valid_channel_id(udid)) return "invalid device id";
   auto d = reader_.device(DeviceId(udid));
   if (!d) return "unknown device";
   if (d->state == projector::EnrollmentState::kCheckedOut) return "device checked out";
@@ -78,6 +78,10 @@ CommandApi::Queued CommandApi::enqueue_to(const std::vector<std::string>& ids,
     std::string why = refusal(id, &d);
     if (why.empty() && !command.fresh_uuid && reader_.command(DeviceId(id), uuid)) {
       why = "command UUID already used for this device";
+    } else if (why.empty() && command.device_channel_only && !d->parent_id.empty()) {
+      why = command.request_type +
+            " goes to devices only: Apple's schema does not take it on a "
+            "user channel";
     } else if (why.empty() && command.request_type == protocol::kEscrowedUnlockTokenCommand &&
                !d->unlock_token_escrowed) {
       why =
@@ -133,7 +137,7 @@ ApiResponse CommandApi::enqueue(const std::vector<std::string>& ids, std::string
   const auto queued =
       enqueue_to(ids,
                  {command.uuid.value(), command.request_type, command_xml(body, parsed),
-                  spec ? spec->access_right : 0, no_push, false},
+                  spec ? spec->access_right : 0, spec && !spec->user_channel, no_push, false},
                  actor);
   JsonWriter j;
   j.begin_object();
@@ -195,8 +199,10 @@ ApiResponse CommandApi::enqueue_typed(std::string_view json, const Principal& ac
                                                               "command_uuid", "no_push"};
   const Plist command = protocol::command_from_json(catalog, *spec, doc, uuid, kApiMembers);
   protocol::refuse_escrowed_keys(command);
-  const auto queued = enqueue_to(
-      ids, {uuid, request_type, command.to_xml(), spec->access_right, no_push, fresh_uuid}, actor);
+  const auto queued = enqueue_to(ids,
+                                 {uuid, request_type, command.to_xml(), spec->access_right,
+                                  !spec->user_channel, no_push, fresh_uuid},
+                                 actor);
   JsonWriter j;
   j.begin_object()
       .field("command_uuid", uuid)
@@ -224,6 +230,7 @@ ApiResponse CommandApi::catalog() const {
         .field("request_type", spec.request_type)
         .field("title", spec.title)
         .field("access_right", spec.access_right)
+        .field("user_channel", spec.user_channel)
         .key("os")
         .begin_object();
     for (const auto& [os, support] : spec.os) {

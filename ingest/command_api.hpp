@@ -47,14 +47,16 @@ class CommandApi {
     std::string uuid;
     std::string request_type;
     std::string xml;
-    int64_t access_right = 0;  // the AccessRights bit it needs; 0: none
+    int64_t access_right = 0;          // the AccessRights bit it needs; 0: none
+    bool device_channel_only = false;  // Apple's schema does not take it on a user channel
     bool no_push = false;
     bool fresh_uuid = false;  // generated for this request: no device can hold it yet
   };
   // Commands that wipe, lock or unenroll need an admin key (ClientError 403 otherwise).
   static void require_role_for(std::string_view request_type, const Principal& actor);
   // Records CommandEnqueued for each device that may take the command: known, not checked out,
-  // not holding this UUID already, and granted the access right by its enrollment profile.
+  // not holding this UUID already, granted the access right by its enrollment profile, and (for
+  // a user channel) a command Apple takes there.
   Queued enqueue_to(const std::vector<std::string>& ids, const CommandToQueue& command,
                     const Principal& actor);
 

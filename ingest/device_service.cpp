@@ -14,9 +14,13 @@ namespace {
 
 using protocol::kUnlockTokenKey;
 
-void require_valid_udid(const DeviceId& udid) {
-  if (!protocol::is_valid_identifier(udid.value()))
+void require_valid_channel(const protocol::Channel& channel) {
+  if (!protocol::is_valid_identifier(channel.device.value()))
     throw BadRequest("UDID must be 1-128 characters of [A-Za-z0-9._-] (so must an EnrollmentID)");
+  if (!protocol::is_valid_channel_id(channel.id.value()))
+    throw BadRequest(
+        "the user (UserID, UserShortName or EnrollmentUserID) must be 1-128 characters of "
+        "[A-Za-z0-9._@+-]");
 }
 
 // The body with the value of the secret at `key` (TokenUpdate's UnlockToken, SetBootstrapToken's
@@ -71,6 +75,8 @@ SealedSecret seal_secret(const crypto::SecretBox& secrets, const Plist& message,
 }
 
 constexpr const char* kBootstrapTokenKey = "BootstrapToken";
+// A digest of the user's password, if a device ever sends one: never kept.
+constexpr const char* kDigestResponseKey = "DigestResponse";
 // Sealed under a context of its own, so that one device secret can never be opened as another.
 std::string bootstrap_token_context(const DeviceId& udid) {
   return "bootstrap-token/" + udid.value();
@@ -88,9 +94,15 @@ std::string DeviceService::refusal(const DeviceId& udid, const ClientIdentity& w
   return {};
 }
 
-void DeviceService::authorize(const DeviceId& udid, const ClientIdentity& who) const {
-  if (auto why = writer_.refusal_caught_up([&] { return refusal(udid, who); }); !why.empty())
+void DeviceService::authorize(const protocol::Channel& channel, const ClientIdentity& who) const {
+  // A user channel speaks with its device's identity: the device's binding decides.
+  if (auto why = writer_.refusal_caught_up([&] { return refusal(channel.device, who); });
+      !why.empty())
     throw NotManaged(why);
+}
+
+void DeviceService::require_user_channels_managed(const protocol::Channel& channel) const {
+  if (channel.is_user() && !user_channels_) throw protocol::UserChannelDeclined();
 }
 
 // Authenticate with a new identity replaces the device's: from then on whoever holds it gets
@@ -131,12 +143,14 @@ DeviceAnswer DeviceService::checkin(const Plist& message, std::string_view body,
   events::Event event = std::visit(
       [&](auto& m) -> events::Event {
         using T = std::decay_t<decltype(m)>;
-        require_valid_udid(m.udid);
+        require_user_channels_managed(m.channel);
+        require_valid_channel(m.channel);
+        const DeviceId& udid = m.channel.id;
         if constexpr (std::is_same_v<T, protocol::Authenticate>) {
           // A certificate identifies one device; re-enrolling the same UDID may bring a new one.
           for (const auto& owner : reader_.devices_for_certificate(who.fingerprint))
-            if (owner != m.udid) throw NotManaged("certificate is already bound to another device");
-          authorize_enrollment(m.udid, who);
+            if (owner != udid) throw NotManaged("certificate is already bound to another device");
+          authorize_enrollment(udid, who);
           events::DeviceAuthenticated p{
               m.topic,    m.serial_number,           who.fingerprint,
               who.source, events::raw_message(body), std::string(enrollment_profile)};
@@ -144,48 +158,65 @@ DeviceAnswer DeviceService::checkin(const Plist& message, std::string_view body,
             if (auto profile = writer_.find_caught_up(
                     [&] { return reader_.enrollment_profile(p.enrollment_profile); }))
               p.development_apns = profile->development_apns;
-          return writer_.make(m.udid.value(), "device", std::move(p));
+          return writer_.make(udid.value(), "device", std::move(p));
         } else if constexpr (std::is_same_v<T, protocol::TokenUpdate>) {
-          authorize(m.udid, who);
+          authorize(m.channel, who);
           events::TokenUpdated p;
           p.topic = m.topic;
           p.token_hex = hex_encode(m.token);
           p.push_magic = m.push_magic;
           p.awaiting_configuration = m.awaiting_configuration;
           p.certificate_fingerprint = who.fingerprint;
+          p.user_short_name = m.channel.user_short_name;
+          p.user_long_name = m.channel.user_long_name;
           auto secret =
-              seal_secret(secrets_, message, body, m.unlock_token, kUnlockTokenKey, m.udid.value());
+              seal_secret(secrets_, message, body, m.unlock_token, kUnlockTokenKey, udid.value());
           p.unlock_token_sealed = std::move(secret.sealed);
           p.message = std::move(secret.message);
-          return writer_.make(m.udid.value(), "device", std::move(p));
+          return writer_.make(udid.value(), "device", std::move(p));
+        } else if constexpr (std::is_same_v<T, protocol::UserAuthenticate>) {
+          authorize(m.channel, who);
+          // Cairn asks no password: a zero-length challenge lets the user in (Apple: the device
+          // then goes on without a digest); a second message, should one come, is answered empty.
+          if (!m.digest_response_given) {
+            Plist challenge = Plist::new_dict();
+            challenge.set_string("DigestChallenge", "");
+            reply.body = challenge.to_xml();
+          }
+          return writer_.make(
+              udid.value(), "device",
+              events::UserAuthenticated{m.channel.user_short_name, m.channel.user_long_name,
+                                        m.digest_response_given, who.fingerprint,
+                                        m.digest_response_given
+                                            ? redact_secret(message, body, kDigestResponseKey)
+                                            : events::raw_message(body)});
         } else if constexpr (std::is_same_v<T, protocol::SetBootstrapToken>) {
-          authorize(m.udid, who);
+          authorize(m.channel, who);
           events::BootstrapTokenSet p;
           p.awaiting_configuration = m.awaiting_configuration;
           p.certificate_fingerprint = who.fingerprint;
           auto secret = seal_secret(secrets_, message, body, m.token, kBootstrapTokenKey,
-                                    bootstrap_token_context(m.udid));
+                                    bootstrap_token_context(udid));
           p.token_sealed = std::move(secret.sealed);
           p.message = std::move(secret.message);
-          return writer_.make(m.udid.value(), "device", std::move(p));
+          return writer_.make(udid.value(), "device", std::move(p));
         } else if constexpr (std::is_same_v<T, protocol::GetBootstrapToken>) {
-          authorize(m.udid, who);
+          authorize(m.channel, who);
           Plist answer = Plist::new_dict();
-          if (auto token =
-                  open_escrowed(reader_.bootstrap_token_sealed(m.udid),
-                                bootstrap_token_context(m.udid), m.udid, kBootstrapTokenKey)) {
+          if (auto token = open_escrowed(reader_.bootstrap_token_sealed(udid),
+                                         bootstrap_token_context(udid), udid, kBootstrapTokenKey)) {
             answer.set_data(kBootstrapTokenKey, *token);
             OPENSSL_cleanse(token->data(), token->size());
           }
           reply.body = answer.to_xml();
-          return writer_.make(m.udid.value(), "device",
+          return writer_.make(udid.value(), "device",
                               events::BootstrapTokenReturned{
                                   answer.has(kBootstrapTokenKey), m.awaiting_configuration,
                                   who.fingerprint, events::raw_message(body)});
         } else {
-          authorize(m.udid, who);
+          authorize(m.channel, who);
           return writer_.make(
-              m.udid.value(), "device",
+              udid.value(), "device",
               events::DeviceCheckedOut{m.topic, who.fingerprint, events::raw_message(body)});
         }
       },
@@ -198,8 +229,10 @@ DeviceAnswer DeviceService::checkin(const Plist& message, std::string_view body,
 DeviceAnswer DeviceService::report(const Plist& message, std::string_view body,
                                    const ClientIdentity& who) {
   const auto r = protocol::decode_report(message);
-  require_valid_udid(r.udid);
-  authorize(r.udid, who);
+  require_user_channels_managed(r.channel);
+  require_valid_channel(r.channel);
+  authorize(r.channel, who);
+  const DeviceId& udid = r.channel.id;
   const std::string uuid = r.command_uuid ? r.command_uuid->value() : std::string();
   events::CommandReported reported{std::string(protocol::status_name(r.status)),
                                    uuid,
@@ -208,19 +241,19 @@ DeviceAnswer DeviceService::report(const Plist& message, std::string_view body,
                                    {}};
   for (const auto& link : r.error_chain)
     reported.error_chain.push_back({link.domain, link.code, link.description});
-  writer_.append_and_wait_applied({writer_.make(r.udid.value(), "device", std::move(reported))});
+  writer_.append_and_wait_applied({writer_.make(udid.value(), "device", std::move(reported))});
   // A device polls again by itself only if NotNow was the last status it sent (Apple's guidance
   // on NotNow): answering with another command would leave the refused one stranded until some
   // later push. So a NotNow ends the session; the device's next poll gets the command again.
   if (r.status == protocol::Status::kNotNow) return {};
   // An Idle poll starts a session (recorded by the projection): commands refused with NotNow in
   // an earlier session are offered again, those refused in this one are passed over.
-  auto next = reader_.next_command(r.udid);
+  auto next = reader_.next_command(udid);
   if (!next) return {};
   // Made before the delivery is recorded: a failure to make it records no delivery.
-  std::string delivered = as_delivered(r.udid, *next);
+  std::string delivered = as_delivered(udid, *next);
   writer_.append(
-      {writer_.make(r.udid.value(), "server", events::CommandDelivered{next->command_uuid})});
+      {writer_.make(udid.value(), "server", events::CommandDelivered{next->command_uuid})});
   return {std::move(delivered), std::move(next->command_uuid)};
 }
 

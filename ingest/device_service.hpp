@@ -10,6 +10,7 @@
 #include "ingest/identity.hpp"
 #include "plist/plist.hpp"
 #include "projector/queries.hpp"
+#include "protocol/messages.hpp"
 
 namespace cairn::ingest {
 
@@ -20,12 +21,15 @@ struct DeviceAnswer {
 
 class DeviceService {
  public:
+  // `user_channels`: whether users' channels are managed (a Mac user's, a Shared iPad user's);
+  // when not, their messages are declined with 410 (protocol::UserChannelDeclined).
   DeviceService(EventWriter& writer, const projector::ProjectionReader& reader,
-                const crypto::SecretBox& secrets)
-      : writer_(writer), reader_(reader), secrets_(secrets) {}
+                const crypto::SecretBox& secrets, bool user_channels = true)
+      : writer_(writer), reader_(reader), secrets_(secrets), user_channels_(user_channels) {}
 
-  // Check-in channel: Authenticate, TokenUpdate, CheckOut. Throws BadRequest,
-  // protocol::UnknownMessageType, NotManaged (→ 401) or Unavailable. `enrollment_profile`: the
+  // Check-in channel: Authenticate, TokenUpdate, CheckOut, the bootstrap token messages and
+  // UserAuthenticate. Throws BadRequest, protocol::UnknownMessageType, UserChannelDeclined,
+  // NotManaged (→ 401) or Unavailable. `enrollment_profile`: the
   // `profile` query parameter of the CheckInURL (Cairn's profiles name themselves there), recorded
   // with Authenticate.
   DeviceAnswer checkin(const Plist& message, std::string_view body, const ClientIdentity& who,
@@ -35,10 +39,12 @@ class DeviceService {
   DeviceAnswer report(const Plist& message, std::string_view body, const ClientIdentity& who);
 
  private:
-  // Throws NotManaged unless `udid` is enrolled or authenticated and bound to `who`. A refusal is
+  // Throws NotManaged unless the channel's device is enrolled or authenticated and bound to `who`
+  // (a user channel speaks with its device's identity). A refusal is
   // decided only on a projection that has caught up with the log: a lagging projection (after a
   // restart or a rebuild) must give 503, never an unenrolling 401.
-  void authorize(const DeviceId& udid, const ClientIdentity& who) const;
+  void authorize(const protocol::Channel& channel, const ClientIdentity& who) const;
+  void require_user_channels_managed(const protocol::Channel& channel) const;
   // Why `udid` may not speak with `who`'s certificate, or empty if it may.
   std::string refusal(const DeviceId& udid, const ClientIdentity& who) const;
   // Throws ClientError (403) when Authenticate would take `udid` over from the identity it is
@@ -57,6 +63,7 @@ class DeviceService {
   EventWriter& writer_;
   const projector::ProjectionReader& reader_;
   const crypto::SecretBox& secrets_;
+  bool user_channels_;
 };
 
 }  // namespace cairn::ingest

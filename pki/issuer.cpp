@@ -208,4 +208,10 @@ crypto::PkeyPtr parse_private_key_pem(std::string_view pem, const std::string* p
   return key;
 }
 
+Identity share(const Identity& identity) {
+  EVP_PKEY_up_ref(identity.key.get());
+  X509_up_ref(identity.cert.get());
+  return {crypto::PkeyPtr(identity.key.get()), crypto::X509Ptr(identity.cert.get())};
+}
+
 }  // namespace cairn::pki

@@ -14,6 +14,8 @@ struct Identity {
   crypto::PkeyPtr key;
   crypto::X509Ptr cert;
 };
+// Another owner of the same key and certificate.
+Identity share(const Identity& identity);
 
 enum class CertUsage { kServer, kClient };
 

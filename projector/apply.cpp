@@ -132,6 +132,39 @@ void note_certificate_used(Tx& tx, DeviceRecord& device, const std::string& fing
   bind_certificate(tx, device, fingerprint);
 }
 
+// A user channel takes what its device decided: the enrollment profile (its access rights) and
+// the APNs environment. (The device's events are in the same partition: protocol::Channel.)
+void inherit_from_device(Tx& tx, DeviceRecord& channel) {
+  const std::string device_id = protocol::device_channel_of(channel.udid).value();
+  if (device_id == channel.udid) return;
+  channel.parent_id = device_id;
+  if (const auto device = tx.load<DeviceRecord>(keys::device(device_id))) {
+    channel.enrollment_profile = device->enrollment_profile;
+    channel.development_apns = device->development_apns;
+  }
+}
+
+// The device enrolled again or checked out: its users' channels end with it, until a user sends
+// UserAuthenticate or TokenUpdate again. On a new enrollment their queues go too, as the
+// device's own does (cancel_queue).
+void end_user_channels(Tx& tx, const std::string& udid, const std::string& time,
+                       std::optional<int64_t> cancel_at) {
+  std::vector<std::string> ids;
+  const std::string prefix = keys::user_channels_prefix(udid);
+  tx.scan(prefix, {}, [&](std::string_view key, std::string_view) {
+    ids.emplace_back(key.substr(keys::device("").size()));
+    return true;
+  });
+  for (const auto& id : ids) {
+    auto channel = tx.load<DeviceRecord>(keys::device(id));
+    if (!channel) continue;
+    if (cancel_at) cancel_queue(tx, *channel, time, *cancel_at);
+    channel->state = EnrollmentState::kCheckedOut;
+    channel->checked_out_at = time;
+    tx.save(keys::device(id), *channel);
+  }
+}
+
 std::string days_after(const std::string& time, int days) {
   const auto t = parse_rfc3339(time);
   return t ? format_rfc3339(*t + std::chrono::days(days)) : std::string();
@@ -168,11 +201,33 @@ struct Applier {
     clear_pending_identities(tx, device.udid, p.certificate_fingerprint);
     if (device.enrollments > 1) clear_inventory(tx.state(), device.udid);
     bind_certificate(tx, device, p.certificate_fingerprint);
+    end_user_channels(tx, device.udid, e.time, position.offset.value());
     tx.save(keys::device(e.device), device);
+  }
+
+  // A user channel starts (or starts again, after its device enrolled anew); its queue is kept.
+  void operator()(const events::UserAuthenticated& p) {
+    auto channel = touch_device(tx, e);
+    inherit_from_device(tx, channel);
+    channel.user_short_name = p.user_short_name;
+    channel.user_long_name = p.user_long_name;
+    if (channel.authenticated_at.empty() || channel.state == EnrollmentState::kCheckedOut) {
+      channel.state = EnrollmentState::kAuthenticated;
+      channel.authenticated_at = e.time;
+      channel.checked_out_at.clear();
+      ++channel.enrollments;
+    }
+    tx.save(keys::device(e.device), channel);
   }
 
   void operator()(const events::TokenUpdated& p) {
     auto device = touch_device(tx, e);
+    inherit_from_device(tx, device);
+    if (!device.parent_id.empty()) {
+      device.user_short_name = p.user_short_name;
+      device.user_long_name = p.user_long_name;
+      device.checked_out_at.clear();
+    }
     if (device.state != EnrollmentState::kEnrolled) {
       device.state = EnrollmentState::kEnrolled;
       device.enrolled_at = e.time;
@@ -214,6 +269,7 @@ struct Applier {
     note_certificate_used(tx, device, p.certificate_fingerprint);
     device.state = EnrollmentState::kCheckedOut;
     device.checked_out_at = e.time;
+    end_user_channels(tx, device.udid, e.time, std::nullopt);
     tx.save(keys::device(e.device), device);
   }
 

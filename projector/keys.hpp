@@ -1,5 +1,5 @@
 // The projection's key layout in RocksDB (one keyspace, prefixes by kind):
-//   d/<udid>                    → DeviceRecord
+//   d/<udid>                    → DeviceRecord (also d/<udid>:<user>: a user channel on it)
 //   c/<cert fingerprint>/<udid> → "" (that device is bound to that certificate)
 //   r/<udid>/<cert fingerprint> → "" (an identity bound to the device, not used yet: IdentityBound)
 //   q/<udid>/<seq, 16 hex>      → command UUID: the hot queue, FIFO by log offset
@@ -18,9 +18,11 @@
 //   x/<filter>=<value>/<udid>   → "" (inventory filter index; '/' and '%' in values escaped)
 // plus the store's own keys (store/database.hpp): the layout version (kLayoutVersion) and the
 // next log offset to apply per partition, in the same batch as the state it derived.
-// UDIDs and command UUIDs are restricted to [A-Za-z0-9._-] at ingest, so '/' separates safely.
+// UDIDs and command UUIDs are restricted to [A-Za-z0-9._-] at ingest (a user channel adds ':' and
+// a user of [A-Za-z0-9._@+-]), so '/' separates safely.
 //
-// Every key belongs to one device's events (one partition of the log) or to device-less events
+// Every key belongs to one device's events (one partition of the log: its user channels' events
+// are keyed by the device, protocol::Channel) or to device-less events
 // (push certificates: one partition too), so the projection does not depend on how partitions
 // interleave: a live replica and `cairn replay` (partition by partition) build the same bytes.
 // That is why a certificate binding is keyed by certificate *and* device: two devices claiming
@@ -36,10 +38,14 @@ namespace cairn::projector::keys {
 
 // Bump when a record's encoding or the key layout changes: older projections are then refused
 // at open (rebuild from the log) instead of being misread.
-inline constexpr std::string_view kLayoutVersion = "14";
+inline constexpr std::string_view kLayoutVersion = "15";
 
 inline std::string device(std::string_view udid) {
   return "d/" + std::string(udid);
+}
+// The device's user channels ("<udid>:<user>", protocol::Channel), which sort right after it.
+inline std::string user_channels_prefix(std::string_view udid) {
+  return device(udid) + ":";
 }
 inline std::string certificate_prefix(std::string_view fingerprint) {
   return "c/" + std::string(fingerprint) + "/";

@@ -121,10 +121,22 @@ std::optional<QueuedCommand> ProjectionReader::next_command(const DeviceId& udid
 std::vector<DeviceRecord> ProjectionReader::devices(const std::string& after, size_t limit) const {
   std::vector<DeviceRecord> out;
   const std::string start = after.empty() ? std::string() : keys::device(after) + '\0';
-  store_.scan("d/", start, [&](std::string_view, std::string_view value) {
+  store_.scan("d/", start, [&](std::string_view key, std::string_view value) {
+    if (key.find(':') != std::string_view::npos)
+      return true;  // a user channel, shown with its device
     out.push_back(store::decode_record<DeviceRecord>(value));
     return out.size() < limit;
   });
+  return out;
+}
+
+std::vector<DeviceRecord> ProjectionReader::user_channels(const DeviceId& udid) const {
+  std::vector<DeviceRecord> out;
+  store_.scan(keys::user_channels_prefix(udid.value()), {},
+              [&](std::string_view, std::string_view value) {
+                out.push_back(store::decode_record<DeviceRecord>(value));
+                return true;
+              });
   return out;
 }
 

@@ -45,8 +45,11 @@ class ProjectionReader {
   // The device's escrowed bootstrap token (SetBootstrapToken), still sealed.
   std::optional<std::string> bootstrap_token_sealed(const DeviceId& udid) const;
   std::optional<CommandRecord> command(const DeviceId& udid, const CommandUuid& uuid) const;
-  // Devices in UDID order, starting after `after` (exclusive; empty for the first page).
+  // Devices in UDID order, starting after `after` (exclusive; empty for the first page); their
+  // user channels are not among them.
   std::vector<DeviceRecord> devices(const std::string& after, size_t limit) const;
+  // The device's user channels ("<udid>:<user>"), by ID.
+  std::vector<DeviceRecord> user_channels(const DeviceId& udid) const;
   std::vector<CommandRecord> queue(const DeviceId& udid) const;     // FIFO order
   std::vector<CommandRecord> commands(const DeviceId& udid) const;  // all, by UUID
   std::vector<CommandRecord> command_targets(const CommandUuid& uuid) const;

@@ -14,6 +14,8 @@ enum class EnrollmentState : uint8_t {
 };
 std::string_view enrollment_state_name(EnrollmentState s);
 
+// A device, or a user channel on one (protocol::Channel: `udid` is then "<device>:<user>"). A user
+// channel has its own push token, queue and state; it is authorized by its device's identity.
 struct DeviceRecord {
   std::string udid;
   EnrollmentState state = EnrollmentState::kAuthenticated;
@@ -47,6 +49,10 @@ struct DeviceRecord {
   // Authenticate.
   std::string reenrollment_allowed;
   std::string reenrollment_allowed_until;
+  // A user channel: the device it is on, and the user's names as the device sent them.
+  std::string parent_id;
+  std::string user_short_name;
+  std::string user_long_name;
 
   template <class Archive>
   void serialize(Archive& a) {
@@ -54,7 +60,8 @@ struct DeviceRecord {
       push_magic, unlock_token_escrowed, awaiting_configuration, first_seen, last_seen,
       authenticated_at, enrolled_at, checked_out_at, enrollments, queue_floor, session_start,
       last_push_at, push_token_invalid_since, push_token_invalid_reason, inactive_since,
-      enrollment_profile, development_apns, reenrollment_allowed, reenrollment_allowed_until);
+      enrollment_profile, development_apns, reenrollment_allowed, reenrollment_allowed_until,
+      parent_id, user_short_name, user_long_name);
   }
 };
 

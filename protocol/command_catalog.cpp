@@ -237,6 +237,7 @@ CommandCatalog CommandCatalog::from_json(std::string_view json) {
       spec.access_right = std::max(spec.access_right, access_right_bit(s.access_right));
       spec.os.emplace(os.name.GetString(), std::move(s));
     }
+    spec.user_channel = cmd["user_channel"].GetBool();
     spec.keys = parse_keys(cmd["keys"]);
     // Apple allows it in any command (the device then answers only over a tethered network);
     // the per-command schemas do not list it.

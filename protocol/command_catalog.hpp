@@ -63,6 +63,8 @@ struct CommandSpec {
   // OS asks (Cairn does not know a device's OS when it queues); 0 when none does, or when
   // Apple says it depends on the command's content ("Special Case").
   int64_t access_right = 0;
+  // Whether Apple takes it on a user channel (on any OS); the others go to devices only.
+  bool user_channel = false;
 };
 
 // A command that does not match its schema: `path` names the field.

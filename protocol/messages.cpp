@@ -1,5 +1,6 @@
 #include "protocol/messages.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cctype>
 
@@ -23,8 +24,16 @@ constexpr std::array<std::pair<Status, std::string_view>, 5> kStatusNames{{
     {Status::kNotNow, "NotNow"},
 }};
 
-void decline_user_channel(const Plist& m) {
-  if (m.has("UserID") || m.has("EnrollmentUserID")) throw UserChannelDeclined();
+// Authenticate and the bootstrap token messages come from the device channel only.
+Channel device_channel(const Plist& m, const std::string& type) {
+  Channel c = channel_of(m);
+  if (c.is_user()) throw BadRequest(type + " comes from the device channel only, not a user's");
+  return c;
+}
+
+bool is_user_character(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' || c == '_' ||
+         c == '@' || c == '+';
 }
 
 }  // namespace
@@ -34,6 +43,24 @@ DeviceId device_id(const Plist& m) {
   if (auto enrollment = m.string("EnrollmentID"); enrollment && !enrollment->empty())
     return DeviceId(*enrollment);
   throw BadRequest("missing UDID (or EnrollmentID, for a User Enrollment)");
+}
+
+Channel channel_of(const Plist& m) {
+  Channel c;
+  c.device = device_id(m);
+  std::string user;
+  if (m.string("UDID").value_or("").empty()) {
+    user = m.string("EnrollmentUserID").value_or("");
+  } else if (user = m.string("UserID").value_or(""); user == kSharedIPadUserId) {
+    user = m.string("UserShortName").value_or("");
+    if (user.empty()) throw BadRequest("a Shared iPad user's message without UserShortName");
+  }
+  c.id = user.empty() ? c.device : DeviceId(c.device.value() + ":" + user);
+  if (!user.empty()) {
+    c.user_short_name = m.string("UserShortName").value_or("");
+    c.user_long_name = m.string("UserLongName").value_or("");
+  }
+  return c;
 }
 
 std::string_view status_name(Status s) {
@@ -58,15 +85,13 @@ std::optional<std::string> claimed_udid(const Plist& message) {
 
 CheckinMessage decode_checkin(const Plist& m) {
   const std::string type = required_string(m, "MessageType");
-  if (type == "UserAuthenticate") throw UserChannelDeclined();
-  decline_user_channel(m);
   if (type == "Authenticate") {
-    return Authenticate{device_id(m), required_string(m, "Topic"),
+    return Authenticate{device_channel(m, type), required_string(m, "Topic"),
                         m.string("SerialNumber").value_or("")};
   }
   if (type == "TokenUpdate") {
     TokenUpdate t;
-    t.udid = device_id(m);
+    t.channel = channel_of(m);
     t.topic = required_string(m, "Topic");
     auto token = m.data("Token");
     if (!token || token->empty()) throw BadRequest("missing Token");
@@ -76,11 +101,16 @@ CheckinMessage decode_checkin(const Plist& m) {
     t.awaiting_configuration = m.boolean("AwaitingConfiguration").value_or(false);
     return t;
   }
-  if (type == "CheckOut") return CheckOut{device_id(m), required_string(m, "Topic")};
+  if (type == "CheckOut") return CheckOut{channel_of(m), required_string(m, "Topic")};
+  if (type == "UserAuthenticate") {
+    UserAuthenticate u{channel_of(m), !m.string("DigestResponse").value_or("").empty()};
+    if (!u.channel.is_user()) throw BadRequest("UserAuthenticate without a UserID");
+    return u;
+  }
   if (type == "SetBootstrapToken") {
     auto token = m.data("BootstrapToken");
     if (token && token->empty()) token.reset();
-    return SetBootstrapToken{device_id(m), std::move(token),
+    return SetBootstrapToken{device_channel(m, type), std::move(token),
                              m.boolean("AwaitingConfiguration").value_or(false)};
   }
   if (type == "GetToken") {
@@ -93,14 +123,14 @@ CheckinMessage decode_checkin(const Plist& m) {
                      "\" (Apple documents com.apple.maid and com.apple.watch.pairing)");
   }
   if (type == "GetBootstrapToken")
-    return GetBootstrapToken{device_id(m), m.boolean("AwaitingConfiguration").value_or(false)};
+    return GetBootstrapToken{device_channel(m, type),
+                             m.boolean("AwaitingConfiguration").value_or(false)};
   throw UnknownMessageType(type);
 }
 
 Report decode_report(const Plist& m) {
-  decline_user_channel(m);
   Report r;
-  r.udid = device_id(m);
+  r.channel = channel_of(m);
   const std::string status = required_string(m, "Status");
   const auto parsed = parse_status(status);
   if (!parsed) throw BadRequest("unknown Status \"" + status + "\"");
@@ -149,6 +179,18 @@ bool is_valid_identifier(std::string_view id) {
     if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' || c == '_'))
       return false;
   return true;
+}
+
+bool is_valid_channel_id(std::string_view id) {
+  const size_t colon = id.find(':');
+  if (colon == std::string_view::npos) return is_valid_identifier(id);
+  const std::string_view user = id.substr(colon + 1);
+  return is_valid_identifier(id.substr(0, colon)) && !user.empty() && user.size() <= 128 &&
+         std::all_of(user.begin(), user.end(), is_user_character);
+}
+
+DeviceId device_channel_of(std::string_view channel_id) {
+  return DeviceId(std::string(channel_id.substr(0, channel_id.find(':'))));
 }
 
 }  // namespace cairn::protocol

@@ -2,9 +2,13 @@
 // nothing of HTTP, the log or storage.
 //
 // Check-in channel (Content-Type application/x-apple-aspen-mdm-checkin): Authenticate,
-// TokenUpdate, CheckOut, SetBootstrapToken, GetBootstrapToken. Command channel
+// TokenUpdate, CheckOut, SetBootstrapToken, GetBootstrapToken, UserAuthenticate. Command channel
 // (application/x-apple-aspen-mdm): a report with a Status (Idle, or the result of the command named
 // by CommandUUID), answered with the next command.
+//
+// Every message speaks for a channel: the device's own, or a user's on it (a Mac user's
+// mdmclient agent, a Shared iPad user, the user of a macOS User Enrollment). Each channel is
+// managed on its own: its own push token, command queue and answers.
 #pragma once
 
 #include <optional>
@@ -22,14 +26,29 @@ namespace cairn::protocol {
 inline constexpr std::string_view kCheckinContentType = "application/x-apple-aspen-mdm-checkin";
 inline constexpr std::string_view kCommandContentType = "application/x-apple-aspen-mdm";
 
+// Shared iPad users all send this UserID; the user is named by UserShortName (a Managed Apple ID).
+inline constexpr std::string_view kSharedIPadUserId = "FFFFFFFF-FFFF-FFFF-FFFF-FFFFFFFFFFFF";
+
+// The channel a message speaks for, named as NanoMDM names enrollments (so IDs from its tools
+// carry over): the device channel by the UDID (a User Enrollment, which gives no UDID, by its
+// EnrollmentID); a user channel by that, a colon and the user: UserID, UserShortName for a Shared
+// iPad user, or EnrollmentUserID.
+struct Channel {
+  DeviceId id;                  // what the projection, the queue and pushes are keyed by
+  DeviceId device;              // the device channel it is on: `id` itself unless a user channel
+  std::string user_short_name;  // a user channel's UserShortName and UserLongName, when sent
+  std::string user_long_name;
+  bool is_user() const { return id != device; }
+};
+
 struct Authenticate {
-  DeviceId udid;
+  Channel channel;
   std::string topic;
   std::string serial_number;  // optional in the message
 };
 
 struct TokenUpdate {
-  DeviceId udid;
+  Channel channel;
   std::string topic;
   std::string token;  // raw bytes (32 on current devices)
   std::string push_magic;
@@ -38,25 +57,33 @@ struct TokenUpdate {
 };
 
 struct CheckOut {
-  DeviceId udid;
+  Channel channel;
   std::string topic;
 };
 
 // A supervised or ADE Mac escrows its bootstrap token; none (or empty) removes it.
 struct SetBootstrapToken {
-  DeviceId udid;
+  Channel channel;
   std::optional<std::string> token;  // raw bytes; a secret
   bool awaiting_configuration = false;
 };
 
 // The device asks for its escrowed bootstrap token back.
 struct GetBootstrapToken {
-  DeviceId udid;
+  Channel channel;
   bool awaiting_configuration = false;
 };
 
-using CheckinMessage =
-    std::variant<Authenticate, TokenUpdate, CheckOut, SetBootstrapToken, GetBootstrapToken>;
+// A user logs in on a Mac (a network or mobile account): the user channel starts. Apple's answer
+// is a DigestChallenge round; Cairn does not authenticate users itself, so it answers a zero-length
+// challenge, and the device carries on without a password digest (as Apple documents).
+struct UserAuthenticate {
+  Channel channel;
+  bool digest_response_given = false;  // the second message of the round; never kept
+};
+
+using CheckinMessage = std::variant<Authenticate, TokenUpdate, CheckOut, SetBootstrapToken,
+                                    GetBootstrapToken, UserAuthenticate>;
 
 // An unknown or unsupported MessageType; the 400 names it.
 class UnknownMessageType : public BadRequest {
@@ -69,12 +96,9 @@ class UnknownMessageType : public BadRequest {
   std::string type_;
 };
 
-// A message of a user channel: UserAuthenticate, or any message naming a UserID (a Mac user's
-// mdmclient agent) or an EnrollmentUserID (the user of a User Enrollment). Answered 410, which
-// Apple documents as the server declining to manage the user: the Mac then sends nothing more for
-// that user during the login session, and the device channel goes on unaffected. Cairn does not
-// manage users yet (issue 15); before this, a user-channel TokenUpdate would have replaced the
-// device's own push token.
+// The answer to a user channel's message when the operator turned user channels off: 410, which
+// Apple documents as the server declining to manage the user. The Mac then sends nothing more for
+// that user during the login session, and the device channel goes on unaffected.
 class UserChannelDeclined : public ClientError {
  public:
   UserChannelDeclined() : ClientError(410, "the user channel is not managed by this server") {}
@@ -83,8 +107,12 @@ class UserChannelDeclined : public ClientError {
 // The device a message speaks for: its UDID, or for a User Enrollment (a personal device, which
 // gives no UDID) its EnrollmentID. Throws BadRequest when it has neither.
 DeviceId device_id(const Plist& message);
+// The channel a message speaks for (see Channel). Throws BadRequest when it names no device, or a
+// Shared iPad user without a UserShortName.
+Channel channel_of(const Plist& message);
 
-// Throws BadRequest (missing or mistyped keys), UnknownMessageType or UserChannelDeclined.
+// Throws BadRequest (missing or mistyped keys, a user channel on a message only the device
+// channel sends) or UnknownMessageType.
 CheckinMessage decode_checkin(const Plist& message);
 
 enum class Status { kIdle, kAcknowledged, kError, kCommandFormatError, kNotNow };
@@ -105,13 +133,13 @@ struct ErrorChainItem {
 };
 
 struct Report {
-  DeviceId udid;
+  Channel channel;
   Status status = Status::kIdle;
   std::optional<CommandUuid> command_uuid;  // absent for Idle, and for results that name none
   std::vector<ErrorChainItem> error_chain;  // what of it is readable; never a reason to refuse
 };
 
-// Throws BadRequest or UserChannelDeclined.
+// Throws BadRequest.
 Report decode_report(const Plist& message);
 
 // A command as an admin submits it: {CommandUUID, Command: {RequestType, ...}}.
@@ -129,5 +157,11 @@ std::optional<std::string> claimed_udid(const Plist& message);
 
 // UDIDs and command UUIDs become store keys and paths: only [A-Za-z0-9._-], 1 to 128 characters.
 bool is_valid_identifier(std::string_view id);
+// A channel's ID (Channel::id): a valid identifier, or one, a colon, and a user of 1 to 128
+// characters of [A-Za-z0-9._@+-] (a Shared iPad user is an email-like Managed Apple ID). Never a
+// '/': store keys separate with it.
+bool is_valid_channel_id(std::string_view id);
+// The device channel of a channel ID: the part before the colon.
+DeviceId device_channel_of(std::string_view channel_id);
 
 }  // namespace cairn::protocol

@@ -11,6 +11,7 @@
 #include "common/clock.hpp"
 #include "common/encoding.hpp"
 #include "crypto/digest.hpp"
+#include "protocol/messages.hpp"
 
 namespace cairn::events {
 
@@ -47,6 +48,15 @@ void TokenUpdated::serialize(Archive& a) {
   a(make_nvp("topic", topic), make_nvp("token_hex", token_hex), make_nvp("push_magic", push_magic),
     make_nvp("unlock_token_sealed", unlock_token_sealed),
     make_nvp("awaiting_configuration", awaiting_configuration),
+    make_nvp("certificate_fingerprint", certificate_fingerprint), make_nvp("message", message),
+    make_optional_nvp("user_short_name", user_short_name),
+    make_optional_nvp("user_long_name", user_long_name));
+}
+
+template <class Archive>
+void UserAuthenticated::serialize(Archive& a) {
+  a(make_nvp("user_short_name", user_short_name), make_nvp("user_long_name", user_long_name),
+    make_nvp("digest_response_given", digest_response_given),
     make_nvp("certificate_fingerprint", certificate_fingerprint), make_nvp("message", message));
 }
 
@@ -349,7 +359,8 @@ std::string encode(const Event& e) {
 }
 
 eventlog::RecordToAppend to_record(const Event& e) {
-  return {e.device, std::string(type_name(e.payload)), encode(e)};
+  return {protocol::device_channel_of(e.device).value(), std::string(type_name(e.payload)),
+          encode(e)};
 }
 
 Event decode(std::string_view json, Bodies bodies) {

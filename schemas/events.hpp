@@ -2,7 +2,8 @@
 // analytics). Each type has a JSON Schema in schemas/events/<Type>.schema.json; a test checks
 // every encoded type against its schema.
 //
-// Envelope (one JSON object per record): id, type, version, time (RFC 3339 UTC), device (UDID),
+// Envelope (one JSON object per record): id, type, version, time (RFC 3339 UTC), device (UDID;
+// for a user channel "<UDID>:<user>", protocol/messages.hpp's Channel),
 // node (the ingest node that wrote it), actor (who caused it: "device" or an admin key's name),
 // payload (per type). Adding a field is a new minor shape that old readers ignore (and that new
 // readers find missing in old events: such fields are optional, empty when absent); changing or
@@ -58,6 +59,25 @@ struct TokenUpdated {
   std::string unlock_token_sealed;  // SecretBox-sealed, bound to the UDID; empty if none sent
   bool awaiting_configuration = false;
   std::string certificate_fingerprint;
+  RawMessage message;
+  // Optional: a user channel's UserShortName and UserLongName (the device field names the
+  // channel: "<device>:<user>"); empty for the device channel.
+  std::string user_short_name = {};
+  std::string user_long_name = {};
+  template <class Archive>
+  void serialize(Archive& a);
+};
+
+// UserAuthenticate (a user logs in on a Mac): the user channel "<device>:<user>" starts. Answered
+// with a zero-length DigestChallenge; a second message's DigestResponse is never kept (the
+// message is recorded without it).
+struct UserAuthenticated {
+  static constexpr std::string_view kType = "UserAuthenticated";
+  static constexpr int kVersion = 1;
+  std::string user_short_name;
+  std::string user_long_name;
+  bool digest_response_given = false;
+  std::string certificate_fingerprint;  // the device's identity: a user channel has none its own
   RawMessage message;
   template <class Archive>
   void serialize(Archive& a);
@@ -339,12 +359,13 @@ struct ReenrollmentAllowed {
   void serialize(Archive& a);
 };
 
-using Payload = std::variant<DeviceAuthenticated, TokenUpdated, DeviceCheckedOut, CommandEnqueued,
-                             CommandDelivered, CommandReported, PushRequested, MessageRejected,
-                             PushCertificateUploaded, PushSent, PushFailed, PushTokenInvalidated,
-                             DeviceInactive, CertificateIssued, EnrollmentRefused, ProfileIssued,
-                             EnrollmentInvited, EnrollmentRequested, IdentityBound,
-                             ReenrollmentAllowed, BootstrapTokenSet, BootstrapTokenReturned>;
+using Payload =
+    std::variant<DeviceAuthenticated, TokenUpdated, DeviceCheckedOut, CommandEnqueued,
+                 CommandDelivered, CommandReported, PushRequested, MessageRejected,
+                 PushCertificateUploaded, PushSent, PushFailed, PushTokenInvalidated,
+                 DeviceInactive, CertificateIssued, EnrollmentRefused, ProfileIssued,
+                 EnrollmentInvited, EnrollmentRequested, IdentityBound, ReenrollmentAllowed,
+                 BootstrapTokenSet, BootstrapTokenReturned, UserAuthenticated>;
 
 struct Event {
   std::string id;
@@ -363,7 +384,9 @@ std::string_view type_name(const Payload& payload);
 int type_version(const Payload& payload);
 
 std::string encode(const Event& event);  // one line of JSON
-// The log record of an event: keyed by its device (ordering per device), its type as the header.
+// The log record of an event: keyed by its device (ordering per device; a user channel's events by
+// the device it is on, so that a device and its users' channels stay in order with each other),
+// its type as the header.
 eventlog::RecordToAppend to_record(const Event& event);
 // Whether decode() copies the devices' verbatim message bodies. The projection never reads them
 // (they stay in the log for audit), and they are most of an event's bytes.

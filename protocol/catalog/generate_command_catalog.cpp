@@ -86,6 +86,15 @@ void command(Writer& w, const std::filesystem::path& file) {
     w.EndObject();
   }
   w.EndObject();
+  // Whether any OS takes it on a user channel (a Mac user, a Shared iPad user).
+  bool user_channel = false;
+  for (const auto& os : payload["supportedOS"]) {
+    const YAML::Node v = os.second;
+    for (const YAML::Node& channels : {v, v ? v["sharedipad"] : YAML::Node()})
+      user_channel |= channels && channels["userchannel"] && channels["userchannel"].as<bool>();
+  }
+  w.Key("user_channel");
+  w.Bool(user_channel);
   w.Key("keys");
   keys(w, doc["payloadkeys"] ? doc["payloadkeys"] : YAML::Node(YAML::NodeType::Sequence));
   w.Key("response_keys");

@@ -182,5 +182,24 @@ TEST(SimulatedUserEnrollment, SendsItsEnrollmentIdAndNoHardwareIdentifiers) {
   EXPECT_FALSE(answers->has("UDID"));
 }
 
+// A Mac user's channel: every message names the device and the user, it has a push token of its
+// own, shares the device's identity, and escrows no UnlockToken.
+TEST_F(SimulatedDeviceTest, AMacUsersChannelNamesTheDeviceAndTheUser) {
+  const SimulatedDevice user = SimulatedDevice::mac_user(device, "USER-7", 9);
+  EXPECT_TRUE(user.is_user_channel());
+  EXPECT_FALSE(device.is_user_channel());
+  EXPECT_EQ(user.channel_id(), "SIM-1:USER-7");
+  EXPECT_EQ(device.channel_id(), "SIM-1");
+  EXPECT_NE(user.push_token_hex(), device.push_token_hex());
+  EXPECT_EQ(X509_cmp(user.identity().cert.get(), device.identity().cert.get()), 0);
+  for (const auto& body : {user.user_authenticate(), user.token_update(), user.idle()}) {
+    const Plist p = Plist::parse(body);
+    EXPECT_EQ(p.string("UDID"), "SIM-1") << body;
+    EXPECT_EQ(p.string("UserID"), "USER-7") << body;
+    EXPECT_FALSE(p.has("UnlockToken")) << body;
+  }
+  EXPECT_EQ(Plist::parse(user.user_authenticate()).string("MessageType"), "UserAuthenticate");
+}
+
 }  // namespace
 }  // namespace cairn::devsim

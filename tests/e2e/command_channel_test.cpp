@@ -261,38 +261,57 @@ TEST_F(CommandChannel, ManyDevicesConcurrently) {
   for (int i = 0; i < kDevices; ++i) EXPECT_EQ(done[i], kCommands) << "device " << i;
 }
 
-// A Mac's user channel is declined with 410, as Apple documents for a server that does not
-// manage the user: UserAuthenticate, and any message naming a UserID or EnrollmentUserID. The
-// device channel is untouched: a user's TokenUpdate never replaces the device's push token.
-TEST_F(CommandChannel, TheUserChannelIsDeclinedWith410AndTheDeviceChannelGoesOn) {
-  TestDevice mac(*node, "MAC-1");
+constexpr const char* kMacUser = "A1B2C3D4-0000-4000-8000-00000000USER";
+
+// A message of the user channel of `udid` (a Mac user: UserID), as a Mac's mdmclient agent sends.
+Plist user_message(const char* type, const std::string& udid = "MAC-1",
+                   const std::string& user_id = kMacUser) {
+  Plist p = Plist::new_dict();
+  if (type[0] != '\0') p.set_string("MessageType", type);
+  p.set_string("Topic", "com.apple.mgmt.test");
+  p.set_string("UDID", udid);
+  p.set_string("UserID", user_id);
+  return p;
+}
+Plist user_token_update(const std::string& udid = "MAC-1", const std::string& user_id = kMacUser) {
+  Plist token = user_message("TokenUpdate", udid, user_id);
+  token.set_data("Token", push_token_of(udid + ":user"));
+  token.set_string("PushMagic", "USER-MAGIC");
+  token.set_string("UserShortName", "ana");
+  token.set_string("UserLongName", "Ana Lima");
+  return token;
+}
+Plist user_report(const char* status, const std::string& uuid = "") {
+  Plist p = user_message("");
+  p.remove("Topic");
+  p.set_string("Status", status);
+  if (!uuid.empty()) p.set_string("CommandUUID", uuid);
+  return p;
+}
+
+// With user channels turned off (--user-channels off), a Mac's user channel is declined with 410,
+// as Apple documents for a server that does not manage the user: UserAuthenticate, and any
+// message naming a UserID or EnrollmentUserID. The device channel is untouched: a user's
+// TokenUpdate never replaces the device's push token.
+TEST(UserChannelsOff, TheUserChannelIsDeclinedWith410AndTheDeviceChannelGoesOn) {
+  TempDir dir;
+  TestNodeOptions off;
+  off.user_channels = false;
+  TestNode node(dir.path(), off);
+  TestDevice mac(node, "MAC-1");
   mac.enroll();
-  auto user = [](const char* type) {
-    Plist p = Plist::new_dict();
-    p.set_string("MessageType", type);
-    p.set_string("Topic", "com.apple.mgmt.test");
-    p.set_string("UDID", "MAC-1");
-    p.set_string("UserID", "A1B2C3D4-0000-4000-8000-00000000USER");
-    return p;
-  };
-  Plist authenticate = user("UserAuthenticate");
+  Plist authenticate = user_message("UserAuthenticate");
   EXPECT_EQ(mac.checkin(authenticate.to_xml())->status, 410);
   authenticate.set_string("DigestResponse", "digest");
   EXPECT_EQ(mac.checkin(authenticate.to_xml())->status, 410);
-  Plist token = user("TokenUpdate");
-  token.set_data("Token", std::string(32, 'u'));
-  token.set_string("PushMagic", "USER-MAGIC");
-  EXPECT_EQ(mac.checkin(token.to_xml())->status, 410);
-  Plist idle = Plist::new_dict();
-  idle.set_string("Status", "Idle");
-  idle.set_string("UDID", "MAC-1");
-  idle.set_string("UserID", "A1B2C3D4-0000-4000-8000-00000000USER");
-  EXPECT_EQ(mac.put("/mdm", idle.to_xml())->status, 410);
+  EXPECT_EQ(mac.checkin(user_token_update().to_xml())->status, 410);
+  EXPECT_EQ(mac.put("/mdm", user_report("Idle").to_xml())->status, 410);
 
-  enqueue("MAC-1", "DEVICE-CHANNEL-1");
-  EXPECT_EQ(answer(mac, "Idle"), "DEVICE-CHANNEL-1");
+  ASSERT_EQ(node.enqueue("MAC-1", command_body("DEVICE-CHANNEL-1", "DeviceInformation"))->status,
+            200);
+  EXPECT_EQ(command_uuid_of(mac.report("Idle")), "DEVICE-CHANNEL-1");
   int token_updates = 0, declined = 0;
-  for (const auto& e : logged_events(node->data_dir())) {
+  for (const auto& e : logged_events(node.data_dir())) {
     if (const auto* t = std::get_if<events::TokenUpdated>(&e.payload)) {
       ++token_updates;
       EXPECT_EQ(t->token_hex, token_hex_of("MAC-1"));
@@ -302,6 +321,117 @@ TEST_F(CommandChannel, TheUserChannelIsDeclinedWith410AndTheDeviceChannelGoesOn)
   }
   EXPECT_EQ(token_updates, 1);
   EXPECT_GE(declined, 1);  // recorded (repeats from one source within 10 s are counted, not each)
+}
+
+// A Mac user logs in: UserAuthenticate is answered with a zero-length DigestChallenge, the user's
+// TokenUpdate makes the channel "MAC-1:<UserID>" enrolled with its own push token, and each
+// channel has its own queue. The device's token is never touched; a command Apple does not take
+// on a user channel is refused; the DigestResponse is never kept.
+TEST_F(CommandChannel, AMacUserChannelHasItsOwnTokenAndQueue) {
+  TestDevice mac(*node, "MAC-1");
+  mac.enroll();
+  const std::string channel = std::string("MAC-1:") + kMacUser;
+  Plist authenticate = user_message("UserAuthenticate");
+  auto challenge = mac.checkin(authenticate.to_xml());
+  ASSERT_EQ(challenge->status, 200) << challenge->body;
+  EXPECT_EQ(Plist::parse(challenge->body).string("DigestChallenge"),
+            std::optional<std::string>(""));
+  authenticate.set_string("DigestResponse", "SECRET-DIGEST-OF-A-PASSWORD");
+  auto second = mac.checkin(authenticate.to_xml());
+  ASSERT_EQ(second->status, 200);
+  EXPECT_EQ(second->body, "");
+  ASSERT_EQ(mac.checkin(user_token_update().to_xml())->status, 200);
+
+  const auto user = node->admin_get("/v1/devices/" + channel)->body;
+  EXPECT_NE(user.find("\"enrollment_state\":\"enrolled\""), std::string::npos) << user;
+  EXPECT_NE(user.find("\"device_udid\":\"MAC-1\""), std::string::npos) << user;
+  EXPECT_NE(user.find("\"user_long_name\":\"Ana Lima\""), std::string::npos) << user;
+  const auto device = node->admin_get("/v1/devices/MAC-1")->body;
+  EXPECT_NE(device.find("\"user_channels\":[{\"udid\":\"" + channel), std::string::npos) << device;
+  const auto list = node->admin_get("/v1/devices")->body;
+  EXPECT_EQ(list.find(channel), std::string::npos) << "a user channel is listed with its device";
+
+  enqueue("MAC-1", "FOR-DEVICE");
+  enqueue(channel, "FOR-USER", "ProfileList");
+  auto erase = node->enqueue(channel, command_body("ERASE-USER", "EraseDevice"));
+  EXPECT_EQ(erase->status, 500) << erase->body;  // NanoMDM's shape: no ID took it
+  EXPECT_NE(erase->body.find("devices only"), std::string::npos) << erase->body;
+
+  auto user_poll = mac.put("/mdm", user_report("Idle").to_xml());
+  EXPECT_EQ(command_uuid_of(user_poll), "FOR-USER");
+  EXPECT_EQ(mac.put("/mdm", user_report("Acknowledged", "FOR-USER").to_xml())->body, "");
+  EXPECT_EQ(answer(mac, "Idle"), "FOR-DEVICE");
+  EXPECT_EQ(answer(mac, "Acknowledged", "FOR-DEVICE"), "");
+  const auto user_commands = node->admin_get("/v1/devices/" + channel + "/commands")->body;
+  EXPECT_NE(user_commands.find("\"command_uuid\":\"FOR-USER\""), std::string::npos);
+  EXPECT_EQ(user_commands.find("FOR-DEVICE"), std::string::npos) << user_commands;
+
+  int device_token_updates = 0, user_token_updates = 0, user_authenticated = 0;
+  for (const auto& e : logged_events(node->data_dir())) {
+    if (const auto* t = std::get_if<events::TokenUpdated>(&e.payload)) {
+      ++(e.device == channel ? user_token_updates : device_token_updates);
+      EXPECT_EQ(t->token_hex, token_hex_of(e.device == channel ? "MAC-1:user" : "MAC-1"));
+    }
+    if (const auto* a = std::get_if<events::UserAuthenticated>(&e.payload)) {
+      ++user_authenticated;
+      EXPECT_EQ(e.device, channel);
+      EXPECT_EQ(a->message.body.find("SECRET-DIGEST"), std::string::npos) << a->message.body;
+    }
+  }
+  EXPECT_EQ(device_token_updates, 1);
+  EXPECT_EQ(user_token_updates, 1);
+  EXPECT_EQ(user_authenticated, 2);
+}
+
+// A user channel speaks with its device's identity: another device's certificate, a device
+// unknown here, or a checked-out device get nothing; when the Mac enrolls again, its users'
+// channels end and what was queued for them is cancelled (as for the device itself).
+TEST_F(CommandChannel, AUserChannelIsAuthorizedByItsDeviceAndEndsWithItsEnrollment) {
+  TestDevice mac(*node, "MAC-1");
+  mac.enroll();
+  TestDevice other(*node, "MAC-2");
+  other.enroll();
+  const std::string channel = std::string("MAC-1:") + kMacUser;
+  ASSERT_EQ(mac.checkin(user_token_update().to_xml())->status, 200);    // no UserAuthenticate: fine
+  EXPECT_EQ(other.checkin(user_token_update().to_xml())->status, 401);  // MAC-2's certificate
+  EXPECT_EQ(other.put("/mdm", user_report("Idle").to_xml())->status, 401);
+  EXPECT_EQ(mac.checkin(user_token_update("NEVER-SEEN").to_xml())->status, 401);
+  // Another user on MAC-2 is MAC-2's business only.
+  EXPECT_EQ(other.checkin(user_token_update("MAC-2").to_xml())->status, 200);
+
+  enqueue(channel, "QUEUED-FOR-USER", "ProfileList");
+  ASSERT_EQ(mac.checkin(authenticate_body("MAC-1")).value().status, 200);  // enrolls again
+  const auto user = node->admin_get("/v1/devices/" + channel)->body;
+  EXPECT_NE(user.find("\"enrollment_state\":\"checked_out\""), std::string::npos) << user;
+  const auto commands = node->admin_get("/v1/devices/" + channel + "/commands")->body;
+  EXPECT_NE(commands.find("\"status\":\"cancelled\""), std::string::npos) << commands;
+  EXPECT_EQ(node->enqueue(channel, command_body("AFTER", "ProfileList"))->status, 500);
+  // The user logs in again on the re-enrolled Mac: the channel is back.
+  ASSERT_EQ(mac.checkin(token_update_body("MAC-1")).value().status, 200);
+  ASSERT_EQ(mac.checkin(user_token_update().to_xml())->status, 200);
+  enqueue(channel, "AGAIN", "ProfileList");
+  EXPECT_EQ(command_uuid_of(mac.put("/mdm", user_report("Idle").to_xml())), "AGAIN");
+}
+
+// A Shared iPad user is named by UserShortName (every user sends the same UserID), here an email
+// address: usable in the admin API's paths as it is.
+TEST_F(CommandChannel, ASharedIPadUserIsNamedByItsShortName) {
+  TestDevice ipad(*node, "IPAD-1");
+  ipad.enroll();
+  Plist token = user_token_update("IPAD-1", "FFFFFFFF-FFFF-FFFF-FFFF-FFFFFFFFFFFF");
+  token.set_string("UserShortName", "ana@school.example");
+  ASSERT_EQ(ipad.checkin(token.to_xml())->status, 200);
+  enqueue("IPAD-1:ana@school.example", "SHARED-1", "ProfileList");
+  Plist idle = user_message("", "IPAD-1", "FFFFFFFF-FFFF-FFFF-FFFF-FFFFFFFFFFFF");
+  idle.remove("Topic");
+  idle.set_string("Status", "Idle");
+  idle.set_string("UserShortName", "ana@school.example");
+  EXPECT_EQ(command_uuid_of(ipad.put("/mdm", idle.to_xml())), "SHARED-1");
+  // Without a UserShortName there is no telling the users apart: refused, naming it.
+  token.remove("UserShortName");
+  const auto refused = ipad.checkin(token.to_xml());
+  EXPECT_EQ(refused->status, 400);
+  EXPECT_NE(refused->body.find("UserShortName"), std::string::npos) << refused->body;
 }
 
 // A User Enrollment (a personal device) gives no UDID: its EnrollmentID names it everywhere, on
@@ -333,12 +463,15 @@ TEST_F(CommandChannel, AUserEnrollmentIsNamedByItsEnrollmentId) {
   EXPECT_EQ(report("Acknowledged", "BYOD-1")->body, "");
   const auto commands = node->admin_get("/v1/devices/" + id + "/commands")->body;
   EXPECT_NE(commands.find("\"acknowledged\""), std::string::npos) << commands;
-  // Its user (EnrollmentUserID) is a user channel: declined like a Mac user's.
+  // Its user (EnrollmentUserID, a macOS User Enrollment) is a user channel:
+  // "<EnrollmentID>:<user>".
   Plist user = message("TokenUpdate");
   user.set_string("EnrollmentUserID", "UE-USER-1");
   user.set_data("Token", std::string(32, 'u'));
   user.set_string("PushMagic", "USER-MAGIC");
-  EXPECT_EQ(byod.checkin(user.to_xml())->status, 410);
+  EXPECT_EQ(byod.checkin(user.to_xml())->status, 200);
+  const auto channel = node->admin_get("/v1/devices/" + id + ":UE-USER-1")->body;
+  EXPECT_NE(channel.find("\"device_udid\":\"" + id + "\""), std::string::npos) << channel;
   // A message with neither a UDID nor an EnrollmentID is refused, naming both.
   Plist nameless = Plist::new_dict();
   nameless.set_string("Status", "Idle");

@@ -14,8 +14,8 @@
 namespace cairn::testing {
 namespace {
 
-// `user_enrollments`: the share of devices that are User Enrollments (named by EnrollmentID).
-void run_fleet(devsim::IdentityMode identity, double user_enrollments = 0) {
+// `mix`: the shares of User Enrollments and of Macs with a user's channel.
+void run_fleet(devsim::IdentityMode identity, devsim::Mix mix = {}) {
   TempDir dir;
   TestNode node(dir.path());
   devsim::Endpoint endpoint;
@@ -23,8 +23,7 @@ void run_fleet(devsim::IdentityMode identity, double user_enrollments = 0) {
   endpoint.server_ca_file = node.ca_file();
   endpoint.identity = identity;
   devsim::Faults faults{0.3, 0.2, 0.2, 0.1, 0.1};
-  devsim::Fleet fleet({endpoint}, node.ca(), 24, "FLEET", "com.apple.mgmt.fleet", faults, 7,
-                      user_enrollments);
+  devsim::Fleet fleet({endpoint}, node.ca(), 24, "FLEET", "com.apple.mgmt.fleet", faults, 7, mix);
   devsim::Stats stats;
   fleet.enroll(8, stats);
   std::string ids;
@@ -41,17 +40,19 @@ void run_fleet(devsim::IdentityMode identity, double user_enrollments = 0) {
   EXPECT_EQ(summary.find("protocol_violation"), std::string::npos) << summary;
   EXPECT_NE(summary.find("\"not_now\""), std::string::npos) << "the locked fault never fired";
   EXPECT_NE(summary.find("\"lost_result\""), std::string::npos) << summary;
-  int silent = 0, personal = 0;
+  int silent = 0, personal = 0, users = 0;
   for (size_t i = 0; i < fleet.size(); ++i) {
     personal += fleet.device(i).enrollment() == devsim::SimulatedDevice::Enrollment::kUser;
-    const auto& udid = fleet.device(i).udid();
+    users += fleet.device(i).is_user_channel();
+    const auto udid = fleet.device(i).channel_id();
     auto commands = node.admin_get("/v1/devices/" + udid + "/commands");
     const bool drained = commands->body.find("\"queue\":[]") != std::string::npos;
     EXPECT_EQ(drained, !fleet.silent(i)) << udid << ": " << commands->body;  // silent: all queued
     silent += fleet.silent(i);
   }
   EXPECT_LT(silent, static_cast<int>(fleet.size()));
-  EXPECT_EQ(personal > 0, user_enrollments > 0) << personal << " User Enrollments";
+  EXPECT_EQ(personal > 0, mix.user_enrollments > 0) << personal << " User Enrollments";
+  EXPECT_EQ(users > 0, mix.mac_users > 0) << users << " users' channels";
 }
 
 TEST(Fleet, FaultyFleetOverMtls) {
@@ -62,7 +63,12 @@ TEST(Fleet, FaultyFleetOverMdmSignature) {
 }
 // Personal devices (User Enrollment) among corporate ones: the same faults, the same rules.
 TEST(Fleet, FaultyFleetWithUserEnrollments) {
-  run_fleet(devsim::IdentityMode::kMtls, 0.5);
+  run_fleet(devsim::IdentityMode::kMtls, {.user_enrollments = 0.5});
+}
+// Macs with a user logged in: each user's channel drains its own queue beside its device's, with
+// the same faults (here over Mdm-Signature, the device's identity signing the user's messages).
+TEST(Fleet, FaultyFleetOfMacsWithUsers) {
+  run_fleet(devsim::IdentityMode::kMdmSignature, {.mac_users = 0.5});
 }
 
 }  // namespace

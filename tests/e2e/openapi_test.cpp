@@ -160,6 +160,17 @@ TEST_F(OpenApi, AdminAnswersMatchTheirDescriptions) {
   result.set_string("Status", "Acknowledged");
   result.set_string("CommandUUID", uuid);
   ASSERT_EQ(d.put("/mdm", result.to_xml())->status, 200);
+  // A user's channel on it, shown in the device's view and on its own.
+  Plist user = Plist::new_dict();
+  user.set_string("MessageType", "TokenUpdate");
+  user.set_string("Topic", "com.apple.mgmt.test");
+  user.set_string("UDID", "OAS-1");
+  user.set_string("UserID", "OAS-USER");
+  user.set_string("UserShortName", "ana");
+  user.set_data("Token", std::string(32, 'u'));
+  user.set_string("PushMagic", "USER-MAGIC");
+  ASSERT_EQ(d.checkin(user.to_xml())->status, 200);
+  expect_described("get", "/v1/devices/{id}", admin->Get("/v1/devices/OAS-1:OAS-USER"));
 
   expect_described("get", "/api/v1/devices/{id}", admin->Get("/api/v1/devices/OAS-1"));
   expect_described("get", "/api/v1/devices", admin->Get("/api/v1/devices?os_version=17.1"));

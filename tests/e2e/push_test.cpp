@@ -177,20 +177,26 @@ TEST_F(Push, ACertificateNearItsEndIsFlagged) {
 }
 
 // A fleet that polls only when pushed (the load generator's push mode), with locked devices,
-// duplicate and lost results: every command is completed, each device drained, nothing errs.
+// duplicate and lost results, and Macs with a user logged in (the user's channel is pushed on its
+// own token): every command is completed on every channel, each drained, nothing errs.
 TEST_F(Push, AFleetWokenOnlyByPushesDrainsEveryQueue) {
   ASSERT_EQ(upload(push_certificate_upload(400))->status, 200);
   devsim::Endpoint endpoint;
   endpoint.port = node_->port();
   endpoint.server_ca_file = node_->ca_file();
-  devsim::Fleet fleet({endpoint}, node_->ca(), 16, "WOKEN", kTopic, {0.3, 0.2, 0.2, 0, 0}, 11);
+  devsim::Fleet fleet({endpoint}, node_->ca(), 16, "WOKEN", kTopic, {0.3, 0.2, 0.2, 0, 0}, 11,
+                      {.mac_users = 0.5});
+  size_t users = 0;
+  for (size_t i = 0; i < fleet.size(); ++i) users += fleet.device(i).is_user_channel();
+  ASSERT_GT(users, 0u);
   apns_.sim().on_accepted([&](const apns_sim::RecordedPush& p) { fleet.wake(p.token_hex); });
   devsim::Stats stats;
   fleet.enroll(4, stats);
   std::string ids;
   for (const auto& udid : fleet.udids()) ids += (ids.empty() ? "" : ",") + udid;
   bool completed = false;
-  std::thread devices([&] { completed = fleet.poll_on_push(4, 16 * 3, 20s, stats); });
+  const auto expected = static_cast<int64_t>(fleet.size()) * 3;
+  std::thread devices([&] { completed = fleet.poll_on_push(4, expected, 20s, stats); });
   for (int c = 0; c < 3; ++c)
     EXPECT_EQ(node_->enqueue(ids, command_body("WAVE-" + std::to_string(c), "ProfileList"))->status,
               200);

@@ -25,7 +25,8 @@ TEST(Checkin, DecodesRealAuthenticate) {
     auto m = decode_checkin(device_message(name));
     ASSERT_TRUE(std::holds_alternative<Authenticate>(m)) << name;
     const auto& a = std::get<Authenticate>(m);
-    EXPECT_FALSE(a.udid.value().empty());
+    EXPECT_FALSE(a.channel.id.value().empty());
+    EXPECT_FALSE(a.channel.is_user());
     EXPECT_TRUE(a.topic.starts_with("com.apple.mgmt.")) << a.topic;
   }
 }
@@ -33,7 +34,7 @@ TEST(Checkin, DecodesRealAuthenticate) {
 TEST(Checkin, DecodesRealTokenUpdateWithUnlockToken) {
   auto m = decode_checkin(device_message("TokenUpdate.1.plist"));
   const auto& t = std::get<TokenUpdate>(m);
-  EXPECT_EQ(t.udid.value(), "663b07bb783e9ade1dae4fbb92ea12afc0ce5b69");
+  EXPECT_EQ(t.channel.id.value(), "663b07bb783e9ade1dae4fbb92ea12afc0ce5b69");
   EXPECT_EQ(t.token.size(), 32u);
   EXPECT_EQ(t.push_magic, "CEFDF0BD-E342-4A27-8742-E930EA116B0A");
   ASSERT_TRUE(t.unlock_token);
@@ -100,7 +101,7 @@ Plist schuetz(const std::string& name) {
 TEST(Schuetz2011, CheckinAndReportCapturesDecode) {
   const auto auth = std::get<Authenticate>(decode_checkin(schuetz("Authenticate.plist")));
   EXPECT_EQ(auth.topic, "com.example.mdm.pushcert");
-  EXPECT_EQ(auth.udid.value(), " [ redacted ] ");  // decodes; ingest refuses it as a UDID
+  EXPECT_EQ(auth.channel.id.value(), " [ redacted ] ");  // decodes; ingest refuses it as a UDID
   EXPECT_EQ(decode_report(schuetz("Idle.plist")).status, Status::kIdle);
   const auto ack = decode_report(schuetz("Acknowledged.plist"));
   EXPECT_EQ(ack.status, Status::kAcknowledged);
@@ -127,13 +128,14 @@ void set_sample(plist_t dict, const std::string& key, const std::string& type) {
 }
 
 // Every key Apple documents for each check-in message, with a value of its type: the messages
-// Cairn handles decode on the device channel (extra keys are fine) and are declined with 410 on a
-// user channel (with the UserID or EnrollmentUserID their schema lists), UserAuthenticate is
-// declined, GetToken is refused naming its service, and the others get a clear "unsupported
-// MessageType".
+// Cairn handles decode on the device channel (extra keys are fine); with the UserID or
+// EnrollmentUserID their schema lists they speak for the user channel "<UDID>:<user>", except the
+// device-only ones (refused naming the channel); UserAuthenticate is a user channel's; GetToken is
+// refused naming its service, and the others get a clear "unsupported MessageType".
 TEST(Checkin, EveryAppleCheckinSchema) {
   const std::filesystem::path dir = std::string(CAIRN_APPLE_SCHEMAS) + "/mdm/checkin";
   const std::set<std::string> user_channel_keys{"UserID", "EnrollmentUserID"};
+  const std::set<std::string> device_only{"Authenticate", "SetBootstrapToken", "GetBootstrapToken"};
   int files = 0;
   for (const auto& entry : std::filesystem::directory_iterator(dir)) {
     const YAML::Node doc = YAML::LoadFile(entry.path().string());
@@ -152,15 +154,28 @@ TEST(Checkin, EveryAppleCheckinSchema) {
     const auto as_user = Plist::parse(message.to_xml());
     for (const auto& key : user_keys) message.remove(key.c_str());
     const auto as_device = Plist::parse(message.to_xml());
-    if (type == "Authenticate" || type == "TokenUpdate" || type == "CheckOut" ||
-        type == "SetBootstrapToken" || type == "GetBootstrapToken") {
-      auto decoded = decode_checkin(as_device);
-      std::visit([](const auto& m) { EXPECT_EQ(m.udid.value(), "0000-SCHEMA"); }, decoded);
-      if (!user_keys.empty()) {
-        EXPECT_THROW(decode_checkin(as_user), UserChannelDeclined) << type;
+    auto channel_id = [](const CheckinMessage& m) {
+      return std::visit([](const auto& v) { return v.channel.id.value(); }, m);
+    };
+    if (type == "TokenUpdate" || type == "CheckOut" || device_only.contains(type)) {
+      EXPECT_EQ(channel_id(decode_checkin(as_device)), "0000-SCHEMA") << type;
+      if (user_keys.empty()) continue;
+      if (device_only.contains(type)) {
+        try {
+          decode_checkin(as_user);
+          ADD_FAILURE() << type << " was accepted on a user channel";
+        } catch (const BadRequest& e) {
+          EXPECT_NE(std::string(e.what()).find("device channel only"), std::string::npos);
+        }
+      } else {
+        EXPECT_EQ(channel_id(decode_checkin(as_user)), "0000-SCHEMA:sample-UserID") << type;
       }
     } else if (type == "UserAuthenticate") {
-      EXPECT_THROW(decode_checkin(as_user), UserChannelDeclined);
+      const auto user = std::get<UserAuthenticate>(decode_checkin(as_user));
+      EXPECT_EQ(user.channel.id.value(), "0000-SCHEMA:sample-UserID");
+      EXPECT_EQ(user.channel.device.value(), "0000-SCHEMA");
+      EXPECT_TRUE(user.digest_response_given);              // the schema's sample has one
+      EXPECT_THROW(decode_checkin(as_device), BadRequest);  // no UserID: no user to authenticate
     } else if (type == "GetToken") {
       try {
         decode_checkin(as_device);
@@ -179,6 +194,55 @@ TEST(Checkin, EveryAppleCheckinSchema) {
     }
   }
   EXPECT_EQ(files, 8);
+}
+
+Plist user_message(std::initializer_list<std::pair<const char*, const char*>> keys) {
+  Plist m = Plist::new_dict();
+  m.set_string("MessageType", "TokenUpdate");
+  for (const auto& [key, value] : keys) m.set_string(key, value);
+  return m;
+}
+
+// Channels are named as NanoMDM names enrollments: a Mac user by UserID, a Shared iPad user
+// (whose UserID is the same for everyone) by UserShortName, a macOS User Enrollment's user by
+// EnrollmentUserID after the EnrollmentID.
+TEST(Channel, NamedAsNanoMdmNamesEnrollments) {
+  const auto mac_user = channel_of(user_message(
+      {{"UDID", "MAC-1"}, {"UserID", "A1B2"}, {"UserShortName", "ana"}, {"UserLongName", "Ana"}}));
+  EXPECT_EQ(mac_user.id.value(), "MAC-1:A1B2");
+  EXPECT_EQ(mac_user.device.value(), "MAC-1");
+  EXPECT_TRUE(mac_user.is_user());
+  EXPECT_EQ(mac_user.user_short_name, "ana");
+  EXPECT_EQ(mac_user.user_long_name, "Ana");
+  const auto shared_ipad =
+      channel_of(user_message({{"UDID", "IPAD-1"},
+                               {"UserID", std::string(kSharedIPadUserId).c_str()},
+                               {"UserShortName", "ana@school.example"}}));
+  EXPECT_EQ(shared_ipad.id.value(), "IPAD-1:ana@school.example");
+  EXPECT_THROW(channel_of(user_message(
+                   {{"UDID", "IPAD-1"}, {"UserID", std::string(kSharedIPadUserId).c_str()}})),
+               BadRequest);
+  const auto byod_user =
+      channel_of(user_message({{"EnrollmentID", "E-1"}, {"EnrollmentUserID", "EU-9"}}));
+  EXPECT_EQ(byod_user.id.value(), "E-1:EU-9");
+  EXPECT_EQ(byod_user.device.value(), "E-1");
+  const auto device = channel_of(user_message({{"UDID", "MAC-1"}, {"UserShortName", "ana"}}));
+  EXPECT_FALSE(device.is_user());
+  EXPECT_EQ(device.user_short_name, "");
+}
+
+TEST(Channel, IdsKeepStoreKeysAndPathsSafe) {
+  EXPECT_TRUE(is_valid_channel_id("MAC-1"));
+  EXPECT_TRUE(is_valid_channel_id("MAC-1:A1B2-C3"));
+  EXPECT_TRUE(is_valid_channel_id("IPAD-1:ana+1@school.example"));
+  EXPECT_FALSE(is_valid_channel_id("MAC-1:"));
+  EXPECT_FALSE(is_valid_channel_id(":A1B2"));
+  EXPECT_FALSE(is_valid_channel_id("MAC-1:a/b"));
+  EXPECT_FALSE(is_valid_channel_id("MAC-1:a:b"));
+  EXPECT_FALSE(is_valid_channel_id("MAC@1:a"));  // '@' only in the user part
+  EXPECT_FALSE(is_valid_channel_id("MAC-1:" + std::string(129, 'a')));
+  EXPECT_EQ(device_channel_of("MAC-1:A1B2").value(), "MAC-1");
+  EXPECT_EQ(device_channel_of("MAC-1").value(), "MAC-1");
 }
 
 TEST(Checkin, MissingOrMistypedFieldsAreBadRequests) {

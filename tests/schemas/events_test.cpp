@@ -59,6 +59,7 @@ std::vector<Event> one_of_each() {
       ReenrollmentAllowed{"erased by hand at the service desk", "2026-11-24T00:00:00.000Z"},
       BootstrapTokenSet{"v1.0123456789abcdef.AAAA", true, std::string(64, 'a'), raw},
       BootstrapTokenReturned{true, false, std::string(64, 'a'), raw},
+      UserAuthenticated{"ana", "Ana Lima", false, std::string(64, 'a'), raw},
   };
   EXPECT_EQ(payloads.size(), std::variant_size_v<Payload>);
   std::vector<Event> out;

@@ -56,6 +56,7 @@ void TestNode::start() {
   config.http.connection_limits = options_.connection_limits;
   config.identity_days = options_.identity_days;
   config.ota_device_ca_file = options_.ota_device_ca_file;
+  config.user_channels = options_.user_channels;
   config.apply_timeout = options_.apply_timeout;
   config.refusal_record_interval = options_.refusal_record_interval;
   config.apns = options_.apns;

@@ -26,6 +26,7 @@ struct TestNodeOptions {
   bool tls = true;          // in-process nodes: false serves plain HTTP (as behind a TLS proxy)
   int identity_days = 365;  // in-process nodes: lifetime of the identities its CA issues
   std::string ota_device_ca_file;  // in-process nodes: see NodeConfig
+  bool user_channels = true;       // in-process nodes: see NodeConfig
   size_t max_body_bytes = 4u << 20;
   std::chrono::milliseconds apply_timeout{5000};
   std::chrono::seconds refusal_record_interval{10};  // in-process nodes
