@@ -203,8 +203,9 @@ DeviceAnswer DeviceService::checkin(const Plist& message, std::string_view body,
         } else if constexpr (std::is_same_v<T, protocol::GetBootstrapToken>) {
           authorize(m.channel, who);
           Plist answer = Plist::new_dict();
-          if (auto token = open_escrowed(reader_.bootstrap_token_sealed(udid),
-                                         bootstrap_token_context(udid), udid, kBootstrapTokenKey)) {
+          if (auto token =
+                  open_escrowed(reader_.bootstrap_token_sealed(udid), bootstrap_token_context(udid),
+                                m.channel, who, kBootstrapTokenKey)) {
             answer.set_data(kBootstrapTokenKey, *token);
             OPENSSL_cleanse(token->data(), token->size());
           }
@@ -251,7 +252,7 @@ DeviceAnswer DeviceService::report(const Plist& message, std::string_view body,
   auto next = reader_.next_command(udid);
   if (!next) return {};
   // Made before the delivery is recorded: a failure to make it records no delivery.
-  std::string delivered = as_delivered(udid, *next);
+  std::string delivered = as_delivered(r.channel, who, *next);
   writer_.append(
       {writer_.make(udid.value(), "server", events::CommandDelivered{next->command_uuid})});
   return {std::move(delivered), std::move(next->command_uuid)};
@@ -259,9 +260,15 @@ DeviceAnswer DeviceService::report(const Plist& message, std::string_view body,
 
 std::optional<std::string> DeviceService::open_escrowed(const std::optional<std::string>& sealed,
                                                         const std::string& context,
-                                                        const DeviceId& udid,
+                                                        const protocol::Channel& channel,
+                                                        const ClientIdentity& who,
                                                         std::string_view what) const {
   if (!sealed) return std::nullopt;
+  // Read, then checked once more: had the device enrolled again with another identity since
+  // authorize(), the secret read may be the new enrollment's, and the binding now refuses `who`.
+  // (The projection only moves forward, so a refusal here is not a lagging read.)
+  if (auto why = refusal(channel.device, who); !why.empty()) throw NotManaged(why);
+  const DeviceId& udid = channel.id;
   try {
     return secrets_.open(*sealed, context);
   } catch (const std::exception& e) {
@@ -273,10 +280,12 @@ std::optional<std::string> DeviceService::open_escrowed(const std::optional<std:
   }
 }
 
-std::string DeviceService::as_delivered(const DeviceId& udid,
+std::string DeviceService::as_delivered(const protocol::Channel& channel, const ClientIdentity& who,
                                         projector::QueuedCommand& next) const {
   if (next.request_type != protocol::kEscrowedUnlockTokenCommand) return std::move(next.plist);
-  auto token = open_escrowed(reader_.unlock_token_sealed(udid), udid.value(), udid, "UnlockToken");
+  const DeviceId& udid = channel.id;
+  auto token =
+      open_escrowed(reader_.unlock_token_sealed(udid), udid.value(), channel, who, "UnlockToken");
   if (!token) {
     // None escrowed any more (a new enrollment without one), or unreadable: the device answers
     // the command with an error, recorded like any result, and its queue moves on.

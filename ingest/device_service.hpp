@@ -53,12 +53,15 @@ class DeviceService {
   std::string enrollment_refusal(const DeviceId& udid, const ClientIdentity& who) const;
   // The command as it goes to the device: ClearPasscode gets the device's own escrowed
   // UnlockToken here and nowhere else (protocol/command_catalog.hpp).
-  std::string as_delivered(const DeviceId& udid, projector::QueuedCommand& next) const;
-  // An escrowed secret opened (sealed under `context`); nullopt when none is escrowed or it
-  // cannot be opened (logged: `what` names it).
+  std::string as_delivered(const protocol::Channel& channel, const ClientIdentity& who,
+                           projector::QueuedCommand& next) const;
+  // The channel's escrowed secret (`sealed`, read by the caller) opened under `context`; nullopt
+  // when none is escrowed or it cannot be opened (logged: `what` names it). Throws NotManaged when
+  // the device is no longer bound to `who` (it enrolled again since it was authorized).
   std::optional<std::string> open_escrowed(const std::optional<std::string>& sealed,
-                                           const std::string& context, const DeviceId& udid,
-                                           std::string_view what) const;
+                                           const std::string& context,
+                                           const protocol::Channel& channel,
+                                           const ClientIdentity& who, std::string_view what) const;
 
   EventWriter& writer_;
   const projector::ProjectionReader& reader_;

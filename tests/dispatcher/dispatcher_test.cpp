@@ -147,7 +147,7 @@ TEST_F(DispatcherTest, AnEnqueuedCommandPushesTheDeviceWithItsLatestToken) {
 }
 
 // UseDevelopmentAPNS in the profile a device enrolled with (its Authenticate says so) sends its
-// pushes to APNs's sandbox; everyone else's go to production.
+// pushes, and its users' channels', to APNs's sandbox; everyone else's go to production.
 TEST_F(DispatcherTest, DevicesEnrolledForDevelopmentArePushedThroughTheSandbox) {
   dispatcher_.reset();
   apns_.endpoints.sandbox = apns_.endpoints.production;
@@ -159,13 +159,16 @@ TEST_F(DispatcherTest, DevicesEnrolledForDevelopmentArePushedThroughTheSandbox) 
     append(udid, events::DeviceAuthenticated{kTopic, "", "", "tls", {}, "", development});
     token_update(udid, token_of(udid));
     enqueue(udid, std::string("C-") + udid);
+    const std::string user = std::string(udid) + ":USER";  // a user's channel on it
+    token_update(user, token_of(user));
+    enqueue(user, "C-" + user);
   }
   round();
-  const auto pushes = sim_->pushes();
-  ASSERT_EQ(pushes.size(), 1u);
-  EXPECT_EQ(pushes[0].token_hex, token_of("DEV"));
+  std::set<std::string> pushed;
+  for (const auto& p : sim_->pushes()) pushed.insert(p.token_hex);
+  EXPECT_EQ(pushed, (std::set<std::string>{token_of("DEV"), token_of("DEV:USER")}));
   const auto failed = logged<events::PushFailed>();
-  ASSERT_EQ(failed.size(), 1u);
+  ASSERT_EQ(failed.size(), 2u);
   EXPECT_EQ(failed[0].http_status, 0);  // production: no answer
 }
 

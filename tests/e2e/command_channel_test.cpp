@@ -25,6 +25,17 @@ class CommandChannel : public ::testing::Test {
     ASSERT_TRUE(r) << httplib::to_string(r.error());
     ASSERT_EQ(r->status, 200) << r->body;
   }
+  // Stops the node, rebuilds its projection from the log and compares digests.
+  void expect_replay_gives_the_live_projection() {
+    auto live = node->admin_get("/v1/projection");
+    ASSERT_EQ(live->status, 200);
+    node->stop();
+    TempDir fresh;
+    const auto replayed = app::replay(dir.path(), std::nullopt, fresh / "projection");
+    EXPECT_NE(live->body.find("\"digest\":\"" + replayed.digest + "\""), std::string::npos)
+        << live->body << " vs " << replayed.digest;
+    EXPECT_NE(live->body.find("\"0\":" + std::to_string(replayed.events)), std::string::npos);
+  }
   static std::string answer(TestDevice& d, const std::string& status,
                             const std::string& uuid = "") {
     auto r = d.report(status, uuid);
@@ -227,14 +238,7 @@ TEST_F(CommandChannel, ReplayRebuildsTheSameProjection) {
   answer(d, "NotNow", "A");
   answer(e, "Idle");
   answer(e, "Acknowledged", "A");
-  auto live = node->admin_get("/v1/projection");
-  ASSERT_EQ(live->status, 200);
-  node->stop();
-  TempDir fresh;
-  const auto replayed = app::replay(dir.path(), std::nullopt, fresh / "projection");
-  EXPECT_NE(live->body.find("\"digest\":\"" + replayed.digest + "\""), std::string::npos)
-      << live->body << " vs " << replayed.digest;
-  EXPECT_NE(live->body.find("\"0\":" + std::to_string(replayed.events)), std::string::npos);
+  expect_replay_gives_the_live_projection();
 }
 
 TEST_F(CommandChannel, ManyDevicesConcurrently) {
@@ -411,6 +415,8 @@ TEST_F(CommandChannel, AUserChannelIsAuthorizedByItsDeviceAndEndsWithItsEnrollme
   ASSERT_EQ(mac.checkin(user_token_update().to_xml())->status, 200);
   enqueue(channel, "AGAIN", "ProfileList");
   EXPECT_EQ(command_uuid_of(mac.put("/mdm", user_report("Idle").to_xml())), "AGAIN");
+  // All of it (channels ended and started again, cancelled queues) is rebuilt the same by replay.
+  expect_replay_gives_the_live_projection();
 }
 
 // A Shared iPad user is named by UserShortName (every user sends the same UserID), here an email

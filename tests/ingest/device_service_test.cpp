@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
+
 #include "common/clock.hpp"
 #include "common/encoding.hpp"
 #include "common/errors.hpp"
@@ -24,8 +26,11 @@ class FailingStore final : public store::Reader {
  public:
   explicit FailingStore(const store::Reader& inner) : inner_(inner) {}
   bool armed = false;
+  // Called before each get: a test makes something happen between two reads of a request.
+  std::function<void(std::string_view key)> before_get;
   std::optional<std::string> get(std::string_view key) const override {
     check();
+    if (before_get) before_get(key);
     return inner_.get(key);
   }
   void scan(std::string_view prefix, std::string_view start, const Visitor& visit) const override {
@@ -181,6 +186,38 @@ TEST_F(DeviceServiceTest, AnUnopenableUnlockTokenDoesNotBlockTheQueue) {
   EXPECT_FALSE(Plist::parse(delivered.body).dict("Command")->has("UnlockToken"));
   delivered = report(testing::report_body("U1", "Error", "CLEAR-2"));
   EXPECT_EQ(delivered.command_uuid, "NEXT-1");
+}
+
+// The device enrolls again with another identity (and escrows a new UnlockToken) between the
+// authorization of a poll and the read of its escrowed token: the old identity must not be
+// handed the new enrollment's token. It is refused as no longer bound (as its next poll would be).
+TEST_F(DeviceServiceTest, AReEnrollmentDuringAPollNeverHandsTheNewTokenToTheOldIdentity) {
+  checkin(testing::authenticate_body("U1"));
+  checkin(testing::token_update_body("U1", "OLD-TOKEN"));
+  writer.append_and_wait_applied({writer.make(
+      "U1", "admin",
+      events::CommandEnqueued{"CLEAR-1", "ClearPasscode",
+                              testing::command_body("CLEAR-1", "ClearPasscode"), false})});
+  bool reenrolled = false;
+  failing_store.before_get = [&](std::string_view key) {
+    if (key != "t/U1" || reenrolled) return;
+    reenrolled = true;
+    const std::string fingerprint(64, 'b');
+    auto update = writer.make("U1", "device", events::TokenUpdated{});
+    auto& token = std::get<events::TokenUpdated>(update.payload);
+    token.topic = "com.apple.mgmt.t";
+    token.token_hex = "00ff";
+    token.push_magic = "m";
+    token.unlock_token_sealed = secrets.seal("NEW-TOKEN", "U1");
+    token.certificate_fingerprint = fingerprint;
+    writer.append_and_wait_applied(
+        {writer.make("U1", "device",
+                     events::DeviceAuthenticated{
+                         "com.apple.mgmt.t", "", fingerprint, "tls", {}, "", false}),
+         std::move(update)});
+  };
+  EXPECT_THROW(report(testing::report_body("U1", "Idle")), NotManaged);
+  EXPECT_TRUE(reenrolled);
 }
 
 TEST_F(DeviceServiceTest, ALaggingProjectionGives503NotAnUnenrolling401) {

@@ -83,6 +83,16 @@ TEST(Events, AFieldAddedLaterIsEmptyInOlderEvents) {
   EXPECT_EQ(std::get<DeviceAuthenticated>(old.payload).serial_number, "SERIAL1");
 }
 
+// A record is keyed by the device: a user's channel ("<UDID>:<user>") shares its device's
+// partition, so the device's events and its users' are applied in the order they happened.
+TEST(Events, AUserChannelsRecordIsKeyedByItsDevice) {
+  Event e = one_of_each().front();
+  EXPECT_EQ(to_record(e).key, "UDID-1");
+  e.device = "UDID-1:A1B2-USER";
+  EXPECT_EQ(to_record(e).key, "UDID-1");
+  EXPECT_EQ(decode(to_record(e).value).device, "UDID-1:A1B2-USER");
+}
+
 TEST(Events, RoundTripEveryType) {
   for (const auto& e : one_of_each()) {
     const auto json = encode(e);
