@@ -78,6 +78,18 @@ class DeviceServiceTest : public ::testing::Test {
         udid, "scep",
         events::IdentityBound{fingerprint, "2027-11-23T00:00:00.000Z", reason, renewed})});
   }
+  // A TokenUpdated escrowing `sealed` as the device's UnlockToken, from `fingerprint`.
+  events::Event token_update(const std::string& udid, std::string sealed,
+                             const std::string& fingerprint) {
+    auto update = writer.make(udid, "device", events::TokenUpdated{});
+    auto& token = std::get<events::TokenUpdated>(update.payload);
+    token.topic = "com.apple.mgmt.t";
+    token.token_hex = "00ff";
+    token.push_magic = "m";
+    token.unlock_token_sealed = std::move(sealed);
+    token.certificate_fingerprint = fingerprint;
+    return update;
+  }
   void allow_reenrollment(const std::string& udid, std::chrono::hours valid_for) {
     writer.append_and_wait_applied(
         {writer.make(udid, "admin",
@@ -168,14 +180,8 @@ TEST_F(DeviceServiceTest, AnUnopenableUnlockTokenDoesNotBlockTheQueue) {
 
   // Escrowed again, sealed with a key this keyring does not hold.
   const crypto::SecretBox other_keyring{{crypto::random_bytes(32)}};
-  auto update = writer.make("U1", "device", events::TokenUpdated{});
-  auto& token = std::get<events::TokenUpdated>(update.payload);
-  token.topic = "com.apple.mgmt.t";
-  token.token_hex = "00ff";
-  token.push_magic = "m";
-  token.unlock_token_sealed = other_keyring.seal("ANOTHER-TOKEN", "U1");
-  token.certificate_fingerprint = who.fingerprint;
-  writer.append_and_wait_applied({std::move(update)});
+  writer.append_and_wait_applied(
+      {token_update("U1", other_keyring.seal("ANOTHER-TOKEN", "U1"), who.fingerprint)});
   clear_passcode("CLEAR-2");
   writer.append_and_wait_applied({writer.make(
       "U1", "admin",
@@ -203,13 +209,7 @@ TEST_F(DeviceServiceTest, AReEnrollmentDuringAPollNeverHandsTheNewTokenToTheOldI
     if (key != "t/U1" || reenrolled) return;
     reenrolled = true;
     const std::string fingerprint(64, 'b');
-    auto update = writer.make("U1", "device", events::TokenUpdated{});
-    auto& token = std::get<events::TokenUpdated>(update.payload);
-    token.topic = "com.apple.mgmt.t";
-    token.token_hex = "00ff";
-    token.push_magic = "m";
-    token.unlock_token_sealed = secrets.seal("NEW-TOKEN", "U1");
-    token.certificate_fingerprint = fingerprint;
+    auto update = token_update("U1", secrets.seal("NEW-TOKEN", "U1"), fingerprint);
     writer.append_and_wait_applied(
         {writer.make("U1", "device",
                      events::DeviceAuthenticated{
