@@ -58,8 +58,21 @@ void PushStateUpdate::forget_target(const std::string& udid) {
   state_.erase(keys::last_sent(udid));
 }
 
+// The device enrolled again or checked out: its users' channels ended with it (the projection
+// says so too), so their pushes stop until a user's next TokenUpdate.
+void PushStateUpdate::forget_user_channels(const std::string& udid) {
+  std::vector<std::string> users;
+  const std::string prefix = keys::target(udid + ":");
+  state_.scan(prefix, {}, [&](std::string_view key, std::string_view) {
+    users.emplace_back(key.substr(keys::kTargetPrefix.size()));
+    return true;
+  });
+  for (const auto& user : users) forget_target(user);
+}
+
 void PushStateUpdate::on(const events::Event& e, const events::DeviceAuthenticated& p) {
   forget_target(e.device);
+  forget_user_channels(e.device);
   if (p.development_apns)
     state_.put(keys::development(e.device), "");
   else if (state_.has(keys::development(e.device)))
@@ -68,6 +81,7 @@ void PushStateUpdate::on(const events::Event& e, const events::DeviceAuthenticat
 
 void PushStateUpdate::on(const events::Event& e, const events::DeviceCheckedOut&) {
   forget_target(e.device);
+  forget_user_channels(e.device);
 }
 
 void PushStateUpdate::on(const events::Event& e, const events::CommandEnqueued& p) {

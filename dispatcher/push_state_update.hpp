@@ -51,6 +51,7 @@ class PushStateUpdate {
   void on(const events::Event&, const Other&) {}  // not a trigger of pushes
   // A new enrollment (or none): its old queue is cancelled, no pushes until its TokenUpdate.
   void forget_target(const std::string& udid);
+  void forget_user_channels(const std::string& udid);  // "<udid>:<user>" targets
 
   store::Batch& state_;
   PartitionId partition_;

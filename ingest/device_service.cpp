@@ -101,8 +101,15 @@ void DeviceService::authorize(const protocol::Channel& channel, const ClientIden
     throw NotManaged(why);
 }
 
-void DeviceService::require_user_channels_managed(const protocol::Channel& channel) const {
-  if (channel.is_user() && !user_channels_) throw protocol::UserChannelDeclined();
+void DeviceService::decline_users_when_off(const Plist& message) const {
+  if (!user_channels_ && protocol::names_a_user(message)) throw protocol::UserChannelDeclined();
+}
+
+void DeviceService::limit_user_channels(const protocol::Channel& channel) const {
+  if (!channel.is_user() || reader_.device(channel.id)) return;
+  if (reader_.user_channels(channel.device).size() >= kMostUserChannelsPerDevice)
+    throw ClientError(403, "the device has " + std::to_string(kMostUserChannelsPerDevice) +
+                               " users' channels already; no more are managed");
 }
 
 // Authenticate with a new identity replaces the device's: from then on whoever holds it gets
@@ -138,12 +145,12 @@ DeviceAnswer DeviceService::checkin(const Plist& message, std::string_view body,
                                     std::string_view enrollment_profile) {
   if (!enrollment_profile.empty() && !protocol::is_valid_identifier(enrollment_profile))
     throw BadRequest("the CheckInURL's profile parameter is not a profile identifier");
+  decline_users_when_off(message);
   auto decoded = protocol::decode_checkin(message);
   DeviceAnswer reply;
   events::Event event = std::visit(
       [&](auto& m) -> events::Event {
         using T = std::decay_t<decltype(m)>;
-        require_user_channels_managed(m.channel);
         require_valid_channel(m.channel);
         const DeviceId& udid = m.channel.id;
         if constexpr (std::is_same_v<T, protocol::Authenticate>) {
@@ -161,6 +168,7 @@ DeviceAnswer DeviceService::checkin(const Plist& message, std::string_view body,
           return writer_.make(udid.value(), "device", std::move(p));
         } else if constexpr (std::is_same_v<T, protocol::TokenUpdate>) {
           authorize(m.channel, who);
+          limit_user_channels(m.channel);
           events::TokenUpdated p;
           p.topic = m.topic;
           p.token_hex = hex_encode(m.token);
@@ -176,6 +184,7 @@ DeviceAnswer DeviceService::checkin(const Plist& message, std::string_view body,
           return writer_.make(udid.value(), "device", std::move(p));
         } else if constexpr (std::is_same_v<T, protocol::UserAuthenticate>) {
           authorize(m.channel, who);
+          limit_user_channels(m.channel);
           // Cairn asks no password: a zero-length challenge lets the user in (Apple: the device
           // then goes on without a digest); a second message, should one come, is answered empty.
           if (!m.digest_response_given) {
@@ -229,8 +238,8 @@ DeviceAnswer DeviceService::checkin(const Plist& message, std::string_view body,
 
 DeviceAnswer DeviceService::report(const Plist& message, std::string_view body,
                                    const ClientIdentity& who) {
+  decline_users_when_off(message);
   const auto r = protocol::decode_report(message);
-  require_user_channels_managed(r.channel);
   require_valid_channel(r.channel);
   authorize(r.channel, who);
   const DeviceId& udid = r.channel.id;

@@ -21,6 +21,11 @@ struct DeviceAnswer {
 
 class DeviceService {
  public:
+  // Users' channels one device may have: a Shared iPad in a school sees many users over its
+  // life (channels stay until the device enrolls again), a device identity alone must not add
+  // without end.
+  static constexpr size_t kMostUserChannelsPerDevice = 1000;
+
   // `user_channels`: whether users' channels are managed (a Mac user's, a Shared iPad user's);
   // when not, their messages are declined with 410 (protocol::UserChannelDeclined).
   DeviceService(EventWriter& writer, const projector::ProjectionReader& reader,
@@ -44,7 +49,11 @@ class DeviceService {
   // decided only on a projection that has caught up with the log: a lagging projection (after a
   // restart or a rebuild) must give 503, never an unenrolling 401.
   void authorize(const protocol::Channel& channel, const ClientIdentity& who) const;
-  void require_user_channels_managed(const protocol::Channel& channel) const;
+  // Throws protocol::UserChannelDeclined (410) for a user's message when users are not managed.
+  void decline_users_when_off(const Plist& message) const;
+  // Throws ClientError (403) when a new user's channel would pass kMostUserChannelsPerDevice:
+  // a device's identity alone must not fill the store with channels.
+  void limit_user_channels(const protocol::Channel& channel) const;
   // Why `udid` may not speak with `who`'s certificate, or empty if it may.
   std::string refusal(const DeviceId& udid, const ClientIdentity& who) const;
   // Throws ClientError (403) when Authenticate would take `udid` over from the identity it is

@@ -158,11 +158,28 @@ void end_user_channels(Tx& tx, const std::string& udid, const std::string& time,
   for (const auto& id : ids) {
     auto channel = tx.load<DeviceRecord>(keys::device(id));
     if (!channel) continue;
-    if (cancel_at) cancel_queue(tx, *channel, time, *cancel_at);
+    if (cancel_at) {
+      cancel_queue(tx, *channel, time, *cancel_at);
+      clear_inventory(tx.state(), id);
+    }
+    if (channel->unlock_token_escrowed) tx.erase(keys::unlock_token(id));
+    channel->unlock_token_escrowed = false;
+    channel->token_hex.clear();
+    channel->push_magic.clear();
     channel->state = EnrollmentState::kCheckedOut;
     channel->checked_out_at = time;
     tx.save(keys::device(id), *channel);
   }
+}
+
+// Whether a user's message may (re)start its channel: its device is managed and still speaks with
+// the identity the message came with. A message authorized just before its device checked out or
+// enrolled anew with another identity is applied after that, and must not revive the channel.
+bool device_accepts(Tx& tx, const DeviceRecord& channel, const std::string& fingerprint) {
+  const auto device = tx.load<DeviceRecord>(keys::device(channel.parent_id));
+  return device && device->state != EnrollmentState::kCheckedOut &&
+         (device->certificate_fingerprint == fingerprint ||
+          tx.load_raw(keys::pending_identity(channel.parent_id, fingerprint)));
 }
 
 std::string days_after(const std::string& time, int days) {
@@ -209,6 +226,7 @@ struct Applier {
   void operator()(const events::UserAuthenticated& p) {
     auto channel = touch_device(tx, e);
     inherit_from_device(tx, channel);
+    if (!device_accepts(tx, channel, p.certificate_fingerprint)) return;  // in the log only
     channel.user_short_name = p.user_short_name;
     channel.user_long_name = p.user_long_name;
     if (channel.authenticated_at.empty() || channel.state == EnrollmentState::kCheckedOut) {
@@ -223,6 +241,8 @@ struct Applier {
   void operator()(const events::TokenUpdated& p) {
     auto device = touch_device(tx, e);
     inherit_from_device(tx, device);
+    if (!device.parent_id.empty() && !device_accepts(tx, device, p.certificate_fingerprint))
+      return;  // in the log only
     if (!device.parent_id.empty()) {
       device.user_short_name = p.user_short_name;
       device.user_long_name = p.user_long_name;

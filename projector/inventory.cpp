@@ -81,11 +81,13 @@ std::string filter_of(const std::string& field) {
   return {};
 }
 
-// Sets one field, keeping its filter index in step with its value.
+// Sets one field, keeping its filter index in step with its value. A user's channel
+// ("<udid>:<user>") keeps its fields unindexed: the filters find devices.
 void set_field(State& state, const std::string& udid, const std::string& field,
                InventoryRecord record) {
   const auto key = keys::inventory(udid, field);
-  const std::string filter = filter_of(field);
+  const bool user_channel = udid.find(':') != std::string::npos;
+  const std::string filter = user_channel ? std::string() : filter_of(field);
   if (!filter.empty()) {
     std::set<std::string> before, after;
     if (const auto old = state.get(key))

@@ -48,19 +48,32 @@ DeviceId device_id(const Plist& m) {
 Channel channel_of(const Plist& m) {
   Channel c;
   c.device = device_id(m);
-  std::string user;
-  if (m.string("UDID").value_or("").empty()) {
-    user = m.string("EnrollmentUserID").value_or("");
-  } else if (user = m.string("UserID").value_or(""); user == kSharedIPadUserId) {
+  // A device enrollment's users are named by UserID, a User Enrollment's by EnrollmentUserID: the
+  // other key in a message is a malformed one, never silently the device channel.
+  const bool by_udid = !m.string("UDID").value_or("").empty();
+  if (by_udid && m.has("EnrollmentUserID"))
+    throw BadRequest(
+        "EnrollmentUserID with a UDID (a User Enrollment names itself by EnrollmentID)");
+  if (!by_udid && m.has("UserID"))
+    throw BadRequest("UserID without a UDID (a User Enrollment's user is an EnrollmentUserID)");
+  std::string user = m.string(by_udid ? "UserID" : "EnrollmentUserID").value_or("");
+  if (user == kSharedIPadUserId) {
     user = m.string("UserShortName").value_or("");
     if (user.empty()) throw BadRequest("a Shared iPad user's message without UserShortName");
   }
   c.id = user.empty() ? c.device : DeviceId(c.device.value() + ":" + user);
   if (!user.empty()) {
-    c.user_short_name = m.string("UserShortName").value_or("");
-    c.user_long_name = m.string("UserLongName").value_or("");
+    // As the device sent them, within bounds: they go into events and the device API.
+    constexpr size_t kMostName = 256;
+    c.user_short_name = valid_utf8(m.string("UserShortName").value_or("").substr(0, kMostName));
+    c.user_long_name = valid_utf8(m.string("UserLongName").value_or("").substr(0, kMostName));
   }
   return c;
+}
+
+bool names_a_user(const Plist& m) {
+  return m.has("UserID") || m.has("EnrollmentUserID") ||
+         m.string("MessageType").value_or("") == "UserAuthenticate";
 }
 
 std::string_view status_name(Status s) {

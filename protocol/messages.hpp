@@ -110,6 +110,9 @@ DeviceId device_id(const Plist& message);
 // The channel a message speaks for (see Channel). Throws BadRequest when it names no device, or a
 // Shared iPad user without a UserShortName.
 Channel channel_of(const Plist& message);
+// Whether a message is a user's (UserAuthenticate, or naming a UserID or EnrollmentUserID),
+// decided before it is decoded: declining user channels answers 410 however malformed it is.
+bool names_a_user(const Plist& message);
 
 // Throws BadRequest (missing or mistyped keys, a user channel on a message only the device
 // channel sends) or UnknownMessageType.

@@ -172,6 +172,27 @@ TEST_F(DispatcherTest, DevicesEnrolledForDevelopmentArePushedThroughTheSandbox) 
   EXPECT_EQ(failed[0].http_status, 0);  // production: no answer
 }
 
+// A device that checks out or enrolls again ends its users' channels: their old tokens are not
+// pushed any more (until a user's next TokenUpdate).
+TEST_F(DispatcherTest, UsersChannelsEndWithTheirDeviceForPushes) {
+  upload_certificate();
+  for (const char* udid : {"OUT", "AGAIN"}) {
+    append(udid, events::DeviceAuthenticated{kTopic, "", "", "tls", {}, "", false});
+    token_update(udid, token_of(udid));
+    token_update(std::string(udid) + ":USER", token_of(std::string(udid) + ":USER"));
+  }
+  append("OUT", events::DeviceCheckedOut{kTopic, "", {}});
+  append("AGAIN", events::DeviceAuthenticated{kTopic, "", "", "tls", {}, "", false});
+  enqueue("OUT:USER", "C-1");
+  enqueue("AGAIN:USER", "C-2");
+  round();
+  EXPECT_TRUE(sim_->pushes().empty());
+  token_update("AGAIN:USER", token_of("AGAIN:USER-NEW"));  // the user logs in again
+  round();
+  ASSERT_EQ(sim_->pushes().size(), 1u);
+  EXPECT_EQ(sim_->pushes()[0].token_hex, token_of("AGAIN:USER-NEW"));
+}
+
 TEST_F(DispatcherTest, NopushCommandsAndUnenrolledDevicesAreNotPushed) {
   one_pushable_device();
   enqueue("D1", "C1", /*no_push=*/true);

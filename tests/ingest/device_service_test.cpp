@@ -220,6 +220,27 @@ TEST_F(DeviceServiceTest, AReEnrollmentDuringAPollNeverHandsTheNewTokenToTheOldI
   EXPECT_TRUE(reenrolled);
 }
 
+// A device's identity alone cannot fill the store with users' channels: past the limit a new
+// user is refused (403), the known ones go on.
+TEST_F(DeviceServiceTest, UsersChannelsPerDeviceAreBounded) {
+  checkin(testing::authenticate_body("MAC"));
+  checkin(testing::token_update_body("MAC"));
+  auto user_token_update = [](size_t n) {
+    Plist p = Plist::parse(testing::token_update_body("MAC"));
+    p.set_string("UserID", "USER-" + std::to_string(n));
+    return p.to_xml();
+  };
+  for (size_t n = 0; n < DeviceService::kMostUserChannelsPerDevice; ++n)
+    checkin(user_token_update(n));
+  try {
+    checkin(user_token_update(DeviceService::kMostUserChannelsPerDevice));
+    ADD_FAILURE() << "a user past the limit was taken";
+  } catch (const ClientError& e) {
+    EXPECT_EQ(e.status(), 403);
+  }
+  EXPECT_NO_THROW(checkin(user_token_update(0)));
+}
+
 TEST_F(DeviceServiceTest, ALaggingProjectionGives503NotAnUnenrolling401) {
   checkin(testing::authenticate_body("U1"));
   checkin(testing::token_update_body("U1"));

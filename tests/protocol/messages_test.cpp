@@ -151,7 +151,10 @@ TEST(Checkin, EveryAppleCheckinSchema) {
     message.set_string("UDID", "0000-SCHEMA");
     message.set_string("Topic", "com.apple.mgmt.schema");
     ++files;
-    const auto as_user = Plist::parse(message.to_xml());
+    // A device enrollment's user is named by UserID; EnrollmentUserID is a User Enrollment's.
+    Plist user_copy = Plist::parse(message.to_xml());
+    if (user_copy.has("UserID")) user_copy.remove("EnrollmentUserID");
+    const auto as_user = Plist::parse(user_copy.to_xml());
     for (const auto& key : user_keys) message.remove(key.c_str());
     const auto as_device = Plist::parse(message.to_xml());
     auto channel_id = [](const CheckinMessage& m) {
@@ -229,6 +232,23 @@ TEST(Channel, NamedAsNanoMdmNamesEnrollments) {
   const auto device = channel_of(user_message({{"UDID", "MAC-1"}, {"UserShortName", "ana"}}));
   EXPECT_FALSE(device.is_user());
   EXPECT_EQ(device.user_short_name, "");
+  // The other enrollment style's user key is malformed, never quietly the device channel.
+  EXPECT_THROW(channel_of(user_message({{"EnrollmentID", "E-1"}, {"UserID", "U"}})), BadRequest);
+  EXPECT_THROW(channel_of(user_message({{"UDID", "MAC-1"}, {"EnrollmentUserID", "U"}})),
+               BadRequest);
+  // Names are kept within bounds.
+  const auto long_name = channel_of(user_message(
+      {{"UDID", "MAC-1"}, {"UserID", "U"}, {"UserLongName", std::string(5000, 'x').c_str()}}));
+  EXPECT_EQ(long_name.user_long_name.size(), 256u);
+}
+
+TEST(Channel, AUsersMessageIsKnownBeforeItDecodes) {
+  EXPECT_TRUE(names_a_user(user_message({{"UserID", "U"}})));  // no UDID: malformed, still a user's
+  EXPECT_TRUE(names_a_user(user_message({{"EnrollmentUserID", "U"}})));
+  Plist authenticate = Plist::new_dict();
+  authenticate.set_string("MessageType", "UserAuthenticate");
+  EXPECT_TRUE(names_a_user(authenticate));
+  EXPECT_FALSE(names_a_user(user_message({{"UDID", "MAC-1"}})));
 }
 
 TEST(Channel, IdsKeepStoreKeysAndPathsSafe) {
