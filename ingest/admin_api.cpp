@@ -25,7 +25,9 @@ void write_device(JsonWriter& j, const DeviceRecord& d,
                   const std::vector<DeviceRecord>& user_channels = {}) {
   j.begin_object()
       .field("udid", d.udid)
-      .field_if("device_udid", d.parent_id)
+      .field_if("device_udid", protocol::is_user_channel_id(d.udid)
+                                   ? protocol::device_channel_of(d.udid).value()
+                                   : std::string())
       .field_if("user_short_name", d.user_short_name)
       .field_if("user_long_name", d.user_long_name)
       .field("enrollment_state", projector::enrollment_state_name(d.state))

@@ -78,8 +78,7 @@ CommandApi::Queued CommandApi::enqueue_to(const std::vector<std::string>& ids,
     std::string why = refusal(id, &d);
     if (why.empty() && !command.fresh_uuid && reader_.command(DeviceId(id), uuid)) {
       why = "command UUID already used for this device";
-    } else if (why.empty() && command.device_channel_only &&
-               protocol::device_channel_of(id).value() != id) {
+    } else if (why.empty() && command.device_channel_only && protocol::is_user_channel_id(id)) {
       why = command.request_type +
             " goes to devices only: Apple's schema does not take it on a "
             "user channel";

@@ -136,8 +136,6 @@ void note_certificate_used(Tx& tx, DeviceRecord& device, const std::string& fing
 // the APNs environment. (The device's events are in the same partition: protocol::Channel.)
 void inherit_from_device(Tx& tx, DeviceRecord& channel) {
   const std::string device_id = protocol::device_channel_of(channel.udid).value();
-  if (device_id == channel.udid) return;
-  channel.parent_id = device_id;
   if (const auto device = tx.load<DeviceRecord>(keys::device(device_id))) {
     channel.enrollment_profile = device->enrollment_profile;
     channel.development_apns = device->development_apns;
@@ -176,10 +174,11 @@ void end_user_channels(Tx& tx, const std::string& udid, const std::string& time,
 // the identity the message came with. A message authorized just before its device checked out or
 // enrolled anew with another identity is applied after that, and must not revive the channel.
 bool device_accepts(Tx& tx, const DeviceRecord& channel, const std::string& fingerprint) {
-  const auto device = tx.load<DeviceRecord>(keys::device(channel.parent_id));
+  const std::string device_id = protocol::device_channel_of(channel.udid).value();
+  const auto device = tx.load<DeviceRecord>(keys::device(device_id));
   return device && device->state != EnrollmentState::kCheckedOut &&
          (device->certificate_fingerprint == fingerprint ||
-          tx.load_raw(keys::pending_identity(channel.parent_id, fingerprint)));
+          tx.load_raw(keys::pending_identity(device_id, fingerprint)));
 }
 
 std::string days_after(const std::string& time, int days) {
@@ -225,8 +224,8 @@ struct Applier {
   // A user channel starts (or starts again, after its device enrolled anew); its queue is kept.
   void operator()(const events::UserAuthenticated& p) {
     auto channel = touch_device(tx, e);
-    inherit_from_device(tx, channel);
     if (!device_accepts(tx, channel, p.certificate_fingerprint)) return;  // in the log only
+    inherit_from_device(tx, channel);
     channel.user_short_name = p.user_short_name;
     channel.user_long_name = p.user_long_name;
     if (channel.authenticated_at.empty() || channel.state == EnrollmentState::kCheckedOut) {
@@ -240,10 +239,9 @@ struct Applier {
 
   void operator()(const events::TokenUpdated& p) {
     auto device = touch_device(tx, e);
-    inherit_from_device(tx, device);
-    if (!device.parent_id.empty() && !device_accepts(tx, device, p.certificate_fingerprint))
-      return;  // in the log only
-    if (!device.parent_id.empty()) {
+    if (protocol::is_user_channel_id(device.udid)) {
+      if (!device_accepts(tx, device, p.certificate_fingerprint)) return;  // in the log only
+      inherit_from_device(tx, device);
       device.user_short_name = p.user_short_name;
       device.user_long_name = p.user_long_name;
       device.checked_out_at.clear();

@@ -12,6 +12,7 @@
 #include "plist/plist_json.hpp"
 #include "projector/keys.hpp"
 #include "projector/records.hpp"
+#include "protocol/messages.hpp"
 #include "store/record_codec.hpp"
 
 namespace cairn::projector {
@@ -86,8 +87,7 @@ std::string filter_of(const std::string& field) {
 void set_field(State& state, const std::string& udid, const std::string& field,
                InventoryRecord record) {
   const auto key = keys::inventory(udid, field);
-  const bool user_channel = udid.find(':') != std::string::npos;
-  const std::string filter = user_channel ? std::string() : filter_of(field);
+  const std::string filter = protocol::is_user_channel_id(udid) ? std::string() : filter_of(field);
   if (!filter.empty()) {
     std::set<std::string> before, after;
     if (const auto old = state.get(key))

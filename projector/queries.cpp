@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "projector/keys.hpp"
+#include "protocol/messages.hpp"
 #include "store/record_codec.hpp"
 
 namespace cairn::projector {
@@ -122,8 +123,7 @@ std::vector<DeviceRecord> ProjectionReader::devices(const std::string& after, si
   std::vector<DeviceRecord> out;
   const std::string start = after.empty() ? std::string() : keys::device(after) + '\0';
   store_.scan("d/", start, [&](std::string_view key, std::string_view value) {
-    if (key.find(':') != std::string_view::npos)
-      return true;  // a user channel, shown with its device
+    if (protocol::is_user_channel_id(key)) return true;  // a user channel, shown with its device
     out.push_back(store::decode_record<DeviceRecord>(value));
     return out.size() < limit;
   });

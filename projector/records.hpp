@@ -49,8 +49,7 @@ struct DeviceRecord {
   // Authenticate.
   std::string reenrollment_allowed;
   std::string reenrollment_allowed_until;
-  // A user channel: the device it is on, and the user's names as the device sent them.
-  std::string parent_id;
+  // A user channel's names, as the device sent them.
   std::string user_short_name;
   std::string user_long_name;
 
@@ -61,7 +60,7 @@ struct DeviceRecord {
       authenticated_at, enrolled_at, checked_out_at, enrollments, queue_floor, session_start,
       last_push_at, push_token_invalid_since, push_token_invalid_reason, inactive_since,
       enrollment_profile, development_apns, reenrollment_allowed, reenrollment_allowed_until,
-      parent_id, user_short_name, user_long_name);
+      user_short_name, user_long_name);
   }
 };
 

@@ -166,5 +166,9 @@ bool is_valid_identifier(std::string_view id);
 bool is_valid_channel_id(std::string_view id);
 // The device channel of a channel ID: the part before the colon.
 DeviceId device_channel_of(std::string_view channel_id);
+// Whether a (valid) channel ID names a user's channel rather than a device.
+inline bool is_user_channel_id(std::string_view channel_id) {
+  return channel_id.find(':') != std::string_view::npos;
+}
 
 }  // namespace cairn::protocol
