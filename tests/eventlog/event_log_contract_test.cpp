@@ -2,6 +2,7 @@
 // on the Kafka test broker (a separate process speaking the Kafka wire protocol).
 #include <gtest/gtest.h>
 
+#include <iterator>
 #include <map>
 #include <thread>
 
@@ -66,6 +67,19 @@ RecordToAppend record(const std::string& device, int n) {
   return {device, "Type" + std::to_string(n % 3), device + " event " + std::to_string(n)};
 }
 
+// The records of [from, until), read as a consumer must: a read returns *up to* `max` (Kafka
+// hands out one fetched message set at a time), so read on until the range is whole.
+std::vector<LogRecord> read_range(EventLog& log, PartitionId p, Offset from, Offset until) {
+  std::vector<LogRecord> out;
+  for (Offset at = from; at < until;) {
+    auto records = log.read(p, at, static_cast<size_t>(until.value() - at.value()), 1s);
+    if (records.empty()) break;  // the range ends early: the caller's assertions say so
+    at = Offset(records.back().position.offset.value() + 1);
+    std::move(records.begin(), records.end(), std::back_inserter(out));
+  }
+  return out;
+}
+
 TEST_P(EventLogContract, AppendsReturnPositionsAndReadBackWhole) {
   std::vector<RecordToAppend> batch;
   for (int n = 0; n < 30; ++n) batch.push_back(record("DEVICE-" + std::to_string(n % 5), n));
@@ -84,9 +98,9 @@ TEST_P(EventLogContract, AppendsReturnPositionsAndReadBackWhole) {
   auto reader = backend_->open();
   size_t seen = 0;
   for (int32_t p = 0; p < reader->partition_count(); ++p) {
-    const auto records = reader->read(PartitionId(p), Offset(0), 1000, 0ms);
-    EXPECT_EQ(reader->end_offset(PartitionId(p)).value(),
-              records.empty() ? 0 : records.back().position.offset.value() + 1);
+    const Offset end = reader->end_offset(PartitionId(p));
+    const auto records = read_range(*reader, PartitionId(p), Offset(0), end);
+    EXPECT_EQ(end.value(), records.empty() ? 0 : records.back().position.offset.value() + 1);
     for (const auto& r : records) {
       const auto i = static_cast<size_t>(
           std::find_if(positions.begin(), positions.end(),
@@ -121,13 +135,13 @@ TEST_P(EventLogContract, ReadsFromAnyOffsetAndBackAgain) {
   const auto positions = log_->append(batch);
   const PartitionId p = positions[0].partition;
   const int64_t first = positions[0].offset.value();
-  auto later = log_->read(p, Offset(first + 12), 3, 0ms);
+  auto later = read_range(*log_, p, Offset(first + 12), Offset(first + 15));
   ASSERT_EQ(later.size(), 3u);
   EXPECT_EQ(later[0].value, "ONE-DEVICE event 12");
   auto again = log_->read(p, Offset(first + 2), 1, 0ms);  // backwards: repositioned
   ASSERT_EQ(again.size(), 1u);
   EXPECT_EQ(again[0].value, "ONE-DEVICE event 2");
-  auto next = log_->read(p, Offset(first + 3), 100, 0ms);  // and streaming on from there
+  auto next = read_range(*log_, p, Offset(first + 3), Offset(first + 20));  // streaming on
   ASSERT_EQ(next.size(), 17u);
   EXPECT_EQ(next.back().value, "ONE-DEVICE event 19");
   EXPECT_TRUE(log_->read(p, Offset(first + 20), 100, 0ms).empty());
@@ -185,17 +199,15 @@ TEST(KafkaLog, AFailedAppendLeavesWholeRecordsInOrderAndARepeatLandsAfterThem) {
   std::map<std::string, std::vector<int>> seen;  // per device, the event numbers in log order
   for (int32_t p = 0; p < log.partition_count(); ++p) {
     const Offset end = log.end_offset(PartitionId(p));
-    for (Offset at(0); at < end;) {
-      const auto records = log.read(PartitionId(p), at, 1000, 1s);
-      ASSERT_FALSE(records.empty()) << "partition " << p << " ends early at " << at.value();
-      for (const auto& r : records) {
-        const std::string prefix = r.key + " event ";
-        ASSERT_TRUE(r.value.starts_with(prefix)) << "not a whole record: " << r.value;
-        const int n = std::stoi(r.value.substr(prefix.size()));
-        EXPECT_EQ(r.type, "Type" + std::to_string(n % 3));
-        seen[r.key].push_back(n);
-      }
-      at = Offset(records.back().position.offset.value() + 1);
+    const auto records = read_range(log, PartitionId(p), Offset(0), end);
+    ASSERT_EQ(records.empty() ? 0 : records.back().position.offset.value() + 1, end.value())
+        << "partition " << p << " ends early";
+    for (const auto& r : records) {
+      const std::string prefix = r.key + " event ";
+      ASSERT_TRUE(r.value.starts_with(prefix)) << "not a whole record: " << r.value;
+      const int n = std::stoi(r.value.substr(prefix.size()));
+      EXPECT_EQ(r.type, "Type" + std::to_string(n % 3));
+      seen[r.key].push_back(n);
     }
   }
   ASSERT_EQ(seen.size(), static_cast<size_t>(kDevices));
@@ -224,10 +236,8 @@ TEST(KafkaLog, AFatallyFailedProducerIsReplaced) {
   const auto after = log.append({record("FATAL", 1)})[0];
   EXPECT_EQ(after.partition, before.partition);
   EXPECT_GT(after.offset, before.offset);
-  // Two appends are two message sets, and the test broker returns one per fetch.
-  auto records = log.read(before.partition, before.offset, 10, 0ms);
-  if (records.size() == 1)
-    records.push_back(log.read(before.partition, after.offset, 10, 5s).at(0));
+  const auto records =
+      read_range(log, before.partition, before.offset, Offset(after.offset.value() + 1));
   ASSERT_EQ(records.size(), 2u);
   EXPECT_EQ(records[1].value, "FATAL event 1");
 }
