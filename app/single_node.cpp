@@ -66,6 +66,7 @@ struct Front {
   ingest::AdminApi admin;
   ingest::CommandApi commands;
   ingest::PushCertificateApi push_certificates;
+  ingest::DeclarationApi declarations;
   enrollment::Authority authority;
   enrollment::ScepService scep;
   enrollment::ProfileService profiles;
@@ -88,6 +89,7 @@ struct Front {
         admin(writer, reader, store, log),
         commands(writer, reader),
         push_certificates(writer, reader, secrets),
+        declarations(writer, reader, log),
         authority(std::move(enrollment)),
         scep(authority, reader, writer),
         profiles(authority, c.public_url, reader, writer),
@@ -100,11 +102,8 @@ struct Front {
         expiry(authority, reader) {}
 
   http::Services services() {
-    return {devices,
-            admin,
-            commands,
-            push_certificates,
-            http::EnrollmentEndpoints{scep, profiles, ota, expiry},
+    return {devices,           admin,        commands,
+            push_certificates, declarations, http::EnrollmentEndpoints{scep, profiles, ota, expiry},
             identity};
   }
 

@@ -2,6 +2,10 @@
 
 #include <openssl/cms.h>
 
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
 #include <array>
 
 #include "common/encoding.hpp"
@@ -9,6 +13,7 @@
 #include "crypto/certificate.hpp"
 #include "crypto/digest.hpp"
 #include "plist/plist.hpp"
+#include "protocol/declaration_catalog.hpp"
 
 namespace cairn::devsim {
 namespace {
@@ -227,6 +232,7 @@ std::string SimulatedDevice::execute(std::string_view command_plist) {
       {"ManagedApplicationList", &SimulatedDevice::managed_application_list},
       {"RemoveApplication", &SimulatedDevice::remove_application},
       {"Settings", &SimulatedDevice::settings},
+      {"DeclarativeManagement", &SimulatedDevice::declarative_management_command},
   };
   const auto handler = kHandlers.find(type);
   // A request type the device does not know, answered as a real device answers it.
@@ -510,6 +516,184 @@ void SimulatedDevice::settings(plist_t command, Answer& answer) {
     plist_array_append_item(results, entry);
   }
   set(answer.root(), "Settings", results);
+}
+
+namespace {
+
+// The passcode the simulated user has set: six digits.
+constexpr int64_t kPasscodeLength = 6;
+// Longer than any passcode a device accepts: a policy asking for it cannot be applied.
+constexpr int64_t kLongestPasscode = 16;
+
+std::string member_string(const rapidjson::Value& v, const char* name) {
+  const auto it = v.FindMember(name);
+  return it != v.MemberEnd() && it->value.IsString()
+             ? std::string(it->value.GetString(), it->value.GetStringLength())
+             : std::string();
+}
+
+rapidjson::Document parse_json(std::string_view json) {
+  rapidjson::Document d;
+  d.Parse<rapidjson::kParseIterativeFlag>(json.data(), json.size());
+  if (d.HasParseError() || !d.IsObject()) d.SetObject();
+  return d;
+}
+
+// The passcode policy's MinimumLength, 0 when it sets none.
+int64_t minimum_length(const rapidjson::Value& payload) {
+  const auto it = payload.FindMember("MinimumLength");
+  return it != payload.MemberEnd() && it->value.IsInt64() ? it->value.GetInt64() : 0;
+}
+
+}  // namespace
+
+void SimulatedDevice::declarative_management_command(plist_t, Answer&) {
+  sync_requested_ = true;
+}
+
+bool SimulatedDevice::take_sync_request() {
+  return std::exchange(sync_requested_, false);
+}
+
+std::string SimulatedDevice::declarative_management(std::string_view endpoint,
+                                                    std::string_view data) const {
+  Plist m = checkin_message("DeclarativeManagement");
+  m.set_string("Endpoint", endpoint);
+  if (!data.empty()) m.set_data("Data", data);
+  return m.to_xml();
+}
+
+std::vector<std::string> SimulatedDevice::declarations_to_fetch(std::string_view items_json) {
+  const auto items = parse_json(items_json);
+  std::vector<std::string> fetch;
+  std::set<std::string> listed;
+  const auto declarations = items.FindMember("Declarations");
+  if (declarations != items.MemberEnd() && declarations->value.IsObject())
+    for (const auto kind : protocol::kDeclarationKinds) {
+      const auto list = declarations->value.FindMember(protocol::items_key(kind).data());
+      if (list == declarations->value.MemberEnd() || !list->value.IsArray()) continue;
+      for (const auto& item : list->value.GetArray()) {
+        const std::string id = member_string(item, "Identifier");
+        listed.insert(id);
+        const auto held = declarations_.find(id);
+        if (held == declarations_.end() ||
+            held->second.server_token != member_string(item, "ServerToken"))
+          fetch.push_back("declaration/" + std::string(protocol::kind_name(kind)) + "/" + id);
+      }
+    }
+  std::erase_if(declarations_, [&](const auto& held) { return !listed.contains(held.first); });
+  declarations_token_ = member_string(items, "DeclarationsToken");
+  return fetch;
+}
+
+void SimulatedDevice::receive_declaration(std::string_view json) {
+  const auto d = parse_json(json);
+  HeldDeclaration held{member_string(d, "Type"), member_string(d, "ServerToken"), "{}", ""};
+  const auto payload = d.FindMember("Payload");
+  if (payload != d.MemberEnd() && payload->value.IsObject()) {
+    rapidjson::StringBuffer buffer;
+    rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
+    payload->value.Accept(w);
+    held.payload_json = buffer.GetString();
+    if (held.type == "com.apple.configuration.passcode.settings" &&
+        minimum_length(payload->value) > kLongestPasscode)
+      held.invalid_reason = "Error.ConfigurationCannotBeApplied";
+  } else {
+    held.invalid_reason = "Error.ConfigurationCannotBeDeserialized";
+  }
+  declarations_[member_string(d, "Identifier")] = std::move(held);
+}
+
+bool SimulatedDevice::passcode_compliant() const {
+  if (!passcode_present_) return false;
+  for (const auto& [id, held] : declarations_)
+    if (held.type == "com.apple.configuration.passcode.settings" && held.invalid_reason.empty() &&
+        minimum_length(parse_json(held.payload_json)) > kPasscodeLength)
+      return false;
+  return true;
+}
+
+std::string SimulatedDevice::status_report() const {
+  // Configurations are active when a valid activation names them.
+  std::set<std::string> activated;
+  for (const auto& [id, held] : declarations_) {
+    if (protocol::kind_of(held.type) != protocol::DeclarationKind::kActivation ||
+        !held.invalid_reason.empty())
+      continue;
+    const auto payload = parse_json(held.payload_json);
+    const auto list = payload.FindMember("StandardConfigurations");
+    if (list != payload.MemberEnd() && list->value.IsArray())
+      for (const auto& c : list->value.GetArray())
+        if (c.IsString()) activated.insert(c.GetString());
+  }
+  rapidjson::StringBuffer buffer;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
+  w.StartObject();
+  w.Key("StatusItems");
+  w.StartObject();
+  w.Key("device");
+  w.StartObject();
+  w.Key("identifier");
+  w.StartObject();
+  w.Key("udid");
+  w.String(udid_.c_str());
+  w.EndObject();
+  w.Key("operating-system");
+  w.StartObject();
+  w.Key("version");
+  w.String("17.4");
+  w.EndObject();
+  w.EndObject();
+  w.Key("passcode");
+  w.StartObject();
+  w.Key("is-present");
+  w.Bool(passcode_present_);
+  w.Key("is-compliant");
+  w.Bool(passcode_compliant());
+  w.EndObject();
+  w.Key("management");
+  w.StartObject();
+  w.Key("declarations");
+  w.StartObject();
+  for (const auto kind : protocol::kDeclarationKinds) {
+    std::string key(protocol::items_key(kind));
+    key[0] = static_cast<char>(std::tolower(key[0]));  // "activations": the status item's case
+    w.Key(key.c_str());
+    w.StartArray();
+    for (const auto& [id, held] : declarations_) {
+      if (protocol::kind_of(held.type) != kind) continue;
+      const bool valid = held.invalid_reason.empty();
+      w.StartObject();
+      w.Key("identifier");
+      w.String(id.c_str());
+      w.Key("server-token");
+      w.String(held.server_token.c_str());
+      w.Key("active");
+      w.Bool(valid &&
+             (kind != protocol::DeclarationKind::kConfiguration || activated.contains(id)));
+      w.Key("valid");
+      w.String(valid ? "valid" : "invalid");
+      if (!valid) {
+        w.Key("reasons");
+        w.StartArray();
+        w.StartObject();
+        w.Key("code");
+        w.String(held.invalid_reason.c_str());
+        w.EndObject();
+        w.EndArray();
+      }
+      w.EndObject();
+    }
+    w.EndArray();
+  }
+  w.EndObject();
+  w.EndObject();
+  w.EndObject();
+  w.Key("Errors");
+  w.StartArray();
+  w.EndArray();
+  w.EndObject();
+  return buffer.GetString();
 }
 
 }  // namespace cairn::devsim

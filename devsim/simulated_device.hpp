@@ -10,6 +10,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "pki/issuer.hpp"
 #include "plist/plist.hpp"
@@ -50,6 +51,21 @@ class SimulatedDevice {
   // Protection), commands the reference does not guarantee answer NotNow and change nothing.
   std::string execute(std::string_view command_plist);
 
+  // Declarative device management. A DeclarativeManagement command asks for a sync; the sync
+  // itself (tokens, declaration items, each new or changed declaration, a status report) is
+  // devsim/declarative_sync's, over HTTP, with these steps.
+  std::string declarative_management(std::string_view endpoint, std::string_view data = {}) const;
+  bool take_sync_request();  // whether a DeclarativeManagement command asked for one since
+  const std::string& declarations_token() const { return declarations_token_; }
+  // From the declaration-items answer: the endpoints of the declarations to fetch (new or
+  // changed); those no longer listed are removed.
+  std::vector<std::string> declarations_to_fetch(std::string_view items_json);
+  // A fetched declaration: held and applied (a passcode policy changes compliance, a software
+  // update enforcement the pending version); one it cannot apply is held as invalid.
+  void receive_declaration(std::string_view json);
+  std::string status_report() const;  // JSON: status items and each declaration's state
+  bool passcode_compliant() const;
+
   void set_locked(bool locked) { locked_ = locked; }
   bool locked() const { return locked_; }
   bool erased() const { return erased_; }
@@ -82,6 +98,7 @@ class SimulatedDevice {
   void managed_application_list(plist_t command, Answer& answer);
   void remove_application(plist_t command, Answer& answer);
   void settings(plist_t command, Answer& answer);
+  void declarative_management_command(plist_t command, Answer& answer);
 
   struct Profile {
     std::string uuid;
@@ -112,6 +129,16 @@ class SimulatedDevice {
   std::map<std::string, Profile> profiles_;                   // by PayloadIdentifier
   std::map<std::string, std::string> provisioning_profiles_;  // UUID → name
   std::map<std::string, App> managed_apps_;                   // by bundle identifier
+
+  struct HeldDeclaration {
+    std::string type;
+    std::string server_token;
+    std::string payload_json;    // as received
+    std::string invalid_reason;  // empty: valid
+  };
+  std::map<std::string, HeldDeclaration> declarations_;  // by Identifier
+  std::string declarations_token_;
+  bool sync_requested_ = false;
 };
 
 // The request types the 2011 reference guarantees never to answer NotNow.

@@ -280,7 +280,7 @@ void HttpServer::handle_device(const httplib::Request& req, const std::string& b
         is_checkin ? services_->devices.checkin(message, body, who, req.get_param_value("profile"))
                    : services_->devices.report(message, body, who);
     res.status = 200;
-    if (!reply.body.empty()) res.set_content(reply.body, "application/xml");
+    if (!reply.body.empty()) res.set_content(reply.body, reply.content_type);
   });
 }
 
@@ -432,9 +432,94 @@ void HttpServer::admin_routes(Admin admin) {
            .end_object();
        return ApiResponse{201, j.str()};
      }));
+  declaration_routes(admin, admin_read);
   on("GET", "/v1/certificates", admin_read([this](const httplib::Request& req, const Principal&) {
        const auto days = number_param(req, "within_days", 30, 4, "from 0 to 9999");
        return ApiResponse{200, services_->enrollment.expiry.json(static_cast<int>(days))};
+     }));
+}
+
+// Declarative device management, in KMFDDM's shape (ingest/declaration_api): its paths, its
+// `nonotify`, its 204/304.
+template <class Admin, class AdminRead>
+void HttpServer::declaration_routes(Admin admin, AdminRead admin_read) {
+  auto& ddm = services_->declarations;
+  const auto notify = [](const httplib::Request& req) {
+    const std::string v = req.get_param_value("nonotify");
+    return v.empty() || v == "0" || v == "false";
+  };
+  const auto values = [](const httplib::Request& req, const char* name) {
+    std::vector<std::string> out;
+    for (size_t i = 0; i < req.get_param_value_count(name); ++i)
+      out.push_back(req.get_param_value(name, i));
+    return out;
+  };
+  const auto id = [](const httplib::Request& req) { return req.matches[1].str(); };
+  on("PUT", "/v1/declarations",
+     admin(Role::kOperator, [&ddm, notify](const httplib::Request& req, const Principal& p) {
+       return ddm.put_declaration(req.body, notify(req), p);
+     }));
+  on("GET", "/v1/declarations",
+     admin_read([&ddm](const httplib::Request&, const Principal&) { return ddm.declarations(); }));
+  // Reads of one thing by its name.
+  using ByName = ApiResponse (ingest::DeclarationApi::*)(const std::string&) const;
+  const std::pair<const char*, ByName> by_name[] = {
+      {"/v1/declarations/{id}", &ingest::DeclarationApi::declaration},
+      {"/v1/set-declarations/{set}", &ingest::DeclarationApi::set_declarations},
+      {"/v1/declaration-sets/{id}", &ingest::DeclarationApi::declaration_sets},
+      {"/v1/set-enrollments/{set}", &ingest::DeclarationApi::set_enrollments},
+      {"/v1/enrollment-sets/{id}", &ingest::DeclarationApi::enrollment_sets},
+  };
+  for (const auto& [path, read] : by_name)
+    on("GET", path, admin_read([&ddm, id, read](const httplib::Request& req, const Principal&) {
+         return (ddm.*read)(id(req));
+       }));
+  on("DELETE", "/v1/declarations/{id}",
+     admin(Role::kOperator, [&ddm, id](const httplib::Request& req, const Principal& p) {
+       return ddm.delete_declaration(id(req), p);
+     }));
+  on("POST", "/v1/declarations/{id}/touch",
+     admin(Role::kOperator, [&ddm, id, notify](const httplib::Request& req, const Principal& p) {
+       return ddm.touch_declaration(id(req), notify(req), p);
+     }));
+  on("GET", "/v1/sets",
+     admin_read([&ddm](const httplib::Request&, const Principal&) { return ddm.sets(); }));
+  for (const bool member : {true, false}) {
+    const char* method = member ? "PUT" : "DELETE";
+    on(method, "/v1/set-declarations/{set}",
+       admin(Role::kOperator,
+             [&ddm, id, notify, member](const httplib::Request& req, const Principal& p) {
+               return ddm.change_set_declaration(id(req), req.get_param_value("declaration"),
+                                                 member, notify(req), p);
+             }));
+    on(method, "/v1/enrollment-sets/{id}",
+       admin(Role::kOperator,
+             [&ddm, id, notify, member](const httplib::Request& req, const Principal& p) {
+               return ddm.change_enrollment_set(id(req), req.get_param_value("set"), member,
+                                                notify(req), p);
+             }));
+  }
+  on("POST", "/v1/notify",
+     admin(Role::kOperator, [&ddm, values](const httplib::Request& req, const Principal& p) {
+       return ddm.notify(values(req, "id"), values(req, "set"), values(req, "declaration"), p);
+     }));
+  using ByIds = ApiResponse (ingest::DeclarationApi::*)(const std::vector<std::string>&) const;
+  const std::pair<const char*, ByIds> by_ids[] = {
+      {"/v1/declaration-status/{ids}", &ingest::DeclarationApi::declaration_status},
+      {"/v1/status-errors/{ids}", &ingest::DeclarationApi::status_errors},
+  };
+  for (const auto& [path, read] : by_ids)
+    on("GET", path, admin_read([&ddm, id, read](const httplib::Request& req, const Principal&) {
+         return (ddm.*read)(split_ids(id(req)));
+       }));
+  on("GET", "/v1/status-values/{ids}",
+     admin_read([&ddm, id](const httplib::Request& req, const Principal&) {
+       return ddm.status_values(split_ids(id(req)), req.get_param_value("prefix"));
+     }));
+  on("GET", "/v1/status-report/{id}",
+     admin_read([&ddm, id](const httplib::Request& req, const Principal&) {
+       const auto index = number_param(req, "index", 0, 2, "from 0 to 9");
+       return ddm.status_report(id(req), static_cast<size_t>(index));
      }));
 }
 
@@ -472,6 +557,8 @@ void HttpServer::on(std::string_view method, const std::string& path,
     server_->Get(pattern, std::move(handler));
   else if (method == "POST")
     server_->Post(pattern, std::move(handler));
+  else if (method == "DELETE")
+    server_->Delete(pattern, std::move(handler));
   else
     server_->Put(pattern, std::move(handler));
 }
@@ -506,6 +593,13 @@ void HttpServer::routes() {
   // Framing is checked on headers alone, before httplib reads a body byte: nobody makes the
   // server buffer or inflate more than the limits, credentials or not.
   s.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+    // RFC 9112 §6.3: a request with neither Content-Length nor Transfer-Encoding has no body, and
+    // admin clients send such PUTs and POSTs (KMFDDM's scripts: curl -X PUT). httplib would read
+    // a body until the connection closed: the empty one is made explicit before it reads. Device
+    // messages always have a body; theirs without a length stay refused (411).
+    if ((req.path.starts_with("/v1/") || req.path.starts_with("/api/")) &&
+        !req.has_header("Content-Length") && !req.has_header("Transfer-Encoding"))
+      const_cast<httplib::Request&>(req).set_header("Content-Length", "0");
     const auto refusal =
         intake_refusal(req, {options_.max_body_bytes, options_.max_admin_body_bytes}, api_keys_);
     if (!refusal) return httplib::Server::HandlerResponse::Unhandled;

@@ -22,6 +22,7 @@
 #include "ingest/admin_api.hpp"
 #include "ingest/api_keys.hpp"
 #include "ingest/command_api.hpp"
+#include "ingest/declaration_api.hpp"
 #include "ingest/device_service.hpp"
 #include "ingest/identity.hpp"
 #include "ingest/push_certificate_api.hpp"
@@ -70,6 +71,7 @@ struct Services {
   ingest::AdminApi& admin;
   ingest::CommandApi& commands;
   ingest::PushCertificateApi& push_certificates;
+  ingest::DeclarationApi& declarations;
   EnrollmentEndpoints enrollment;
   const ingest::IdentityResolver& identity;
 };
@@ -104,6 +106,8 @@ class HttpServer {
   void routes();
   template <class Admin>
   void admin_routes(Admin admin);
+  template <class Admin, class AdminRead>
+  void declaration_routes(Admin admin, AdminRead admin_read);
   // Registers `handler` at an OpenAPI-style path ("/v1/devices/{id}": each {param} one path
   // segment, matches[1..] in order) and remembers the route.
   void on(std::string_view method, const std::string& path, httplib::Server::Handler handler);

@@ -209,6 +209,12 @@ DeviceAnswer DeviceService::checkin(const Plist& message, std::string_view body,
           p.token_sealed = std::move(secret.sealed);
           p.message = std::move(secret.message);
           return writer_.make(udid.value(), "device", std::move(p));
+        } else if constexpr (std::is_same_v<T, protocol::DeclarativeManagement>) {
+          authorize(m.channel, who);
+          auto answer = declarative_.handle(m, body, who.fingerprint);
+          reply.body = std::move(answer.json);
+          reply.content_type = "application/json";
+          return writer_.make(udid.value(), "device", std::move(answer.event));
         } else if constexpr (std::is_same_v<T, protocol::GetBootstrapToken>) {
           authorize(m.channel, who);
           Plist answer = Plist::new_dict();

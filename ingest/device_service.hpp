@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "crypto/secret_box.hpp"
+#include "ingest/declarative_service.hpp"
 #include "ingest/event_writer.hpp"
 #include "ingest/identity.hpp"
 #include "plist/plist.hpp"
@@ -17,6 +18,7 @@ namespace cairn::ingest {
 struct DeviceAnswer {
   std::string body;  // empty: a 200 with no body (check-in accepted, or no more commands)
   std::string command_uuid;
+  std::string content_type = "application/xml";  // a plist; DDM answers JSON
 };
 
 class DeviceService {
@@ -30,13 +32,18 @@ class DeviceService {
   // when not, their messages are declined with 410 (protocol::UserChannelDeclined).
   DeviceService(EventWriter& writer, const projector::ProjectionReader& reader,
                 const crypto::SecretBox& secrets, bool user_channels = true)
-      : writer_(writer), reader_(reader), secrets_(secrets), user_channels_(user_channels) {}
+      : writer_(writer),
+        reader_(reader),
+        declarative_reader_(reader.store()),
+        declarative_(declarative_reader_),
+        secrets_(secrets),
+        user_channels_(user_channels) {}
 
-  // Check-in channel: Authenticate, TokenUpdate, CheckOut, the bootstrap token messages and
-  // UserAuthenticate. Throws BadRequest, protocol::UnknownMessageType, UserChannelDeclined,
-  // NotManaged (→ 401) or Unavailable. `enrollment_profile`: the
-  // `profile` query parameter of the CheckInURL (Cairn's profiles name themselves there), recorded
-  // with Authenticate.
+  // Check-in channel: Authenticate, TokenUpdate, CheckOut, the bootstrap token messages,
+  // UserAuthenticate and DeclarativeManagement (ingest/declarative_service). Throws BadRequest,
+  // protocol::UnknownMessageType, UserChannelDeclined, NotManaged (→ 401) or Unavailable.
+  // `enrollment_profile`: the `profile` query parameter of the CheckInURL (Cairn's profiles name
+  // themselves there), recorded with Authenticate.
   DeviceAnswer checkin(const Plist& message, std::string_view body, const ClientIdentity& who,
                        std::string_view enrollment_profile = {});
 
@@ -74,6 +81,8 @@ class DeviceService {
 
   EventWriter& writer_;
   const projector::ProjectionReader& reader_;
+  projector::DeclarativeReader declarative_reader_;
+  DeclarativeService declarative_;
   const crypto::SecretBox& secrets_;
   bool user_channels_;
 };

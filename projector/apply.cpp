@@ -3,6 +3,7 @@
 #include "common/clock.hpp"
 
 #include "common/encoding.hpp"
+#include "projector/declarative.hpp"
 #include "projector/inventory.hpp"
 #include "projector/keys.hpp"
 #include "projector/records.hpp"
@@ -401,6 +402,23 @@ struct Applier {
   }
 
   // Recorded for the dispatcher and for audit; no projected state.
+  // Declarative device management: projector/declarative.
+  void operator()(const events::DeclarationStored& p) {
+    apply_declaration_stored(tx.state(), e, p);
+  }
+  void operator()(const events::DeclarationDeleted& p) { apply_declaration_deleted(tx.state(), p); }
+  void operator()(const events::SetDeclarationChanged& p) { apply_set_declaration(tx.state(), p); }
+  void operator()(const events::EnrollmentSetChanged& p) { apply_enrollment_set(tx.state(), e, p); }
+  void operator()(const events::DeclarativeRequested& p) {
+    tx.save(keys::device(e.device), touch_device(tx, e));
+    apply_declarative_request(tx.state(), e, p);
+  }
+  void operator()(const events::StatusReported& p) {
+    tx.save(keys::device(e.device), touch_device(tx, e));
+    if (apply_status_report(tx.state(), e, position, p) == StatusApplied::kUnreadable)
+      outcome = Applied::kResultUninterpretable;
+  }
+
   void operator()(const events::PushRequested&) {}
   void operator()(const events::MessageRejected&) {}
   void operator()(const events::PushFailed&) {}

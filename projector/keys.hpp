@@ -16,6 +16,18 @@
 //   u/<command uuid>/<udid>     → "" (which devices a command went to)
 //   f/<udid>/<field>            → InventoryRecord (projector/inventory: latest result values)
 //   x/<filter>=<value>/<udid>   → "" (inventory filter index; '/' and '%' in values escaped)
+// Declarative device management (projector/declarative.hpp):
+//   D/<identifier>              → DeclarationRecord
+//   S/<set>/<identifier>        → "" (the set holds the declaration)
+//   P/<identifier>/<set>        → "" (the same, by declaration)
+//   N/<identifier>/<referrer>   → "" (another declaration names this one)
+//   E/<enrollment>/<set>        → "" (the set is assigned to the enrollment: a device or a user
+//                                 channel, whose events are its device's)
+//   M/<set>/<enrollment>        → "" (the same, by set)
+//   Z/<enrollment>/<identifier> → DeclarationStatusRecord
+//   V/<enrollment>/<item path>  → StatusValueRecord
+//   G/<enrollment>              → DeclarativeEnrollmentRecord
+// (D, S, P and N from device-less events; E, M, Z, V and G from the enrollment's device's.)
 // plus the store's own keys (store/database.hpp): the layout version (kLayoutVersion) and the
 // next log offset to apply per partition, in the same batch as the state it derived.
 // UDIDs and command UUIDs are restricted to [A-Za-z0-9._-] at ingest (a user channel adds ':' and
@@ -38,7 +50,7 @@ namespace cairn::projector::keys {
 
 // Bump when a record's encoding or the key layout changes: older projections are then refused
 // at open (rebuild from the log) instead of being misread.
-inline constexpr std::string_view kLayoutVersion = "15";
+inline constexpr std::string_view kLayoutVersion = "16";
 
 inline std::string device(std::string_view udid) {
   return "d/" + std::string(udid);
@@ -124,4 +136,22 @@ inline std::string targets_prefix(std::string_view uuid) {
 inline std::string target(std::string_view uuid, std::string_view udid) {
   return targets_prefix(uuid) + std::string(udid);
 }
+
+// Declarative device management: keys of one kind and one or two names, each name ending at '/'.
+// (Names are identifiers, set names and channel IDs: no '/'; a status item path is last.)
+inline std::string ddm(char kind, std::string_view first) {
+  return std::string(1, kind) + "/" + std::string(first);
+}
+inline std::string ddm_prefix(char kind, std::string_view first) {
+  return ddm(kind, first) + "/";
+}
+inline std::string ddm(char kind, std::string_view first, std::string_view second) {
+  return ddm_prefix(kind, first) + std::string(second);
+}
+inline constexpr char kDeclaration = 'D', kSetDeclaration = 'S', kDeclarationSet = 'P',
+                      kReferrer = 'N', kEnrollmentSet = 'E', kSetEnrollment = 'M',
+                      kDeclarationStatus = 'Z', kStatusValue = 'V', kDeclarativeEnrollment = 'G';
+inline constexpr std::string_view kDeclarationPrefix = "D/";
+inline constexpr std::string_view kSetDeclarationPrefix = "S/";
+
 }  // namespace cairn::projector::keys

@@ -48,10 +48,11 @@ void Projector::stop() {
 
 std::optional<events::Event> Projector::decode_or_skip(const eventlog::LogRecord& record) {
   try {
-    // Results keep their bodies: inventory is read from them (projector/inventory).
-    return events::decode(record.value, record.type == events::CommandReported::kType
-                                            ? events::Bodies::kKeep
-                                            : events::Bodies::kSkip);
+    // Results and status reports keep their bodies: inventory and declaration status are read
+    // from them (projector/inventory, projector/declarative_status).
+    const bool read_body = record.type == events::CommandReported::kType ||
+                           record.type == events::StatusReported::kType;
+    return events::decode(record.value, read_body ? events::Bodies::kKeep : events::Bodies::kSkip);
   } catch (const std::runtime_error& e) {
     // An event this version cannot read. Skipping is deterministic (a replay skips it too);
     // stopping would halt every device. It stays in the log for a newer projector.

@@ -23,6 +23,7 @@ struct QueuedCommand {
 class ProjectionReader {
  public:
   explicit ProjectionReader(const store::Reader& store) : store_(store) {}
+  const store::Reader& store() const { return store_; }  // for the other readers of the projection
   std::optional<DeviceRecord> device(const DeviceId& udid) const;
   // The devices bound to a certificate: one, or none. More than one only if devices claimed it at
   // the same moment on different nodes; ingest then refuses it to all but those already bound.

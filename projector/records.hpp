@@ -204,4 +204,79 @@ struct PushCertificateRecord {
   }
 };
 
+// Declarative device management (projector/declarative.hpp).
+
+// A declaration as stored; what devices are served is its content with the server token.
+struct DeclarationRecord {
+  std::string identifier;
+  std::string type;
+  std::string server_token;
+  std::string content;
+  std::vector<std::string> references;
+  std::string stored_at;
+  std::string stored_by;
+
+  template <class Archive>
+  void serialize(Archive& a) {
+    a(identifier, type, server_token, content, references, stored_at, stored_by);
+  }
+};
+
+// What an enrollment last reported of one declaration (its management.declarations status item).
+struct DeclarationStatusRecord {
+  std::string identifier;
+  std::string server_token;  // the revision it reported on
+  bool active = false;
+  std::string valid;         // "valid", "invalid" or "unknown"
+  std::string reasons_json;  // its reasons array, as reported; empty when none
+  std::string received_at;
+  std::string report_id;  // the StatusReported event it came in
+
+  template <class Archive>
+  void serialize(Archive& a) {
+    a(identifier, server_token, active, valid, reasons_json, received_at, report_id);
+  }
+};
+
+// A status item's latest value (device.operating-system.version, passcode.is-compliant…).
+struct StatusValueRecord {
+  std::string json;
+  std::string received_at;
+  std::string report_id;
+
+  template <class Archive>
+  void serialize(Archive& a) {
+    a(json, received_at, report_id);
+  }
+};
+
+// Where a status report is in the log (which keeps it verbatim).
+struct StatusReportPosition {
+  int32_t partition = 0;
+  int64_t offset = 0;
+  std::string received_at;
+  std::string report_id;
+
+  template <class Archive>
+  void serialize(Archive& a) {
+    a(partition, offset, received_at, report_id);
+  }
+};
+
+// An enrollment's DDM as a whole: when it last asked, its latest reports (newest first) and the
+// latest report's own Errors.
+struct DeclarativeEnrollmentRecord {
+  std::string first_request_at;
+  std::string last_request_at;
+  std::string last_served_token;  // the DeclarationsToken it was last given
+  std::vector<StatusReportPosition> reports;
+  std::string errors_json;      // the latest report's Errors array; empty when it had none
+  uint64_t values_dropped = 0;  // status values past the per-enrollment bound, not kept
+
+  template <class Archive>
+  void serialize(Archive& a) {
+    a(first_request_at, last_request_at, last_served_token, reports, errors_json, values_dropped);
+  }
+};
+
 }  // namespace cairn::projector

@@ -1,6 +1,5 @@
 #include "protocol/command_catalog.hpp"
-
-#include <rapidjson/document.h>
+#include "protocol/catalog_json.hpp"
 
 #include <algorithm>
 #include <array>
@@ -54,29 +53,6 @@ ValueType parse_type(std::string_view name) {
   for (const auto& t : kTypes)
     if (t.name == name) return t.type;
   return ValueType::kAny;
-}
-
-std::string text(const rapidjson::Value& v, const char* name) {
-  const auto it = v.FindMember(name);
-  return it != v.MemberEnd() && it->value.IsString()
-             ? std::string(it->value.GetString(), it->value.GetStringLength())
-             : std::string();
-}
-
-std::vector<KeySpec> parse_keys(const rapidjson::Value& list) {
-  std::vector<KeySpec> out;
-  for (const auto& k : list.GetArray()) {
-    KeySpec spec;
-    spec.name = text(k, "key");
-    spec.type = parse_type(text(k, "type"));
-    spec.required = k["required"].GetBool();
-    if (const auto r = k.FindMember("range"); r != k.MemberEnd())
-      for (const auto& v : r->value.GetArray()) spec.range.emplace_back(v.GetString());
-    if (const auto s = k.FindMember("subkeys"); s != k.MemberEnd())
-      spec.subkeys = parse_keys(s->value);
-    out.push_back(std::move(spec));
-  }
-  return out;
 }
 
 std::string_view plist_type_name(plist_t v) {
@@ -157,6 +133,31 @@ const KeySpec* item_spec(const KeySpec& array, plist_t item, const std::string& 
 
 }  // namespace
 
+std::string catalog_text(const rapidjson::Value& v, const char* name) {
+  const auto it = v.FindMember(name);
+  return it != v.MemberEnd() && it->value.IsString()
+             ? std::string(it->value.GetString(), it->value.GetStringLength())
+             : std::string();
+}
+
+std::vector<KeySpec> catalog_keys(const rapidjson::Value& list) {
+  std::vector<KeySpec> out;
+  for (const auto& k : list.GetArray()) {
+    KeySpec spec;
+    spec.name = catalog_text(k, "key");
+    spec.type = parse_type(catalog_text(k, "type"));
+    spec.required = k["required"].GetBool();
+    if (const auto r = k.FindMember("range"); r != k.MemberEnd())
+      for (const auto& v : r->value.GetArray()) spec.range.emplace_back(v.GetString());
+    if (const auto t = k.FindMember("asset_types"); t != k.MemberEnd())
+      for (const auto& v : t->value.GetArray()) spec.asset_types.emplace_back(v.GetString());
+    if (const auto s = k.FindMember("subkeys"); s != k.MemberEnd())
+      spec.subkeys = catalog_keys(s->value);
+    out.push_back(std::move(spec));
+  }
+  return out;
+}
+
 const KeySpec* item_kind(const KeySpec& array, const StringMember& string_member) {
   if (array.subkeys.size() == 1) return &array.subkeys.front();
   for (const auto& alternative : array.subkeys) {
@@ -226,25 +227,25 @@ CommandCatalog CommandCatalog::from_json(std::string_view json) {
   if (doc.HasParseError() || !doc.IsObject())
     throw std::runtime_error("unreadable command catalog");
   CommandCatalog c;
-  c.source_ = text(doc, "source");
+  c.source_ = catalog_text(doc, "source");
   for (const auto& cmd : doc["commands"].GetArray()) {
     CommandSpec spec;
-    spec.request_type = text(cmd, "request_type");
-    spec.title = text(cmd, "title");
-    spec.file = text(cmd, "file");
+    spec.request_type = catalog_text(cmd, "request_type");
+    spec.title = catalog_text(cmd, "title");
+    spec.file = catalog_text(cmd, "file");
     for (const auto& os : cmd["os"].GetObject()) {
-      OsSupport s{text(os.value, "introduced"), text(os.value, "access_right")};
+      OsSupport s{catalog_text(os.value, "introduced"), catalog_text(os.value, "access_right")};
       spec.access_right = std::max(spec.access_right, access_right_bit(s.access_right));
       spec.os.emplace(os.name.GetString(), std::move(s));
     }
     spec.user_channel = cmd["user_channel"].GetBool();
-    spec.keys = parse_keys(cmd["keys"]);
+    spec.keys = catalog_keys(cmd["keys"]);
     // Apple allows it in any command (the device then answers only over a tethered network);
     // the per-command schemas do not list it.
     if (std::none_of(spec.keys.begin(), spec.keys.end(),
                      [](const KeySpec& k) { return k.name == "RequestRequiresNetworkTether"; }))
       spec.keys.push_back({"RequestRequiresNetworkTether", ValueType::kBoolean, false, {}, {}});
-    spec.response_keys = parse_keys(cmd["response_keys"]);
+    spec.response_keys = catalog_keys(cmd["response_keys"]);
     if (spec.request_type == kEscrowedUnlockTokenCommand)
       for (auto& k : spec.keys)
         if (k.name == kUnlockTokenKey) k.required = false;  // inserted at delivery

@@ -1,5 +1,5 @@
 // Every MDM command Apple documents, from Apple's own schemas (schemas/apple/mdm/commands, turned
-// into data at build time by protocol/catalog/generate_command_catalog.cpp): request types, their
+// into data at build time by protocol/catalog/generate_catalog.cpp): request types, their
 // keys with types, presence, allowed values and nesting, the access right each needs, the OS
 // versions that have it, and the keys of its response. No per-command code: what the catalog
 // says is what Cairn checks.
@@ -42,6 +42,9 @@ struct KeySpec {
   // A dictionary's keys; an array's item (one spec), or the item's alternatives (several, told
   // apart by their required single-valued keys, like Settings' "Item").
   std::vector<KeySpec> subkeys;
+  // A declaration's reference to an asset (a string naming its Identifier): the asset Types it may
+  // name. Empty elsewhere.
+  std::vector<std::string> asset_types = {};
 
   bool any_key() const { return subkeys.size() == 1 && subkeys.front().name == "ANY"; }
 };

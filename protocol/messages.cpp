@@ -138,6 +138,9 @@ CheckinMessage decode_checkin(const Plist& m) {
   if (type == "GetBootstrapToken")
     return GetBootstrapToken{device_channel(m, type),
                              m.boolean("AwaitingConfiguration").value_or(false)};
+  if (type == "DeclarativeManagement")
+    return DeclarativeManagement{channel_of(m), required_string(m, "Endpoint"),
+                                 m.data("Data").value_or("")};
   throw UnknownMessageType(type);
 }
 

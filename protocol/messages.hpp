@@ -2,7 +2,8 @@
 // nothing of HTTP, the log or storage.
 //
 // Check-in channel (Content-Type application/x-apple-aspen-mdm-checkin): Authenticate,
-// TokenUpdate, CheckOut, SetBootstrapToken, GetBootstrapToken, UserAuthenticate. Command channel
+// TokenUpdate, CheckOut, SetBootstrapToken, GetBootstrapToken, UserAuthenticate,
+// DeclarativeManagement. Command channel
 // (application/x-apple-aspen-mdm): a report with a Status (Idle, or the result of the command named
 // by CommandUUID), answered with the next command.
 //
@@ -82,8 +83,17 @@ struct UserAuthenticate {
   bool digest_response_given = false;  // the second message of the round; never kept
 };
 
+// Declarative device management: the device asks for its tokens, its declaration items or one
+// declaration, or sends a status report; `endpoint` says which (ingest/declarative_service).
+struct DeclarativeManagement {
+  Channel channel;
+  std::string
+      endpoint;      // "tokens", "declaration-items", "declaration/<kind>/<Identifier>", "status"
+  std::string data;  // raw bytes (JSON): a status report; empty for the others
+};
+
 using CheckinMessage = std::variant<Authenticate, TokenUpdate, CheckOut, SetBootstrapToken,
-                                    GetBootstrapToken, UserAuthenticate>;
+                                    GetBootstrapToken, UserAuthenticate, DeclarativeManagement>;
 
 // An unknown or unsupported MessageType; the 400 names it.
 class UnknownMessageType : public BadRequest {

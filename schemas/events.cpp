@@ -74,6 +74,40 @@ void BootstrapTokenReturned::serialize(Archive& a) {
 }
 
 template <class Archive>
+void DeclarationStored::serialize(Archive& a) {
+  a(make_nvp("identifier", identifier), make_nvp("declaration_type", declaration_type),
+    make_nvp("server_token", server_token), make_nvp("content", content),
+    make_nvp("references", references));
+}
+
+template <class Archive>
+void DeclarationDeleted::serialize(Archive& a) {
+  a(make_nvp("identifier", identifier));
+}
+
+template <class Archive>
+void SetDeclarationChanged::serialize(Archive& a) {
+  a(make_nvp("set", set), make_nvp("declaration", declaration), make_nvp("member", member));
+}
+
+template <class Archive>
+void EnrollmentSetChanged::serialize(Archive& a) {
+  a(make_nvp("set", set), make_nvp("member", member));
+}
+
+template <class Archive>
+void DeclarativeRequested::serialize(Archive& a) {
+  a(make_nvp("endpoint", endpoint), make_nvp("served_token", served_token),
+    make_nvp("certificate_fingerprint", certificate_fingerprint), make_nvp("message", message));
+}
+
+template <class Archive>
+void StatusReported::serialize(Archive& a) {
+  a(make_nvp("full_report", full_report),
+    make_nvp("certificate_fingerprint", certificate_fingerprint), make_nvp("message", message));
+}
+
+template <class Archive>
 void DeviceCheckedOut::serialize(Archive& a) {
   a(make_nvp("topic", topic), make_nvp("certificate_fingerprint", certificate_fingerprint),
     make_nvp("message", message));

@@ -359,13 +359,86 @@ struct ReenrollmentAllowed {
   void serialize(Archive& a);
 };
 
-using Payload =
-    std::variant<DeviceAuthenticated, TokenUpdated, DeviceCheckedOut, CommandEnqueued,
-                 CommandDelivered, CommandReported, PushRequested, MessageRejected,
-                 PushCertificateUploaded, PushSent, PushFailed, PushTokenInvalidated,
-                 DeviceInactive, CertificateIssued, EnrollmentRefused, ProfileIssued,
-                 EnrollmentInvited, EnrollmentRequested, IdentityBound, ReenrollmentAllowed,
-                 BootstrapTokenSet, BootstrapTokenReturned, UserAuthenticated>;
+// Declarative device management (DDM). Declarations and sets are device-less (one partition, in
+// order, as push certificates are); an enrollment's sets, its DDM requests and its status reports
+// are keyed by it. A device's declarations are joined from both when read, never copied per device.
+
+// A declaration stored through the admin API: new, changed, or touched (a new ServerToken for the
+// same content, so devices fetch it again).
+struct DeclarationStored {
+  static constexpr std::string_view kType = "DeclarationStored";
+  static constexpr int kVersion = 1;
+  std::string identifier;
+  std::string declaration_type;
+  std::string server_token;
+  std::string
+      content;  // {"Type","Identifier","Payload"}, compact JSON, checked against Apple's schema
+  std::vector<std::string> references;  // the declarations it names (its configurations, assets)
+  template <class Archive>
+  void serialize(Archive& a);
+};
+
+struct DeclarationDeleted {
+  static constexpr std::string_view kType = "DeclarationDeleted";
+  static constexpr int kVersion = 1;
+  std::string identifier;
+  template <class Archive>
+  void serialize(Archive& a);
+};
+
+// A declaration put in a set, or taken out of it.
+struct SetDeclarationChanged {
+  static constexpr std::string_view kType = "SetDeclarationChanged";
+  static constexpr int kVersion = 1;
+  std::string set;
+  std::string declaration;
+  bool member = false;
+  template <class Archive>
+  void serialize(Archive& a);
+};
+
+// A set assigned to the enrollment (the record key: a device or a user channel), or taken off it.
+struct EnrollmentSetChanged {
+  static constexpr std::string_view kType = "EnrollmentSetChanged";
+  static constexpr int kVersion = 1;
+  std::string set;
+  bool member = false;
+  template <class Archive>
+  void serialize(Archive& a);
+};
+
+// A DeclarativeManagement check-in asking for tokens, the declaration items or one declaration,
+// and what it was given: the DeclarationsToken, or the declaration's ServerToken (empty: 404).
+struct DeclarativeRequested {
+  static constexpr std::string_view kType = "DeclarativeRequested";
+  static constexpr int kVersion = 1;
+  std::string endpoint;
+  std::string served_token;
+  std::string certificate_fingerprint;
+  RawMessage message;
+  template <class Archive>
+  void serialize(Archive& a);
+};
+
+// A DeclarativeManagement check-in with a status report (Endpoint "status"), kept verbatim: the
+// report is the JSON in the message's Data.
+struct StatusReported {
+  static constexpr std::string_view kType = "StatusReported";
+  static constexpr int kVersion = 1;
+  bool full_report = false;
+  std::string certificate_fingerprint;
+  RawMessage message;
+  template <class Archive>
+  void serialize(Archive& a);
+};
+
+using Payload = std::variant<
+    DeviceAuthenticated, TokenUpdated, DeviceCheckedOut, CommandEnqueued, CommandDelivered,
+    CommandReported, PushRequested, MessageRejected, PushCertificateUploaded, PushSent, PushFailed,
+    PushTokenInvalidated, DeviceInactive, CertificateIssued, EnrollmentRefused, ProfileIssued,
+    EnrollmentInvited, EnrollmentRequested, IdentityBound, ReenrollmentAllowed, BootstrapTokenSet,
+    BootstrapTokenReturned, UserAuthenticated, DeclarationStored, DeclarationDeleted,
+    SetDeclarationChanged, EnrollmentSetChanged, DeclarativeRequested, StatusReported>;
 
 struct Event {
   std::string id;

@@ -21,6 +21,9 @@ namespace record_codec_detail {
 
 template <class T>
 concept Fixed = std::is_arithmetic_v<T> || std::is_enum_v<T>;
+// A value written as itself (a list of these is a list of values, not of records).
+template <class T>
+concept Plain = Fixed<T> || std::is_same_v<T, std::string>;
 
 class Writer {
  public:
@@ -44,7 +47,12 @@ class Writer {
   template <class Item>
   void write(const std::vector<Item>& items) {
     write(static_cast<uint32_t>(items.size()));
-    for (const auto& item : items) const_cast<Item&>(item).serialize(*this);
+    for (const auto& item : items) {
+      if constexpr (Plain<Item>)
+        write(item);
+      else
+        const_cast<Item&>(item).serialize(*this);
+    }
   }
   std::string& out_;
 };
@@ -80,7 +88,12 @@ class Reader {
     read(size);
     if (size > in_.size()) throw std::runtime_error("stored record truncated");
     items.resize(size);
-    for (auto& item : items) item.serialize(*this);
+    for (auto& item : items) {
+      if constexpr (Plain<Item>)
+        read(item);
+      else
+        item.serialize(*this);
+    }
   }
   std::string_view in_;
 };

@@ -130,8 +130,9 @@ void set_sample(plist_t dict, const std::string& key, const std::string& type) {
 // Every key Apple documents for each check-in message, with a value of its type: the messages
 // Cairn handles decode on the device channel (extra keys are fine); with the UserID or
 // EnrollmentUserID their schema lists they speak for the user channel "<UDID>:<user>", except the
-// device-only ones (refused naming the channel); UserAuthenticate is a user channel's; GetToken is
-// refused naming its service, and the others get a clear "unsupported MessageType".
+// device-only ones (refused naming the channel); UserAuthenticate is a user channel's;
+// DeclarativeManagement needs its Endpoint; GetToken is refused naming its service, and any other
+// gets a clear "unsupported MessageType".
 TEST(Checkin, EveryAppleCheckinSchema) {
   const std::filesystem::path dir = std::string(CAIRN_APPLE_SCHEMAS) + "/mdm/checkin";
   const std::set<std::string> user_channel_keys{"UserID", "EnrollmentUserID"};
@@ -160,7 +161,15 @@ TEST(Checkin, EveryAppleCheckinSchema) {
     auto channel_id = [](const CheckinMessage& m) {
       return std::visit([](const auto& v) { return v.channel.id.value(); }, m);
     };
-    if (type == "TokenUpdate" || type == "CheckOut" || device_only.contains(type)) {
+    if (type == "DeclarativeManagement") {
+      const auto ddm = std::get<DeclarativeManagement>(decode_checkin(as_device));
+      EXPECT_EQ(ddm.endpoint, "sample-Endpoint");
+      EXPECT_EQ(ddm.data, "\x01\x02\x03");
+      EXPECT_EQ(channel_id(decode_checkin(as_user)),
+                user_keys.empty() ? "0000-SCHEMA" : "0000-SCHEMA:sample-UserID");
+      message.remove("Endpoint");
+      EXPECT_THROW(decode_checkin(Plist::parse(message.to_xml())), BadRequest);
+    } else if (type == "TokenUpdate" || type == "CheckOut" || device_only.contains(type)) {
       EXPECT_EQ(channel_id(decode_checkin(as_device)), "0000-SCHEMA") << type;
       if (user_keys.empty()) continue;
       if (device_only.contains(type)) {

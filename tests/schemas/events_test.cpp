@@ -60,6 +60,17 @@ std::vector<Event> one_of_each() {
       BootstrapTokenSet{"v1.0123456789abcdef.AAAA", true, std::string(64, 'a'), raw},
       BootstrapTokenReturned{true, false, std::string(64, 'a'), raw},
       UserAuthenticated{"ana", "Ana Lima", false, std::string(64, 'a'), raw},
+      DeclarationStored{"com.example.act",
+                        "com.apple.activation.simple",
+                        "0123456789abcdef0123456789abcdef",
+                        R"({"Type":"com.apple.activation.simple","Identifier":"com.example.act",)"
+                        R"("Payload":{"StandardConfigurations":["com.example.passcode"]}})",
+                        {"com.example.passcode"}},
+      DeclarationDeleted{"com.example.act"},
+      SetDeclarationChanged{"staff", "com.example.act", true},
+      EnrollmentSetChanged{"staff", true},
+      DeclarativeRequested{"tokens", "0123456789abcdef0123456789abcdef", std::string(64, 'a'), raw},
+      StatusReported{true, std::string(64, 'a'), raw},
   };
   EXPECT_EQ(payloads.size(), std::variant_size_v<Payload>);
   std::vector<Event> out;

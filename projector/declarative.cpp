@@ -1,0 +1,330 @@
+#include "projector/declarative.hpp"
+
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "common/encoding.hpp"
+#include "common/errors.hpp"
+#include "crypto/digest.hpp"
+#include "plist/plist.hpp"
+#include "projector/keys.hpp"
+#include "store/record_codec.hpp"
+
+namespace cairn::projector {
+namespace {
+
+using keys::ddm;
+using keys::ddm_prefix;
+
+template <class Record>
+std::optional<Record> load(State& state, const std::string& key) {
+  auto v = state.get(key);
+  if (!v) return std::nullopt;
+  return store::decode_record<Record>(*v);
+}
+
+template <class Record>
+std::optional<Record> load(const store::Reader& store, const std::string& key) {
+  auto v = store.get(key);
+  if (!v) return std::nullopt;
+  return store::decode_record<Record>(*v);
+}
+
+void erase_prefix(State& state, const std::string& prefix) {
+  std::vector<std::string> found;
+  state.scan(prefix, {}, [&](std::string_view key, std::string_view) {
+    found.emplace_back(key);
+    return true;
+  });
+  for (const auto& key : found) state.erase(key);
+}
+
+std::string compact(const rapidjson::Value& v) {
+  rapidjson::StringBuffer buffer;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
+  v.Accept(w);
+  return std::string(buffer.GetString(), buffer.GetSize());
+}
+
+std::string string_member(const rapidjson::Value& v, const char* name) {
+  const auto it = v.FindMember(name);
+  return it != v.MemberEnd() && it->value.IsString()
+             ? std::string(it->value.GetString(), it->value.GetStringLength())
+             : std::string();
+}
+
+// A membership kept both ways (by either name), present or not.
+void set_membership(State& state, const std::string& one_way, const std::string& other_way,
+                    bool member) {
+  for (const auto& key : {one_way, other_way})
+    if (member)
+      state.put(key, "");
+    else
+      state.erase(key);
+}
+
+DeclarativeEnrollmentRecord touch_enrollment(State& state, const events::Event& e) {
+  auto r = load<DeclarativeEnrollmentRecord>(state, ddm(keys::kDeclarativeEnrollment, e.device))
+               .value_or(DeclarativeEnrollmentRecord{});
+  if (r.first_request_at.empty()) r.first_request_at = e.time;
+  r.last_request_at = e.time;
+  return r;
+}
+
+// management.declarations: each declaration's status, by kind.
+void apply_declaration_statuses(State& state, const events::Event& e,
+                                const rapidjson::Value& declarations) {
+  if (!declarations.IsObject()) return;
+  for (const auto& kind : declarations.GetObject()) {
+    if (!kind.value.IsArray()) continue;
+    for (const auto& item : kind.value.GetArray()) {
+      if (!item.IsObject()) continue;
+      DeclarationStatusRecord r;
+      r.identifier = string_member(item, "identifier");
+      if (r.identifier.empty() || r.identifier.size() > 128 ||
+          r.identifier.find('/') != std::string::npos)
+        continue;
+      r.server_token = string_member(item, "server-token");
+      const auto active = item.FindMember("active");
+      r.active = active != item.MemberEnd() && active->value.IsBool() && active->value.GetBool();
+      r.valid = string_member(item, "valid");
+      if (const auto reasons = item.FindMember("reasons"); reasons != item.MemberEnd())
+        r.reasons_json = compact(reasons->value);
+      r.received_at = e.time;
+      r.report_id = e.id;
+      state.put(ddm(keys::kDeclarationStatus, e.device, r.identifier), store::encode_record(r));
+    }
+  }
+}
+
+// Every other status item, leaf by leaf ("device.operating-system.version"), within the bounds.
+void apply_status_values(State& state, const events::Event& e, const rapidjson::Value& items,
+                         const std::string& path, size_t& kept,
+                         DeclarativeEnrollmentRecord& enrollment) {
+  for (const auto& m : items.GetObject()) {
+    const std::string name(m.name.GetString(), m.name.GetStringLength());
+    const std::string item = path.empty() ? name : path + "." + name;
+    if (item == "management.declarations") continue;  // the declarations' own status above
+    if (m.value.IsObject() && m.value.MemberCount() > 0 && item.size() < kLongestStatusPath) {
+      apply_status_values(state, e, m.value, item, kept, enrollment);
+      continue;
+    }
+    const std::string key = ddm(keys::kStatusValue, e.device, item);
+    std::string json = compact(m.value);
+    const bool known = state.get(key).has_value();
+    if (item.size() > kLongestStatusPath || json.size() > kLongestStatusValue ||
+        !is_valid_utf8(item) || (!known && kept >= kMostStatusValues)) {
+      ++enrollment.values_dropped;
+      continue;
+    }
+    kept += known ? 0 : 1;
+    state.put(key, store::encode_record(StatusValueRecord{std::move(json), e.time, e.id}));
+  }
+}
+
+}  // namespace
+
+void apply_declaration_stored(State& state, const events::Event& e,
+                              const events::DeclarationStored& p) {
+  if (auto old = load<DeclarationRecord>(state, ddm(keys::kDeclaration, p.identifier)))
+    for (const auto& named : old->references)
+      state.erase(ddm(keys::kReferrer, named, p.identifier));
+  for (const auto& named : p.references) state.put(ddm(keys::kReferrer, named, p.identifier), "");
+  state.put(ddm(keys::kDeclaration, p.identifier),
+            store::encode_record(DeclarationRecord{p.identifier, p.declaration_type, p.server_token,
+                                                   p.content, p.references, e.time, e.actor}));
+}
+
+void apply_declaration_deleted(State& state, const events::DeclarationDeleted& p) {
+  const auto old = load<DeclarationRecord>(state, ddm(keys::kDeclaration, p.identifier));
+  if (!old) return;
+  for (const auto& named : old->references) state.erase(ddm(keys::kReferrer, named, p.identifier));
+  // Out of every set too (the API refuses to delete one in a set; a log may still say so).
+  std::vector<std::string> sets;
+  state.scan(ddm_prefix(keys::kDeclarationSet, p.identifier), {},
+             [&](std::string_view key, std::string_view) {
+               sets.emplace_back(key.substr(key.rfind('/') + 1));
+               return true;
+             });
+  for (const auto& set : sets) state.erase(ddm(keys::kSetDeclaration, set, p.identifier));
+  erase_prefix(state, ddm_prefix(keys::kDeclarationSet, p.identifier));
+  state.erase(ddm(keys::kDeclaration, p.identifier));
+}
+
+void apply_set_declaration(State& state, const events::SetDeclarationChanged& p) {
+  set_membership(state, ddm(keys::kSetDeclaration, p.set, p.declaration),
+                 ddm(keys::kDeclarationSet, p.declaration, p.set), p.member);
+}
+
+void apply_enrollment_set(State& state, const events::Event& e,
+                          const events::EnrollmentSetChanged& p) {
+  set_membership(state, ddm(keys::kEnrollmentSet, e.device, p.set),
+                 ddm(keys::kSetEnrollment, p.set, e.device), p.member);
+}
+
+void apply_declarative_request(State& state, const events::Event& e,
+                               const events::DeclarativeRequested& p) {
+  auto r = touch_enrollment(state, e);
+  if (p.endpoint == "tokens" || p.endpoint == "declaration-items")
+    r.last_served_token = p.served_token;
+  state.put(ddm(keys::kDeclarativeEnrollment, e.device), store::encode_record(r));
+}
+
+std::string status_report_json(std::string_view message_body) {
+  const auto data = Plist::parse(message_body).data("Data");
+  if (!data || data->empty()) throw BadRequest("a status report needs its Data");
+  return *data;
+}
+
+StatusApplied apply_status_report(State& state, const events::Event& e, LogPosition position,
+                                  const events::StatusReported& p) {
+  rapidjson::Document report;
+  try {
+    const std::string body =
+        p.message.encoding == "base64" ? base64_decode(p.message.body) : p.message.body;
+    const std::string json = status_report_json(body);
+    report.Parse<rapidjson::kParseIterativeFlag>(json.data(), json.size());
+  } catch (const std::exception&) {
+    return StatusApplied::kUnreadable;
+  }
+  if (report.HasParseError() || !report.IsObject()) return StatusApplied::kUnreadable;
+  const auto items = report.FindMember("StatusItems");
+  if (items == report.MemberEnd() || !items->value.IsObject()) return StatusApplied::kUnreadable;
+
+  auto enrollment = touch_enrollment(state, e);
+  if (p.full_report) {  // the whole state: what it no longer reports is gone
+    erase_prefix(state, ddm_prefix(keys::kDeclarationStatus, e.device));
+    erase_prefix(state, ddm_prefix(keys::kStatusValue, e.device));
+  }
+  const auto management = items->value.FindMember("management");
+  if (management != items->value.MemberEnd() && management->value.IsObject())
+    if (const auto d = management->value.FindMember("declarations");
+        d != management->value.MemberEnd())
+      apply_declaration_statuses(state, e, d->value);
+  size_t kept = 0;
+  state.scan(ddm_prefix(keys::kStatusValue, e.device), {}, [&](std::string_view, std::string_view) {
+    ++kept;
+    return true;
+  });
+  apply_status_values(state, e, items->value, "", kept, enrollment);
+
+  const auto errors = report.FindMember("Errors");
+  enrollment.errors_json =
+      errors != report.MemberEnd() && errors->value.IsArray() && !errors->value.Empty()
+          ? compact(errors->value)
+          : std::string();
+  enrollment.reports.insert(enrollment.reports.begin(),
+                            {position.partition.value(), position.offset.value(), e.time, e.id});
+  if (enrollment.reports.size() > kStatusReportsKept) enrollment.reports.resize(kStatusReportsKept);
+  state.put(ddm(keys::kDeclarativeEnrollment, e.device), store::encode_record(enrollment));
+  return StatusApplied::kApplied;
+}
+
+std::vector<std::string> DeclarativeReader::names(const std::string& prefix) const {
+  std::vector<std::string> out;
+  store_.scan(prefix, {}, [&](std::string_view key, std::string_view) {
+    out.emplace_back(key.substr(prefix.size()));
+    return true;
+  });
+  return out;
+}
+
+std::optional<DeclarationRecord> DeclarativeReader::declaration(
+    const std::string& identifier) const {
+  return load<DeclarationRecord>(store_, ddm(keys::kDeclaration, identifier));
+}
+
+std::vector<std::string> DeclarativeReader::declarations() const {
+  return names(std::string(keys::kDeclarationPrefix));
+}
+
+std::vector<std::string> DeclarativeReader::sets() const {
+  std::vector<std::string> out;
+  for (const auto& set_and_declaration : names(std::string(keys::kSetDeclarationPrefix))) {
+    std::string set = set_and_declaration.substr(0, set_and_declaration.find('/'));
+    if (out.empty() || out.back() != set) out.push_back(std::move(set));
+  }
+  return out;
+}
+
+std::vector<std::string> DeclarativeReader::set_declarations(const std::string& set) const {
+  return names(ddm_prefix(keys::kSetDeclaration, set));
+}
+
+std::vector<std::string> DeclarativeReader::declaration_sets(const std::string& identifier) const {
+  return names(ddm_prefix(keys::kDeclarationSet, identifier));
+}
+
+std::vector<std::string> DeclarativeReader::referrers(const std::string& identifier) const {
+  return names(ddm_prefix(keys::kReferrer, identifier));
+}
+
+std::vector<std::string> DeclarativeReader::enrollment_sets(const std::string& enrollment) const {
+  return names(ddm_prefix(keys::kEnrollmentSet, enrollment));
+}
+
+std::vector<std::string> DeclarativeReader::set_enrollments(const std::string& set) const {
+  return names(ddm_prefix(keys::kSetEnrollment, set));
+}
+
+Manifest DeclarativeReader::manifest(const std::string& enrollment) const {
+  std::map<std::string, DeclarationRecord> found;
+  std::vector<std::string> to_visit;
+  for (const auto& set : enrollment_sets(enrollment))
+    for (auto& identifier : set_declarations(set)) to_visit.push_back(std::move(identifier));
+  while (!to_visit.empty()) {
+    const std::string identifier = std::move(to_visit.back());
+    to_visit.pop_back();
+    if (found.contains(identifier)) continue;
+    auto d = declaration(identifier);
+    if (!d) continue;  // named but not stored: the device reports it missing
+    to_visit.insert(to_visit.end(), d->references.begin(), d->references.end());
+    found.emplace(identifier, std::move(*d));
+  }
+  Manifest m;
+  std::string tokens;
+  for (auto& [identifier, d] : found) {
+    tokens += identifier + "\n" + d.server_token + "\n";
+    m.timestamp = std::max(m.timestamp, d.stored_at);
+    m.declarations.push_back(std::move(d));
+  }
+  m.token = crypto::sha256_hex(tokens).substr(0, 32);
+  // RFC 3339 to the second, as Apple's examples give it.
+  m.timestamp = m.timestamp.empty() ? "1970-01-01T00:00:00Z" : m.timestamp.substr(0, 19) + "Z";
+  return m;
+}
+
+std::optional<DeclarativeEnrollmentRecord> DeclarativeReader::enrollment(
+    const std::string& enrollment) const {
+  return load<DeclarativeEnrollmentRecord>(store_, ddm(keys::kDeclarativeEnrollment, enrollment));
+}
+
+std::vector<DeclarationStatusRecord> DeclarativeReader::statuses(
+    const std::string& enrollment) const {
+  std::vector<DeclarationStatusRecord> out;
+  store_.scan(ddm_prefix(keys::kDeclarationStatus, enrollment), {},
+              [&](std::string_view, std::string_view value) {
+                out.push_back(store::decode_record<DeclarationStatusRecord>(value));
+                return true;
+              });
+  return out;
+}
+
+std::vector<std::pair<std::string, StatusValueRecord>> DeclarativeReader::status_values(
+    const std::string& enrollment, const std::string& prefix) const {
+  std::vector<std::pair<std::string, StatusValueRecord>> out;
+  const auto start = ddm_prefix(keys::kStatusValue, enrollment);
+  store_.scan(start + prefix, {}, [&](std::string_view key, std::string_view value) {
+    out.emplace_back(std::string(key.substr(start.size())),
+                     store::decode_record<StatusValueRecord>(value));
+    return true;
+  });
+  return out;
+}
+
+}  // namespace cairn::projector
