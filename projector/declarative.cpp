@@ -78,8 +78,15 @@ DeclarativeEnrollmentRecord touch_enrollment(State& state, const events::Event& 
 
 // management.declarations: each declaration's status, by kind.
 void apply_declaration_statuses(State& state, const events::Event& e,
-                                const rapidjson::Value& declarations) {
+                                const rapidjson::Value& declarations,
+                                DeclarativeEnrollmentRecord& enrollment) {
   if (!declarations.IsObject()) return;
+  const auto prefix = ddm_prefix(keys::kDeclarationStatus, e.device);
+  size_t kept = 0;
+  state.scan(prefix, {}, [&](std::string_view, std::string_view) {
+    ++kept;
+    return true;
+  });
   for (const auto& kind : declarations.GetObject()) {
     if (!kind.value.IsArray()) continue;
     for (const auto& item : kind.value.GetArray()) {
@@ -97,7 +104,14 @@ void apply_declaration_statuses(State& state, const events::Event& e,
         r.reasons_json = compact(reasons->value);
       r.received_at = e.time;
       r.report_id = e.id;
-      state.put(ddm(keys::kDeclarationStatus, e.device, r.identifier), store::encode_record(r));
+      const auto key = ddm(keys::kDeclarationStatus, e.device, r.identifier);
+      const bool known = state.get(key).has_value();
+      if ((!known && kept >= kMostStatusValues) || r.reasons_json.size() > kLongestStatusValue) {
+        ++enrollment.values_dropped;
+        continue;
+      }
+      kept += known ? 0 : 1;
+      state.put(key, store::encode_record(r));
     }
   }
 }
@@ -205,7 +219,7 @@ StatusApplied apply_status_report(State& state, const events::Event& e, LogPosit
   if (management != items->value.MemberEnd() && management->value.IsObject())
     if (const auto d = management->value.FindMember("declarations");
         d != management->value.MemberEnd())
-      apply_declaration_statuses(state, e, d->value);
+      apply_declaration_statuses(state, e, d->value, enrollment);
   size_t kept = 0;
   state.scan(ddm_prefix(keys::kStatusValue, e.device), {}, [&](std::string_view, std::string_view) {
     ++kept;

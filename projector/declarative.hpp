@@ -25,8 +25,8 @@ namespace cairn::projector {
 // older code accepted or a log edited by hand. It changes nothing (the log keeps it).
 enum class StatusApplied { kApplied, kUnreadable };
 
-// Status values kept per enrollment, and how long an item's path and value may be: a report is
-// the device's to write, and a stolen identity must not fill the store.
+// Status values (and declaration statuses) kept per enrollment, and how long an item's path and
+// value may be: a report is the device's to write, and a stolen identity must not fill the store.
 inline constexpr size_t kMostStatusValues = 512;
 inline constexpr size_t kLongestStatusPath = 256;
 inline constexpr size_t kLongestStatusValue = 8192;

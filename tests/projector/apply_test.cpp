@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include "plist/plist.hpp"
+#include "projector/declarative.hpp"
 #include "projector/keys.hpp"
 #include "projector/projection_store.hpp"
 #include "projector/queries.hpp"
@@ -309,6 +311,60 @@ TEST(Apply, ProjectionIsAPureFunctionOfTheLog) {
   Projection shorter;
   shorter.apply(std::vector<Event>(log.begin(), log.end() - 1));
   EXPECT_NE(shorter.digest(), one_by_one.digest());
+}
+
+// Declarative device management: what an enrollment is given is joined when read, so a change to
+// a declaration changes the token of every enrollment given it, through the references.
+TEST(DeclarativeProjection, AManifestFollowsReferencesAndItsTokenChangesWithThem) {
+  Projection p;
+  DeclarativeReader ddm(p.reader().store());
+  p.apply(
+      {event(
+           events::DeclarationStored{
+               "config", "com.apple.configuration.passcode.settings", "t1", "{}", {}},
+           "admin", ""),
+       event(
+           events::DeclarationStored{"act", "com.apple.activation.simple", "t2", "{}", {"config"}},
+           "admin", ""),
+       event(events::SetDeclarationChanged{"staff", "act", true}, "admin", ""),
+       event(events::EnrollmentSetChanged{"staff", true}, "admin")});
+  const auto first = ddm.manifest(kUdid);
+  ASSERT_EQ(first.declarations.size(), 2u) << "the activation and the configuration it names";
+  EXPECT_EQ(ddm.referrers("config"), std::vector<std::string>{"act"});
+  EXPECT_EQ(ddm.manifest("UDID-OTHER").declarations.size(), 0u);
+  p.apply(event(
+      events::DeclarationStored{
+          "config", "com.apple.configuration.passcode.settings", "t3", "{\"x\":1}", {}},
+      "admin", ""));
+  const auto second = ddm.manifest(kUdid);
+  EXPECT_NE(second.token, first.token);
+  p.apply(event(events::SetDeclarationChanged{"staff", "act", false}, "admin", ""));
+  EXPECT_TRUE(ddm.manifest(kUdid).declarations.empty());
+  EXPECT_TRUE(ddm.sets().empty());
+}
+
+// A report is the device's to write: one naming thousands of items and declarations (a stolen
+// identity) keeps at most the bounds, and says how much it dropped.
+TEST(DeclarativeProjection, AHostileStatusReportIsBounded) {
+  Projection p;
+  DeclarativeReader ddm(p.reader().store());
+  std::string items = R"({"StatusItems":{"x":{)";
+  for (int i = 0; i < 3000; ++i) items += (i ? "," : "") + ("\"v" + std::to_string(i) + "\":1");
+  items += "},\"" + std::string(kLongestStatusPath + 1, 'p') + "\":1,";
+  items += R"("management":{"declarations":{"configurations":[)";
+  for (int i = 0; i < 3000; ++i)
+    items += (i ? "," : "") + (R"({"identifier":"d)" + std::to_string(i) +
+                               R"(","server-token":"t","active":true,"valid":"valid"})");
+  items += "]}}},\"Errors\":[]}";
+  cairn::Plist message = cairn::Plist::new_dict();
+  message.set_string("MessageType", "DeclarativeManagement");
+  message.set_string("Endpoint", "status");
+  message.set_data("Data", items);
+  p.apply(event(events::StatusReported{false, kCert, events::raw_message(message.to_xml())}));
+  EXPECT_EQ(ddm.status_values(kUdid).size(), kMostStatusValues);
+  EXPECT_EQ(ddm.statuses(kUdid).size(), kMostStatusValues);
+  EXPECT_EQ(ddm.enrollment(kUdid)->values_dropped, 2u * (3000 - kMostStatusValues) + 1);
+  EXPECT_EQ(ddm.enrollment(kUdid)->reports.size(), 1u);
 }
 
 }  // namespace
