@@ -470,8 +470,10 @@ void HttpServer::declaration_routes(Admin admin, AdminRead admin_read) {
       {"/v1/set-enrollments/{set}", &ingest::DeclarationApi::set_enrollments},
       {"/v1/enrollment-sets/{id}", &ingest::DeclarationApi::enrollment_sets},
   };
-  for (const auto& [path, read] : by_name)
-    on("GET", path, admin_read([&ddm, id, read](const httplib::Request& req, const Principal&) {
+  // (Bindings are copied into the lambdas: clang before 16 cannot capture them.)
+  for (const auto& [path, function] : by_name)
+    on("GET", path,
+       admin_read([&ddm, id, read = function](const httplib::Request& req, const Principal&) {
          return (ddm.*read)(id(req));
        }));
   on("DELETE", "/v1/declarations/{id}",
@@ -508,8 +510,9 @@ void HttpServer::declaration_routes(Admin admin, AdminRead admin_read) {
       {"/v1/declaration-status/{ids}", &ingest::DeclarationApi::declaration_status},
       {"/v1/status-errors/{ids}", &ingest::DeclarationApi::status_errors},
   };
-  for (const auto& [path, read] : by_ids)
-    on("GET", path, admin_read([&ddm, id, read](const httplib::Request& req, const Principal&) {
+  for (const auto& [path, function] : by_ids)
+    on("GET", path,
+       admin_read([&ddm, id, read = function](const httplib::Request& req, const Principal&) {
          return (ddm.*read)(split_ids(id(req)));
        }));
   on("GET", "/v1/status-values/{ids}",

@@ -17,14 +17,18 @@ void check_status_report(std::string_view json, bool& full_report) {
   report.Parse<rapidjson::kParseIterativeFlag>(json.data(), json.size());
   if (report.HasParseError() || !report.IsObject())
     throw BadRequest("the status report (Data) is not a JSON object");
-  const auto items = report.FindMember("StatusItems");
-  if (items == report.MemberEnd() || !items->value.IsObject())
+  if (!projector::is_readable_status_report(json))
+    throw BadRequest("the status report is nested deeper than " +
+                     std::to_string(projector::kDeepestStatusReport) + " levels");
+  const rapidjson::Value& root = report;  // const iterators throughout
+  const auto items = root.FindMember("StatusItems");
+  if (items == root.MemberEnd() || !items->value.IsObject())
     throw BadRequest("the status report has no StatusItems object");
-  const auto errors = report.FindMember("Errors");
-  if (errors == report.MemberEnd() || !errors->value.IsArray())
+  const auto errors = root.FindMember("Errors");
+  if (errors == root.MemberEnd() || !errors->value.IsArray())
     throw BadRequest("the status report has no Errors array");
-  const auto full = report.FindMember("FullReport");
-  full_report = full != report.MemberEnd() && full->value.IsBool() && full->value.GetBool();
+  const auto full = root.FindMember("FullReport");
+  full_report = full != root.MemberEnd() && full->value.IsBool() && full->value.GetBool();
 }
 
 }  // namespace

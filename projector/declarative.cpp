@@ -195,6 +195,31 @@ std::string status_report_json(std::string_view message_body) {
   return *data;
 }
 
+namespace {
+
+bool nested_within(const rapidjson::Value& root, size_t most) {
+  std::vector<std::pair<const rapidjson::Value*, size_t>> stack{{&root, 1}};  // no recursion
+  while (!stack.empty()) {
+    const auto [v, depth] = stack.back();
+    stack.pop_back();
+    if (depth > most) return false;
+    if (v->IsObject())
+      for (const auto& m : v->GetObject()) stack.emplace_back(&m.value, depth + 1);
+    else if (v->IsArray())
+      for (const auto& item : v->GetArray()) stack.emplace_back(&item, depth + 1);
+  }
+  return true;
+}
+
+}  // namespace
+
+bool is_readable_status_report(std::string_view json) {
+  rapidjson::Document report;
+  report.Parse<rapidjson::kParseIterativeFlag>(json.data(), json.size());
+  return !report.HasParseError() && report.IsObject() &&
+         nested_within(report, kDeepestStatusReport);
+}
+
 StatusApplied apply_status_report(State& state, const events::Event& e, LogPosition position,
                                   const events::StatusReported& p) {
   rapidjson::Document report;
@@ -206,9 +231,11 @@ StatusApplied apply_status_report(State& state, const events::Event& e, LogPosit
   } catch (const std::exception&) {
     return StatusApplied::kUnreadable;
   }
-  if (report.HasParseError() || !report.IsObject()) return StatusApplied::kUnreadable;
-  const auto items = report.FindMember("StatusItems");
-  if (items == report.MemberEnd() || !items->value.IsObject()) return StatusApplied::kUnreadable;
+  if (report.HasParseError() || !report.IsObject() || !nested_within(report, kDeepestStatusReport))
+    return StatusApplied::kUnreadable;
+  const rapidjson::Value& root = report;  // const iterators throughout
+  const auto items = root.FindMember("StatusItems");
+  if (items == root.MemberEnd() || !items->value.IsObject()) return StatusApplied::kUnreadable;
 
   auto enrollment = touch_enrollment(state, e);
   if (p.full_report) {  // the whole state: what it no longer reports is gone
@@ -227,9 +254,9 @@ StatusApplied apply_status_report(State& state, const events::Event& e, LogPosit
   });
   apply_status_values(state, e, items->value, "", kept, enrollment);
 
-  const auto errors = report.FindMember("Errors");
+  const auto errors = root.FindMember("Errors");
   enrollment.errors_json =
-      errors != report.MemberEnd() && errors->value.IsArray() && !errors->value.Empty()
+      errors != root.MemberEnd() && errors->value.IsArray() && !errors->value.Empty()
           ? compact(errors->value)
           : std::string();
   enrollment.reports.insert(enrollment.reports.begin(),

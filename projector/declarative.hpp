@@ -44,9 +44,15 @@ void apply_declarative_request(State& state, const events::Event& e,
 StatusApplied apply_status_report(State& state, const events::Event& e, LogPosition position,
                                   const events::StatusReported& p);
 
+// Status reports nested deeper than this are refused at ingest and not applied: reading a value
+// (writing it back as JSON) recurses, and a report is the device's to write.
+inline constexpr size_t kDeepestStatusReport = 32;
+
 // The status report inside a StatusReported message (the JSON in its Data); throws BadRequest when
 // there is none. Shared by ingest, which checks a report before recording it.
 std::string status_report_json(std::string_view message_body);
+// Whether a status report (JSON) is an object nested at most kDeepestStatusReport levels.
+bool is_readable_status_report(std::string_view json);
 
 // What an enrollment is given: its sets' declarations and, transitively, those they name, by
 // Identifier; `token` (the DeclarationsToken) changes exactly when any of them does.

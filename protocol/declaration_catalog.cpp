@@ -139,7 +139,7 @@ Declaration DeclarationCatalog::validate(std::string_view json) const {
                      rapidjson::GetParseError_En(doc.GetParseError()) + " at offset " +
                      std::to_string(doc.GetErrorOffset()));
   if (!doc.IsObject()) throw InvalidDeclaration("(root)", "must be an object");
-  for (const auto& m : doc.GetObject()) {
+  for (const auto& m : static_cast<const rapidjson::Value&>(doc).GetObject()) {
     const std::string name = string_of(m.name);
     if (name != "Type" && name != "Identifier" && name != "Payload" && name != "ServerToken")
       throw InvalidDeclaration(name, "unknown key (known: Type, Identifier, Payload, ServerToken)");

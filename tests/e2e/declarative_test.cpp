@@ -129,6 +129,13 @@ TEST_F(Declarative, DeclarationsAreStoredAssignedSyncedAndReportedAsEvents) {
       404);
   EXPECT_EQ(connection.checkin(device.declarative_management("status", "[1]"))->status, 400);
   EXPECT_EQ(connection.checkin(device.declarative_management("nonsense"))->status, 400);
+  const std::string deep = std::string(100, '[') + std::string(100, ']');
+  EXPECT_EQ(connection
+                .checkin(device.declarative_management(
+                    "status", R"({"StatusItems":{"x":)" + deep + R"(},"Errors":[]})"))
+                ->status,
+            400)
+      << "nested deeper than a report may be";
 
   // Every step is in the log; a replay rebuilds the same projection, DDM state included.
   const auto events = logged_events(dir.path());

@@ -365,6 +365,17 @@ TEST(DeclarativeProjection, AHostileStatusReportIsBounded) {
   EXPECT_EQ(ddm.statuses(kUdid).size(), kMostStatusValues);
   EXPECT_EQ(ddm.enrollment(kUdid)->values_dropped, 2u * (3000 - kMostStatusValues) + 1);
   EXPECT_EQ(ddm.enrollment(kUdid)->reports.size(), 1u);
+
+  // Nested deeper than any report (reading values recurses): not applied, and no crash.
+  const std::string deep = std::string(200000, '[') + std::string(200000, ']');
+  message.set_data("Data", R"({"StatusItems":{"x":)" + deep + R"(},"Errors":[]})");
+  EXPECT_FALSE(is_readable_status_report(R"({"StatusItems":{"x":)" + deep + "}}"));
+  MemoryState state;
+  const auto e = event(events::StatusReported{false, kCert, events::raw_message(message.to_xml())});
+  EXPECT_EQ(apply_status_report(state, e, {PartitionId(0), Offset(0)},
+                                std::get<events::StatusReported>(e.payload)),
+            StatusApplied::kUnreadable);
+  EXPECT_TRUE(state.contents().empty());
 }
 
 }  // namespace
