@@ -5,6 +5,7 @@
 #include <rapidjson/writer.h>
 
 #include <algorithm>
+#include <functional>
 
 #include "common/encoding.hpp"
 #include "common/errors.hpp"
@@ -43,6 +44,21 @@ void require_enrollments(const std::vector<std::string>& ids) {
   if (ids.size() > 1000) throw BadRequest("at most 1,000 enrollments per request");
   for (const auto& id : ids)
     if (!protocol::is_valid_channel_id(id)) throw BadRequest("invalid enrollment id " + id);
+}
+
+// {"<enrollment>": [...], ...}: `write` fills each enrollment's array (KMFDDM's status shape).
+ApiResponse per_enrollment(const std::vector<std::string>& enrollments,
+                           const std::function<void(JsonWriter&, const std::string&)>& write) {
+  require_enrollments(enrollments);
+  JsonWriter j;
+  j.begin_object();
+  for (const auto& id : enrollments) {
+    j.key(id).begin_array();
+    write(j, id);
+    j.end_array();
+  }
+  j.end_object();
+  return {200, j.str()};
 }
 
 // The command a device is sent to sync: its tokens, as its tokens endpoint would answer.
@@ -251,11 +267,7 @@ ApiResponse DeclarationApi::notify(const std::vector<std::string>& enrollments,
 }
 
 ApiResponse DeclarationApi::declaration_status(const std::vector<std::string>& enrollments) const {
-  require_enrollments(enrollments);
-  JsonWriter j;
-  j.begin_object();
-  for (const auto& id : enrollments) {
-    j.key(id).begin_array();
+  return per_enrollment(enrollments, [&](JsonWriter& j, const std::string& id) {
     for (const auto& s : ddm_.statuses(id)) {
       const auto stored = ddm_.declaration(s.identifier);
       j.begin_object()
@@ -268,18 +280,11 @@ ApiResponse DeclarationApi::declaration_status(const std::vector<std::string>& e
       if (!s.reasons_json.empty()) j.key("reasons").raw_value(s.reasons_json);
       j.field("status_id", s.report_id).end_object();
     }
-    j.end_array();
-  }
-  j.end_object();
-  return {200, j.str()};
+  });
 }
 
 ApiResponse DeclarationApi::status_errors(const std::vector<std::string>& enrollments) const {
-  require_enrollments(enrollments);
-  JsonWriter j;
-  j.begin_object();
-  for (const auto& id : enrollments) {
-    j.key(id).begin_array();
+  return per_enrollment(enrollments, [&](JsonWriter& j, const std::string& id) {
     const auto enrollment = ddm_.enrollment(id);
     if (enrollment && !enrollment->errors_json.empty() && !enrollment->reports.empty()) {
       rapidjson::Document errors;
@@ -313,31 +318,21 @@ ApiResponse DeclarationApi::status_errors(const std::vector<std::string>& enroll
           .field("status_id", s.report_id)
           .end_object();
     }
-    j.end_array();
-  }
-  j.end_object();
-  return {200, j.str()};
+  });
 }
 
 ApiResponse DeclarationApi::status_values(const std::vector<std::string>& enrollments,
                                           const std::string& prefix) const {
-  require_enrollments(enrollments);
   // KMFDDM's prefixes are paths in the report (".StatusItems.device.%"): '%' is its wildcard.
   std::string path = prefix;
   if (path.starts_with(".StatusItems.")) path.erase(0, 13);
   if (const auto wildcard = path.find('%'); wildcard != std::string::npos) path.resize(wildcard);
-  JsonWriter j;
-  j.begin_object();
-  for (const auto& id : enrollments) {
-    j.key(id).begin_array();
+  return per_enrollment(enrollments, [&](JsonWriter& j, const std::string& id) {
     for (const auto& [item, v] : ddm_.status_values(id, path)) {
       j.begin_object().field("path", ".StatusItems." + item).key("value").raw_value(v.json);
       j.field("timestamp", v.received_at).field("status_id", v.report_id).end_object();
     }
-    j.end_array();
-  }
-  j.end_object();
-  return {200, j.str()};
+  });
 }
 
 ApiResponse DeclarationApi::status_report(const std::string& enrollment, size_t index) const {

@@ -17,7 +17,7 @@ void check_status_report(std::string_view json, bool& full_report) {
   report.Parse<rapidjson::kParseIterativeFlag>(json.data(), json.size());
   if (report.HasParseError() || !report.IsObject())
     throw BadRequest("the status report (Data) is not a JSON object");
-  if (!projector::is_readable_status_report(json))
+  if (!projector::nested_within(report, projector::kDeepestStatusReport))
     throw BadRequest("the status report is nested deeper than " +
                      std::to_string(projector::kDeepestStatusReport) + " levels");
   const rapidjson::Value& root = report;  // const iterators throughout

@@ -195,10 +195,8 @@ std::string status_report_json(std::string_view message_body) {
   return *data;
 }
 
-namespace {
-
-bool nested_within(const rapidjson::Value& root, size_t most) {
-  std::vector<std::pair<const rapidjson::Value*, size_t>> stack{{&root, 1}};  // no recursion
+bool nested_within(const rapidjson::Value& value, size_t most) {
+  std::vector<std::pair<const rapidjson::Value*, size_t>> stack{{&value, 1}};
   while (!stack.empty()) {
     const auto [v, depth] = stack.back();
     stack.pop_back();
@@ -209,15 +207,6 @@ bool nested_within(const rapidjson::Value& root, size_t most) {
       for (const auto& item : v->GetArray()) stack.emplace_back(&item, depth + 1);
   }
   return true;
-}
-
-}  // namespace
-
-bool is_readable_status_report(std::string_view json) {
-  rapidjson::Document report;
-  report.Parse<rapidjson::kParseIterativeFlag>(json.data(), json.size());
-  return !report.HasParseError() && report.IsObject() &&
-         nested_within(report, kDeepestStatusReport);
 }
 
 StatusApplied apply_status_report(State& state, const events::Event& e, LogPosition position,

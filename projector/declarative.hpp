@@ -9,6 +9,8 @@
 // and the projection stays independent of how partitions interleave.
 #pragma once
 
+#include <rapidjson/document.h>
+
 #include <optional>
 #include <string>
 #include <vector>
@@ -51,8 +53,8 @@ inline constexpr size_t kDeepestStatusReport = 32;
 // The status report inside a StatusReported message (the JSON in its Data); throws BadRequest when
 // there is none. Shared by ingest, which checks a report before recording it.
 std::string status_report_json(std::string_view message_body);
-// Whether a status report (JSON) is an object nested at most kDeepestStatusReport levels.
-bool is_readable_status_report(std::string_view json);
+// Whether `value` is nested at most `most` levels (walked without recursion).
+bool nested_within(const rapidjson::Value& value, size_t most);
 
 // What an enrollment is given: its sets' declarations and, transitively, those they name, by
 // Identifier; `token` (the DeclarationsToken) changes exactly when any of them does.

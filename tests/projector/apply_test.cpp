@@ -369,7 +369,10 @@ TEST(DeclarativeProjection, AHostileStatusReportIsBounded) {
   // Nested deeper than any report (reading values recurses): not applied, and no crash.
   const std::string deep = std::string(200000, '[') + std::string(200000, ']');
   message.set_data("Data", R"({"StatusItems":{"x":)" + deep + R"(},"Errors":[]})");
-  EXPECT_FALSE(is_readable_status_report(R"({"StatusItems":{"x":)" + deep + "}}"));
+  rapidjson::Document parsed;
+  const std::string too_deep = R"({"StatusItems":{"x":)" + deep + "}}";
+  parsed.Parse<rapidjson::kParseIterativeFlag>(too_deep.c_str());
+  EXPECT_FALSE(nested_within(parsed, kDeepestStatusReport));
   MemoryState state;
   const auto e = event(events::StatusReported{false, kCert, events::raw_message(message.to_xml())});
   EXPECT_EQ(apply_status_report(state, e, {PartitionId(0), Offset(0)},
