@@ -54,7 +54,31 @@ constexpr const char* kUsage = R"(usage: cairn-devsim [options]
   --server-pid PID[,PID...]  read the servers' CPU time and peak RSS from /proc (summed)
   --prefix S             UDID prefix (devsim-<pid>)       --seed N
   --enroll 0             skip enrollment: the devices (same --prefix) are enrolled already
+  --ddm 1                declarative management: store a set of 5 declarations (an activation of a
+                         passcode policy, a software update, a status subscription and a test
+                         configuration), give it to every device (/v1/enrollment-sets/<id>, C at a
+                         time), let each sync in its session, then have each send a status report
 )";
+
+// The set --ddm gives every device: an activation naming four configurations.
+std::vector<std::string> ddm_declarations(const std::string& prefix) {
+  const std::string p = prefix + ".";
+  return {
+      R"({"Type":"com.apple.configuration.passcode.settings","Identifier":")" + p +
+          R"(passcode","Payload":{"MinimumLength":6,"RequireAlphanumericPasscode":false}})",
+      R"({"Type":"com.apple.configuration.softwareupdate.enforcement.specific","Identifier":")" +
+          p + R"(update","Payload":{"TargetOSVersion":"18.1","TargetLocalDateTime":)" +
+          R"("2027-01-15T20:00:00"}})",
+      R"({"Type":"com.apple.configuration.management.status-subscriptions","Identifier":")" + p +
+          R"(subscriptions","Payload":{"StatusItems":[{"Name":"passcode.is-compliant"},)" +
+          R"({"Name":"softwareupdate.install-state"},{"Name":"softwareupdate.pending-version"}]}})",
+      R"({"Type":"com.apple.configuration.management.test","Identifier":")" + p +
+          R"(test","Payload":{"Echo":"devsim"}})",
+      R"({"Type":"com.apple.activation.simple","Identifier":")" + p +
+          R"(activation","Payload":{"StandardConfigurations":[")" + p + R"(passcode",")" + p +
+          R"(update",")" + p + R"(subscriptions",")" + p + R"(test"]}})",
+  };
+}
 
 std::vector<std::string> comma_separated(const std::string& text) {
   std::vector<std::string> items;
@@ -261,6 +285,47 @@ int main(int argc, char** argv) {
     }
     // --enroll 0: the devices (same --prefix) are enrolled already, e.g. to queue more commands.
     if (opt("enroll", "1") != "0") phase("enroll", [&] { fleet->enroll(concurrency, stats); });
+    const bool ddm = opt("ddm", "0") != "0";
+    const std::string ddm_set = prefix + ".set";
+    if (ddm) {
+      const auto declarations = ddm_declarations(prefix);
+      for (const auto& d : declarations) {
+        auto r = admin->Put("/v1/declarations?nonotify=1", d, "application/json");
+        if (!r || (r->status != 204 && r->status != 304))
+          throw std::runtime_error(
+              "storing a declaration failed: " +
+              (r ? std::to_string(r->status) + " " + r->body : httplib::to_string(r.error())));
+      }
+      auto r = admin->Put(
+          ("/v1/set-declarations/" + ddm_set + "?nonotify=1&declaration=" + prefix + ".activation")
+              .c_str(),
+          "", "application/json");
+      if (!r || (r->status != 204 && r->status != 304))
+        throw std::runtime_error("making the set failed");
+      // As KMFDDM's scripts do: one call per enrollment (each queues its sync command).
+      phase("assign", [&] {
+        const auto udids = fleet->udids();
+        std::atomic<size_t> next{0};
+        std::vector<std::thread> workers;
+        for (int w = 0; w < std::max(1, concurrency); ++w)
+          workers.emplace_back([&] {
+            auto client = admin_client(opt("api-url", urls.front()), opt("api-user", "nanomdm"),
+                                       opt("api-key", ""));
+            for (size_t i; (i = next++) < udids.size();) {
+              const auto start = Clock::now();
+              auto put =
+                  client->Put(("/v1/enrollment-sets/" + udids[i] + "?set=" + ddm_set).c_str(), "",
+                              "application/json");
+              stats.record("ddm_assign",
+                           std::chrono::duration<double, std::micro>(Clock::now() - start).count(),
+                           !put                 ? "transport"
+                           : put->status == 204 ? ""
+                                                : std::to_string(put->status));
+            }
+          });
+        for (auto& t : workers) t.join();
+      });
+    }
     const int64_t enroll_requests = stats.requests();
 
     // Queue through NanoMDM's API, many devices per call (URLs stay well under 8 KB).
@@ -313,6 +378,8 @@ int main(int argc, char** argv) {
       phase("drain", [&] { fleet->drain(concurrency, stats); });
     }
     const int64_t drain_requests = stats.requests() - enroll_requests;
+    if (ddm) phase("ddm_status", [&] { fleet->report_status(concurrency, stats); });
+    const int64_t status_reports = stats.requests() - enroll_requests - drain_requests;
 
     auto per = [](double total, int64_t n) { return n > 0 ? total / static_cast<double>(n) : 0.0; };
     JsonWriter j;
@@ -341,6 +408,25 @@ int main(int argc, char** argv) {
       j.field("pushes_per_second", static_cast<double>(apns->push_count()) / seconds["drain"]);
       j.field("apns_connections", static_cast<int64_t>(apns->connections_accepted()));
       j.field("commands_completed", fleet->commands_completed());
+    }
+    if (ddm) {
+      const int64_t syncs = stats.counted("ddm_status_reports");  // syncs run to their report
+      j.key("ddm").begin_object().field("declarations",
+                                        static_cast<int64_t>(ddm_declarations(prefix).size()));
+      j.field("assigned_per_second", static_cast<double>(devices) / seconds["assign"]);
+      j.field("syncs", syncs)
+          .field("syncs_per_second", static_cast<double>(syncs) / seconds["drain"]);
+      j.field("declarations_fetched", stats.counted("ddm_declarations_fetched"));
+      j.field("status_reports", status_reports)
+          .field("status_reports_per_second",
+                 static_cast<double>(status_reports) / seconds["ddm_status"]);
+      if (measure_servers) {
+        // A sync as the device lives it: Idle, the command, its result, and the sync's requests.
+        j.field("server_cpu_us_per_sync", per(server_cpu["drain"] * 1e6, syncs));
+        j.field("server_cpu_us_per_status_report",
+                per(server_cpu["ddm_status"] * 1e6, status_reports));
+      }
+      j.end_object();
     }
     j.key("stats").raw_object(stats.json());
     j.end_object();

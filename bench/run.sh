@@ -2,8 +2,9 @@
 # Regenerates bench/RESULTS.md and bench/concurrency.png: micro benchmarks, a fleet scaling table
 # (enrollment, disk, memory, round trips, replay) and a concurrency sweep, each against a real
 # `cairn serve` (embedded log, TLS with client certificates) on loopback, driven by cairn-devsim.
-# SIZES="1000 10000 100000" (default) sets the scaling rows, PUSH_DEVICES (10000) the push rows;
-# the full run takes about 15 minutes.
+# SIZES="1000 10000 100000" (default) sets the scaling rows, PUSH_DEVICES (10000) the push rows,
+# DDM_DEVICES (10000) the declarative management row; the full run takes about 17 minutes.
+# ONLY=ddm runs the declarative management section alone and prints it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ops/install-deps.sh
@@ -46,6 +47,41 @@ devsim() {
     --ca-key "$data/pki/ca.key" --ca-key-pass "$pass" --server-pid "$server_pid" "$@" 2>/dev/null
 }
 field() { python3 -c "import json,sys; r=json.loads(sys.argv[1]); print(eval(sys.argv[2]))" "$1" "$2"; }
+
+# Declarative management: a fresh server; 10,000 devices are given a set of 5 declarations (one
+# /v1/enrollment-sets call each, as KMFDDM's scripts make them), each syncs it in its next session,
+# then each sends a status report on its own; then a replay of the log. Prints its section.
+ddm_section() {
+  local n=${DDM_DEVICES:-10000}
+  start_server "$work/ddm" 19509
+  local json
+  json=$(devsim --devices "$n" --commands 0 --concurrency 64 --ddm 1)
+  stop_server
+  local replay_start events replay_s
+  replay_start=$(date +%s.%N)
+  events=$("$cairn" replay --data-dir "$data" 2>/dev/null | awk '/^events/{print $2}')
+  replay_s=$(python3 -c "import time; print(round(time.time() - $replay_start, 2))")
+  echo "## Declarative management (DDM)"
+  echo
+  echo "A fresh \`cairn serve\`; \`cairn-devsim --devices $n --commands 0 --concurrency 64 --ddm 1\`:"
+  echo "devsim stores 5 declarations (an activation naming a passcode policy, a software update"
+  echo "enforcement, a status subscription and a test configuration) and a set holding the activation,"
+  echo "gives the set to each device with its own \`PUT /v1/enrollment-sets/{id}?set=\` (64 at a time,"
+  echo "each queueing that device's DeclarativeManagement command), then every device runs one session:"
+  echo "a new TLS connection, Idle, the command, its result, and the sync it asks for (tokens,"
+  echo "declaration-items, the 5 declarations, a status report). A sync is counted when its report is"
+  echo "answered, which is after the projection applied it (check-ins wait for their event to be"
+  echo "applied). Server CPU per sync is that whole session's. Then every device sends one more status"
+  echo "report on a new connection (a device reporting a change). Then \`cairn replay\` of the log."
+  echo
+  echo "| devices | declarations | assigned/s | syncs/s | sync p50 ms | sync p99 ms | requests per session | server CPU µs/sync | status reports/s | report p99 ms | server CPU µs/report | server peak RSS MiB | events | replay s | errors |"
+  echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+  field "$json" "f\"| {r['devices']} | {r['ddm']['declarations']} | {r['ddm']['assigned_per_second']:.0f} | {r['ddm']['syncs_per_second']:.0f} | {r['stats']['kinds']['ddm_sync']['p50_us']/1000:.1f} | {r['stats']['kinds']['ddm_sync']['p99_us']/1000:.1f} | {r['round_trips']/max(r['ddm']['syncs'],1):.1f} | {r['ddm']['server_cpu_us_per_sync']:.0f} | {r['ddm']['status_reports_per_second']:.0f} | {r['stats']['kinds']['ddm_status']['p99_us']/1000:.1f} | {r['ddm']['server_cpu_us_per_status_report']:.0f} | {r['server_peak_rss_kib']/1024:.0f} | $events | $replay_s | {sum(r['stats']['errors'].values())} |\""
+}
+if [ "${ONLY:-}" = ddm ]; then  # this section alone, printed (RESULTS.md is left as it is)
+  ddm_section
+  exit 0
+fi
 
 micro=$(build/bench/cairn_micro_bench --benchmark_min_time=0.5 2>/dev/null | grep -E '^BM_')
 
@@ -133,6 +169,8 @@ kill "$broker_pid"
 wait "$broker_pid" || true
 cluster_pids=""
 kafka_row=$(field "$kafka_json" "f\"| Kafka test broker, 8 partitions, 2 ingest nodes | {r['round_trips_per_second']:.0f} | {r['stats']['kinds']['result']['p50_us']/1000:.1f} | {r['stats']['kinds']['result']['p99_us']/1000:.1f} | $apply_delay | {r['server_cpu_us_per_round_trip']:.0f} | $kafka_events | $kafka_replay_s | {$kafka_events/$kafka_replay_s:.0f} | {sum(r['stats']['errors'].values())} |\"")
+
+ddm=$(ddm_section)
 
 # Slow clients: the same load with and without a stranger holding 1,000 slow connections from
 # four other addresses (250 each, within the per-address limit), half silent before the TLS
@@ -262,6 +300,8 @@ GP
   echo "| log | round trips/s | result p50 ms | result p99 ms | produce → applied p50 ms | p99 ms | servers' CPU µs/rt | events | replay s | replay events/s | errors |"
   echo "|---|---|---|---|---|---|---|---|---|---|---|"
   echo "$kafka_row"
+  echo
+  echo "$ddm"
   echo
   echo "## Slow clients"
   echo

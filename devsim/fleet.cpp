@@ -4,6 +4,7 @@
 #include <thread>
 
 #include "common/json_writer.hpp"
+#include "devsim/declarative_sync.hpp"
 #include "plist/plist.hpp"
 
 namespace cairn::devsim {
@@ -28,8 +29,9 @@ std::string status_of(const std::string& result) {
 
 }  // namespace
 
-void Stats::record(const std::string& kind, double micros, const std::string& error) {
-  ++requests_;
+void Stats::record(const std::string& kind, double micros, const std::string& error,
+                   int64_t requests) {
+  requests_ += requests;
   record_latency(kind, micros);
   if (error.empty()) return;
   std::lock_guard lock(mu_);
@@ -46,6 +48,12 @@ void Stats::count(const std::string& what, int64_t n) {
   counts_[what] += n;
 }
 
+int64_t Stats::counted(const std::string& what) const {
+  std::lock_guard lock(mu_);
+  const auto it = counts_.find(what);
+  return it == counts_.end() ? 0 : it->second;
+}
+
 int64_t Stats::errors() const {
   std::lock_guard lock(mu_);
   int64_t n = 0;
@@ -57,7 +65,8 @@ std::string Stats::json() const {
   std::lock_guard lock(mu_);
   JsonWriter j;
   j.begin_object().key("kinds").begin_object();
-  for (auto [kind, values] : latencies_) {
+  for (const auto& [kind, recorded] : latencies_) {
+    auto values = recorded;  // sorted apart (and not a binding: clang before 16 cannot capture one)
     std::sort(values.begin(), values.end());
     auto pct = [&](double p) {
       return static_cast<int64_t>(
@@ -188,6 +197,17 @@ bool Fleet::session(Member& m, std::mt19937_64& rng, Stats& stats, bool first) {
     }
     if (m.device->erased()) break;  // wiped: it does not poll again
   }
+  // A DeclarativeManagement command asked for a declarative sync: the device runs it now.
+  if (m.device->take_sync_request() && !m.device->erased()) {
+    const auto start = Clock::now();
+    const auto synced = sync_declarations(*m.device, *connection);
+    stats.record("ddm_sync",
+                 std::chrono::duration<double, std::micro>(Clock::now() - start).count(),
+                 synced.error.substr(0, synced.error.find(' ', synced.error.find(' ') + 1)),
+                 synced.requests);  // "<endpoint>: <status>", without the answer's body
+    stats.count("ddm_declarations_fetched", synced.declarations_fetched);
+    if (synced.reported) stats.count("ddm_status_reports");
+  }
   m.device->set_locked(false);  // the user unlocks it
   // As Apple documents: a device polls again by itself only if NotNow was the last status it
   // sent. A command refused earlier in the session would otherwise wait for a push.
@@ -214,6 +234,19 @@ void Fleet::drain(int concurrency, Stats& stats) {
       return;
     }
     if (!m.checked_out && !m.device->erased()) sessions_until_drained(m, rng, stats);
+  });
+}
+
+void Fleet::report_status(int concurrency, Stats& stats) {
+  run(concurrency, [&](Member& m, std::mt19937_64&) {
+    if (m.silent || m.checked_out || m.device->erased()) return;
+    DeviceConnection connection(*m.endpoint, m.device->identity());
+    const auto start = Clock::now();
+    auto r =
+        connection.checkin(m.device->declarative_management("status", m.device->status_report()));
+    stats.record("ddm_status",
+                 std::chrono::duration<double, std::micro>(Clock::now() - start).count(),
+                 error_of(r));
   });
 }
 

@@ -30,14 +30,17 @@ struct Faults {
 };
 
 // Latencies and errors by request kind ("authenticate", "token_update", "idle", "result",
-// "checkout"). Thread-safe to add to.
+// "checkout", "ddm_sync": a whole declarative sync, "ddm_status"). Thread-safe to add to.
 class Stats {
  public:
-  void record(const std::string& kind, double micros, const std::string& error = "");  // a request
+  // `requests` requests (one round trip, or a DDM sync's several) took `micros` in all.
+  void record(const std::string& kind, double micros, const std::string& error = "",
+              int64_t requests = 1);
   void record_latency(const std::string& kind, double micros);  // not a request (push delays)
   void count(const std::string& what, int64_t n = 1);           // named events (e.g. "not_now")
   std::string json() const;  // {"kinds": {...percentiles...}, "errors": {...}, "counts": {...}}
   int64_t requests() const { return requests_; }
+  int64_t counted(const std::string& what) const;  // count()'s total for `what`
   int64_t errors() const;
 
  private:
@@ -77,6 +80,9 @@ class Fleet {
   // One command session per (non-silent) device: Idle, then results until an empty answer;
   // devices that answered NotNow unlock and poll again until their queue is drained.
   void drain(int concurrency, Stats& stats);
+  // Every (non-silent) device sends a status report of what it holds (DDM): the load of devices
+  // reporting a change (passcode, software update state), without a sync before it.
+  void report_status(int concurrency, Stats& stats);
   // Every (non-silent) device polls every `interval` (first polls spread over one interval)
   // until `duration` has passed, running a full session each time. Soak tests without pushes.
   void poll_on_schedule(int concurrency, std::chrono::milliseconds interval,

@@ -18,6 +18,9 @@
 namespace cairn::devsim {
 namespace {
 
+// The version DeviceInformation and status reports give.
+constexpr const char* kOsVersion = "17.5.1";
+
 constexpr std::array<std::string_view, 9> kNeverNotNow{"DeviceInformation",
                                                        "ProfileList",
                                                        "DeviceLock",
@@ -339,7 +342,7 @@ void SimulatedDevice::device_information(plist_t command, Answer& answer) {
   std::map<std::string, std::string> strings{
       {"UDID", udid_},
       {"DeviceName", "Simulated iPhone " + udid_.substr(udid_.size() > 4 ? udid_.size() - 4 : 0)},
-      {"OSVersion", "17.5.1"},
+      {"OSVersion", kOsVersion},
       {"BuildVersion", "21F90"},
       {"ModelName", "iPhone"},
       {"Model", "MQ8T3LL/A"},
@@ -539,6 +542,11 @@ rapidjson::Document parse_json(std::string_view json) {
   return d;
 }
 
+// A string member of a declaration's payload ("" when it has none).
+std::string payload_string(const std::string& payload_json, const char* key) {
+  return member_string(parse_json(payload_json), key);
+}
+
 // The passcode policy's MinimumLength, 0 when it sets none.
 int64_t minimum_length(const rapidjson::Value& payload) {
   const auto it = payload.FindMember("MinimumLength");
@@ -641,7 +649,7 @@ std::string SimulatedDevice::status_report() const {
   w.Key("operating-system");
   w.StartObject();
   w.Key("version");
-  w.String("17.4");
+  w.String(kOsVersion);
   w.EndObject();
   w.EndObject();
   w.Key("passcode");
@@ -650,6 +658,25 @@ std::string SimulatedDevice::status_report() const {
   w.Bool(passcode_present_);
   w.Key("is-compliant");
   w.Bool(passcode_compliant());
+  w.EndObject();
+  // An enforced update to another version than this one: downloading it.
+  std::string pending;
+  for (const auto& [id, held] : declarations_)
+    if (held.type == "com.apple.configuration.softwareupdate.enforcement.specific" &&
+        held.invalid_reason.empty() && activated.contains(id) &&
+        payload_string(held.payload_json, "TargetOSVersion") != kOsVersion)
+      pending = payload_string(held.payload_json, "TargetOSVersion");
+  w.Key("softwareupdate");
+  w.StartObject();
+  w.Key("install-state");
+  w.String(pending.empty() ? "none" : "downloading");
+  if (!pending.empty()) {
+    w.Key("pending-version");
+    w.StartObject();
+    w.Key("os-version");
+    w.String(pending.c_str());
+    w.EndObject();
+  }
   w.EndObject();
   w.Key("management");
   w.StartObject();

@@ -320,7 +320,7 @@ void HttpServer::handle_admin(const httplib::Request& req, httplib::Response& re
                                  ") may not do this: it needs " + std::string(role_name(needed)));
     auto r = call(*principal);
     res.status = r.status;
-    res.set_content(r.json, r.content_type);
+    if (r.status != 204 && r.status != 304) res.set_content(r.json, r.content_type);  // no content
   });
 }
 
@@ -370,7 +370,7 @@ void HttpServer::admin_routes(Admin admin) {
   on("GET", "/api/v1/devices/{id}", one_device);
   on("GET", "/api/v1/devices", admin_read([this](const httplib::Request& req, const Principal&) {
        const auto limit = number_param(req, "limit", 100, 6, "from 1 to 1000");
-       std::vector<std::pair<std::string, std::string>> filters;
+       ingest::DeviceFilters filters;
        for (const auto& [name, value] : req.params)
          if (name != "limit" && name != "after") filters.emplace_back(name, value);
        return services_->admin.devices_matching(
@@ -499,6 +499,18 @@ void HttpServer::declaration_routes(Admin admin, AdminRead admin_read) {
              [&ddm, id, notify, member](const httplib::Request& req, const Principal& p) {
                return ddm.change_enrollment_set(id(req), req.get_param_value("set"), member,
                                                 notify(req), p);
+             }));
+    on(method, "/v1/enrollment-sets",
+       admin(Role::kOperator,
+             [&ddm, notify, member](const httplib::Request& req, const Principal& p) {
+               ingest::DeviceFilters filters;
+               for (const auto& [name, value] : req.params)
+                 if (name != "set" && name != "nonotify" && name != "all")
+                   filters.emplace_back(name, value);
+               const std::string all = req.get_param_value("all");
+               return ddm.change_matching_enrollments_set(filters, all == "true" || all == "1",
+                                                          req.get_param_value("set"), member,
+                                                          notify(req), p);
              }));
   }
   on("POST", "/v1/notify",

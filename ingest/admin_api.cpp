@@ -3,6 +3,7 @@
 #include "common/clock.hpp"
 #include "common/errors.hpp"
 #include "common/json_writer.hpp"
+#include "projector/declarative.hpp"
 #include "projector/inventory.hpp"
 #include "protocol/messages.hpp"
 
@@ -12,17 +13,20 @@ namespace {
 using projector::CommandRecord;
 using projector::DeviceRecord;
 
-// `profile`: the enrollment profile the device installed, when it is one Cairn handed out;
-// `pending`: identities bound to it that it has not used yet; `bootstrap_token`: whether one is
-// escrowed (these three shown for one device).
-using Inventory = std::vector<std::pair<std::string, projector::InventoryRecord>>;
+// What one device's own page shows beyond its record: the enrollment profile it installed (when
+// Cairn handed it out), identities bound to it that it has not used yet (by fingerprint), its
+// inventory and the DDM status items it reported, whether a bootstrap token is escrowed, and its
+// user channels.
+struct DeviceDetails {
+  std::optional<projector::EnrollmentProfileRecord> profile;
+  std::vector<std::string> pending;
+  std::vector<std::pair<std::string, projector::InventoryRecord>> inventory;
+  std::vector<std::pair<std::string, projector::StatusValueRecord>> status_items;
+  bool bootstrap_token = false;
+  std::vector<DeviceRecord> user_channels;
+};
 
-// A device's own view also lists its user channels.
-void write_device(JsonWriter& j, const DeviceRecord& d,
-                  const std::optional<projector::EnrollmentProfileRecord>& profile = {},
-                  const std::vector<std::string>& pending = {}, const Inventory& inventory = {},
-                  std::optional<bool> bootstrap_token = std::nullopt,
-                  const std::vector<DeviceRecord>& user_channels = {}) {
+void write_device(JsonWriter& j, const DeviceRecord& d, const DeviceDetails* details = nullptr) {
   j.begin_object()
       .field("udid", d.udid)
       .field_if("device_udid", protocol::is_user_channel_id(d.udid)
@@ -37,7 +41,7 @@ void write_device(JsonWriter& j, const DeviceRecord& d,
       .field_if("identity_source", d.identity_source)
       .field("pushable", !d.token_hex.empty() && d.state == projector::EnrollmentState::kEnrolled)
       .field("unlock_token_escrowed", d.unlock_token_escrowed);
-  if (bootstrap_token) j.field("bootstrap_token_escrowed", *bootstrap_token);
+  if (details) j.field("bootstrap_token_escrowed", details->bootstrap_token);
   j.field("awaiting_configuration", d.awaiting_configuration)
       .field("first_seen", d.first_seen)
       .field("last_seen", d.last_seen)
@@ -53,23 +57,35 @@ void write_device(JsonWriter& j, const DeviceRecord& d,
       .field("development_apns", d.development_apns)
       .field_if("reenrollment_allowed", d.reenrollment_allowed)
       .field_if("reenrollment_allowed_until", d.reenrollment_allowed_until);
-  if (!pending.empty()) {
+  if (!details) {
+    j.end_object();
+    return;
+  }
+  if (!details->pending.empty()) {
     j.key("pending_identities").begin_array();
-    for (const auto& fingerprint : pending) j.value(fingerprint);
+    for (const auto& fingerprint : details->pending) j.value(fingerprint);
     j.end_array();
   }
-  if (!inventory.empty()) {
+  if (!details->inventory.empty()) {
     j.key("inventory").begin_object();
-    for (const auto& [field, r] : inventory) {
+    for (const auto& [field, r] : details->inventory) {
       j.key(field).begin_object().key("value").raw_value(r.json);
       j.field("updated_at", r.updated_at).field("command_uuid", r.command_uuid).end_object();
     }
     j.end_object();
   }
-  if (profile) j.field("access_rights", profile->access_rights);
-  if (!user_channels.empty()) {
+  if (!details->status_items.empty()) {
+    j.key("status_items").begin_object();
+    for (const auto& [item, v] : details->status_items) {
+      j.key(item).begin_object().key("value").raw_value(v.json);
+      j.field("updated_at", v.received_at).field("status_id", v.report_id).end_object();
+    }
+    j.end_object();
+  }
+  if (details->profile) j.field("access_rights", details->profile->access_rights);
+  if (!details->user_channels.empty()) {
     j.key("user_channels").begin_array();
-    for (const auto& channel : user_channels) write_device(j, channel);
+    for (const auto& channel : details->user_channels) write_device(j, channel);
     j.end_array();
   }
   j.end_object();
@@ -145,41 +161,15 @@ ApiResponse AdminApi::allow_reenrollment(const std::string& udid, const std::str
   return {200, j.str()};
 }
 
-ApiResponse AdminApi::devices_matching(
-    const std::vector<std::pair<std::string, std::string>>& filters, const std::string& after,
-    size_t limit) const {
+ApiResponse AdminApi::devices_matching(const DeviceFilters& filters, const std::string& after,
+                                       size_t limit) const {
   if (filters.empty()) return devices(after, limit);
-  for (const auto& [filter, value] : filters)
-    if (std::find(std::begin(projector::kInventoryFilters), std::end(projector::kInventoryFilters),
-                  filter) == std::end(projector::kInventoryFilters))
-      throw BadRequest("unknown filter " + filter +
-                       " (os_version, model, serial, passcode_compliant, app, profile)");
-  // Walk one filter's index (serial's when given: one device), check the others per device.
-  // At most 20 candidates per device asked for are examined per request: a rarely matching
-  // combination answers a short page with its cursor rather than walking the whole fleet.
-  auto walked = std::find_if(filters.begin(), filters.end(),
-                             [](const auto& f) { return f.first == "serial"; });
-  if (walked == filters.end()) walked = filters.begin();
+  require_known_filters(filters);
+  const auto matching = reader_.devices_matching_all(filters, after, limit, 20 * limit);
   std::vector<DeviceRecord> page;
-  std::string cursor = after;
-  bool more = true;
-  size_t budget = 20 * limit;
-  while (page.size() < limit && more && budget > 0) {
-    const auto candidates =
-        reader_.devices_matching(walked->first, walked->second, cursor, std::min(limit, budget));
-    more = candidates.size() == std::min(limit, budget);
-    budget -= std::min(budget, candidates.size());
-    for (const auto& udid : candidates) {
-      cursor = udid.value();
-      const bool all = std::all_of(filters.begin(), filters.end(), [&](const auto& f) {
-        return &f == &*walked || reader_.device_matches(udid, f.first, f.second);
-      });
-      if (all)
-        if (auto d = reader_.device(udid)) page.push_back(std::move(*d));
-      if (page.size() == limit) break;
-    }
-  }
-  return device_page(page, page.size() == limit || more ? cursor : "");
+  for (const auto& udid : matching.devices)
+    if (auto d = reader_.device(udid)) page.push_back(std::move(*d));
+  return device_page(page, matching.cursor);
 }
 
 ApiResponse AdminApi::devices(const std::string& after, size_t limit) const {
@@ -192,12 +182,15 @@ ApiResponse AdminApi::device(const std::string& udid) const {
   auto d = reader_.device(DeviceId(udid));
   if (!d) return not_found("device");
   JsonWriter j;
-  write_device(j, *d,
-               d->enrollment_profile.empty() ? std::nullopt
-                                             : reader_.enrollment_profile(d->enrollment_profile),
-               reader_.pending_identities(DeviceId(udid)), reader_.inventory(DeviceId(udid)),
-               reader_.bootstrap_token_sealed(DeviceId(udid)).has_value(),
-               reader_.user_channels(DeviceId(udid)));
+  const DeviceDetails details{d->enrollment_profile.empty()
+                                  ? std::nullopt
+                                  : reader_.enrollment_profile(d->enrollment_profile),
+                              reader_.pending_identities(DeviceId(udid)),
+                              reader_.inventory(DeviceId(udid)),
+                              projector::DeclarativeReader(reader_.store()).status_values(udid),
+                              reader_.bootstrap_token_sealed(DeviceId(udid)).has_value(),
+                              reader_.user_channels(DeviceId(udid))};
+  write_device(j, *d, &details);
   return {200, j.str()};
 }
 

@@ -32,8 +32,8 @@ class AdminApi {
   ApiResponse devices(const std::string& after, size_t limit) const;
   // GET /api/v1/devices?<filter>=<value>&…: devices whose inventory matches every filter
   // (projector/inventory), cursor paging like devices().
-  ApiResponse devices_matching(const std::vector<std::pair<std::string, std::string>>& filters,
-                               const std::string& after, size_t limit) const;
+  ApiResponse devices_matching(const DeviceFilters& filters, const std::string& after,
+                               size_t limit) const;
   ApiResponse device(const std::string& udid) const;
   ApiResponse device_commands(const std::string& udid) const;  // queue and history
   ApiResponse command(const std::string& uuid) const;          // status on each device

@@ -1,5 +1,8 @@
 #include "ingest/api_response.hpp"
 
+#include "common/errors.hpp"
+#include "projector/inventory.hpp"
+
 namespace cairn::ingest {
 
 ApiResponse not_found(std::string_view what) {
@@ -13,6 +16,14 @@ void write_id_errors(JsonWriter& j, const IdRefusals& errors, std::string_view f
   j.key("status").begin_object();
   for (const auto& [id, why] : errors) j.key(id).begin_object().field(field, why).end_object();
   j.end_object();
+}
+
+void require_known_filters(const DeviceFilters& filters) {
+  for (const auto& [filter, value] : filters)
+    if (!projector::is_known_filter(filter))
+      throw BadRequest("unknown filter " + filter +
+                       " (os_version, model, serial, passcode_compliant, app, profile, or "
+                       "status.<item> for a declarative status item)");
 }
 
 int multi_status(const IdRefusals& errors, bool any_accepted) {

@@ -1,5 +1,5 @@
-// What an admin API call answers, independent of HTTP, and the NanoMDM answer shapes several of
-// them share.
+// What an admin API call answers, independent of HTTP, and the NanoMDM answer shapes and the
+// parameter checks several of them share.
 #pragma once
 
 #include <string>
@@ -25,6 +25,11 @@ ApiResponse not_found(std::string_view what);
 void write_id_errors(JsonWriter& j, const IdRefusals& errors, std::string_view field);
 // NanoMDM's status codes: 200 all accepted, 207 some, 500 none.
 int multi_status(const IdRefusals& errors, bool any_accepted);
+// Inventory filters as /api/v1/devices takes them (name, value), every one to match.
+using DeviceFilters = std::vector<std::pair<std::string, std::string>>;
+// Throws BadRequest naming the first filter that is not one (projector/inventory.hpp).
+void require_known_filters(const DeviceFilters& filters);
+
 // "a,b,c" → {"a","b","c"}; empty items dropped.
 std::vector<std::string> split_ids(std::string_view ids);
 

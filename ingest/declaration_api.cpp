@@ -19,8 +19,6 @@ namespace cairn::ingest {
 namespace {
 
 constexpr std::string_view kSyncCommand = "DeclarativeManagement";
-// Enqueued in chunks, each durable before the next is made (as CommandApi does).
-constexpr size_t kSyncChunk = 4096;
 
 ApiResponse changed(bool yes) {
   return {yes ? 204 : 304, ""};
@@ -92,15 +90,40 @@ std::set<std::string> DeclarationApi::enrollments_given(
   return enrollments;
 }
 
+namespace {
+
+// Appends events in chunks, each durable before the next is made (as CommandApi does, so a
+// change to 100,000 enrollments never holds them all in memory), then waits until all are applied.
+class ChunkedAppend {
+ public:
+  explicit ChunkedAppend(EventWriter& writer) : writer_(writer) {}
+  void add(events::Event e) {
+    batch_.push_back(std::move(e));
+    if (batch_.size() == kChunk) flush();
+  }
+  size_t finish() {
+    flush();
+    if (!appended_.empty()) writer_.wait_applied(appended_);
+    return appended_.size();
+  }
+
+ private:
+  static constexpr size_t kChunk = 4096;
+  void flush() {
+    if (batch_.empty()) return;
+    const auto positions = writer_.append(batch_);
+    appended_.insert(appended_.end(), positions.begin(), positions.end());
+    batch_.clear();
+  }
+  EventWriter& writer_;
+  std::vector<events::Event> batch_;
+  std::vector<LogPosition> appended_;
+};
+
+}  // namespace
+
 size_t DeclarationApi::sync(const std::set<std::string>& enrollments, const Principal& actor) {
-  std::vector<events::Event> batch;
-  std::vector<LogPosition> appended;
-  auto flush = [&] {
-    if (batch.empty()) return;
-    const auto positions = writer_.append(batch);
-    appended.insert(appended.end(), positions.begin(), positions.end());
-    batch.clear();
-  };
+  ChunkedAppend commands(writer_);
   for (const auto& id : enrollments) {
     const auto device = reader_.device(DeviceId(id));
     if (!device || device->state == projector::EnrollmentState::kCheckedOut) continue;
@@ -111,15 +134,12 @@ size_t DeclarationApi::sync(const std::set<std::string>& enrollments, const Prin
         }))
       continue;
     const std::string uuid = crypto::uuid_v4();
-    batch.push_back(
+    commands.add(
         writer_.make(id, actor.name,
                      events::CommandEnqueued{uuid, std::string(kSyncCommand),
                                              sync_command(uuid, ddm_.manifest(id)), false}));
-    if (batch.size() == kSyncChunk) flush();
   }
-  flush();
-  if (!appended.empty()) writer_.wait_applied(appended);
-  return appended.size();
+  return commands.finish();
 }
 
 ApiResponse DeclarationApi::put_declaration(std::string_view json, bool notify,
@@ -247,6 +267,51 @@ ApiResponse DeclarationApi::change_enrollment_set(const std::string& enrollment,
       {writer_.make(enrollment, actor.name, events::EnrollmentSetChanged{set, member})});
   if (notify) sync({enrollment}, actor);
   return changed(true);
+}
+
+ApiResponse DeclarationApi::change_matching_enrollments_set(const DeviceFilters& filters, bool all,
+                                                            const std::string& set, bool member,
+                                                            bool notify, const Principal& actor) {
+  require_name(set, "the set parameter");
+  if (filters.empty() == !all)
+    throw BadRequest(all ? "all=true takes no filters"
+                         : "name the devices: filters as /api/v1/devices takes them "
+                           "(os_version=17.1, status.passcode.is-compliant=false…), or all=true");
+  require_known_filters(filters);
+  writer_.wait_caught_up();
+  // The devices matching now, a page at a time; each one whose sets change gets its own event.
+  constexpr size_t kPage = 4096;
+  ChunkedAppend changes(writer_);
+  std::set<std::string> changed;
+  size_t matched = 0;
+  std::string cursor;
+  do {
+    std::vector<DeviceId> page;
+    if (all) {
+      for (const auto& d : reader_.devices(cursor, kPage)) page.emplace_back(d.udid);
+      cursor = page.size() == kPage ? page.back().value() : "";
+    } else {
+      auto matching = reader_.devices_matching_all(filters, cursor, kPage, SIZE_MAX);
+      page = std::move(matching.devices);
+      cursor = std::move(matching.cursor);
+    }
+    matched += page.size();
+    for (const auto& udid : page) {
+      const auto sets = ddm_.enrollment_sets(udid.value());
+      if ((std::find(sets.begin(), sets.end(), set) != sets.end()) == member) continue;
+      changes.add(
+          writer_.make(udid.value(), actor.name, events::EnrollmentSetChanged{set, member}));
+      changed.insert(udid.value());
+    }
+  } while (!cursor.empty());
+  changes.finish();
+  const size_t synced = notify ? sync(changed, actor) : 0;
+  JsonWriter j;
+  j.begin_object().field("set", set).field("matched", static_cast<int64_t>(matched));
+  j.field("changed", static_cast<int64_t>(changed.size()))
+      .field("synced", static_cast<int64_t>(synced))
+      .end_object();
+  return {200, j.str()};
 }
 
 ApiResponse DeclarationApi::notify(const std::vector<std::string>& enrollments,

@@ -49,6 +49,13 @@ class DeclarationApi {
   // known may be given sets (it gets them when it enrolls).
   ApiResponse change_enrollment_set(const std::string& enrollment, const std::string& set,
                                     bool member, bool notify, const Principal& actor);
+  // PUT or DELETE /v1/enrollment-sets?set=&<filter>=<value>…|all=true (Cairn's own): the set
+  // given to (taken from) every device matching the filters now, as /api/v1/devices takes them
+  // (status.<item> included), or every device. Once: a device matching later is not given it.
+  // 200 {"set", "matched", "changed", "synced"}.
+  ApiResponse change_matching_enrollments_set(const DeviceFilters& filters, bool all,
+                                              const std::string& set, bool member, bool notify,
+                                              const Principal& actor);
   // POST /v1/notify?id=&set=&declaration=: the enrollments named, or those given the sets or
   // declarations named, sync now. 204.
   ApiResponse notify(const std::vector<std::string>& enrollments,

@@ -216,7 +216,10 @@ struct Applier {
       tx.erase(keys::bootstrap_token(device.udid));
     ++device.enrollments;
     clear_pending_identities(tx, device.udid, p.certificate_fingerprint);
-    if (device.enrollments > 1) clear_inventory(tx.state(), device.udid);
+    if (device.enrollments > 1) {
+      clear_inventory(tx.state(), device.udid);
+      clear_reported_state(tx.state(), device.udid);
+    }
     bind_certificate(tx, device, p.certificate_fingerprint);
     end_user_channels(tx, device.udid, e.time, position.offset.value());
     tx.save(keys::device(e.device), device);

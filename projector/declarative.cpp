@@ -12,6 +12,7 @@
 #include "common/errors.hpp"
 #include "crypto/digest.hpp"
 #include "plist/plist.hpp"
+#include "projector/inventory.hpp"
 #include "projector/keys.hpp"
 #include "store/record_codec.hpp"
 
@@ -130,18 +131,40 @@ void apply_status_values(State& state, const events::Event& e, const rapidjson::
     }
     const std::string key = ddm(keys::kStatusValue, e.device, item);
     std::string json = compact(m.value);
-    const bool known = state.get(key).has_value();
+    const auto known = load<StatusValueRecord>(state, key);
     if (item.size() > kLongestStatusPath || json.size() > kLongestStatusValue ||
         !is_valid_utf8(item) || (!known && kept >= kMostStatusValues)) {
       ++enrollment.values_dropped;
       continue;
     }
     kept += known ? 0 : 1;
+    index_status_value(state, e.device, item, known ? known->json : "", json);
     state.put(key, store::encode_record(StatusValueRecord{std::move(json), e.time, e.id}));
   }
 }
 
+// What the enrollment reported of its declarations and status items (with their filter entries).
+void clear_statuses(State& state, const std::string& enrollment) {
+  erase_prefix(state, ddm_prefix(keys::kDeclarationStatus, enrollment));
+  const auto prefix = ddm_prefix(keys::kStatusValue, enrollment);
+  std::vector<std::pair<std::string, std::string>> values;
+  state.scan(prefix, {}, [&](std::string_view key, std::string_view value) {
+    values.emplace_back(key.substr(prefix.size()),
+                        store::decode_record<StatusValueRecord>(value).json);
+    return true;
+  });
+  for (const auto& [item, json] : values) {
+    index_status_value(state, enrollment, item, json, "");
+    state.erase(prefix + item);
+  }
+}
+
 }  // namespace
+
+void clear_reported_state(State& state, const std::string& enrollment) {
+  clear_statuses(state, enrollment);
+  state.erase(ddm(keys::kDeclarativeEnrollment, enrollment));
+}
 
 void apply_declaration_stored(State& state, const events::Event& e,
                               const events::DeclarationStored& p) {
@@ -228,8 +251,7 @@ StatusApplied apply_status_report(State& state, const events::Event& e, LogPosit
 
   auto enrollment = touch_enrollment(state, e);
   if (p.full_report) {  // the whole state: what it no longer reports is gone
-    erase_prefix(state, ddm_prefix(keys::kDeclarationStatus, e.device));
-    erase_prefix(state, ddm_prefix(keys::kStatusValue, e.device));
+    clear_statuses(state, e.device);
   }
   const auto management = items->value.FindMember("management");
   if (management != items->value.MemberEnd() && management->value.IsObject())

@@ -45,6 +45,10 @@ void apply_declarative_request(State& state, const events::Event& e,
                                const events::DeclarativeRequested& p);
 StatusApplied apply_status_report(State& state, const events::Event& e, LogPosition position,
                                   const events::StatusReported& p);
+// A new enrollment of the device (it was erased, or enrolled anew) starts with nothing reported:
+// its declaration statuses, status values (and their filter entries) and report history go. The
+// sets assigned to it stay: they are the administrator's, by enrollment ID.
+void clear_reported_state(State& state, const std::string& enrollment);
 
 // Status reports nested deeper than this are refused at ingest and not applied: reading a value
 // (writing it back as JSON) recurses, and a report is the device's to write.

@@ -82,24 +82,41 @@ std::string filter_of(const std::string& field) {
   return {};
 }
 
-// Sets one field, keeping its filter index in step with its value. A user's channel
-// ("<udid>:<user>") keeps its fields unindexed: the filters find devices.
+// Moves a device's entries in `filter`'s index from the values `before` to those `after`. A user's
+// channel ("<udid>:<user>") stays unindexed: the filters find devices.
+void reindex(State& state, const std::string& filter, const std::string& udid,
+             const std::vector<std::string>& before, const std::vector<std::string>& after) {
+  if (filter.empty() || protocol::is_user_channel_id(udid)) return;
+  const std::set<std::string> was(before.begin(), before.end()), is(after.begin(), after.end());
+  for (const auto& v : was)
+    if (!is.contains(v)) state.erase(keys::inventory_index(filter, v, udid));
+  for (const auto& v : is)
+    if (!was.contains(v)) state.put(keys::inventory_index(filter, v, udid), "");
+}
+
+// Sets one field, keeping its filter index in step with its value.
 void set_field(State& state, const std::string& udid, const std::string& field,
                InventoryRecord record) {
   const auto key = keys::inventory(udid, field);
-  const std::string filter = protocol::is_user_channel_id(udid) ? std::string() : filter_of(field);
-  if (!filter.empty()) {
-    std::set<std::string> before, after;
-    if (const auto old = state.get(key))
-      for (auto& v : index_values(field, store::decode_record<InventoryRecord>(*old).json))
-        before.insert(std::move(v));
-    for (auto& v : index_values(field, record.json)) after.insert(std::move(v));
-    for (const auto& v : before)
-      if (!after.contains(v)) state.erase(keys::inventory_index(filter, v, udid));
-    for (const auto& v : after)
-      if (!before.contains(v)) state.put(keys::inventory_index(filter, v, udid), "");
+  if (const std::string filter = filter_of(field); !filter.empty()) {
+    const auto old = state.get(key);
+    reindex(state, filter, udid,
+            old ? index_values(field, store::decode_record<InventoryRecord>(*old).json)
+                : std::vector<std::string>{},
+            index_values(field, record.json));
   }
   state.put(key, store::encode_record(record));
+}
+
+// The index text of a status item's value: a scalar short enough to be a key.
+std::vector<std::string> status_index_values(std::string_view json) {
+  if (json.empty()) return {};
+  rapidjson::Document d;
+  d.Parse(json.data(), json.size());
+  if (d.HasParseError()) return {};
+  auto text = index_text(d);
+  if (text.empty() || text.size() > kLongestIndexedStatusValue) return {};
+  return {std::move(text)};
 }
 
 // Whether the command asked for part of a list only.
@@ -117,6 +134,28 @@ bool narrowed(std::string_view command_plist) {
 }
 
 }  // namespace
+
+std::string status_filter(std::string_view item) {
+  const bool plain =
+      !item.empty() && item.size() <= kLongestIndexedStatusPath &&
+      std::all_of(item.begin(), item.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '_';
+      });
+  return plain ? std::string(kStatusFilterPrefix) + std::string(item) : std::string();
+}
+
+bool is_known_filter(std::string_view filter) {
+  return std::find(std::begin(kInventoryFilters), std::end(kInventoryFilters), filter) !=
+             std::end(kInventoryFilters) ||
+         (filter.starts_with(kStatusFilterPrefix) &&
+          !status_filter(filter.substr(kStatusFilterPrefix.size())).empty());
+}
+
+void index_status_value(State& state, const std::string& udid, std::string_view item,
+                        std::string_view before_json, std::string_view after_json) {
+  reindex(state, status_filter(item), udid, status_index_values(before_json),
+          status_index_values(after_json));
+}
 
 void clear_inventory(State& state, const std::string& udid) {
   std::vector<std::pair<std::string, std::string>> fields;

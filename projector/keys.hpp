@@ -15,7 +15,8 @@
 //                                 profile and the device's events live in different partitions)
 //   u/<command uuid>/<udid>     → "" (which devices a command went to)
 //   f/<udid>/<field>            → InventoryRecord (projector/inventory: latest result values)
-//   x/<filter>=<value>/<udid>   → "" (inventory filter index; '/' and '%' in values escaped)
+//   x/<filter>=<value>/<udid>   → "" (inventory filter index, DDM status.<item> filters too;
+//                                  '/' and '%' in values escaped)
 // Declarative device management (projector/declarative.hpp):
 //   D/<identifier>              → DeclarationRecord
 //   S/<set>/<identifier>        → "" (the set holds the declaration)
@@ -50,7 +51,7 @@ namespace cairn::projector::keys {
 
 // Bump when a record's encoding or the key layout changes: older projections are then refused
 // at open (rebuild from the log) instead of being misread.
-inline constexpr std::string_view kLayoutVersion = "16";
+inline constexpr std::string_view kLayoutVersion = "17";
 
 inline std::string device(std::string_view udid) {
   return "d/" + std::string(udid);

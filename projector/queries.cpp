@@ -81,6 +81,34 @@ bool ProjectionReader::device_matches(const DeviceId& udid, const std::string& f
   return store_.get(keys::inventory_index(filter, value, udid.value())).has_value();
 }
 
+ProjectionReader::MatchPage ProjectionReader::devices_matching_all(
+    const std::vector<std::pair<std::string, std::string>>& filters, const std::string& after,
+    size_t limit, size_t budget) const {
+  // Walk one filter's index (serial's when given: one device), check the others per device.
+  auto walked = std::find_if(filters.begin(), filters.end(),
+                             [](const auto& f) { return f.first == "serial"; });
+  if (walked == filters.end()) walked = filters.begin();
+  MatchPage page;
+  std::string cursor = after;
+  bool more = true;
+  while (page.devices.size() < limit && more && budget > 0) {
+    const auto candidates =
+        devices_matching(walked->first, walked->second, cursor, std::min(limit, budget));
+    more = candidates.size() == std::min(limit, budget);
+    budget -= std::min(budget, candidates.size());
+    for (const auto& udid : candidates) {
+      cursor = udid.value();
+      if (std::all_of(filters.begin(), filters.end(), [&](const auto& f) {
+            return &f == &*walked || device_matches(udid, f.first, f.second);
+          }))
+        page.devices.push_back(udid);
+      if (page.devices.size() == limit) break;
+    }
+  }
+  if (page.devices.size() == limit || more) page.cursor = cursor;
+  return page;
+}
+
 std::optional<CommandRecord> ProjectionReader::command(const DeviceId& udid,
                                                        const CommandUuid& uuid) const {
   return load<CommandRecord>(store_, keys::command(udid.value(), uuid.value()));

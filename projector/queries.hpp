@@ -38,6 +38,15 @@ class ProjectionReader {
                                          const std::string& after, size_t limit) const;
   bool device_matches(const DeviceId& udid, const std::string& filter,
                       const std::string& value) const;
+  // Devices matching every filter (filter, value), in UDID order after `after`: at most `limit`,
+  // examining at most `budget` candidates, so a rarely matching combination answers a short page
+  // rather than walking the whole fleet. `cursor` is where the next page starts, "" at the end.
+  struct MatchPage {
+    std::vector<DeviceId> devices;
+    std::string cursor;
+  };
+  MatchPage devices_matching_all(const std::vector<std::pair<std::string, std::string>>& filters,
+                                 const std::string& after, size_t limit, size_t budget) const;
   // The first queued command in FIFO order, passing over commands the device answered NotNow
   // to in its current session (since its latest Idle poll): those wait for its next session.
   std::optional<QueuedCommand> next_command(const DeviceId& udid) const;

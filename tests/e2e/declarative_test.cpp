@@ -155,5 +155,57 @@ TEST_F(Declarative, DeclarationsAreStoredAssignedSyncedAndReportedAsEvents) {
       << live->body << " vs " << replayed.digest;
 }
 
+// Cairn's own additions: DDM status items are inventory filters, and sets are given by filter.
+TEST_F(Declarative, StatusItemsFilterDevicesAndSetsAreGivenByFilter) {
+  devsim::DeviceConnection enrollment(endpoint, device.identity());
+  ASSERT_EQ(enrollment.checkin(device.authenticate())->status, 200);
+  ASSERT_EQ(enrollment.checkin(device.token_update())->status, 200);
+  EXPECT_EQ(put("/v1/declarations", kPasscode), 204);
+  EXPECT_EQ(put("/v1/declarations", kActivation), 204);
+  EXPECT_EQ(put("/v1/set-declarations/staff?declaration=com.example.activation"), 204);
+
+  // Every device, then only those a status item describes; what is not a filter is a 400.
+  EXPECT_EQ(put("/v1/enrollment-sets?set=staff"), 400);
+  EXPECT_NE(last_body.find("all=true"), std::string::npos) << last_body;
+  EXPECT_EQ(put("/v1/enrollment-sets?set=staff&colour=red"), 400);
+  EXPECT_NE(last_body.find("unknown filter colour"), std::string::npos) << last_body;
+  EXPECT_EQ(put("/v1/enrollment-sets?set=staff&all=true"), 200);
+  EXPECT_EQ(last_body, R"({"set":"staff","matched":1,"changed":1,"synced":1})");
+  EXPECT_EQ(get("/v1/enrollment-sets/DDM-DEVICE-1"), R"(["staff"])");
+  auto synced = session();
+  EXPECT_EQ(synced.error, "");
+  EXPECT_TRUE(synced.reported);
+
+  EXPECT_NE(get("/api/v1/devices?status.passcode.is-compliant=false").find("DDM-DEVICE-1"),
+            std::string::npos);
+  EXPECT_EQ(get("/api/v1/devices?status.passcode.is-compliant=true").find("DDM-DEVICE-1"),
+            std::string::npos);
+  EXPECT_EQ(node.admin_get("/api/v1/devices?status.odd%2Fname=1")->status, 400);
+  const std::string page = get("/api/v1/devices/DDM-DEVICE-1");
+  EXPECT_NE(page.find(R"("status_items":{)"), std::string::npos) << page;
+  EXPECT_NE(page.find(R"("passcode.is-compliant":{"value":false,)"), std::string::npos) << page;
+
+  // Devices out of compliance get a remediation set, and sync it.
+  EXPECT_EQ(put("/v1/declarations",
+                R"({"Type":"com.apple.configuration.management.test","Identifier":"com.example.)"
+                R"(remedy","Payload":{"Echo":"fix your passcode"}})"),
+            204);
+  EXPECT_EQ(put("/v1/declarations",
+                R"({"Type":"com.apple.activation.simple","Identifier":"com.example.remediation",)"
+                R"("Payload":{"StandardConfigurations":["com.example.remedy"]}})"),
+            204);
+  EXPECT_EQ(put("/v1/set-declarations/remediation?declaration=com.example.remediation"), 204);
+  EXPECT_EQ(put("/v1/enrollment-sets?set=remediation&status.passcode.is-compliant=false"), 200);
+  EXPECT_EQ(last_body, R"({"set":"remediation","matched":1,"changed":1,"synced":1})");
+  EXPECT_EQ(put("/v1/enrollment-sets?set=remediation&status.passcode.is-compliant=false"), 200);
+  EXPECT_EQ(last_body, R"({"set":"remediation","matched":1,"changed":0,"synced":0})");
+  synced = session();
+  EXPECT_EQ(synced.error, "");
+  EXPECT_EQ(synced.declarations_fetched, 2) << "the remediation activation and its configuration";
+  EXPECT_EQ(remove("/v1/enrollment-sets?set=remediation&status.passcode.is-compliant=false"), 200);
+  EXPECT_EQ(last_body, R"({"set":"remediation","matched":1,"changed":1,"synced":1})");
+  EXPECT_EQ(get("/v1/enrollment-sets/DDM-DEVICE-1"), R"(["staff"])");
+}
+
 }  // namespace
 }  // namespace cairn::testing

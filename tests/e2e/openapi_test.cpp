@@ -173,6 +173,42 @@ TEST_F(OpenApi, AdminAnswersMatchTheirDescriptions) {
   ASSERT_EQ(d.checkin(user.to_xml())->status, 200);
   expect_described("get", "/v1/devices/{id}", admin->Get("/v1/devices/OAS-1:OAS-USER"));
 
+  // Declarative management: KMFDDM's routes, Cairn's own, and a device's report shown back.
+  const auto put = [&](const std::string& path, const std::string& body = "") {
+    return admin->Put(path, body, "application/json");
+  };
+  expect_described(
+      "put", "/v1/declarations",
+      put("/v1/declarations", R"({"Type":"com.apple.configuration.passcode.settings",)"
+                              R"("Identifier":"oas.passcode","Payload":{"MinimumLength":6}})"));
+  expect_described("put", "/v1/declarations", put("/v1/declarations", "{}"));
+  expect_described("get", "/v1/declarations", admin->Get("/v1/declarations"));
+  expect_described("get", "/v1/declarations/{id}", admin->Get("/v1/declarations/oas.passcode"));
+  expect_described("put", "/v1/set-declarations/{set}",
+                   put("/v1/set-declarations/oas?declaration=oas.passcode"));
+  expect_described("put", "/v1/enrollment-sets", put("/v1/enrollment-sets?set=oas&all=true"));
+  expect_described("put", "/v1/enrollment-sets", put("/v1/enrollment-sets?set=oas"));
+  expect_described("get", "/v1/enrollment-sets/{id}", admin->Get("/v1/enrollment-sets/OAS-1"));
+  Plist report = Plist::new_dict();
+  report.set_string("MessageType", "DeclarativeManagement");
+  report.set_string("UDID", "OAS-1");
+  report.set_string("Endpoint", "status");
+  report.set_data(
+      "Data", R"({"StatusItems":{"passcode":{"is-compliant":true},"management":{"declarations":)"
+              R"({"configurations":[{"identifier":"oas.passcode","server-token":"x",)"
+              R"("active":false,"valid":"invalid","reasons":[{"code":"Error.X"}]}]}}},)"
+              R"("Errors":[{"StatusItem":"device","Reasons":[{"Code":"Error.Y"}]}]})");
+  ASSERT_EQ(d.checkin(report.to_xml())->status, 200);
+  for (const char* path :
+       {"/v1/declaration-status/{ids}", "/v1/status-errors/{ids}", "/v1/status-values/{ids}"}) {
+    std::string url = path;
+    url.replace(url.find("{ids}"), 5, "OAS-1");
+    expect_described("get", path, admin->Get(url));
+  }
+  expect_described("get", "/v1/status-report/{id}", admin->Get("/v1/status-report/OAS-1"));
+  expect_described("get", "/api/v1/devices",
+                   admin->Get("/api/v1/devices?status.passcode.is-compliant=true"));
+
   expect_described("get", "/api/v1/devices/{id}", admin->Get("/api/v1/devices/OAS-1"));
   expect_described("get", "/api/v1/devices", admin->Get("/api/v1/devices?os_version=17.1"));
   expect_described("get", "/api/v1/devices", admin->Get("/api/v1/devices?colour=red"));

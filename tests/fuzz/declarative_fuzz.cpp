@@ -2,7 +2,7 @@
 // chooses: a declaration as PUT /v1/declarations reads it (checked against Apple's schema: a
 // mistake is a ClientError, never a crash or another exception), or a device's status report as
 // ingest checks it and the projection applies it (whatever it holds, the enrollment's store stays
-// within its bounds).
+// within its bounds, its filter index in step, and a new enrollment clears all of it).
 #include <cstdint>
 #include <cstdlib>
 #include <string>
@@ -58,5 +58,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       count(state, ddm_prefix(projector::keys::kDeclarationStatus, "FUZZ-DEVICE")) >
           projector::kMostStatusValues)
     std::abort();  // a device's report filled the store past its bound
+  // Its status items' filter entries: one per value at most; none left once it enrolls anew.
+  if (count(state, "x/") > count(state, ddm_prefix(projector::keys::kStatusValue, "FUZZ-DEVICE")))
+    std::abort();
+  projector::clear_reported_state(state, "FUZZ-DEVICE");
+  if (!state.contents().empty()) std::abort();  // a stale filter entry or status survived
   return 0;
 }

@@ -6,6 +6,7 @@
 
 #include "plist/plist.hpp"
 #include "projector/declarative.hpp"
+#include "projector/inventory.hpp"
 #include "projector/keys.hpp"
 #include "projector/projection_store.hpp"
 #include "projector/queries.hpp"
@@ -88,6 +89,14 @@ Event reported(const std::string& status, const std::string& uuid = "") {
   events::RawMessage raw;
   raw.body = "<result " + status + "/>";
   return event(events::CommandReported{status, uuid, kCert, raw, {}});
+}
+
+Event status_report(const std::string& report_json, bool full_report = false) {
+  cairn::Plist message = cairn::Plist::new_dict();
+  message.set_string("MessageType", "DeclarativeManagement");
+  message.set_string("Endpoint", "status");
+  message.set_data("Data", report_json);
+  return event(events::StatusReported{full_report, kCert, events::raw_message(message.to_xml())});
 }
 
 std::vector<Event> enrolled_with_queue(std::initializer_list<std::string> uuids) {
@@ -356,11 +365,7 @@ TEST(DeclarativeProjection, AHostileStatusReportIsBounded) {
     items += (i ? "," : "") + (R"({"identifier":"d)" + std::to_string(i) +
                                R"(","server-token":"t","active":true,"valid":"valid"})");
   items += "]}}},\"Errors\":[]}";
-  cairn::Plist message = cairn::Plist::new_dict();
-  message.set_string("MessageType", "DeclarativeManagement");
-  message.set_string("Endpoint", "status");
-  message.set_data("Data", items);
-  p.apply(event(events::StatusReported{false, kCert, events::raw_message(message.to_xml())}));
+  p.apply(status_report(items));
   EXPECT_EQ(ddm.status_values(kUdid).size(), kMostStatusValues);
   EXPECT_EQ(ddm.statuses(kUdid).size(), kMostStatusValues);
   EXPECT_EQ(ddm.enrollment(kUdid)->values_dropped, 2u * (3000 - kMostStatusValues) + 1);
@@ -368,17 +373,53 @@ TEST(DeclarativeProjection, AHostileStatusReportIsBounded) {
 
   // Nested deeper than any report (reading values recurses): not applied, and no crash.
   const std::string deep = std::string(200000, '[') + std::string(200000, ']');
-  message.set_data("Data", R"({"StatusItems":{"x":)" + deep + R"(},"Errors":[]})");
   rapidjson::Document parsed;
   const std::string too_deep = R"({"StatusItems":{"x":)" + deep + "}}";
   parsed.Parse<rapidjson::kParseIterativeFlag>(too_deep.c_str());
   EXPECT_FALSE(nested_within(parsed, kDeepestStatusReport));
   MemoryState state;
-  const auto e = event(events::StatusReported{false, kCert, events::raw_message(message.to_xml())});
+  const auto e = status_report(R"({"StatusItems":{"x":)" + deep + R"(},"Errors":[]})");
   EXPECT_EQ(apply_status_report(state, e, {PartitionId(0), Offset(0)},
                                 std::get<events::StatusReported>(e.payload)),
             StatusApplied::kUnreadable);
   EXPECT_TRUE(state.contents().empty());
+}
+
+TEST(DeclarativeProjection, StatusItemsAreFiltersAndANewEnrollmentStartsWithoutThem) {
+  Projection p;
+  DeclarativeReader ddm(p.reader().store());
+  const auto matching = [&](const std::string& filter, const std::string& value) {
+    return p.reader().devices_matching(filter, value, "", 10).size();
+  };
+  p.apply({authenticated(), token_updated(),
+           event(events::EnrollmentSetChanged{"staff", true}, "admin")});
+  p.apply(status_report(
+      R"({"StatusItems":{"passcode":{"is-compliant":false},"device":{"operating-system":)"
+      R"({"version":"17.1"}},"odd/name":{"x":"1"},"long":{"x":")" +
+      std::string(kLongestIndexedStatusValue + 1, 'v') + R"("}},"Errors":[]})"));
+  EXPECT_EQ(matching("status.passcode.is-compliant", "false"), 1u);
+  EXPECT_EQ(matching("status.device.operating-system.version", "17.1"), 1u);
+  EXPECT_EQ(ddm.status_values(kUdid).size(), 4u);  // all kept; two not filterable:
+  EXPECT_TRUE(status_filter("odd/name.x").empty());
+  EXPECT_EQ(matching("status.long.x", std::string(kLongestIndexedStatusValue + 1, 'v')), 0u);
+
+  // A changed value moves the device in its index; a full report drops what it no longer has.
+  p.apply(status_report(
+      R"({"StatusItems":{"device":{"operating-system":{"version":"17.2"}}},"Errors":[]})"));
+  EXPECT_EQ(matching("status.device.operating-system.version", "17.1"), 0u);
+  EXPECT_EQ(matching("status.device.operating-system.version", "17.2"), 1u);
+  EXPECT_EQ(matching("status.passcode.is-compliant", "false"), 1u);
+  p.apply(status_report(
+      R"({"StatusItems":{"device":{"operating-system":{"version":"17.2"}}},"Errors":[]})", true));
+  EXPECT_EQ(matching("status.passcode.is-compliant", "false"), 0u);
+  EXPECT_EQ(ddm.status_values(kUdid).size(), 1u);
+
+  // Enrolled anew (erased): nothing it reported before is left, its sets are.
+  p.apply(authenticated());
+  EXPECT_EQ(matching("status.device.operating-system.version", "17.2"), 0u);
+  EXPECT_TRUE(ddm.status_values(kUdid).empty());
+  EXPECT_FALSE(ddm.enrollment(kUdid).has_value());
+  EXPECT_EQ(ddm.enrollment_sets(kUdid), std::vector<std::string>{"staff"});
 }
 
 }  // namespace
