@@ -7,8 +7,8 @@
 # ONLY=ddm runs the declarative management section alone and prints it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ops/install-deps.sh
-ops/build.sh build
+ops/install-deps.sh >&2  # stdout is for what a section prints (ONLY=ddm)
+ops/build.sh build >&2
 sizes=${SIZES:-1000 10000 100000}
 push_devices=${PUSH_DEVICES:-10000}
 cairn=build/cairn
@@ -71,8 +71,10 @@ ddm_section() {
   echo "a new TLS connection, Idle, the command, its result, and the sync it asks for (tokens,"
   echo "declaration-items, the 5 declarations, a status report). A sync is counted when its report is"
   echo "answered, which is after the projection applied it (check-ins wait for their event to be"
-  echo "applied). Server CPU per sync is that whole session's. Then every device sends one more status"
-  echo "report on a new connection (a device reporting a change). Then \`cairn replay\` of the log."
+  echo "applied). Server CPU per sync is that whole session's. Then every device's user removes its"
+  echo "passcode and the device sends a status report of the change (passcode.is-present and"
+  echo "is-compliant: two values and their filter entries change) on a new connection. Then"
+  echo "\`cairn replay\` of the log."
   echo
   echo "| devices | declarations | assigned/s | syncs/s | sync p50 ms | sync p99 ms | requests per session | server CPU µs/sync | status reports/s | report p99 ms | server CPU µs/report | server peak RSS MiB | events | replay s | errors |"
   echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
@@ -170,7 +172,8 @@ wait "$broker_pid" || true
 cluster_pids=""
 kafka_row=$(field "$kafka_json" "f\"| Kafka test broker, 8 partitions, 2 ingest nodes | {r['round_trips_per_second']:.0f} | {r['stats']['kinds']['result']['p50_us']/1000:.1f} | {r['stats']['kinds']['result']['p99_us']/1000:.1f} | $apply_delay | {r['server_cpu_us_per_round_trip']:.0f} | $kafka_events | $kafka_replay_s | {$kafka_events/$kafka_replay_s:.0f} | {sum(r['stats']['errors'].values())} |\"")
 
-ddm=$(ddm_section)
+ddm_section >"$work/ddm.md"  # not in a subshell: the EXIT trap must see its server
+ddm=$(cat "$work/ddm.md")
 
 # Slow clients: the same load with and without a stranger holding 1,000 slow connections from
 # four other addresses (250 each, within the per-address limit), half silent before the TLS

@@ -240,6 +240,7 @@ void Fleet::drain(int concurrency, Stats& stats) {
 void Fleet::report_status(int concurrency, Stats& stats) {
   run(concurrency, [&](Member& m, std::mt19937_64&) {
     if (m.silent || m.checked_out || m.device->erased()) return;
+    m.device->set_passcode_present(!m.device->passcode_present());
     DeviceConnection connection(*m.endpoint, m.device->identity());
     const auto start = Clock::now();
     auto r =

@@ -80,8 +80,9 @@ class Fleet {
   // One command session per (non-silent) device: Idle, then results until an empty answer;
   // devices that answered NotNow unlock and poll again until their queue is drained.
   void drain(int concurrency, Stats& stats);
-  // Every (non-silent) device sends a status report of what it holds (DDM): the load of devices
-  // reporting a change (passcode, software update state), without a sync before it.
+  // Every (non-silent) device's user removes (or sets again) its passcode, and the device sends a
+  // status report (DDM): passcode.is-present and is-compliant change. The load of devices
+  // reporting a change, without a sync before it.
   void report_status(int concurrency, Stats& stats);
   // Every (non-silent) device polls every `interval` (first polls spread over one interval)
   // until `duration` has passed, running a full session each time. Soak tests without pushes.

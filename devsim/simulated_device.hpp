@@ -70,6 +70,7 @@ class SimulatedDevice {
   bool locked() const { return locked_; }
   bool erased() const { return erased_; }
   bool passcode_present() const { return passcode_present_; }
+  void set_passcode_present(bool present) { passcode_present_ = present; }  // the user's doing
   std::set<std::string> profile_identifiers() const;
 
  private:

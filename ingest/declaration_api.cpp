@@ -5,6 +5,7 @@
 #include <rapidjson/writer.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <functional>
 
 #include "common/encoding.hpp"
@@ -92,8 +93,9 @@ std::set<std::string> DeclarationApi::enrollments_given(
 
 namespace {
 
-// Appends events in chunks, each durable before the next is made (as CommandApi does, so a
-// change to 100,000 enrollments never holds them all in memory), then waits until all are applied.
+// Appends events in chunks, each durable before the next is made (as CommandApi does: a change to
+// 100,000 enrollments holds one chunk of events at a time, and their log positions), then waits
+// until all are applied.
 class ChunkedAppend {
  public:
   explicit ChunkedAppend(EventWriter& writer) : writer_(writer) {}

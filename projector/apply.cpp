@@ -160,6 +160,7 @@ void end_user_channels(Tx& tx, const std::string& udid, const std::string& time,
     if (cancel_at) {
       cancel_queue(tx, *channel, time, *cancel_at);
       clear_inventory(tx.state(), id);
+      clear_reported_state(tx.state(), id);
     }
     if (channel->unlock_token_escrowed) tx.erase(keys::unlock_token(id));
     channel->unlock_token_escrowed = false;
@@ -171,11 +172,12 @@ void end_user_channels(Tx& tx, const std::string& udid, const std::string& time,
   }
 }
 
-// Whether a user's message may (re)start its channel: its device is managed and still speaks with
-// the identity the message came with. A message authorized just before its device checked out or
-// enrolled anew with another identity is applied after that, and must not revive the channel.
-bool device_accepts(Tx& tx, const DeviceRecord& channel, const std::string& fingerprint) {
-  const std::string device_id = protocol::device_channel_of(channel.udid).value();
+// Whether a message on a channel (the device's, or a user's on it) came from the identity the
+// device speaks with now, and the device is managed. A message authorized just before its device
+// checked out or enrolled anew with another identity is applied after that: it must not revive a
+// user's channel, nor put back what the previous enrollment reported (it stays in the log only).
+bool device_accepts(Tx& tx, const std::string& channel_id, const std::string& fingerprint) {
+  const std::string device_id = protocol::device_channel_of(channel_id).value();
   const auto device = tx.load<DeviceRecord>(keys::device(device_id));
   return device && device->state != EnrollmentState::kCheckedOut &&
          (device->certificate_fingerprint == fingerprint ||
@@ -228,7 +230,7 @@ struct Applier {
   // A user channel starts (or starts again, after its device enrolled anew); its queue is kept.
   void operator()(const events::UserAuthenticated& p) {
     auto channel = touch_device(tx, e);
-    if (!device_accepts(tx, channel, p.certificate_fingerprint)) return;  // in the log only
+    if (!device_accepts(tx, channel.udid, p.certificate_fingerprint)) return;  // in the log only
     inherit_from_device(tx, channel);
     channel.user_short_name = p.user_short_name;
     channel.user_long_name = p.user_long_name;
@@ -244,7 +246,7 @@ struct Applier {
   void operator()(const events::TokenUpdated& p) {
     auto device = touch_device(tx, e);
     if (protocol::is_user_channel_id(device.udid)) {
-      if (!device_accepts(tx, device, p.certificate_fingerprint)) return;  // in the log only
+      if (!device_accepts(tx, device.udid, p.certificate_fingerprint)) return;  // in the log only
       inherit_from_device(tx, device);
       device.user_short_name = p.user_short_name;
       device.user_long_name = p.user_long_name;
@@ -413,13 +415,23 @@ struct Applier {
   void operator()(const events::SetDeclarationChanged& p) { apply_set_declaration(tx.state(), p); }
   void operator()(const events::EnrollmentSetChanged& p) { apply_enrollment_set(tx.state(), e, p); }
   void operator()(const events::DeclarativeRequested& p) {
-    tx.save(keys::device(e.device), touch_device(tx, e));
+    if (!declarative_from_current_identity(p.certificate_fingerprint)) return;
     apply_declarative_request(tx.state(), e, p);
   }
   void operator()(const events::StatusReported& p) {
-    tx.save(keys::device(e.device), touch_device(tx, e));
+    if (!declarative_from_current_identity(p.certificate_fingerprint)) return;
     if (apply_status_report(tx.state(), e, position, p) == StatusApplied::kUnreadable)
       outcome = Applied::kResultUninterpretable;
+  }
+  // A DDM request changes the enrollment's DDM state only when it came with the device's current
+  // (or a pending) identity: see device_accepts.
+  bool declarative_from_current_identity(const std::string& fingerprint) {
+    if (!device_accepts(tx, e.device, fingerprint)) return false;
+    auto channel = touch_device(tx, e);
+    if (!protocol::is_user_channel_id(channel.udid))
+      note_certificate_used(tx, channel, fingerprint);
+    tx.save(keys::device(e.device), channel);
+    return true;
   }
 
   void operator()(const events::PushRequested&) {}

@@ -117,7 +117,31 @@ void apply_declaration_statuses(State& state, const events::Event& e,
   }
 }
 
+// Forgets one status value of the enrollment, with its filter entry.
+void forget_status_value(State& state, const std::string& enrollment, const std::string& item,
+                         const std::string& json) {
+  index_status_value(state, enrollment, item, json, "");
+  state.erase(ddm(keys::kStatusValue, enrollment, item));
+}
+
+// Forgets the enrollment's status values whose path starts with `start` ("" for all); returns how
+// many.
+size_t forget_status_values(State& state, const std::string& enrollment, const std::string& start) {
+  const auto prefix = ddm_prefix(keys::kStatusValue, enrollment);
+  std::vector<std::pair<std::string, std::string>> values;
+  state.scan(prefix + start, {}, [&](std::string_view key, std::string_view value) {
+    values.emplace_back(key.substr(prefix.size()),
+                        store::decode_record<StatusValueRecord>(value).json);
+    return true;
+  });
+  for (const auto& [item, json] : values) forget_status_value(state, enrollment, item, json);
+  return values.size();
+}
+
 // Every other status item, leaf by leaf ("device.operating-system.version"), within the bounds.
+// A report that is not full changes only what it names: an item it names replaces what was there,
+// whether a value or an object of them; a value it cannot keep (too long) is forgotten, never left
+// standing for a filter to find.
 void apply_status_values(State& state, const events::Event& e, const rapidjson::Value& items,
                          const std::string& path, size_t& kept,
                          DeclarativeEnrollmentRecord& enrollment) {
@@ -125,18 +149,27 @@ void apply_status_values(State& state, const events::Event& e, const rapidjson::
     const std::string name(m.name.GetString(), m.name.GetStringLength());
     const std::string item = path.empty() ? name : path + "." + name;
     if (item == "management.declarations") continue;  // the declarations' own status above
+    const std::string key = ddm(keys::kStatusValue, e.device, item);
     if (m.value.IsObject() && m.value.MemberCount() > 0 && item.size() < kLongestStatusPath) {
+      if (const auto leaf = load<StatusValueRecord>(state, key)) {  // a value before, now an object
+        forget_status_value(state, e.device, item, leaf->json);
+        --kept;
+      }
       apply_status_values(state, e, m.value, item, kept, enrollment);
       continue;
     }
-    const std::string key = ddm(keys::kStatusValue, e.device, item);
     std::string json = compact(m.value);
     const auto known = load<StatusValueRecord>(state, key);
     if (item.size() > kLongestStatusPath || json.size() > kLongestStatusValue ||
         !is_valid_utf8(item) || (!known && kept >= kMostStatusValues)) {
       ++enrollment.values_dropped;
+      if (known) {
+        forget_status_value(state, e.device, item, known->json);
+        --kept;
+      }
       continue;
     }
+    kept -= forget_status_values(state, e.device, item + ".");  // an object before, now a value
     kept += known ? 0 : 1;
     index_status_value(state, e.device, item, known ? known->json : "", json);
     state.put(key, store::encode_record(StatusValueRecord{std::move(json), e.time, e.id}));
@@ -146,17 +179,7 @@ void apply_status_values(State& state, const events::Event& e, const rapidjson::
 // What the enrollment reported of its declarations and status items (with their filter entries).
 void clear_statuses(State& state, const std::string& enrollment) {
   erase_prefix(state, ddm_prefix(keys::kDeclarationStatus, enrollment));
-  const auto prefix = ddm_prefix(keys::kStatusValue, enrollment);
-  std::vector<std::pair<std::string, std::string>> values;
-  state.scan(prefix, {}, [&](std::string_view key, std::string_view value) {
-    values.emplace_back(key.substr(prefix.size()),
-                        store::decode_record<StatusValueRecord>(value).json);
-    return true;
-  });
-  for (const auto& [item, json] : values) {
-    index_status_value(state, enrollment, item, json, "");
-    state.erase(prefix + item);
-  }
+  forget_status_values(state, enrollment, "");
 }
 
 }  // namespace

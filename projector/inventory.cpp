@@ -138,8 +138,9 @@ bool narrowed(std::string_view command_plist) {
 std::string status_filter(std::string_view item) {
   const bool plain =
       !item.empty() && item.size() <= kLongestIndexedStatusPath &&
-      std::all_of(item.begin(), item.end(), [](char c) {
-        return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '_';
+      std::all_of(item.begin(), item.end(), [](char c) {  // ASCII, whatever the locale
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+               c == '.' || c == '-' || c == '_';
       });
   return plain ? std::string(kStatusFilterPrefix) + std::string(item) : std::string();
 }

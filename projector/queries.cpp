@@ -84,6 +84,7 @@ bool ProjectionReader::device_matches(const DeviceId& udid, const std::string& f
 ProjectionReader::MatchPage ProjectionReader::devices_matching_all(
     const std::vector<std::pair<std::string, std::string>>& filters, const std::string& after,
     size_t limit, size_t budget) const {
+  if (filters.empty()) return {};
   // Walk one filter's index (serial's when given: one device), check the others per device.
   auto walked = std::find_if(filters.begin(), filters.end(),
                              [](const auto& f) { return f.first == "serial"; });

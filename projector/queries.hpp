@@ -41,6 +41,7 @@ class ProjectionReader {
   // Devices matching every filter (filter, value), in UDID order after `after`: at most `limit`,
   // examining at most `budget` candidates, so a rarely matching combination answers a short page
   // rather than walking the whole fleet. `cursor` is where the next page starts, "" at the end.
+  // No filters match nothing (the whole fleet is devices()).
   struct MatchPage {
     std::vector<DeviceId> devices;
     std::string cursor;

@@ -91,12 +91,13 @@ Event reported(const std::string& status, const std::string& uuid = "") {
   return event(events::CommandReported{status, uuid, kCert, raw, {}});
 }
 
-Event status_report(const std::string& report_json, bool full_report = false) {
+Event status_report(const std::string& report_json, bool full_report = false,
+                    const std::string& cert = kCert) {
   cairn::Plist message = cairn::Plist::new_dict();
   message.set_string("MessageType", "DeclarativeManagement");
   message.set_string("Endpoint", "status");
   message.set_data("Data", report_json);
-  return event(events::StatusReported{full_report, kCert, events::raw_message(message.to_xml())});
+  return event(events::StatusReported{full_report, cert, events::raw_message(message.to_xml())});
 }
 
 std::vector<Event> enrolled_with_queue(std::initializer_list<std::string> uuids) {
@@ -365,7 +366,7 @@ TEST(DeclarativeProjection, AHostileStatusReportIsBounded) {
     items += (i ? "," : "") + (R"({"identifier":"d)" + std::to_string(i) +
                                R"(","server-token":"t","active":true,"valid":"valid"})");
   items += "]}}},\"Errors\":[]}";
-  p.apply(status_report(items));
+  p.apply({authenticated(), token_updated(), status_report(items)});
   EXPECT_EQ(ddm.status_values(kUdid).size(), kMostStatusValues);
   EXPECT_EQ(ddm.statuses(kUdid).size(), kMostStatusValues);
   EXPECT_EQ(ddm.enrollment(kUdid)->values_dropped, 2u * (3000 - kMostStatusValues) + 1);
@@ -414,12 +415,33 @@ TEST(DeclarativeProjection, StatusItemsAreFiltersAndANewEnrollmentStartsWithoutT
   EXPECT_EQ(matching("status.passcode.is-compliant", "false"), 0u);
   EXPECT_EQ(ddm.status_values(kUdid).size(), 1u);
 
-  // Enrolled anew (erased): nothing it reported before is left, its sets are.
-  p.apply(authenticated());
+  // An item a report names replaces what was there, a value or an object of them; a value too
+  // long to keep is forgotten rather than left for the filter to find.
+  p.apply(status_report(R"({"StatusItems":{"device":{"operating-system":"18"}},"Errors":[]})"));
   EXPECT_EQ(matching("status.device.operating-system.version", "17.2"), 0u);
+  EXPECT_EQ(matching("status.device.operating-system", "18"), 1u);
+  p.apply(status_report(
+      R"({"StatusItems":{"device":{"operating-system":{"version":"18.1"}}},"Errors":[]})"));
+  EXPECT_EQ(matching("status.device.operating-system", "18"), 0u);
+  EXPECT_EQ(matching("status.device.operating-system.version", "18.1"), 1u);
+  p.apply(status_report(R"({"StatusItems":{"device":{"operating-system":{"version":")" +
+                        std::string(kLongestStatusValue, 'v') + R"("}}},"Errors":[]})"));
+  EXPECT_EQ(matching("status.device.operating-system.version", "18.1"), 0u);
+  EXPECT_TRUE(ddm.status_values(kUdid).empty());
+
+  // Enrolled anew (erased) with another identity: nothing it reported before is left, its sets
+  // are; a report the old identity sent just before, applied after, stays in the log only.
+  p.apply(status_report(R"({"StatusItems":{"passcode":{"is-compliant":true}},"Errors":[]})"));
+  p.apply(authenticated(std::string(64, 'n')));
+  EXPECT_EQ(matching("status.passcode.is-compliant", "true"), 0u);
   EXPECT_TRUE(ddm.status_values(kUdid).empty());
   EXPECT_FALSE(ddm.enrollment(kUdid).has_value());
   EXPECT_EQ(ddm.enrollment_sets(kUdid), std::vector<std::string>{"staff"});
+  p.apply(status_report(R"({"StatusItems":{"passcode":{"is-compliant":true}},"Errors":[]})"));
+  EXPECT_EQ(matching("status.passcode.is-compliant", "true"), 0u) << "from the old identity";
+  p.apply(status_report(R"({"StatusItems":{"passcode":{"is-compliant":true}},"Errors":[]})", false,
+                        std::string(64, 'n')));
+  EXPECT_EQ(matching("status.passcode.is-compliant", "true"), 1u) << "from the new one";
 }
 
 }  // namespace
