@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 seconds=${1:-20}
 shift || true
 targets=("$@")
-((${#targets[@]})) || targets=(plist device_message event mdm_signature scep ota typed_command intake declarative)
+((${#targets[@]})) || targets=(plist device_message event mdm_signature scep ota typed_command intake declarative ade_token)
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DCAIRN_FUZZ=ON -DCAIRN_SANITIZE=ON -DCAIRN_WERROR=OFF -DBUILD_TESTING=OFF -DCAIRN_BENCH=OFF \
   >/dev/null
@@ -23,7 +23,7 @@ fi
 budget_for() {
   if [ -z "${FUZZ_RUNS:-}" ]; then
     echo "-max_total_time=$seconds"
-  elif [ "$1" = scep ]; then
+  elif [ "$1" = scep ] || [ "$1" = ade_token ]; then
     echo "-runs=$((FUZZ_RUNS / 15)) -seed=1"  # each input costs an RSA decryption (~1 ms)
   else
     echo "-runs=$FUZZ_RUNS -seed=1"
