@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <functional>
+#include <map>
 
 #include "common/encoding.hpp"
 #include "common/errors.hpp"
@@ -126,6 +127,8 @@ class ChunkedAppend {
 
 size_t DeclarationApi::sync(const std::set<std::string>& enrollments, const Principal& actor) {
   ChunkedAppend commands(writer_);
+  // A fleet shares a few combinations of sets: each one's manifest is read once per call.
+  std::map<std::vector<std::string>, projector::Manifest> manifests;
   for (const auto& id : enrollments) {
     const auto device = reader_.device(DeviceId(id));
     if (!device || device->state == projector::EnrollmentState::kCheckedOut) continue;
@@ -135,11 +138,15 @@ size_t DeclarationApi::sync(const std::set<std::string>& enrollments, const Prin
           return c.request_type == kSyncCommand && c.state == projector::CommandState::kPending;
         }))
       continue;
+    const auto sets = ddm_.enrollment_sets(id);
+    auto manifest = manifests.find(sets);
+    if (manifest == manifests.end())
+      manifest = manifests.emplace(sets, ddm_.manifest_of_sets(sets)).first;
     const std::string uuid = crypto::uuid_v4();
     commands.add(
         writer_.make(id, actor.name,
                      events::CommandEnqueued{uuid, std::string(kSyncCommand),
-                                             sync_command(uuid, ddm_.manifest(id)), false}));
+                                             sync_command(uuid, manifest->second), false}));
   }
   return commands.finish();
 }

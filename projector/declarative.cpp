@@ -117,69 +117,86 @@ void apply_declaration_statuses(State& state, const events::Event& e,
   }
 }
 
-// Forgets one status value of the enrollment, with its filter entry.
-void forget_status_value(State& state, const std::string& enrollment, const std::string& item,
-                         const std::string& json) {
-  index_status_value(state, enrollment, item, json, "");
-  state.erase(ddm(keys::kStatusValue, enrollment, item));
-}
+// The enrollment's status values as they stand, read with one scan per report and kept in step
+// with the store as the report changes them; every change moves the value's filter entry too.
+class StatusValues {
+ public:
+  StatusValues(State& state, const std::string& enrollment)
+      : state_(state),
+        enrollment_(enrollment),
+        prefix_(ddm_prefix(keys::kStatusValue, enrollment)) {
+    state_.scan(prefix_, {}, [&](std::string_view key, std::string_view value) {
+      values_.emplace(key.substr(prefix_.size()),
+                      store::decode_record<StatusValueRecord>(value).json);
+      return true;
+    });
+  }
+  size_t size() const { return values_.size(); }
+  bool contains(const std::string& item) const { return values_.contains(item); }
 
-// Forgets the enrollment's status values whose path starts with `start` ("" for all); returns how
-// many.
-size_t forget_status_values(State& state, const std::string& enrollment, const std::string& start) {
-  const auto prefix = ddm_prefix(keys::kStatusValue, enrollment);
-  std::vector<std::pair<std::string, std::string>> values;
-  state.scan(prefix + start, {}, [&](std::string_view key, std::string_view value) {
-    values.emplace_back(key.substr(prefix.size()),
-                        store::decode_record<StatusValueRecord>(value).json);
-    return true;
-  });
-  for (const auto& [item, json] : values) forget_status_value(state, enrollment, item, json);
-  return values.size();
-}
+  void put(const std::string& item, StatusValueRecord record) {
+    const auto old = values_.find(item);
+    index_status_value(state_, enrollment_, item, old == values_.end() ? "" : old->second,
+                       record.json);
+    values_[item] = record.json;
+    state_.put(prefix_ + item, store::encode_record(record));
+  }
+  void forget(const std::string& item) {
+    if (const auto it = values_.find(item); it != values_.end()) forget(it);
+  }
+  // Those under `item` ("<item>.…"); all of them when `item` is empty.
+  void forget_under(const std::string& item) {
+    const std::string start = item.empty() ? item : item + ".";
+    for (auto it = values_.lower_bound(start); it != values_.end() && it->first.starts_with(start);)
+      it = forget(it);
+  }
+
+ private:
+  std::map<std::string, std::string>::iterator forget(
+      std::map<std::string, std::string>::iterator it) {
+    index_status_value(state_, enrollment_, it->first, it->second, "");
+    state_.erase(prefix_ + it->first);
+    return values_.erase(it);
+  }
+
+  State& state_;
+  const std::string enrollment_;
+  const std::string prefix_;
+  std::map<std::string, std::string> values_;  // item path → its value's JSON
+};
 
 // Every other status item, leaf by leaf ("device.operating-system.version"), within the bounds.
 // A report that is not full changes only what it names: an item it names replaces what was there,
 // whether a value or an object of them; a value it cannot keep (too long) is forgotten, never left
 // standing for a filter to find.
-void apply_status_values(State& state, const events::Event& e, const rapidjson::Value& items,
-                         const std::string& path, size_t& kept,
+void apply_status_values(const events::Event& e, const rapidjson::Value& items,
+                         const std::string& path, StatusValues& values,
                          DeclarativeEnrollmentRecord& enrollment) {
   for (const auto& m : items.GetObject()) {
     const std::string name(m.name.GetString(), m.name.GetStringLength());
     const std::string item = path.empty() ? name : path + "." + name;
     if (item == "management.declarations") continue;  // the declarations' own status above
-    const std::string key = ddm(keys::kStatusValue, e.device, item);
     if (m.value.IsObject() && m.value.MemberCount() > 0 && item.size() < kLongestStatusPath) {
-      if (const auto leaf = load<StatusValueRecord>(state, key)) {  // a value before, now an object
-        forget_status_value(state, e.device, item, leaf->json);
-        --kept;
-      }
-      apply_status_values(state, e, m.value, item, kept, enrollment);
+      values.forget(item);  // a value before, now an object
+      apply_status_values(e, m.value, item, values, enrollment);
       continue;
     }
     std::string json = compact(m.value);
-    const auto known = load<StatusValueRecord>(state, key);
     if (item.size() > kLongestStatusPath || json.size() > kLongestStatusValue ||
-        !is_valid_utf8(item) || (!known && kept >= kMostStatusValues)) {
+        !is_valid_utf8(item) || (!values.contains(item) && values.size() >= kMostStatusValues)) {
       ++enrollment.values_dropped;
-      if (known) {
-        forget_status_value(state, e.device, item, known->json);
-        --kept;
-      }
+      values.forget(item);
       continue;
     }
-    kept -= forget_status_values(state, e.device, item + ".");  // an object before, now a value
-    kept += known ? 0 : 1;
-    index_status_value(state, e.device, item, known ? known->json : "", json);
-    state.put(key, store::encode_record(StatusValueRecord{std::move(json), e.time, e.id}));
+    values.forget_under(item);  // an object before, now a value
+    values.put(item, StatusValueRecord{std::move(json), e.time, e.id});
   }
 }
 
 // What the enrollment reported of its declarations and status items (with their filter entries).
 void clear_statuses(State& state, const std::string& enrollment) {
   erase_prefix(state, ddm_prefix(keys::kDeclarationStatus, enrollment));
-  forget_status_values(state, enrollment, "");
+  StatusValues(state, enrollment).forget_under("");
 }
 
 }  // namespace
@@ -281,12 +298,8 @@ StatusApplied apply_status_report(State& state, const events::Event& e, LogPosit
     if (const auto d = management->value.FindMember("declarations");
         d != management->value.MemberEnd())
       apply_declaration_statuses(state, e, d->value, enrollment);
-  size_t kept = 0;
-  state.scan(ddm_prefix(keys::kStatusValue, e.device), {}, [&](std::string_view, std::string_view) {
-    ++kept;
-    return true;
-  });
-  apply_status_values(state, e, items->value, "", kept, enrollment);
+  StatusValues values(state, e.device);
+  apply_status_values(e, items->value, "", values, enrollment);
 
   const auto errors = root.FindMember("Errors");
   enrollment.errors_json =
@@ -348,9 +361,13 @@ std::vector<std::string> DeclarativeReader::set_enrollments(const std::string& s
 }
 
 Manifest DeclarativeReader::manifest(const std::string& enrollment) const {
+  return manifest_of_sets(enrollment_sets(enrollment));
+}
+
+Manifest DeclarativeReader::manifest_of_sets(const std::vector<std::string>& sets) const {
   std::map<std::string, DeclarationRecord> found;
   std::vector<std::string> to_visit;
-  for (const auto& set : enrollment_sets(enrollment))
+  for (const auto& set : sets)
     for (auto& identifier : set_declarations(set)) to_visit.push_back(std::move(identifier));
   while (!to_visit.empty()) {
     const std::string identifier = std::move(to_visit.back());

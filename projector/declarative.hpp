@@ -82,6 +82,8 @@ class DeclarativeReader {
   std::vector<std::string> set_enrollments(const std::string& set) const;
 
   Manifest manifest(const std::string& enrollment) const;
+  // What enrollments given exactly `sets` are given (enrollments sharing sets share it).
+  Manifest manifest_of_sets(const std::vector<std::string>& sets) const;
   std::optional<DeclarativeEnrollmentRecord> enrollment(const std::string& enrollment) const;
   std::vector<DeclarationStatusRecord> statuses(const std::string& enrollment) const;
   // Status values by item path ("device.operating-system.version"), those starting with `prefix`.
