@@ -6,6 +6,7 @@
 
 #include "common/encoding.hpp"
 #include "common/errors.hpp"
+#include "common/json_writer.hpp"
 #include "pki/scep.hpp"
 
 namespace cairn::ade {
@@ -55,10 +56,16 @@ ServerToken open_server_token(std::string_view file, const pki::Identity& token_
     throw BadRequest(
         "not a token encrypted to this server's token certificate (download it again from Apple "
         "Business Manager after uploading this certificate)");
-  rapidjson::Document d;
-  const std::string_view json = between_markers(mime_body(*plain));
-  d.Parse<rapidjson::kParseIterativeFlag>(json.data(), json.size());
+  std::string json(between_markers(mime_body(*plain)));
   OPENSSL_cleanse(plain->data(), plain->size());
+  auto token = read_credentials(json);
+  OPENSSL_cleanse(json.data(), json.size());
+  return token;
+}
+
+ServerToken read_credentials(std::string_view json) {
+  rapidjson::Document d;
+  d.Parse<rapidjson::kParseIterativeFlag>(json.data(), json.size());
   if (d.HasParseError() || !d.IsObject()) throw BadRequest("the token's content is not JSON");
   ServerToken token;
   token.consumer_key = required(d, "consumer_key");
@@ -70,6 +77,26 @@ ServerToken open_server_token(std::string_view file, const pki::Identity& token_
       expiry != root.MemberEnd() && expiry->value.IsString())
     token.access_token_expiry = expiry->value.GetString();
   return token;
+}
+
+std::string credentials_json(const ServerToken& token) {
+  JsonWriter j;
+  j.begin_object()
+      .field("consumer_key", token.consumer_key)
+      .field("consumer_secret", token.consumer_secret)
+      .field("access_token", token.access_token)
+      .field("access_secret", token.access_secret)
+      .field("access_token_expiry", token.access_token_expiry)
+      .end_object();
+  return j.str();
+}
+
+std::string credentials_sealing_context(std::string_view token_name) {
+  return "ade-token:" + std::string(token_name);
+}
+
+std::string certificate_key_sealing_context(std::string_view token_name) {
+  return "ade-token-key:" + std::string(token_name);
 }
 
 }  // namespace cairn::ade

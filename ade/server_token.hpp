@@ -34,4 +34,13 @@ inline constexpr size_t kLargestTokenFile = 64 * 1024;
 // certificate, or a credential missing (named).
 ServerToken open_server_token(std::string_view file, const pki::Identity& token_certificate);
 
+// The credentials as JSON (Apple's names), the form Cairn seals, and back (throws BadRequest).
+// The caller wipes the JSON when done (OPENSSL_cleanse).
+std::string credentials_json(const ServerToken& token);
+ServerToken read_credentials(std::string_view json);
+
+// What the credentials and the token certificate's key are sealed to (crypto::SecretBox).
+std::string credentials_sealing_context(std::string_view token_name);
+std::string certificate_key_sealing_context(std::string_view token_name);
+
 }  // namespace cairn::ade

@@ -9,6 +9,9 @@
 #include <fstream>
 #include <sstream>
 
+#include "ade/ade_api.hpp"
+#include "ade/enrollment_service.hpp"
+#include "ade/syncer.hpp"
 #include "common/clock.hpp"
 #include "common/logging.hpp"
 #include "common/metrics.hpp"
@@ -72,10 +75,15 @@ struct Front {
   enrollment::ProfileService profiles;
   enrollment::OtaService ota;
   enrollment::ExpiryReport expiry;
+  ade::EnrollmentService ade_enrollment;
+  std::unique_ptr<ade::Syncer> ade_syncer;  // on the node that syncs ADE tokens
+  ade::AdeApi ade_api;
 
+  // `ade_syncs_here`: whether this node is the one syncing ADE tokens now; null: it never is.
   Front(const NodeConfig& c, eventlog::EventLog& log, projector::AppliedWatermark& watermark,
         Metrics& metrics, ingest::EventWriter& writer, const crypto::SecretBox& secrets,
-        std::shared_ptr<const crypto::TrustStore> device_ca, enrollment::Authority enrollment)
+        std::shared_ptr<const crypto::TrustStore> device_ca, enrollment::Authority enrollment,
+        std::function<bool()> ade_syncs_here)
       : store(c.data_dir + "/projection"),
         projector(log, store, watermark,
                   &metrics.histogram(
@@ -99,11 +107,37 @@ struct Front {
                 : std::make_shared<const crypto::TrustStore>(
                       crypto::TrustStore::from_pem_file(c.ota_device_ca_file)),
             c.public_url),
-        expiry(authority, reader) {}
+        expiry(authority, reader),
+        ade_enrollment(
+            profiles, store, writer,
+            c.ade_device_ca_file.empty()
+                ? nullptr
+                : std::make_shared<const crypto::TrustStore>(crypto::TrustStore::from_pem_file(
+                      c.ade_device_ca_file, crypto::TrustStore::Validity::kIgnored))),
+        ade_syncer(ade_syncs_here ? std::make_unique<ade::Syncer>(store, writer, secrets,
+                                                                  ade_options(c, ade_syncs_here))
+                                  : nullptr),
+        ade_api(writer, reader, secrets, ade_syncer.get()) {}
+
+  ade::SyncerOptions ade_options(const NodeConfig& c, std::function<bool()> syncs_here) const {
+    ade::SyncerOptions o;
+    o.client.url = c.ade_url;
+    o.client.ca_file = c.ade_ca_file;
+    o.interval = c.ade_sync_interval;
+    if (!c.public_url.empty()) o.enrollment_url = c.public_url + "/ade/enroll";
+    o.anchor_certs_der = authority.trust_certificates_der();
+    o.may_run = std::move(syncs_here);
+    return o;
+  }
 
   http::Services services() {
-    return {devices,           admin,        commands,
-            push_certificates, declarations, http::EnrollmentEndpoints{scep, profiles, ota, expiry},
+    return {devices,
+            admin,
+            commands,
+            push_certificates,
+            declarations,
+            http::EnrollmentEndpoints{scep, profiles, ota, expiry},
+            http::AdeEndpoints{ade_api, ade_enrollment},
             identity};
   }
 
@@ -206,8 +240,8 @@ struct SingleNode::Parts {
   projector::AppliedWatermark watermark;
   ingest::ApiKeys api_keys;
   ingest::EventWriter writer;
+  std::unique_ptr<Dispatch> dispatch;  // when roles.dispatcher; before front: its syncer asks it
   std::unique_ptr<Front> front;        // when roles.projector()
-  std::unique_ptr<Dispatch> dispatch;  // when roles.dispatcher
   std::unique_ptr<http::HttpServer> http;
 
   Parts(const NodeConfig& c, crypto::SecretBox box, std::unique_ptr<eventlog::EventLog> event_log,
@@ -217,13 +251,22 @@ struct SingleNode::Parts {
         api_keys(c.data_dir),
         writer(*log, watermark, c.node_name.empty() ? host_name() : c.node_name, c.apply_timeout,
                c.refusal_record_interval),
-        front(c.roles.projector()
-                  ? std::make_unique<Front>(c, *log, watermark, metrics, writer, secrets,
-                                            std::move(device_ca), std::move(enrollment))
-                  : nullptr),
         dispatch(c.roles.dispatcher ? std::make_unique<Dispatch>(c, *log, secrets, metrics)
-                                    : nullptr) {
+                                    : nullptr),
+        front(c.roles.projector() ? std::make_unique<Front>(c, *log, watermark, metrics, writer,
+                                                            secrets, std::move(device_ca),
+                                                            std::move(enrollment), ade_syncs_here())
+                                  : nullptr) {
     register_gauges();
+  }
+
+  // ADE tokens are synced by one node: a `serve` node on the embedded log; on Kafka, the serve
+  // node whose dispatcher owns partition 0 now (the group elects it; in a rebalance two may
+  // briefly sync at once, which repeats a page: applying one twice changes nothing).
+  std::function<bool()> ade_syncs_here() const {
+    if (!dispatch) return nullptr;
+    if (!dispatch->group) return [] { return true; };
+    return [g = dispatch->group.get()] { return g->owns(PartitionId(0)); };
   }
 
   // Read at scrape time from where each number already lives.
@@ -301,6 +344,7 @@ void SingleNode::start() {
     const auto applied = front->projector.catch_up();
     if (applied > 0) logging::info("projection caught up", {{"events", std::to_string(applied)}});
     front->projector.start();
+    if (front->ade_syncer) front->ade_syncer->start();
   }
   if (parts_->dispatch) parts_->dispatch->dispatcher.start();
   http_thread_ = std::thread([this] { parts_->http->serve(); });
@@ -312,6 +356,7 @@ void SingleNode::stop() {
   if (!parts_) return;
   parts_->http->stop();
   if (http_thread_.joinable()) http_thread_.join();
+  if (parts_->front && parts_->front->ade_syncer) parts_->front->ade_syncer->stop();
   if (parts_->dispatch) parts_->dispatch->dispatcher.stop();
   if (parts_->front) parts_->front->projector.stop();
 }

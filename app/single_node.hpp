@@ -49,6 +49,15 @@ struct NodeConfig {
   // OTA enrollment: the CA whose certificates must sign devices' attributes (Apple's device CA,
   // PEM); empty accepts any signer (the one-time invitation token alone gates enrollment).
   std::string ota_device_ca_file;
+  // Automated Device Enrollment: the ADE service (Apple's; the ADE simulator's in tests), the CA
+  // file its TLS certificate chains to (empty: the system's), how often each token syncs, and the
+  // CA that must have issued the certificate signing devices' MachineInfo (Apple's iPhone Device
+  // CA chain, PEM; its validity is not checked, as Apple still uses it past 2014; empty: any
+  // signer, and the serial number alone gates an ADE enrollment).
+  std::string ade_url = "https://mdmenrollment.apple.com";
+  std::string ade_ca_file;
+  std::chrono::milliseconds ade_sync_interval{std::chrono::minutes(5)};
+  std::string ade_device_ca_file;
   // Whether users' channels are managed (a Mac's users, Shared iPad users); off: declined (410).
   bool user_channels = true;
   std::chrono::milliseconds apply_timeout{5000};

@@ -56,6 +56,10 @@ commands:
             --identity-days N (365)   lifetime of device identities issued (SCEP, PKCS#12)
             --ota-device-ca FILE   OTA enrollment: the CA that must have issued the certificate
               signing a device's attributes (Apple's device CA); default: any signer
+            --ade-url URL (https://mdmenrollment.apple.com)  --ade-ca-file FILE (system trust)
+            --ade-sync-interval-seconds N (300)   Automated Device Enrollment (docs/ade.md)
+            --ade-device-ca FILE   the CA chain that must have issued the certificate signing a
+              device's MachineInfo (Apple's iPhone Device CA); default: any signer
             --user-channels on|off (on)   manage users' channels (a Mac's users, Shared iPad
               users); off declines them with 410, as Apple documents
   replay    rebuild the projection from the log into a fresh directory, print the digest
@@ -146,7 +150,11 @@ const std::set<std::string, std::less<>> kServeOptions{"config",
                                                        "public-url",
                                                        "identity-days",
                                                        "ota-device-ca",
-                                                       "user-channels"};
+                                                       "user-channels",
+                                                       "ade-url",
+                                                       "ade-ca-file",
+                                                       "ade-sync-interval-seconds",
+                                                       "ade-device-ca"};
 const std::set<std::string, std::less<>> kReplayOptions{
     "config", "data-dir", "into", "kafka-brokers", "kafka-topic", "kafka-fetch-wait-ms", "node"};
 const std::set<std::string, std::less<>> kProfileOptions{
@@ -295,6 +303,10 @@ int serve(const Options& o, const std::string& role) {
   c.public_url = opt(o, "public-url", "");
   c.identity_days = std::stoi(opt(o, "identity-days", "365"));
   c.ota_device_ca_file = opt(o, "ota-device-ca", "");
+  c.ade_url = opt(o, "ade-url", c.ade_url);
+  c.ade_ca_file = opt(o, "ade-ca-file", "");
+  c.ade_sync_interval = seconds("ade-sync-interval-seconds", "300");
+  c.ade_device_ca_file = opt(o, "ade-device-ca", "");
   const std::string user_channels = opt(o, "user-channels", "on");
   if (user_channels != "on" && user_channels != "off")
     throw UsageError("--user-channels takes on or off");

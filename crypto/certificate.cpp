@@ -79,7 +79,7 @@ std::vector<X509Ptr> parse_certificates_pem(std::string_view pem) {
   return certs;
 }
 
-TrustStore TrustStore::from_pem(std::string_view pem) {
+TrustStore TrustStore::from_pem(std::string_view pem, Validity validity) {
   X509StorePtr store(X509_STORE_new());
   const auto certs = parse_certificates_pem(pem);
   for (const auto& cert : certs)
@@ -87,15 +87,16 @@ TrustStore TrustStore::from_pem(std::string_view pem) {
   if (certs.empty()) throw std::runtime_error("no CA certificate found");
   // Each certificate listed is a trust anchor, an intermediate too (see TrustStore).
   X509_STORE_set_flags(store.get(), X509_V_FLAG_PARTIAL_CHAIN);
+  if (validity == Validity::kIgnored) X509_STORE_set_flags(store.get(), X509_V_FLAG_NO_CHECK_TIME);
   return TrustStore(std::move(store));
 }
 
-TrustStore TrustStore::from_pem_file(const std::string& path) {
+TrustStore TrustStore::from_pem_file(const std::string& path, Validity validity) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw std::runtime_error("cannot read CA file " + path);
   std::stringstream ss;
   ss << in.rdbuf();
-  return from_pem(ss.str());
+  return from_pem(ss.str(), validity);
 }
 
 bool is_client_certificate(X509* cert) {

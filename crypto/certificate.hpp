@@ -33,9 +33,12 @@ bool is_client_certificate(X509* cert);
 
 class TrustStore {
  public:
+  // Whether certificates' validity periods count. Ignored only for a chain that is known to be
+  // past its dates and still in use: Apple's iPhone Device CA (2014) signs devices' MachineInfo.
+  enum class Validity { kChecked, kIgnored };
   // Loads every certificate in a PEM file. Throws std::runtime_error if none can be read.
-  static TrustStore from_pem_file(const std::string& path);
-  static TrustStore from_pem(std::string_view pem);
+  static TrustStore from_pem_file(const std::string& path, Validity validity = Validity::kChecked);
+  static TrustStore from_pem(std::string_view pem, Validity validity = Validity::kChecked);
 
   // Verifies `leaf` chains to a trusted CA (with `untrusted` intermediates, may be null) and is
   // within its validity period. Returns an empty string on success, else the reason.

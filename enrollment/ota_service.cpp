@@ -20,6 +20,20 @@ bool is_token(const std::string& token) {
 
 }  // namespace
 
+void refuse_enrollment(ingest::EventWriter& writer, const std::string& stage, int status,
+                       const std::string& reason, const std::string& remote) {
+  if (const auto repeated = writer.admit_refusal(remote)) {
+    const std::string capped(utf8_prefix(reason, ingest::kMaxRecordedField));
+    logging::warn("enrollment refused", {{"stage", stage},
+                                         {"reason", capped},
+                                         {"remote", remote},
+                                         {"repeated", std::to_string(*repeated)}});
+    writer.append({writer.make(
+        "", stage, events::EnrollmentRefused{stage, capped, "", "", remote, *repeated})});
+  }
+  throw ClientError(status, reason);
+}
+
 OtaService::OtaService(ProfileService& profiles, const projector::ProjectionReader& reader,
                        ingest::EventWriter& writer,
                        std::shared_ptr<const crypto::TrustStore> device_ca, std::string public_url)
@@ -48,15 +62,7 @@ Invitation OtaService::invite(std::chrono::seconds ttl, const std::string& note,
 }
 
 void OtaService::refuse(int status, const std::string& reason, const std::string& remote) {
-  if (const auto repeated = writer_.admit_refusal(remote)) {
-    const std::string capped(utf8_prefix(reason, ingest::kMaxRecordedField));
-    logging::warn(
-        "OTA enrollment refused",
-        {{"reason", capped}, {"remote", remote}, {"repeated", std::to_string(*repeated)}});
-    writer_.append({writer_.make(
-        "", "ota", events::EnrollmentRefused{"ota", capped, "", "", remote, *repeated})});
-  }
-  throw ClientError(status, reason);
+  refuse_enrollment(writer_, "ota", status, reason, remote);
 }
 
 void OtaService::require_usable(const std::string& token_sha256, const std::string& remote) {

@@ -433,9 +433,55 @@ void HttpServer::admin_routes(Admin admin) {
        return ApiResponse{201, j.str()};
      }));
   declaration_routes(admin, admin_read);
+  ade_routes(admin, admin_read);
   on("GET", "/v1/certificates", admin_read([this](const httplib::Request& req, const Principal&) {
        const auto days = number_param(req, "within_days", 30, 4, "from 0 to 9999");
        return ApiResponse{200, services_->enrollment.expiry.json(static_cast<int>(days))};
+     }));
+}
+
+// Automated Device Enrollment (ade/ade_api.hpp). Tokens and profiles are the admin's; a sync on
+// demand is an operator's.
+template <class Admin, class AdminRead>
+void HttpServer::ade_routes(Admin admin, AdminRead admin_read) {
+  auto& api = services_->ade.api;
+  on("POST", "/v1/ade/tokens/{name}/certificate",
+     admin(Role::kAdmin, [&api](const httplib::Request& req, const Principal& p) {
+       return api.create_certificate(req.matches[1].str(), req.get_param_value("replace") == "1",
+                                     p);
+     }));
+  on("GET", "/v1/ade/tokens/{name}/certificate",
+     admin_read([&api](const httplib::Request& req, const Principal&) {
+       return api.certificate(req.matches[1].str());
+     }));
+  on("PUT", "/v1/ade/tokens/{name}",
+     admin(Role::kAdmin, [&api](const httplib::Request& req, const Principal& p) {
+       return api.upload_token(req.matches[1].str(), req.body, p);
+     }));
+  on("GET", "/v1/ade/tokens",
+     admin_read([&api](const httplib::Request&, const Principal&) { return api.tokens(); }));
+  on("POST", "/v1/ade/tokens/{name}/sync",
+     admin(Role::kOperator, [&api](const httplib::Request& req, const Principal&) {
+       return api.sync(req.matches[1].str());
+     }));
+  on("PUT", "/v1/ade/tokens/{name}/assignment",
+     admin(Role::kAdmin, [&api](const httplib::Request& req, const Principal& p) {
+       return api.set_assignment(req.matches[1].str(), req.body, p);
+     }));
+  on("PUT", "/v1/ade/profiles/{name}",
+     admin(Role::kAdmin, [&api](const httplib::Request& req, const Principal& p) {
+       return api.store_profile(req.matches[1].str(), req.body, p);
+     }));
+  on("GET", "/v1/ade/profiles",
+     admin_read([&api](const httplib::Request&, const Principal&) { return api.profiles(); }));
+  on("GET", "/v1/ade/devices", admin_read([&api](const httplib::Request& req, const Principal&) {
+       const auto limit = number_param(req, "limit", 100, 6, "from 1 to 1000");
+       return api.devices(req.get_param_value("after"),
+                          static_cast<size_t>(std::clamp<int64_t>(limit, 1, 1000)));
+     }));
+  on("GET", "/v1/ade/devices/{serial}",
+     admin_read([&api](const httplib::Request& req, const Principal&) {
+       return api.device(req.matches[1].str());
      }));
 }
 
@@ -658,6 +704,15 @@ void HttpServer::routes() {
                                                          host_url(req));
       });
     });
+    // Automated Device Enrollment: a device at first boot sends its signed MachineInfo here (the
+    // URL Cairn writes into its ADE profiles).
+    on_device_body(
+        "POST", "/ade/enroll",
+        [this](const httplib::Request& req, const std::string& body, httplib::Response& res) {
+          handle_enrollment(res, "/ade/enroll", [&] {
+            return services_->ade.enrollment.enroll(body, req.remote_addr, host_url(req));
+          });
+        });
     on_device_body(
         "POST", "/enroll/{token}",
         [this](const httplib::Request& req, const std::string& body, httplib::Response& res) {

@@ -10,6 +10,8 @@
 #include <optional>
 #include <string>
 
+#include "ade/ade_api.hpp"
+#include "ade/enrollment_service.hpp"
 #include "common/address_ranges.hpp"
 #include "common/logging.hpp"
 #include "common/metrics.hpp"
@@ -65,6 +67,12 @@ struct EnrollmentEndpoints {
   const enrollment::ExpiryReport& expiry;
 };
 
+// Automated Device Enrollment: the admin API and the enrollment of devices at first boot.
+struct AdeEndpoints {
+  ade::AdeApi& api;
+  ade::EnrollmentService& enrollment;
+};
+
 // The services behind the device and admin routes, all reading the node's projection.
 struct Services {
   ingest::DeviceService& devices;
@@ -73,6 +81,7 @@ struct Services {
   ingest::PushCertificateApi& push_certificates;
   ingest::DeclarationApi& declarations;
   EnrollmentEndpoints enrollment;
+  AdeEndpoints ade;
   const ingest::IdentityResolver& identity;
 };
 
@@ -108,6 +117,8 @@ class HttpServer {
   void admin_routes(Admin admin);
   template <class Admin, class AdminRead>
   void declaration_routes(Admin admin, AdminRead admin_read);
+  template <class Admin, class AdminRead>
+  void ade_routes(Admin admin, AdminRead admin_read);
   // Registers `handler` at an OpenAPI-style path ("/v1/devices/{id}": each {param} one path
   // segment, matches[1..] in order) and remembers the route.
   void on(std::string_view method, const std::string& path, httplib::Server::Handler handler);

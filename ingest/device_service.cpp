@@ -2,10 +2,13 @@
 
 #include <openssl/crypto.h>
 
+#include <algorithm>
+
 #include "common/clock.hpp"
 #include "common/encoding.hpp"
 #include "common/errors.hpp"
 #include "common/logging.hpp"
+#include "crypto/digest.hpp"
 #include "protocol/command_catalog.hpp"
 #include "protocol/messages.hpp"
 
@@ -75,6 +78,7 @@ SealedSecret seal_secret(const crypto::SecretBox& secrets, const Plist& message,
 }
 
 constexpr const char* kBootstrapTokenKey = "BootstrapToken";
+constexpr std::string_view kDeviceConfigured = "DeviceConfigured";
 // A digest of the user's password, if a device ever sends one: never kept.
 constexpr const char* kDigestResponseKey = "DigestResponse";
 // Sealed under a context of its own, so that one device secret can never be opened as another.
@@ -148,6 +152,7 @@ DeviceAnswer DeviceService::checkin(const Plist& message, std::string_view body,
   decline_users_when_off(message);
   auto decoded = protocol::decode_checkin(message);
   DeviceAnswer reply;
+  std::vector<events::Event> then;  // events the check-in causes, after its own
   events::Event event = std::visit(
       [&](auto& m) -> events::Event {
         using T = std::decay_t<decltype(m)>;
@@ -181,6 +186,7 @@ DeviceAnswer DeviceService::checkin(const Plist& message, std::string_view body,
               seal_secret(secrets_, message, body, m.unlock_token, kUnlockTokenKey, udid.value());
           p.unlock_token_sealed = std::move(secret.sealed);
           p.message = std::move(secret.message);
+          if (m.awaiting_configuration && !m.channel.is_user()) release_when_configured(udid, then);
           return writer_.make(udid.value(), "device", std::move(p));
         } else if constexpr (std::is_same_v<T, protocol::UserAuthenticate>) {
           authorize(m.channel, who);
@@ -238,8 +244,31 @@ DeviceAnswer DeviceService::checkin(const Plist& message, std::string_view body,
       },
       decoded);
   // Recorded before the token is returned: every time a device is given it is in the audit trail.
-  writer_.append_and_wait_applied({std::move(event)});
+  then.insert(then.begin(), std::move(event));
+  writer_.append_and_wait_applied(then);
   return reply;
+}
+
+// A device enrolled through Automated Device Enrollment whose profile says await_device_configured
+// waits in Setup Assistant (its TokenUpdates say AwaitingConfiguration) until DeviceConfigured.
+// Cairn queues it at once, behind whatever is queued for the device already: a device runs its
+// commands in order, so it is released when they are done. Queued once (not again while one is).
+void DeviceService::release_when_configured(const DeviceId& udid,
+                                            std::vector<events::Event>& then) const {
+  const auto queue = reader_.queue(udid);
+  if (std::any_of(queue.begin(), queue.end(), [](const projector::CommandRecord& c) {
+        return c.request_type == kDeviceConfigured;
+      }))
+    return;
+  const std::string uuid = crypto::uuid_v4();
+  Plist command = Plist::new_dict();
+  command.set_string("RequestType", std::string(kDeviceConfigured));
+  Plist message = Plist::new_dict();
+  message.set_string("CommandUUID", uuid);
+  message.set("Command", std::move(command));
+  then.push_back(writer_.make(
+      udid.value(), "server",
+      events::CommandEnqueued{uuid, std::string(kDeviceConfigured), message.to_xml(), false}));
 }
 
 DeviceAnswer DeviceService::report(const Plist& message, std::string_view body,

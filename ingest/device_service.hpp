@@ -60,6 +60,8 @@ class DeviceService {
   void decline_users_when_off(const Plist& message) const;
   // Throws ClientError (403) when a new user's channel would pass kMostUserChannelsPerDevice:
   // a device's identity alone must not fill the store with channels.
+  // Queues DeviceConfigured for a device waiting in Setup Assistant (into `then`).
+  void release_when_configured(const DeviceId& udid, std::vector<events::Event>& then) const;
   void limit_user_channels(const protocol::Channel& channel) const;
   // Why `udid` may not speak with `who`'s certificate, or empty if it may.
   std::string refusal(const DeviceId& udid, const ClientIdentity& who) const;

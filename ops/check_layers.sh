@@ -12,10 +12,11 @@ declare -A layer=(
   [schemas]=3 [devsim]=3
   [projector]=4
   [dispatcher]=5 [ingest]=5
-  [enrollment]=6 [ade]=6
-  [http]=7
-  [app]=8
-  [cli]=9
+  [enrollment]=6
+  [ade]=7
+  [http]=8
+  [app]=9
+  [cli]=10
 )
 status=0
 for dir in "${!layer[@]}"; do

@@ -11,7 +11,8 @@ cd "$(dirname "$0")/.."
 seconds=${1:-20}
 shift || true
 targets=("$@")
-((${#targets[@]})) || targets=(plist device_message event mdm_signature scep ota typed_command intake declarative ade_token)
+((${#targets[@]})) || targets=(plist device_message event mdm_signature scep ota typed_command intake declarative ade_token ade_answers
+  machine_info)
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DCAIRN_FUZZ=ON -DCAIRN_SANITIZE=ON -DCAIRN_WERROR=OFF -DBUILD_TESTING=OFF -DCAIRN_BENCH=OFF \
   >/dev/null
@@ -25,6 +26,8 @@ budget_for() {
     echo "-max_total_time=$seconds"
   elif [ "$1" = scep ] || [ "$1" = ade_token ]; then
     echo "-runs=$((FUZZ_RUNS / 15)) -seed=1"  # each input costs an RSA decryption (~1 ms)
+  elif [ "$1" = machine_info ]; then
+    echo "-runs=$((FUZZ_RUNS / 5)) -seed=1"  # half the inputs are signed first (~0.5 ms)
   else
     echo "-runs=$FUZZ_RUNS -seed=1"
   fi

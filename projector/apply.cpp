@@ -3,6 +3,7 @@
 #include "common/clock.hpp"
 
 #include "common/encoding.hpp"
+#include "projector/ade.hpp"
 #include "projector/declarative.hpp"
 #include "projector/inventory.hpp"
 #include "projector/keys.hpp"
@@ -489,6 +490,11 @@ struct Applier {
     tx.save(keys::invitation(p.invitation), InvitationRecord{p.expires_at, e.actor, "", "", ""});
   }
   // The first use of a token wins; later ones (a race between nodes) stay in the log only.
+  // Automated Device Enrollment: projector/ade (every apply_ade overload).
+  template <class AdeEvent>
+  requires requires(State& s, const events::Event& ev, const AdeEvent& p) { apply_ade(s, ev, p); }
+  void operator()(const AdeEvent& p) { apply_ade(tx.state(), e, p); }
+
   void operator()(const events::EnrollmentRequested& p) {
     auto invitation = tx.load<InvitationRecord>(keys::invitation(p.invitation));
     if (!invitation || !invitation->used_by_udid.empty()) return;

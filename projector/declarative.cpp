@@ -22,20 +22,6 @@ namespace {
 using keys::ddm;
 using keys::ddm_prefix;
 
-template <class Record>
-std::optional<Record> load(State& state, const std::string& key) {
-  auto v = state.get(key);
-  if (!v) return std::nullopt;
-  return store::decode_record<Record>(*v);
-}
-
-template <class Record>
-std::optional<Record> load(const store::Reader& store, const std::string& key) {
-  auto v = store.get(key);
-  if (!v) return std::nullopt;
-  return store::decode_record<Record>(*v);
-}
-
 void erase_prefix(State& state, const std::string& prefix) {
   std::vector<std::string> found;
   state.scan(prefix, {}, [&](std::string_view key, std::string_view) {
@@ -70,7 +56,8 @@ void set_membership(State& state, const std::string& one_way, const std::string&
 }
 
 DeclarativeEnrollmentRecord touch_enrollment(State& state, const events::Event& e) {
-  auto r = load<DeclarativeEnrollmentRecord>(state, ddm(keys::kDeclarativeEnrollment, e.device))
+  auto r = store::load_record<DeclarativeEnrollmentRecord>(
+               state, ddm(keys::kDeclarativeEnrollment, e.device))
                .value_or(DeclarativeEnrollmentRecord{});
   if (r.first_request_at.empty()) r.first_request_at = e.time;
   r.last_request_at = e.time;
@@ -208,7 +195,8 @@ void clear_reported_state(State& state, const std::string& enrollment) {
 
 void apply_declaration_stored(State& state, const events::Event& e,
                               const events::DeclarationStored& p) {
-  if (auto old = load<DeclarationRecord>(state, ddm(keys::kDeclaration, p.identifier)))
+  if (auto old =
+          store::load_record<DeclarationRecord>(state, ddm(keys::kDeclaration, p.identifier)))
     for (const auto& named : old->references)
       state.erase(ddm(keys::kReferrer, named, p.identifier));
   for (const auto& named : p.references) state.put(ddm(keys::kReferrer, named, p.identifier), "");
@@ -218,7 +206,8 @@ void apply_declaration_stored(State& state, const events::Event& e,
 }
 
 void apply_declaration_deleted(State& state, const events::DeclarationDeleted& p) {
-  const auto old = load<DeclarationRecord>(state, ddm(keys::kDeclaration, p.identifier));
+  const auto old =
+      store::load_record<DeclarationRecord>(state, ddm(keys::kDeclaration, p.identifier));
   if (!old) return;
   for (const auto& named : old->references) state.erase(ddm(keys::kReferrer, named, p.identifier));
   // Out of every set too (the API refuses to delete one in a set; a log may still say so).
@@ -324,7 +313,7 @@ std::vector<std::string> DeclarativeReader::names(const std::string& prefix) con
 
 std::optional<DeclarationRecord> DeclarativeReader::declaration(
     const std::string& identifier) const {
-  return load<DeclarationRecord>(store_, ddm(keys::kDeclaration, identifier));
+  return store::load_record<DeclarationRecord>(store_, ddm(keys::kDeclaration, identifier));
 }
 
 std::vector<std::string> DeclarativeReader::declarations() const {
@@ -393,7 +382,8 @@ Manifest DeclarativeReader::manifest_of_sets(const std::vector<std::string>& set
 
 std::optional<DeclarativeEnrollmentRecord> DeclarativeReader::enrollment(
     const std::string& enrollment) const {
-  return load<DeclarativeEnrollmentRecord>(store_, ddm(keys::kDeclarativeEnrollment, enrollment));
+  return store::load_record<DeclarativeEnrollmentRecord>(
+      store_, ddm(keys::kDeclarativeEnrollment, enrollment));
 }
 
 std::vector<DeclarationStatusRecord> DeclarativeReader::statuses(

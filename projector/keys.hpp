@@ -29,6 +29,12 @@
 //   V/<enrollment>/<item path>  → StatusValueRecord
 //   G/<enrollment>              → DeclarativeEnrollmentRecord
 // (D, S, P and N from device-less events; E, M, Z, V and G from the enrollment's device's.)
+// Automated Device Enrollment (projector/ade.hpp), all from device-less events:
+//   At/<token>                  → AdeTokenRecord
+//   Ap/<profile>                → AdeProfileRecord
+//   Aj/<token>/<profile>        → AdeDefinedProfileRecord
+//   Ad/<serial number>          → AdeDeviceRecord
+//   Aw/<token>/<serial number>  → "" (the device has no profile at Apple: the syncer assigns one)
 // plus the store's own keys (store/database.hpp): the layout version (kLayoutVersion) and the
 // next log offset to apply per partition, in the same batch as the state it derived.
 // UDIDs and command UUIDs are restricted to [A-Za-z0-9._-] at ingest (a user channel adds ':' and
@@ -51,7 +57,7 @@ namespace cairn::projector::keys {
 
 // Bump when a record's encoding or the key layout changes: older projections are then refused
 // at open (rebuild from the log) instead of being misread.
-inline constexpr std::string_view kLayoutVersion = "17";
+inline constexpr std::string_view kLayoutVersion = "18";
 
 inline std::string device(std::string_view udid) {
   return "d/" + std::string(udid);
@@ -154,5 +160,28 @@ inline constexpr char kDeclaration = 'D', kSetDeclaration = 'S', kDeclarationSet
                       kDeclarationStatus = 'Z', kStatusValue = 'V', kDeclarativeEnrollment = 'G';
 inline constexpr std::string_view kDeclarationPrefix = "D/";
 inline constexpr std::string_view kSetDeclarationPrefix = "S/";
+
+// Automated Device Enrollment. Token and profile names are [A-Za-z0-9._-], serial numbers
+// [A-Za-z0-9] (checked before they reach an event).
+inline constexpr std::string_view kAdeTokenPrefix = "At/", kAdeProfilePrefix = "Ap/",
+                                  kAdeDevicePrefix = "Ad/";
+inline std::string ade_token(std::string_view token) {
+  return std::string(kAdeTokenPrefix) + std::string(token);
+}
+inline std::string ade_profile(std::string_view profile) {
+  return std::string(kAdeProfilePrefix) + std::string(profile);
+}
+inline std::string ade_defined_profile(std::string_view token, std::string_view profile) {
+  return "Aj/" + std::string(token) + "/" + std::string(profile);
+}
+inline std::string ade_device(std::string_view serial) {
+  return std::string(kAdeDevicePrefix) + std::string(serial);
+}
+inline std::string ade_waiting_prefix(std::string_view token) {
+  return "Aw/" + std::string(token) + "/";
+}
+inline std::string ade_waiting(std::string_view token, std::string_view serial) {
+  return ade_waiting_prefix(token) + std::string(serial);
+}
 
 }  // namespace cairn::projector::keys

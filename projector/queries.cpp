@@ -7,20 +7,9 @@
 #include "store/record_codec.hpp"
 
 namespace cairn::projector {
-namespace {
-
-// The record stored under `key`, if any.
-template <class Record>
-std::optional<Record> load(const store::Reader& store, const std::string& key) {
-  auto v = store.get(key);
-  if (!v) return std::nullopt;
-  return store::decode_record<Record>(*v);
-}
-
-}  // namespace
 
 std::optional<DeviceRecord> ProjectionReader::device(const DeviceId& udid) const {
-  return load<DeviceRecord>(store_, keys::device(udid.value()));
+  return store::load_record<DeviceRecord>(store_, keys::device(udid.value()));
 }
 
 std::vector<DeviceId> ProjectionReader::devices_for_certificate(
@@ -112,7 +101,7 @@ ProjectionReader::MatchPage ProjectionReader::devices_matching_all(
 
 std::optional<CommandRecord> ProjectionReader::command(const DeviceId& udid,
                                                        const CommandUuid& uuid) const {
-  return load<CommandRecord>(store_, keys::command(udid.value(), uuid.value()));
+  return store::load_record<CommandRecord>(store_, keys::command(udid.value(), uuid.value()));
 }
 
 std::string ProjectionReader::queue_start(const DeviceId& udid) const {
@@ -212,17 +201,18 @@ std::vector<PushCertificateRecord> ProjectionReader::push_certificates() const {
 
 std::optional<ScepChallengeRecord> ProjectionReader::scep_challenge(
     const std::string& challenge_sha256) const {
-  return load<ScepChallengeRecord>(store_, keys::scep_challenge(challenge_sha256));
+  return store::load_record<ScepChallengeRecord>(store_, keys::scep_challenge(challenge_sha256));
 }
 
 std::optional<EnrollmentProfileRecord> ProjectionReader::enrollment_profile(
     const std::string& profile_uuid) const {
-  return load<EnrollmentProfileRecord>(store_, keys::enrollment_profile(profile_uuid));
+  return store::load_record<EnrollmentProfileRecord>(store_,
+                                                     keys::enrollment_profile(profile_uuid));
 }
 
 std::optional<InvitationRecord> ProjectionReader::invitation(
     const std::string& token_sha256) const {
-  return load<InvitationRecord>(store_, keys::invitation(token_sha256));
+  return store::load_record<InvitationRecord>(store_, keys::invitation(token_sha256));
 }
 
 std::vector<IssuedIdentityRecord> ProjectionReader::identities_expiring(const std::string& from,

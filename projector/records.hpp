@@ -279,4 +279,99 @@ struct DeclarativeEnrollmentRecord {
   }
 };
 
+// Automated Device Enrollment (projector/ade.hpp).
+
+// An ADE server token (one per MDM server in Apple Business Manager) and where its sync stands.
+struct AdeTokenRecord {
+  std::string token;
+  std::string certificate_pem;  // the certificate the token file is encrypted to
+  std::string private_key_sealed;
+  std::string certificate_not_after;
+  std::string credentials_sealed;  // empty until a token file is uploaded
+  std::string access_token_expiry;
+  std::string stored_at;
+  std::string stored_by;
+  std::string phase;  // "" (fetch from the start), "fetch" (a fetch under way) or "sync"
+  std::string cursor;
+  std::string last_synced_at;
+  uint64_t pages = 0;
+  // The latest failure, until a page succeeds (a "stopped" one until a new token is uploaded).
+  std::string failure_outcome;
+  std::string failure_call;
+  std::string failure_reason;
+  int failure_status = 0;
+  std::string failed_at;
+  std::string default_profile;
+  std::string rules;  // JSON, as set
+
+  template <class Archive>
+  void serialize(Archive& a) {
+    a(token, certificate_pem, private_key_sealed, certificate_not_after, credentials_sealed,
+      access_token_expiry, stored_at, stored_by, phase, cursor, last_synced_at, pages,
+      failure_outcome, failure_call, failure_reason, failure_status, failed_at, default_profile,
+      rules);
+  }
+};
+
+struct AdeProfileRecord {
+  std::string profile;
+  std::string content;  // JSON object: Apple's profile fields
+  std::string stored_at;
+  std::string stored_by;
+
+  template <class Archive>
+  void serialize(Archive& a) {
+    a(profile, content, stored_at, stored_by);
+  }
+};
+
+// A profile as defined at the ADE service for one token.
+struct AdeDefinedProfileRecord {
+  std::string profile_uuid;
+  std::string content_sha256;
+  std::string defined_at;
+
+  template <class Archive>
+  void serialize(Archive& a) {
+    a(profile_uuid, content_sha256, defined_at);
+  }
+};
+
+// A device Apple Business Manager assigned to one of Cairn's MDM servers, by serial number: what
+// the ADE service last said of it, what Cairn assigned, and its enrollment.
+struct AdeDeviceRecord {
+  std::string serial_number;
+  std::string token;
+  std::string model;
+  std::string description;
+  std::string color;
+  std::string asset_tag;
+  std::string os;
+  std::string device_family;
+  std::string profile_status;
+  std::string profile_uuid;
+  std::string profile_assign_time;
+  std::string profile_push_time;
+  std::string device_assigned_date;
+  std::string device_assigned_by;
+  std::string op_date;
+  bool deleted = false;  // released from the MDM server in Apple Business Manager
+  std::string first_synced_at;
+  std::string last_synced_at;
+  std::string assigned_profile;  // Cairn's profile name, last assigned
+  std::string assign_status;     // the ADE service's answer: SUCCESS, THROTTLED, ...
+  std::string assigned_at;
+  std::string enrollment_udid;  // set by its MachineInfo (AdeEnrollmentRequested)
+  std::string enrollment_requested_at;
+  std::string enrollment_profile;
+
+  template <class Archive>
+  void serialize(Archive& a) {
+    a(serial_number, token, model, description, color, asset_tag, os, device_family, profile_status,
+      profile_uuid, profile_assign_time, profile_push_time, device_assigned_date,
+      device_assigned_by, op_date, deleted, first_synced_at, last_synced_at, assigned_profile,
+      assign_status, assigned_at, enrollment_udid, enrollment_requested_at, enrollment_profile);
+  }
+};
+
 }  // namespace cairn::projector

@@ -157,6 +157,81 @@ void PushCertificateUploaded::serialize(Archive& a) {
 }
 
 template <class Archive>
+void AdeTokenCertificateCreated::serialize(Archive& a) {
+  a(make_nvp("token", token), make_nvp("certificate_pem", certificate_pem),
+    make_nvp("private_key_sealed", private_key_sealed), make_nvp("not_after", not_after));
+}
+
+template <class Archive>
+void AdeTokenStored::serialize(Archive& a) {
+  a(make_nvp("token", token), make_nvp("credentials_sealed", credentials_sealed),
+    make_nvp("access_token_expiry", access_token_expiry));
+}
+
+template <class Archive>
+void AdeDevice::serialize(Archive& a) {
+  a(make_nvp("serial_number", serial_number), make_nvp("model", model),
+    make_nvp("description", description), make_nvp("color", color),
+    make_nvp("asset_tag", asset_tag), make_nvp("os", os), make_nvp("device_family", device_family),
+    make_nvp("profile_status", profile_status), make_nvp("profile_uuid", profile_uuid),
+    make_nvp("profile_assign_time", profile_assign_time),
+    make_nvp("profile_push_time", profile_push_time),
+    make_nvp("device_assigned_date", device_assigned_date),
+    make_nvp("device_assigned_by", device_assigned_by), make_nvp("op_type", op_type),
+    make_nvp("op_date", op_date));
+}
+
+template <class Archive>
+void AdeDevicesSynced::serialize(Archive& a) {
+  a(make_nvp("token", token), make_nvp("phase", phase), make_nvp("cursor", cursor),
+    make_nvp("more_to_follow", more_to_follow), make_nvp("fetched_until", fetched_until),
+    make_nvp("devices", devices));
+}
+
+template <class Archive>
+void AdeSyncFailed::serialize(Archive& a) {
+  a(make_nvp("token", token), make_nvp("call", call), make_nvp("http_status", http_status),
+    make_nvp("reason", reason), make_nvp("outcome", outcome),
+    make_nvp("retry_after_seconds", retry_after_seconds));
+}
+
+template <class Archive>
+void AdeProfileStored::serialize(Archive& a) {
+  a(make_nvp("profile", profile), make_nvp("content", content));
+}
+
+template <class Archive>
+void AdeProfileDefined::serialize(Archive& a) {
+  a(make_nvp("token", token), make_nvp("profile", profile), make_nvp("profile_uuid", profile_uuid),
+    make_nvp("content_sha256", content_sha256));
+}
+
+template <class Archive>
+void AdeAssignmentSet::serialize(Archive& a) {
+  a(make_nvp("token", token), make_nvp("default_profile", default_profile),
+    make_nvp("rules", rules));
+}
+
+template <class Archive>
+void AdeDeviceOutcome::serialize(Archive& a) {
+  a(make_nvp("serial_number", serial_number), make_nvp("status", status));
+}
+
+template <class Archive>
+void AdeProfileAssigned::serialize(Archive& a) {
+  a(make_nvp("token", token), make_nvp("profile", profile), make_nvp("profile_uuid", profile_uuid),
+    make_nvp("devices", devices), make_nvp("retry_after_seconds", retry_after_seconds));
+}
+
+template <class Archive>
+void AdeEnrollmentRequested::serialize(Archive& a) {
+  a(make_nvp("serial_number", serial_number), make_nvp("udid", udid), make_nvp("product", product),
+    make_nvp("os_version", os_version), make_nvp("token", token), make_nvp("profile", profile),
+    make_nvp("signer_fingerprint", signer_fingerprint),
+    make_nvp("enrollment_profile", enrollment_profile));
+}
+
+template <class Archive>
 void PushSent::serialize(Archive& a) {
   a(make_nvp("topic", topic), make_nvp("token_hex", token_hex), make_nvp("apns_id", apns_id));
 }

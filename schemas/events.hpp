@@ -432,13 +432,168 @@ struct StatusReported {
   void serialize(Archive& a);
 };
 
+// Automated Device Enrollment (docs/ade.md). Device-less (one partition, in order): ADE devices
+// are named by serial number until one enrolls; the token (`token`) is the name the
+// administrator gave the ADE server token (one per Apple Business Manager MDM server).
+
+// The certificate Apple Business Manager encrypts the token to (`cairn ade token-cert`); its
+// private key sealed (bound to "ade-token-key:<token>").
+struct AdeTokenCertificateCreated {
+  static constexpr std::string_view kType = "AdeTokenCertificateCreated";
+  static constexpr int kVersion = 1;
+  std::string token;
+  std::string certificate_pem;
+  std::string private_key_sealed;
+  std::string not_after;  // RFC 3339
+  template <class Archive>
+  void serialize(Archive& a);
+};
+
+// A server token uploaded: its OAuth credentials (JSON) sealed, bound to "ade-token:<token>".
+struct AdeTokenStored {
+  static constexpr std::string_view kType = "AdeTokenStored";
+  static constexpr int kVersion = 1;
+  std::string token;
+  std::string credentials_sealed;
+  std::string access_token_expiry;  // RFC 3339, as Apple gave it; may be empty
+  template <class Archive>
+  void serialize(Archive& a);
+};
+
+// One device record as the ADE service sent it (op_type/op_date only from a sync).
+struct AdeDevice {
+  std::string serial_number;
+  std::string model;
+  std::string description;
+  std::string color;
+  std::string asset_tag;
+  std::string os;
+  std::string device_family;
+  std::string profile_status;  // empty, assigned, pushed, removed
+  std::string profile_uuid;
+  std::string profile_assign_time;
+  std::string profile_push_time;
+  std::string device_assigned_date;
+  std::string device_assigned_by;
+  std::string op_type;  // added, modified, deleted
+  std::string op_date;
+  template <class Archive>
+  void serialize(Archive& a);
+};
+
+// One page of a fetch (every device, `phase` "fetch") or a sync (changes since the cursor,
+// "sync"), with the cursor it reached: the next call starts there, on any node, after a replay.
+struct AdeDevicesSynced {
+  static constexpr std::string_view kType = "AdeDevicesSynced";
+  static constexpr int kVersion = 1;
+  std::string token;
+  std::string phase;
+  std::string cursor;
+  bool more_to_follow = false;
+  std::string fetched_until;
+  std::vector<AdeDevice> devices;
+  template <class Archive>
+  void serialize(Archive& a);
+};
+
+// A call to the ADE service failed. `outcome`: "retry" (later, after retry_after_seconds when
+// given), "refetch" (the cursor expired or is invalid: a full fetch starts again), "sync" (a
+// fetch's cursor is exhausted: syncing continues from it) or "stopped" (the token was rejected
+// or the terms are not accepted: nothing more until a new token is uploaded).
+struct AdeSyncFailed {
+  static constexpr std::string_view kType = "AdeSyncFailed";
+  static constexpr int kVersion = 1;
+  std::string token;
+  std::string call;
+  int http_status = 0;  // 0: no answer
+  std::string reason;
+  std::string outcome;
+  int64_t retry_after_seconds = 0;
+  template <class Archive>
+  void serialize(Archive& a);
+};
+
+// An ADE profile stored through the admin API, by the name devices are assigned to: Apple's
+// profile fields as JSON (Cairn fills in the enrollment URL and the certificates to trust).
+struct AdeProfileStored {
+  static constexpr std::string_view kType = "AdeProfileStored";
+  static constexpr int kVersion = 1;
+  std::string profile;
+  std::string content;
+  template <class Archive>
+  void serialize(Archive& a);
+};
+
+// The profile defined at the ADE service for a token (profile UUIDs are per MDM server).
+struct AdeProfileDefined {
+  static constexpr std::string_view kType = "AdeProfileDefined";
+  static constexpr int kVersion = 1;
+  std::string token;
+  std::string profile;
+  std::string profile_uuid;
+  std::string content_sha256;  // of the content defined: a changed profile is defined again
+  template <class Archive>
+  void serialize(Archive& a);
+};
+
+// Which profile a token's new devices get: the first rule matching the device's ADE fields, else
+// the default (none: they wait). `rules` is JSON ([{"profile", "match": {field: pattern}}]).
+struct AdeAssignmentSet {
+  static constexpr std::string_view kType = "AdeAssignmentSet";
+  static constexpr int kVersion = 1;
+  std::string token;
+  std::string default_profile;
+  std::string rules;
+  template <class Archive>
+  void serialize(Archive& a);
+};
+
+struct AdeDeviceOutcome {
+  std::string serial_number;
+  std::string status;  // SUCCESS, NOT_ACCESSIBLE, FAILED, THROTTLED
+  template <class Archive>
+  void serialize(Archive& a);
+};
+
+// Devices assigned a profile at the ADE service, with Apple's answer per device.
+struct AdeProfileAssigned {
+  static constexpr std::string_view kType = "AdeProfileAssigned";
+  static constexpr int kVersion = 1;
+  std::string token;
+  std::string profile;
+  std::string profile_uuid;
+  std::vector<AdeDeviceOutcome> devices;
+  int64_t retry_after_seconds = 0;
+  template <class Archive>
+  void serialize(Archive& a);
+};
+
+// A device at first boot sent its signed MachineInfo to the profile's URL and was given an
+// enrollment profile (refusals are EnrollmentRefused, stage "ade").
+struct AdeEnrollmentRequested {
+  static constexpr std::string_view kType = "AdeEnrollmentRequested";
+  static constexpr int kVersion = 1;
+  std::string serial_number;
+  std::string udid;
+  std::string product;
+  std::string os_version;
+  std::string token;
+  std::string profile;
+  std::string signer_fingerprint;
+  std::string enrollment_profile;  // the PayloadUUID of the enrollment profile it was given
+  template <class Archive>
+  void serialize(Archive& a);
+};
+
 using Payload = std::variant<
     DeviceAuthenticated, TokenUpdated, DeviceCheckedOut, CommandEnqueued, CommandDelivered,
     CommandReported, PushRequested, MessageRejected, PushCertificateUploaded, PushSent, PushFailed,
     PushTokenInvalidated, DeviceInactive, CertificateIssued, EnrollmentRefused, ProfileIssued,
     EnrollmentInvited, EnrollmentRequested, IdentityBound, ReenrollmentAllowed, BootstrapTokenSet,
     BootstrapTokenReturned, UserAuthenticated, DeclarationStored, DeclarationDeleted,
-    SetDeclarationChanged, EnrollmentSetChanged, DeclarativeRequested, StatusReported>;
+    SetDeclarationChanged, EnrollmentSetChanged, DeclarativeRequested, StatusReported,
+    AdeTokenCertificateCreated, AdeTokenStored, AdeDevicesSynced, AdeSyncFailed, AdeProfileStored,
+    AdeProfileDefined, AdeAssignmentSet, AdeProfileAssigned, AdeEnrollmentRequested>;
 
 struct Event {
   std::string id;

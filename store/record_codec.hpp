@@ -9,6 +9,7 @@
 #include <bit>
 #include <cstdint>
 #include <cstring>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -118,6 +119,15 @@ T decode_record(std::string_view bytes) {
   record.serialize(r);
   if (!r.at_end()) throw std::runtime_error("stored record has trailing bytes");
   return record;
+}
+
+// The record stored under `key` in anything with get(key) -> optional<string> (a store::Reader,
+// the projector's State), if there is one.
+template <class Record, class Store>
+std::optional<Record> load_record(Store& store, const std::string& key) {
+  auto v = store.get(key);
+  if (!v) return std::nullopt;
+  return decode_record<Record>(*v);
 }
 
 }  // namespace cairn::store

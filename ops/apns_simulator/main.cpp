@@ -2,22 +2,20 @@
 // Pushes go to the HTTP/2 TLS port; a plain HTTP control port (loopback by default) sets
 // failures and reads what was pushed. See ops/apns_simulator/README.md.
 #include <httplib.h>
-#include <pthread.h>
-#include <signal.h>
 
 #include <cstdio>
 #include <cstdlib>
-#include <map>
 #include <string>
-#include <thread>
 
 #include "common/files.hpp"
 #include "common/json_writer.hpp"
 #include "ops/apns_simulator/apns_simulator.hpp"
+#include "ops/simulator_program.hpp"
 
 namespace {
 
 using cairn::apns_sim::ApnsSimulator;
+namespace sim_program = cairn::sim_program;
 using cairn::apns_sim::Failure;
 
 const char* kUsage =
@@ -31,12 +29,6 @@ const char* kUsage =
     "  PUT    /fail/token/HEX?status=410&reason=Unregistered   fail every push to a token\n"
     "  PUT    /fail/share?share=0.1&status=500&reason=InternalServerError\n"
     "  DELETE /fail                           back to answering 200\n";
-
-std::pair<std::string, int> host_port(const std::string& s) {
-  const auto colon = s.rfind(':');
-  if (colon == std::string::npos) throw std::invalid_argument("expected HOST:PORT, got " + s);
-  return {s.substr(0, colon), std::stoi(s.substr(colon + 1))};
-}
 
 Failure failure_from(const httplib::Request& req, const char* default_reason) {
   return Failure{req.has_param("status") ? std::stoi(req.get_param_value("status")) : 500,
@@ -63,28 +55,15 @@ std::string push_json(const cairn::apns_sim::RecordedPush& p) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::map<std::string, std::string> o{{"listen", "127.0.0.1:2197"}, {"control", "127.0.0.1:2198"}};
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    if (a == "-h" || a == "--help" || !a.starts_with("--") || i + 1 >= argc) {
-      std::fputs(kUsage, stderr);
-      return a == "-h" || a == "--help" ? 0 : 2;
-    }
-    o[a.substr(2)] = argv[++i];
-  }
-  if (!o.contains("cert") || !o.contains("key") || !o.contains("client-ca")) {
-    std::fputs(kUsage, stderr);
-    return 2;
-  }
-  // Block the stop signals before any thread starts, so only sigwait below receives them.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
-  signal(SIGPIPE, SIG_IGN);
+  int status = 0;
+  const auto options =
+      sim_program::parse(argc, argv, {{"listen", "127.0.0.1:2197"}, {"control", "127.0.0.1:2198"}},
+                         kUsage, {"cert", "key", "client-ca"}, status);
+  if (!options) return status;
+  auto o = *options;
+  const sigset_t stop = sim_program::block_stop_signals();  // before any thread starts
   try {
-    const auto [host, port] = host_port(o["listen"]);
+    const auto [host, port] = sim_program::host_port(o["listen"]);
     ApnsSimulator sim(
         {host, port, cairn::read_file(o["cert"]), cairn::read_file(o["key"]), o["client-ca"]});
     httplib::Server control;
@@ -119,17 +98,9 @@ int main(int argc, char** argv) {
       sim.clear_failures();
       res.status = 204;
     });
-    const auto [control_host, control_port] = host_port(o["control"]);
-    if (!control.bind_to_port(control_host, control_port))
-      throw std::runtime_error("cannot listen on control " + o["control"]);
-    std::printf("cairn-apns-sim: pushes on https://%s:%d, control on http://%s:%d\n", host.c_str(),
-                sim.port(), control_host.c_str(), control_port);
-    std::fflush(stdout);
-    std::thread serving([&] { control.listen_after_bind(); });
-    int sig = 0;
-    sigwait(&stop_signals, &sig);
-    control.stop();
-    serving.join();
+    sim_program::serve_until_stopped(
+        control, o["control"], stop,
+        "cairn-apns-sim: pushes on https://" + host + ":" + std::to_string(sim.port()));
   } catch (const std::exception& e) {
     std::fprintf(stderr, "cairn-apns-sim: %s\n", e.what());
     return 1;

@@ -11,6 +11,8 @@
 
 #include <set>
 
+#include "tests/support/ade.hpp"
+#include "tests/support/eventually.hpp"
 #include "tests/support/messages.hpp"
 #include "tests/support/temp_dir.hpp"
 #include "tests/support/test_node.hpp"
@@ -234,6 +236,42 @@ TEST_F(OpenApi, AdminAnswersMatchTheirDescriptions) {
   expect_described("get", "/v1/enrollment/profile", admin->Get("/v1/enrollment/profile"));
   expect_described("get", "/metrics", admin->Get("/metrics"));
   expect_described("put", "/checkin", d.checkin(authenticate_body("OAS-1")));
+}
+
+// The ADE admin API's answers, against the ADE simulator.
+TEST_F(OpenApi, AdeAnswersMatchTheirDescriptions) {
+  TempDir files, dir;
+  AdePki pki(files);
+  ade_sim::AdeSimulator sim(pki.simulator_options());
+  const auto serials = sim.add_devices(2, "OAS", "iPhone", "iPhone 15");
+  TestNode node(dir.path(), pki.node_options(sim));
+  auto admin = node.admin();
+  expect_described("get", "/v1/ade/tokens/{name}/certificate",
+                   admin->Get("/v1/ade/tokens/acme/certificate"));
+  const auto cert = admin->Post("/v1/ade/tokens/acme/certificate");
+  expect_described("post", "/v1/ade/tokens/{name}/certificate", cert);
+  expect_described(
+      "put", "/v1/ade/tokens/{name}",
+      admin->Put("/v1/ade/tokens/acme", sim.token_file(cert->body), "application/pkcs7-mime"));
+  expect_described("put", "/v1/ade/tokens/{name}",
+                   admin->Put("/v1/ade/tokens/acme", "not a token", "application/pkcs7-mime"));
+  expect_described(
+      "put", "/v1/ade/profiles/{name}",
+      admin->Put("/v1/ade/profiles/staff",
+                 R"({"profile_name":"Staff","url":"https://mdm.example.com/ade/enroll"})",
+                 "application/json"));
+  expect_described("put", "/v1/ade/tokens/{name}/assignment",
+                   admin->Put("/v1/ade/tokens/acme/assignment", R"({"default_profile":"staff"})",
+                              "application/json"));
+  expect_described("post", "/v1/ade/tokens/{name}/sync", admin->Post("/v1/ade/tokens/acme/sync"));
+  ASSERT_TRUE(eventually([&] {
+    return admin->Get("/v1/ade/devices/" + serials[1])->body.find("SUCCESS") != std::string::npos;
+  }));
+  expect_described("get", "/v1/ade/tokens", admin->Get("/v1/ade/tokens"));
+  expect_described("get", "/v1/ade/profiles", admin->Get("/v1/ade/profiles"));
+  expect_described("get", "/v1/ade/devices", admin->Get("/v1/ade/devices?limit=1"));
+  expect_described("get", "/v1/ade/devices/{serial}", admin->Get("/v1/ade/devices/" + serials[0]));
+  expect_described("get", "/v1/ade/devices/{serial}", admin->Get("/v1/ade/devices/NOSUCH1"));
 }
 
 }  // namespace

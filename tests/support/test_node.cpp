@@ -56,6 +56,10 @@ void TestNode::start() {
   config.http.connection_limits = options_.connection_limits;
   config.identity_days = options_.identity_days;
   config.ota_device_ca_file = options_.ota_device_ca_file;
+  config.ade_url = options_.ade_url;
+  config.ade_ca_file = options_.ade_ca_file;
+  config.ade_device_ca_file = options_.ade_device_ca_file;
+  config.ade_sync_interval = options_.ade_sync_interval;
   config.user_channels = options_.user_channels;
   config.apply_timeout = options_.apply_timeout;
   config.refusal_record_interval = options_.refusal_record_interval;

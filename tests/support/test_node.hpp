@@ -26,7 +26,12 @@ struct TestNodeOptions {
   bool tls = true;          // in-process nodes: false serves plain HTTP (as behind a TLS proxy)
   int identity_days = 365;  // in-process nodes: lifetime of the identities its CA issues
   std::string ota_device_ca_file;  // in-process nodes: see NodeConfig
-  bool user_channels = true;       // in-process nodes: see NodeConfig
+  // In-process nodes: Automated Device Enrollment (NodeConfig's ade_*).
+  std::string ade_url = "https://mdmenrollment.apple.com";
+  std::string ade_ca_file;
+  std::string ade_device_ca_file;
+  std::chrono::milliseconds ade_sync_interval{std::chrono::minutes(5)};
+  bool user_channels = true;  // in-process nodes: see NodeConfig
   size_t max_body_bytes = 4u << 20;
   std::chrono::milliseconds apply_timeout{5000};
   std::chrono::seconds refusal_record_interval{10};  // in-process nodes

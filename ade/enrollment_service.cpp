@@ -1,0 +1,52 @@
+#include "ade/enrollment_service.hpp"
+
+#include "ade/machine_info.hpp"
+#include "common/errors.hpp"
+#include "common/logging.hpp"
+
+namespace cairn::ade {
+
+enrollment::Reply EnrollmentService::enroll(std::string_view machine_info,
+                                            const std::string& remote,
+                                            const std::string& host_url) {
+  auto refuse = [&](int status, const std::string& reason) {
+    enrollment::refuse_enrollment(writer_, "ade", status, reason, remote);
+  };
+  MachineInfo info;
+  try {
+    info = read_machine_info(machine_info, device_ca_.get());
+  } catch (const BadRequest& e) {
+    refuse(400, std::string("MachineInfo: ") + e.what());
+  }
+  const auto device = writer_.find_caught_up([&] { return reader_.device(info.serial_number); });
+  if (!device)
+    refuse(403, "serial number " + info.serial_number +
+                    " is not assigned to this MDM server in Apple Business Manager (or not synced "
+                    "yet)");
+  if (device->deleted)
+    refuse(403, "serial number " + info.serial_number +
+                    " was released from this MDM server in Apple Business Manager");
+  enrollment::ProfileRequest request;
+  request.host_url = host_url;
+  // The UDID is the device's own word only when its signer chained to the device CA; only then
+  // may the identity it gets replace an enrolled device's (a device erased and set up again).
+  if (device_ca_) request.udid = info.udid;
+  const auto issued = [&] {
+    try {
+      return profiles_.issue(request, "ade");
+    } catch (const ClientError& e) {
+      logging::error("ADE enrollment cannot be answered", {{"error", e.what()}});
+      throw Unavailable(std::string("enrollment is not ready on this server: ") + e.what());
+    }
+  }();
+  writer_.append_and_wait_applied(
+      {writer_.make("", "device",
+                    events::AdeEnrollmentRequested{
+                        info.serial_number, info.udid, info.product, info.os_version, device->token,
+                        device->assigned_profile, info.signer_fingerprint, issued.uuid})});
+  logging::info("ADE enrollment",
+                {{"serial", info.serial_number}, {"udid", info.udid}, {"remote", remote}});
+  return {200, issued.signed_der, "application/x-apple-aspen-config"};
+}
+
+}  // namespace cairn::ade

@@ -1,0 +1,230 @@
+#include "ade/syncer.hpp"
+
+#include <openssl/crypto.h>
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <algorithm>
+
+#include "ade/assignment_rules.hpp"
+#include "common/encoding.hpp"
+#include "common/errors.hpp"
+#include "common/logging.hpp"
+#include "crypto/digest.hpp"
+
+namespace cairn::ade {
+namespace {
+
+constexpr const char* kActor = "ade-syncer";
+// Pages pulled per token per round: a fleet of 1,000,000 devices is 1,000 pages of 1,000.
+constexpr int kMostPagesPerRound = 2000;
+// Devices assigned per token per round (1,000 per call, Apple's limit).
+constexpr size_t kMostAssignedPerRound = 100000;
+constexpr size_t kDevicesPerAssignment = 1000;
+
+std::chrono::seconds backoff(int failures, int64_t asked) {
+  const int64_t exponential = std::min<int64_t>(int64_t{30} << std::min(failures, 6), 3600);
+  return std::chrono::seconds(std::max(asked, exponential));
+}
+
+}  // namespace
+
+Syncer::Syncer(const store::Reader& projection, ingest::EventWriter& writer,
+               const crypto::SecretBox& secrets, SyncerOptions options)
+    : reader_(projection), writer_(writer), secrets_(secrets), options_(std::move(options)) {}
+
+Syncer::~Syncer() {
+  stop();
+}
+
+void Syncer::start() {
+  thread_ = std::thread([this] {
+    std::unique_lock lock(mu_);
+    while (!stopping_) {
+      lock.unlock();
+      try {
+        if (options_.may_run()) run_once();
+      } catch (const std::exception& e) {
+        logging::error("ADE sync round failed", {{"error", e.what()}});
+      }
+      lock.lock();
+      cv_.wait_for(lock, options_.interval, [this] { return stopping_ || woken_; });
+      woken_ = false;
+    }
+  });
+}
+
+void Syncer::stop() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void Syncer::wake() {
+  {
+    std::lock_guard lock(mu_);
+    woken_ = true;
+    for (auto& [name, state] : tokens_) state.not_before = {};  // an administrator asked: now
+  }
+  cv_.notify_all();
+}
+
+void Syncer::run_once() {
+  writer_.wait_caught_up();
+  for (const auto& token : reader_.tokens()) {
+    if (token.credentials_sealed.empty() || token.failure_outcome == "stopped") continue;
+    {
+      std::lock_guard lock(mu_);
+      if (std::chrono::steady_clock::now() < tokens_[token.token].not_before) continue;
+    }
+    sync_token(token);
+  }
+}
+
+Client& Syncer::client_for(const projector::AdeTokenRecord& token) {
+  std::lock_guard lock(mu_);
+  auto& state = tokens_[token.token];
+  if (!state.client || state.credentials_sealed != token.credentials_sealed) {
+    std::string json =
+        secrets_.open(token.credentials_sealed, credentials_sealing_context(token.token));
+    auto credentials = read_credentials(json);
+    OPENSSL_cleanse(json.data(), json.size());
+    state.client = std::make_unique<Client>(options_.client, std::move(credentials));
+    state.credentials_sealed = token.credentials_sealed;
+  }
+  return *state.client;
+}
+
+void Syncer::sync_token(const projector::AdeTokenRecord& token) {
+  try {
+    auto& client = client_for(token);
+    pull_pages(token.token, client);
+    assign(*reader_.token(token.token), client);
+    std::lock_guard lock(mu_);
+    tokens_[token.token].failures = 0;
+  } catch (const AdeCallError& e) {
+    record_failure(token.token, e);
+  }
+}
+
+void Syncer::record_failure(const std::string& token, const AdeCallError& e) {
+  int failures = 0;
+  {
+    std::lock_guard lock(mu_);
+    auto& state = tokens_[token];
+    failures = ++state.failures;
+    // A cursor to start again from is not a reason to wait; anything else is.
+    state.not_before =
+        e.outcome == "refetch" || e.outcome == "sync"
+            ? std::chrono::steady_clock::time_point{}
+            : std::chrono::steady_clock::now() + backoff(failures, e.retry_after_seconds);
+  }
+  (e.outcome == "stopped" ? logging::error : logging::warn)("ADE call failed",
+                                                            {{"token", token},
+                                                             {"call", e.call},
+                                                             {"status", std::to_string(e.status)},
+                                                             {"outcome", e.outcome},
+                                                             {"reason", e.what()}});
+  writer_.append_and_wait_applied({writer_.make(
+      "", kActor,
+      events::AdeSyncFailed{token, e.call, e.status, e.what(), e.outcome, e.retry_after_seconds})});
+  // The cursor was reset (or the fetch is over): go on at once, from the projection's new state.
+  if ((e.outcome == "refetch" || e.outcome == "sync") && failures < 3)
+    if (const auto t = reader_.token(token)) sync_token(*t);
+}
+
+void Syncer::pull_pages(const std::string& token, Client& client) {
+  for (int page = 0; page < kMostPagesPerRound; ++page) {
+    const auto t = reader_.token(token);
+    const bool fetching = t->phase != "sync";
+    // A fetch starts without a cursor; one under way ("fetch") continues from its cursor.
+    const std::string cursor = t->phase.empty() ? "" : t->cursor;
+    auto answer = fetching ? client.fetch_devices(cursor, options_.page_size)
+                           : client.sync_devices(cursor, options_.page_size);
+    if (answer.dropped > 0)
+      logging::warn("ADE device records dropped (no usable serial number, or too many)",
+                    {{"token", token}, {"dropped", std::to_string(answer.dropped)}});
+    const bool more = answer.more_to_follow;
+    const bool empty = answer.devices.empty();
+    writer_.append_and_wait_applied({writer_.make(
+        "", kActor,
+        events::AdeDevicesSynced{token, fetching ? "fetch" : "sync", answer.cursor, more,
+                                 answer.fetched_until, std::move(answer.devices)})});
+    if (!more || (empty && !fetching)) return;
+  }
+}
+
+std::string Syncer::apple_profile(const std::string& content) const {
+  rapidjson::Document d;
+  d.Parse(content.c_str(), content.size());
+  if (d.HasParseError() || !d.IsObject()) throw BadRequest("the ADE profile is not a JSON object");
+  auto& alloc = d.GetAllocator();
+  if (!d.HasMember("url")) {
+    if (options_.enrollment_url.empty())
+      throw BadRequest(
+          "the profile has no url and this node has no --public-url to make it from: devices "
+          "would not know where to enroll");
+    d.AddMember("url", rapidjson::Value(options_.enrollment_url.c_str(), alloc), alloc);
+  }
+  if (!d.HasMember("anchor_certs") && !options_.anchor_certs_der.empty()) {
+    rapidjson::Value anchors(rapidjson::kArrayType);
+    for (const auto& der : options_.anchor_certs_der)
+      anchors.PushBack(rapidjson::Value(base64_encode(der).c_str(), alloc), alloc);
+    d.AddMember("anchor_certs", anchors, alloc);
+  }
+  rapidjson::StringBuffer buffer;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
+  d.Accept(w);
+  return buffer.GetString();
+}
+
+void Syncer::assign(const projector::AdeTokenRecord& token, Client& client) {
+  std::vector<Rule> rules;
+  if (!token.rules.empty()) rules = parse_rules(token.rules);  // checked when set
+  std::map<std::string, std::vector<std::string>> by_profile;
+  for (const auto& device : reader_.waiting(token.token, kMostAssignedPerRound))
+    if (auto profile = choose_profile(rules, token.default_profile, device); !profile.empty())
+      by_profile[profile].push_back(device.serial_number);
+  for (const auto& [name, serials] : by_profile) {
+    const auto profile = reader_.profile(name);
+    if (!profile) {
+      logging::warn("ADE devices wait: their profile is not stored",
+                    {{"token", token.token}, {"profile", name}});
+      continue;
+    }
+    std::string json;
+    try {
+      json = apple_profile(profile->content);
+    } catch (const BadRequest& e) {
+      throw AdeCallError("define", 0, e.what(), "retry");
+    }
+    const auto sha = crypto::sha256_hex(json);
+    auto defined = reader_.defined_profile(token.token, name);
+    if (!defined || defined->content_sha256 != sha) {
+      const auto uuid = client.define_profile(json);
+      writer_.append_and_wait_applied(
+          {writer_.make("", kActor, events::AdeProfileDefined{token.token, name, uuid, sha})});
+      defined = reader_.defined_profile(token.token, name);
+    }
+    for (size_t at = 0; at < serials.size(); at += kDevicesPerAssignment) {
+      const std::vector<std::string> chunk(
+          serials.begin() + static_cast<std::ptrdiff_t>(at),
+          serials.begin() +
+              static_cast<std::ptrdiff_t>(std::min(serials.size(), at + kDevicesPerAssignment)));
+      auto answer = client.assign_profile(defined->profile_uuid, chunk);
+      const auto retry_after = answer.retry_after_seconds;
+      writer_.append_and_wait_applied(
+          {writer_.make("", kActor,
+                        events::AdeProfileAssigned{token.token, name, defined->profile_uuid,
+                                                   std::move(answer.devices), retry_after})});
+      if (retry_after > 0)
+        throw AdeCallError("assign", 200, "some devices were throttled", "retry", retry_after);
+    }
+  }
+}
+
+}  // namespace cairn::ade

@@ -1,0 +1,52 @@
+// Automated Device Enrollment in the projection: the ADE server tokens and where each one's sync
+// stands, the ADE profiles (Cairn's, by name, and their UUIDs at Apple per token), and the devices
+// Apple Business Manager assigned to Cairn, by serial number, before and after they enroll. Key
+// layout: projector/keys.hpp. Every ADE event is device-less (one partition, in log order).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "projector/records.hpp"
+#include "projector/state.hpp"
+#include "schemas/events.hpp"
+#include "store/reader.hpp"
+
+namespace cairn::projector {
+
+// Names of tokens and profiles: [A-Za-z0-9._-]{1,64}. Serial numbers: [A-Za-z0-9]{1,64}.
+bool is_ade_name(std::string_view name);
+bool is_serial_number(std::string_view serial);
+
+void apply_ade(State& state, const events::Event& e, const events::AdeTokenCertificateCreated& p);
+void apply_ade(State& state, const events::Event& e, const events::AdeTokenStored& p);
+void apply_ade(State& state, const events::Event& e, const events::AdeDevicesSynced& p);
+void apply_ade(State& state, const events::Event& e, const events::AdeSyncFailed& p);
+void apply_ade(State& state, const events::Event& e, const events::AdeProfileStored& p);
+void apply_ade(State& state, const events::Event& e, const events::AdeProfileDefined& p);
+void apply_ade(State& state, const events::Event& e, const events::AdeAssignmentSet& p);
+void apply_ade(State& state, const events::Event& e, const events::AdeProfileAssigned& p);
+void apply_ade(State& state, const events::Event& e, const events::AdeEnrollmentRequested& p);
+
+class AdeReader {
+ public:
+  explicit AdeReader(const store::Reader& store) : store_(store) {}
+  std::optional<AdeTokenRecord> token(const std::string& name) const;
+  std::vector<AdeTokenRecord> tokens() const;  // by name
+  std::optional<AdeProfileRecord> profile(const std::string& name) const;
+  std::vector<AdeProfileRecord> profiles() const;  // by name
+  std::optional<AdeDefinedProfileRecord> defined_profile(const std::string& token,
+                                                         const std::string& profile) const;
+  std::optional<AdeDeviceRecord> device(const std::string& serial) const;
+  // Devices by serial number after `after`, at most `limit`.
+  std::vector<AdeDeviceRecord> devices(const std::string& after, size_t limit) const;
+  // The token's devices without a profile at Apple, by serial number, at most `limit`.
+  std::vector<AdeDeviceRecord> waiting(const std::string& token, size_t limit) const;
+
+ private:
+  const store::Reader& store_;
+};
+
+}  // namespace cairn::projector
