@@ -124,7 +124,8 @@ ApiResponse AdeApi::sync(const std::string& name) {
   const auto token = known_token(name);
   if (token.credentials_sealed.empty())
     throw ClientError(409, "ADE token " + name + " has no token file uploaded yet");
-  if (syncer_) syncer_->wake();
+  if (!syncer_) return {202, R"({"sync":"scheduled"})"};  // the syncing node, within its interval
+  syncer_->wake(name);
   return {202, R"({"sync":"started"})"};
 }
 
@@ -167,6 +168,11 @@ ApiResponse AdeApi::store_profile(const std::string& name, std::string_view body
   if (profile_name == root.MemberEnd() || !profile_name->value.IsString() ||
       profile_name->value.GetStringLength() == 0)
     throw BadRequest("profile_name is required (what Setup Assistant shows)");
+  if (const auto release = root.FindMember(std::string(projector::kAdeReleaseKey).c_str());
+      release != root.MemberEnd() &&
+      (!release->value.IsString() || (std::string_view(release->value.GetString()) != "manual" &&
+                                      std::string_view(release->value.GetString()) != "automatic")))
+    throw BadRequest("cairn_release is \"automatic\" (the default) or \"manual\"");
   if (const auto url = root.FindMember("url");
       url != root.MemberEnd() &&
       (!url->value.IsString() || !std::string_view(url->value.GetString()).starts_with("https://")))

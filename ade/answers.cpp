@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "common/encoding.hpp"
 #include "projector/ade.hpp"
 
 namespace cairn::ade {
@@ -12,22 +13,31 @@ namespace {
 rapidjson::Document parse(std::string_view json) {
   if (json.size() > kLargestAnswer) throw AdeAnswerError("the answer is larger than 8 MiB");
   rapidjson::Document d;
-  d.Parse<rapidjson::kParseIterativeFlag>(json.data(), json.size());
-  if (d.HasParseError() || !d.IsObject()) throw AdeAnswerError("the answer is not a JSON object");
+  d.Parse<rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag>(json.data(),
+                                                                                  json.size());
+  if (d.HasParseError() || !d.IsObject())
+    throw AdeAnswerError("the answer is not a JSON object in UTF-8");
   return d;
 }
 
-// A string member, cut to kLongestField; empty when absent or not a string.
-std::string text(const rapidjson::Value& object, const char* name) {
+std::string_view whole(const rapidjson::Value& object, const char* name) {
   const auto it = object.FindMember(name);
   if (it == object.MemberEnd() || !it->value.IsString()) return {};
-  return {it->value.GetString(), std::min<size_t>(it->value.GetStringLength(), kLongestField)};
+  return {it->value.GetString(), it->value.GetStringLength()};
 }
 
-std::string required_text(const rapidjson::Value& object, const char* name) {
-  auto value = text(object, name);
-  if (value.empty()) throw AdeAnswerError(std::string("the answer has no ") + name);
-  return value;
+// A device field, cut to kLongestField at a character; empty when absent or not a string.
+std::string text(const rapidjson::Value& object, const char* name) {
+  return std::string(utf8_prefix(whole(object, name), kLongestField));
+}
+
+// A cursor, session token or UUID: whole or an error.
+std::string token(const rapidjson::Value& object, const char* name, bool required) {
+  const auto value = whole(object, name);
+  if (value.size() > kLongestToken)
+    throw AdeAnswerError(std::string("the answer's ") + name + " is longer than 4 KiB");
+  if (required && value.empty()) throw AdeAnswerError(std::string("the answer has no ") + name);
+  return std::string(value);
 }
 
 }  // namespace
@@ -36,7 +46,7 @@ DevicePage read_device_page(std::string_view json) {
   const auto d = parse(json);
   const rapidjson::Value& root = d;
   DevicePage page;
-  page.cursor = text(root, "cursor");
+  page.cursor = token(root, "cursor", false);
   page.fetched_until = text(root, "fetched_until");
   if (const auto more = root.FindMember("more_to_follow"); more != root.MemberEnd())
     page.more_to_follow =
@@ -76,11 +86,11 @@ DevicePage read_device_page(std::string_view json) {
 }
 
 std::string read_session(std::string_view json) {
-  return required_text(parse(json), "auth_session_token");
+  return token(parse(json), "auth_session_token", true);
 }
 
 std::string read_profile_uuid(std::string_view json) {
-  return required_text(parse(json), "profile_uuid");
+  return token(parse(json), "profile_uuid", true);
 }
 
 AssignAnswer read_assign(std::string_view json) {
@@ -98,8 +108,8 @@ AssignAnswer read_assign(std::string_view json) {
     if (!projector::is_serial_number(s) || !status.IsString()) continue;
     if (answer.devices.size() >= kMostDevicesPerPage) break;
     answer.devices.push_back(
-        {std::string(s), std::string(status.GetString(),
-                                     std::min<size_t>(status.GetStringLength(), kLongestField))});
+        {std::string(s),
+         std::string(utf8_prefix({status.GetString(), status.GetStringLength()}, kLongestField))});
   }
   return answer;
 }

@@ -17,10 +17,13 @@ class AdeAnswerError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// Largest answer read (a page of 1,000 devices is ~400 KiB) and most devices kept from one page.
+// Largest answer read (a page of 1,000 devices is ~400 KiB), most devices kept from one page
+// (Cairn asks for 1,000, Apple's most), longest device field kept (cut at a character), longest
+// cursor, session token or profile UUID taken (longer is an error: cut, it would not work).
 inline constexpr size_t kLargestAnswer = 8 << 20;
-inline constexpr size_t kMostDevicesPerPage = 5000;
-inline constexpr size_t kLongestField = 1024;
+inline constexpr size_t kMostDevicesPerPage = 1000;
+inline constexpr size_t kLongestField = 256;
+inline constexpr size_t kLongestToken = 4096;
 
 struct DevicePage {
   std::string cursor;

@@ -8,6 +8,7 @@
 #include <charconv>
 
 #include "ade/oauth.hpp"
+#include "common/encoding.hpp"
 #include "common/logging.hpp"
 
 namespace cairn::ade {
@@ -41,7 +42,7 @@ std::string cursor_request(const std::string& cursor, int limit) {
 // What an error answer says, short enough for an event and a log line.
 std::string reason_of(int status, std::string_view body) {
   std::string reason = "HTTP " + std::to_string(status);
-  if (!body.empty()) reason += ": " + std::string(body.substr(0, 200));
+  if (!body.empty()) reason += ": " + std::string(utf8_prefix(body, 200));
   return reason;
 }
 
@@ -83,45 +84,61 @@ Client::Client(ClientOptions options, ServerToken token)
   http_->set_read_timeout(options_.timeout);
   http_->set_write_timeout(options_.timeout);
   http_->set_keep_alive(true);
+  http_->set_decompress(false);
 }
 
 Client::~Client() = default;
 
-Client::Answer Client::send(const std::string& method, const std::string& path,
-                            const std::string& body, bool with_session, std::string* retry_after) {
-  httplib::Headers headers{{"User-Agent", std::string(kUserAgent)},
-                           {"X-Server-Protocol-Version", "3"},
-                           {"Accept", "application/json"}};
+Client::Answer Client::send(const std::string& name, const std::string& method,
+                            const std::string& path, const std::string& body, bool with_session,
+                            std::string* retry_after) {
+  // A hostile or broken service must not make the syncer hold more than kLargestAnswer: the body
+  // is read in pieces and the call abandoned past it (and not inflated: decompression is off).
+  std::string answer;
+  bool too_large = false;
+  httplib::Request req;
+  req.method = method;
+  req.path = path;
+  req.headers = {{"User-Agent", std::string(kUserAgent)},
+                 {"X-Server-Protocol-Version", "3"},
+                 {"Accept", "application/json"}};
   if (with_session)
-    headers.emplace("X-ADM-Auth-Session", session_);
+    req.headers.emplace("X-ADM-Auth-Session", session_);
   else
-    headers.emplace("Authorization",
-                    oauth::authorization_header(method, options_.url + path,
-                                                {token_.consumer_key, token_.consumer_secret,
-                                                 token_.access_token, token_.access_secret}));
-  httplib::Result result = [&] {
-    constexpr auto kJson = "application/json;charset=UTF8";
-    if (method == "GET") return http_->Get(path, headers);
-    if (method == "POST") return http_->Post(path, headers, body, kJson);
-    if (method == "PUT") return http_->Put(path, headers, body, kJson);
-    return http_->Delete(path, headers, body, kJson);
-  }();
+    req.headers.emplace("Authorization",
+                        oauth::authorization_header(method, options_.url + path,
+                                                    {token_.consumer_key, token_.consumer_secret,
+                                                     token_.access_token, token_.access_secret}));
+  if (method != "GET") {
+    req.body = body;
+    req.headers.emplace("Content-Type", "application/json;charset=UTF8");
+  }
+  req.content_receiver = [&](const char* data, size_t length, uint64_t, uint64_t) {
+    too_large = answer.size() + length > kLargestAnswer;
+    if (!too_large) answer.append(data, length);
+    return !too_large;
+  };
+  // Once more on a fresh connection when the service closed a kept-alive one under us.
+  httplib::Result result = http_->send(req);
+  if (!result && !too_large) {
+    answer.clear();
+    result = http_->send(req);
+  }
+  if (too_large)
+    throw AdeCallError(name, 0, "the ADE service's answer is larger than 8 MiB", "retry");
   if (!result)
     throw AdeCallError(
-        path, 0, "no answer from the ADE service: " + httplib::to_string(result.error()), "retry");
-  if (result->body.size() > kLargestAnswer)
-    throw AdeCallError(path, result->status, "the ADE service's answer is larger than 8 MiB",
-                       "retry");
+        name, 0, "no answer from the ADE service: " + httplib::to_string(result.error()), "retry");
   // Any answer may carry a new session token; later calls use it.
   if (const auto renewed = result->get_header_value("X-ADM-Auth-Session"); !renewed.empty())
     session_ = renewed;
   if (retry_after) *retry_after = result->get_header_value("Retry-After");
-  return {result->status, std::move(result->body)};
+  return {result->status, std::move(answer)};
 }
 
 void Client::start_session() {
   std::string retry_after;
-  const auto answer = send("GET", "/session", "", false, &retry_after);
+  const auto answer = send("session", "GET", "/session", "", false, &retry_after);
   classify("session", answer.status, answer.body, retry_after);
   try {
     session_ = read_session(answer.body);
@@ -136,11 +153,11 @@ std::string Client::call(const std::string& name, const std::string& method,
                          const std::string& path, const std::string& body) {
   if (session_.empty()) start_session();
   std::string retry_after;
-  auto answer = send(method, path, body, true, &retry_after);
+  auto answer = send(name, method, path, body, true, &retry_after);
   if (session_ended(answer.status, answer.body)) {
     logging::info("ADE session ended; starting a new one", {{"call", name}});
     start_session();
-    answer = send(method, path, body, true, &retry_after);
+    answer = send(name, method, path, body, true, &retry_after);
   }
   classify(name, answer.status, answer.body, retry_after);
   return std::move(answer.body);
@@ -191,7 +208,12 @@ AssignAnswer Client::assign_profile(const std::string& profile_uuid,
   w.EndArray();
   w.EndObject();
   const auto body = call("assign", "PUT", "/profile/devices", buffer.GetString());
-  return read_answer("assign", [&] { return read_assign(body); });
+  auto answer = read_answer("assign", [&] { return read_assign(body); });
+  // Only the devices asked about: the answer is not trusted to speak of others.
+  std::erase_if(answer.devices, [&](const events::AdeDeviceOutcome& d) {
+    return std::find(serials.begin(), serials.end(), d.serial_number) == serials.end();
+  });
+  return answer;
 }
 
 }  // namespace cairn::ade

@@ -69,8 +69,8 @@ class Client {
   // The call with the session, renewing it once if the service ended it.
   std::string call(const std::string& name, const std::string& method, const std::string& path,
                    const std::string& body);
-  Answer send(const std::string& method, const std::string& path, const std::string& body,
-              bool with_session, std::string* retry_after);
+  Answer send(const std::string& name, const std::string& method, const std::string& path,
+              const std::string& body, bool with_session, std::string* retry_after);
   void start_session();
 
   ClientOptions options_;

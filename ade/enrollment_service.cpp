@@ -12,12 +12,16 @@ enrollment::Reply EnrollmentService::enroll(std::string_view machine_info,
   auto refuse = [&](int status, const std::string& reason) {
     enrollment::refuse_enrollment(writer_, "ade", status, reason, remote);
   };
+  if (!device_ca_)
+    throw Unavailable(
+        "Automated Device Enrollment needs the device CA (--ade-device-ca) to check MachineInfo");
   MachineInfo info;
   try {
-    info = read_machine_info(machine_info, device_ca_.get());
+    info = read_machine_info(machine_info, &device_ca_->store());
   } catch (const BadRequest& e) {
     refuse(400, std::string("MachineInfo: ") + e.what());
   }
+  if (const auto why = device_ca_->problem(info.signer.get()); !why.empty()) refuse(400, why);
   const auto device = writer_.find_caught_up([&] { return reader_.device(info.serial_number); });
   if (!device)
     refuse(403, "serial number " + info.serial_number +
@@ -28,9 +32,7 @@ enrollment::Reply EnrollmentService::enroll(std::string_view machine_info,
                     " was released from this MDM server in Apple Business Manager");
   enrollment::ProfileRequest request;
   request.host_url = host_url;
-  // The UDID is the device's own word only when its signer chained to the device CA; only then
-  // may the identity it gets replace an enrolled device's (a device erased and set up again).
-  if (device_ca_) request.udid = info.udid;
+  if (may_take_over(info, *device)) request.udid = info.udid;
   const auto issued = [&] {
     try {
       return profiles_.issue(request, "ade");
@@ -47,6 +49,13 @@ enrollment::Reply EnrollmentService::enroll(std::string_view machine_info,
   logging::info("ADE enrollment",
                 {{"serial", info.serial_number}, {"udid", info.udid}, {"remote", remote}});
   return {200, issued.signed_der, "application/x-apple-aspen-config"};
+}
+
+bool EnrollmentService::may_take_over(const MachineInfo& info,
+                                      const projector::AdeDeviceRecord& device) const {
+  const auto enrolled = devices_.device(DeviceId(info.udid));
+  if (!enrolled || enrolled->state == projector::EnrollmentState::kCheckedOut) return true;
+  return device.enrollment_udid == info.udid && device.enrollment_signer == info.signer_fingerprint;
 }
 
 }  // namespace cairn::ade

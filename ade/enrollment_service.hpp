@@ -1,8 +1,8 @@
 // The enrollment of a device at first boot (POST /ade/enroll, the URL in Cairn's ADE profiles):
 // its signed MachineInfo is checked (machine_info.hpp), its serial number must be one Apple
 // Business Manager assigned to one of Cairn's ADE tokens and not released since, and it is given
-// an enrollment profile (a SCEP identity, bound to its UDID when its signature chained to the
-// configured device CA) and an AdeEnrollmentRequested event links the serial number to the UDID.
+// an enrollment profile (a SCEP identity) and an AdeEnrollmentRequested event links the serial
+// number to the UDID.
 // Anything else is refused with a 4xx naming why and an EnrollmentRefused event (stage "ade").
 #pragma once
 
@@ -10,24 +10,25 @@
 #include <string>
 #include <string_view>
 
-#include "crypto/certificate.hpp"
+#include "ade/machine_info.hpp"
 #include "enrollment/profile_service.hpp"
 #include "enrollment/reply.hpp"
 #include "ingest/event_writer.hpp"
 #include "projector/ade.hpp"
+#include "projector/queries.hpp"
 
 namespace cairn::ade {
 
 class EnrollmentService {
  public:
-  // `device_ca`: the CA that must have issued MachineInfo's signer (Apple's iPhone Device CA
-  // chain, validity not checked); null accepts any signer, and then the serial number alone (a
-  // device Apple assigned to this server) gates the enrollment.
+  // `device_ca`: the CA that must have issued MachineInfo's signer (DeviceCa); null refuses every
+  // ADE enrollment (503, saying why): a serial number alone is printed on the box, and would get
+  // anyone an identity and the organisation's profiles.
   EnrollmentService(enrollment::ProfileService& profiles, const store::Reader& projection,
-                    ingest::EventWriter& writer,
-                    std::shared_ptr<const crypto::TrustStore> device_ca)
+                    ingest::EventWriter& writer, std::shared_ptr<const DeviceCa> device_ca)
       : profiles_(profiles),
         reader_(projection),
+        devices_(projection),
         writer_(writer),
         device_ca_(std::move(device_ca)) {}
 
@@ -35,10 +36,17 @@ class EnrollmentService {
                            const std::string& host_url);
 
  private:
+  // Whether the identity the device gets may take over its UDID's enrollment (as a renewal does):
+  // when the UDID is not enrolled, or this serial number's last enrollment was this UDID signed
+  // by this same device identity (the device erased and set up again). A MachineInfo signed by
+  // another device (a stolen identity) naming an enrolled UDID gets an identity that cannot.
+  bool may_take_over(const MachineInfo& info, const projector::AdeDeviceRecord& device) const;
+
   enrollment::ProfileService& profiles_;
   projector::AdeReader reader_;
+  projector::ProjectionReader devices_;
   ingest::EventWriter& writer_;
-  std::shared_ptr<const crypto::TrustStore> device_ca_;
+  std::shared_ptr<const DeviceCa> device_ca_;
 };
 
 }  // namespace cairn::ade

@@ -1,5 +1,7 @@
 #include "ade/machine_info.hpp"
 
+#include <openssl/x509v3.h>
+
 #include "common/encoding.hpp"
 #include "common/errors.hpp"
 #include "crypto/cms_signature.hpp"
@@ -11,7 +13,7 @@ namespace cairn::ade {
 
 MachineInfo read_machine_info(std::string_view signed_der, const crypto::TrustStore* device_ca) {
   if (signed_der.size() > kLargestMachineInfo) throw BadRequest("MachineInfo is at most 64 KiB");
-  const auto signed_content = crypto::open_attached(signed_der, device_ca);
+  auto signed_content = crypto::open_attached(signed_der, device_ca);
   const Plist info = Plist::parse(signed_content.content);
   MachineInfo m{info.string("UDID").value_or(""),
                 info.string("SERIAL").value_or(""),
@@ -20,7 +22,8 @@ MachineInfo read_machine_info(std::string_view signed_der, const crypto::TrustSt
                 info.string("OS_VERSION").value_or(""),
                 info.string("LANGUAGE").value_or(""),
                 crypto::certificate_subject(signed_content.signer.get()),
-                crypto::certificate_fingerprint(signed_content.signer.get())};
+                crypto::certificate_fingerprint(signed_content.signer.get()),
+                nullptr};
   if (!protocol::is_valid_identifier(m.udid)) throw BadRequest("MachineInfo has no valid UDID");
   if (!projector::is_serial_number(m.serial_number))
     throw BadRequest("MachineInfo has no valid SERIAL");
@@ -28,7 +31,19 @@ MachineInfo read_machine_info(std::string_view signed_der, const crypto::TrustSt
     if (!is_valid_utf8(*field)) throw BadRequest("MachineInfo has a field that is not UTF-8");
     *field = std::string(utf8_prefix(*field, 128));
   }
+  m.signer = std::move(signed_content.signer);
   return m;
+}
+
+DeviceCa::DeviceCa(std::string_view pem)
+    : store_(crypto::TrustStore::from_pem(pem, crypto::TrustStore::Validity::kIgnored)),
+      issuers_(crypto::parse_certificates_pem(pem)) {}
+
+std::string DeviceCa::problem(X509* signer) const {
+  if (X509_check_ca(signer) != 0) return "the MachineInfo signer is a CA, not a device";
+  for (const auto& issuer : issuers_)
+    if (X509_check_issued(issuer.get(), signer) == X509_V_OK) return {};
+  return "the MachineInfo signer was not issued by the device CA itself";
 }
 
 }  // namespace cairn::ade

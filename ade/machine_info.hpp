@@ -6,6 +6,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "crypto/certificate.hpp"
 
@@ -20,15 +21,31 @@ struct MachineInfo {
   std::string language;
   std::string signer_subject;
   std::string signer_fingerprint;
+  crypto::X509Ptr signer;
 };
 
 // Largest MachineInfo read: a signed plist of a few fields and a certificate chain is ~4 KiB.
 inline constexpr size_t kLargestMachineInfo = 64 * 1024;
 
 // The signed MachineInfo's fields. The signature must verify and, when `device_ca` is given, the
-// signer chain to it (Apple's device CA's chain is old: give its certificates as they are; time is
-// not checked for that store's chain, see docs/ade.md). Throws BadRequest naming the problem: not
-// CMS, a bad signature, an unknown signer, no valid UDID or serial number.
+// signer chain to it. Throws BadRequest naming the problem: not CMS, a bad signature, an unknown
+// signer, no valid UDID or serial number.
 MachineInfo read_machine_info(std::string_view signed_der, const crypto::TrustStore* device_ca);
+
+// The CA whose device identities may sign MachineInfo: Apple's iPhone Device CA (its certificate,
+// PEM; its 2014 expiry and SHA-1 are Apple's and not checked). A signer must be a leaf (not a CA)
+// that one of the file's certificates issued itself: a file that also holds Apple's root does not
+// make every certificate under that root a device.
+class DeviceCa {
+ public:
+  explicit DeviceCa(std::string_view pem);
+  const crypto::TrustStore& store() const { return store_; }
+  // Why `signer` is not a device identity this CA issued, or empty.
+  std::string problem(X509* signer) const;
+
+ private:
+  crypto::TrustStore store_;
+  std::vector<crypto::X509Ptr> issuers_;
+};
 
 }  // namespace cairn::ade

@@ -22,6 +22,9 @@ constexpr int kMostPagesPerRound = 2000;
 // Devices assigned per token per round (1,000 per call, Apple's limit).
 constexpr size_t kMostAssignedPerRound = 100000;
 constexpr size_t kDevicesPerAssignment = 1000;
+// Devices per AdeDevicesSynced event: a page of 1,000 with long fields stays far under Kafka's
+// default 1 MB message limit.
+constexpr size_t kDevicesPerEvent = 100;
 
 std::chrono::seconds backoff(int failures, int64_t asked) {
   const int64_t exponential = std::min<int64_t>(int64_t{30} << std::min(failures, 6), 3600);
@@ -64,11 +67,12 @@ void Syncer::stop() {
   if (thread_.joinable()) thread_.join();
 }
 
-void Syncer::wake() {
+void Syncer::wake(const std::string& token) {
   {
     std::lock_guard lock(mu_);
     woken_ = true;
-    for (auto& [name, state] : tokens_) state.not_before = {};  // an administrator asked: now
+    for (auto& [name, state] : tokens_)
+      if (token.empty() || name == token) state.not_before = {};  // an administrator asked: now
   }
   cv_.notify_all();
 }
@@ -79,8 +83,11 @@ void Syncer::run_once() {
     if (token.credentials_sealed.empty() || token.failure_outcome == "stopped") continue;
     {
       std::lock_guard lock(mu_);
-      if (std::chrono::steady_clock::now() < tokens_[token.token].not_before) continue;
+      const auto& state = tokens_[token.token];
+      const auto now = std::chrono::steady_clock::now();
+      if (now < state.not_before || now < state.apple_asked_until) continue;
     }
+    if (!options_.may_run()) return;  // another node syncs now
     sync_token(token);
   }
 }
@@ -108,6 +115,10 @@ void Syncer::sync_token(const projector::AdeTokenRecord& token) {
     tokens_[token.token].failures = 0;
   } catch (const AdeCallError& e) {
     record_failure(token.token, e);
+  } catch (const std::exception& e) {
+    // Ours, not Apple's (the keyring cannot open the credentials, the log refused a page): the
+    // token backs off like any failure, and the other tokens go on.
+    record_failure(token.token, AdeCallError("internal", 0, e.what(), "retry"));
   }
 }
 
@@ -117,11 +128,13 @@ void Syncer::record_failure(const std::string& token, const AdeCallError& e) {
     std::lock_guard lock(mu_);
     auto& state = tokens_[token];
     failures = ++state.failures;
+    const auto now = std::chrono::steady_clock::now();
     // A cursor to start again from is not a reason to wait; anything else is.
-    state.not_before =
-        e.outcome == "refetch" || e.outcome == "sync"
-            ? std::chrono::steady_clock::time_point{}
-            : std::chrono::steady_clock::now() + backoff(failures, e.retry_after_seconds);
+    state.not_before = e.outcome == "refetch" || e.outcome == "sync"
+                           ? std::chrono::steady_clock::time_point{}
+                           : now + backoff(failures, 0);
+    if (e.retry_after_seconds > 0)
+      state.apple_asked_until = now + std::chrono::seconds(e.retry_after_seconds);
   }
   (e.outcome == "stopped" ? logging::error : logging::warn)("ADE call failed",
                                                             {{"token", token},
@@ -129,16 +142,40 @@ void Syncer::record_failure(const std::string& token, const AdeCallError& e) {
                                                              {"status", std::to_string(e.status)},
                                                              {"outcome", e.outcome},
                                                              {"reason", e.what()}});
-  writer_.append_and_wait_applied({writer_.make(
-      "", kActor,
-      events::AdeSyncFailed{token, e.call, e.status, e.what(), e.outcome, e.retry_after_seconds})});
+  try {
+    writer_.append_and_wait_applied(
+        {writer_.make("", kActor,
+                      events::AdeSyncFailed{token, e.call, e.status, e.what(), e.outcome,
+                                            e.retry_after_seconds})});
+  } catch (const std::exception& failed) {
+    logging::error("ADE failure not recorded", {{"token", token}, {"error", failed.what()}});
+    return;
+  }
   // The cursor was reset (or the fetch is over): go on at once, from the projection's new state.
   if ((e.outcome == "refetch" || e.outcome == "sync") && failures < 3)
     if (const auto t = reader_.token(token)) sync_token(*t);
 }
 
+void Syncer::record_page(const std::string& token, const std::string& phase,
+                         const std::string& from_cursor, DevicePage page) {
+  auto& devices = page.devices;
+  size_t at = 0;
+  do {
+    const size_t end = std::min(devices.size(), at + kDevicesPerEvent);
+    const bool last = end == devices.size();
+    std::vector<events::AdeDevice> part(std::make_move_iterator(devices.begin() + at),
+                                        std::make_move_iterator(devices.begin() + end));
+    writer_.append_and_wait_applied(
+        {writer_.make("", kActor,
+                      events::AdeDevicesSynced{token, phase, from_cursor, last ? page.cursor : "",
+                                               last ? page.more_to_follow : true,
+                                               page.fetched_until, std::move(part)})});
+    at = end;
+  } while (at < devices.size());
+}
+
 void Syncer::pull_pages(const std::string& token, Client& client) {
-  for (int page = 0; page < kMostPagesPerRound; ++page) {
+  for (int page = 0; page < kMostPagesPerRound && options_.may_run(); ++page) {
     const auto t = reader_.token(token);
     const bool fetching = t->phase != "sync";
     // A fetch starts without a cursor; one under way ("fetch") continues from its cursor.
@@ -150,10 +187,9 @@ void Syncer::pull_pages(const std::string& token, Client& client) {
                     {{"token", token}, {"dropped", std::to_string(answer.dropped)}});
     const bool more = answer.more_to_follow;
     const bool empty = answer.devices.empty();
-    writer_.append_and_wait_applied({writer_.make(
-        "", kActor,
-        events::AdeDevicesSynced{token, fetching ? "fetch" : "sync", answer.cursor, more,
-                                 answer.fetched_until, std::move(answer.devices)})});
+    // Nothing changed since the last sync: nothing to record (a quiet fleet adds no events).
+    if (!fetching && empty && !more && (answer.cursor.empty() || answer.cursor == cursor)) return;
+    record_page(token, fetching ? "fetch" : "sync", cursor, std::move(answer));
     if (!more || (empty && !fetching)) return;
   }
 }
@@ -163,6 +199,7 @@ std::string Syncer::apple_profile(const std::string& content) const {
   d.Parse(content.c_str(), content.size());
   if (d.HasParseError() || !d.IsObject()) throw BadRequest("the ADE profile is not a JSON object");
   auto& alloc = d.GetAllocator();
+  d.RemoveMember(std::string(projector::kAdeReleaseKey).c_str());  // Cairn's, not Apple's
   if (!d.HasMember("url")) {
     if (options_.enrollment_url.empty())
       throw BadRequest(
@@ -189,41 +226,55 @@ void Syncer::assign(const projector::AdeTokenRecord& token, Client& client) {
   for (const auto& device : reader_.waiting(token.token, kMostAssignedPerRound))
     if (auto profile = choose_profile(rules, token.default_profile, device); !profile.empty())
       by_profile[profile].push_back(device.serial_number);
+  // Each profile on its own: one that cannot be defined leaves the others' devices to go on.
+  std::optional<AdeCallError> first_failure;
   for (const auto& [name, serials] : by_profile) {
-    const auto profile = reader_.profile(name);
-    if (!profile) {
-      logging::warn("ADE devices wait: their profile is not stored",
-                    {{"token", token.token}, {"profile", name}});
-      continue;
-    }
-    std::string json;
+    if (!options_.may_run()) return;
     try {
-      json = apple_profile(profile->content);
-    } catch (const BadRequest& e) {
-      throw AdeCallError("define", 0, e.what(), "retry");
+      assign_profile(token.token, name, serials, client);
+    } catch (const AdeCallError& e) {
+      if (e.outcome == "stopped" || e.status == 429 || e.status == 503) throw;  // the token's
+      if (!first_failure) first_failure = e;
     }
-    const auto sha = crypto::sha256_hex(json);
-    auto defined = reader_.defined_profile(token.token, name);
-    if (!defined || defined->content_sha256 != sha) {
-      const auto uuid = client.define_profile(json);
-      writer_.append_and_wait_applied(
-          {writer_.make("", kActor, events::AdeProfileDefined{token.token, name, uuid, sha})});
-      defined = reader_.defined_profile(token.token, name);
-    }
-    for (size_t at = 0; at < serials.size(); at += kDevicesPerAssignment) {
-      const std::vector<std::string> chunk(
-          serials.begin() + static_cast<std::ptrdiff_t>(at),
-          serials.begin() +
-              static_cast<std::ptrdiff_t>(std::min(serials.size(), at + kDevicesPerAssignment)));
-      auto answer = client.assign_profile(defined->profile_uuid, chunk);
-      const auto retry_after = answer.retry_after_seconds;
-      writer_.append_and_wait_applied(
-          {writer_.make("", kActor,
-                        events::AdeProfileAssigned{token.token, name, defined->profile_uuid,
-                                                   std::move(answer.devices), retry_after})});
-      if (retry_after > 0)
-        throw AdeCallError("assign", 200, "some devices were throttled", "retry", retry_after);
-    }
+  }
+  if (first_failure) throw *first_failure;
+}
+
+void Syncer::assign_profile(const std::string& token, const std::string& name,
+                            const std::vector<std::string>& serials, Client& client) {
+  const auto profile = reader_.profile(name);
+  if (!profile) {
+    logging::warn("ADE devices wait: their profile is not stored",
+                  {{"token", token}, {"profile", name}});
+    return;
+  }
+  std::string json;
+  try {
+    json = apple_profile(profile->content);
+  } catch (const BadRequest& e) {
+    throw AdeCallError("define", 0, e.what(), "retry");
+  }
+  const auto sha = crypto::sha256_hex(json);
+  auto defined = reader_.defined_profile(token, name);
+  if (!defined || defined->content_sha256 != sha) {
+    const auto uuid = client.define_profile(json);
+    writer_.append_and_wait_applied(
+        {writer_.make("", kActor, events::AdeProfileDefined{token, name, uuid, sha})});
+    defined = reader_.defined_profile(token, name);
+  }
+  for (size_t at = 0; at < serials.size(); at += kDevicesPerAssignment) {
+    const std::vector<std::string> chunk(
+        serials.begin() + static_cast<std::ptrdiff_t>(at),
+        serials.begin() +
+            static_cast<std::ptrdiff_t>(std::min(serials.size(), at + kDevicesPerAssignment)));
+    auto answer = client.assign_profile(defined->profile_uuid, chunk);
+    const auto retry_after = answer.retry_after_seconds;
+    writer_.append_and_wait_applied(
+        {writer_.make("", kActor,
+                      events::AdeProfileAssigned{token, name, defined->profile_uuid,
+                                                 std::move(answer.devices), retry_after})});
+    if (retry_after > 0)
+      throw AdeCallError("assign", 429, "some devices were throttled", "retry", retry_after);
   }
 }
 

@@ -46,7 +46,9 @@ class Syncer {
 
   void start();  // a thread running a round every interval, or when woken
   void stop();
-  void wake();  // a round now (a token uploaded, an administrator asked)
+  // A round now (a token uploaded, an administrator asked). `token`'s own backoff is forgotten
+  // (all tokens' when empty); a wait Apple asked for (Retry-After) is kept.
+  void wake(const std::string& token = "");
 
   // One round over every token (what the thread runs; tests call it directly).
   void run_once();
@@ -59,8 +61,13 @@ class Syncer {
   void sync_token(const projector::AdeTokenRecord& token);
   void pull_pages(const std::string& token, Client& client);
   void assign(const projector::AdeTokenRecord& token, Client& client);
+  void assign_profile(const std::string& token, const std::string& profile,
+                      const std::vector<std::string>& serials, Client& client);
   Client& client_for(const projector::AdeTokenRecord& token);
   void record_failure(const std::string& token, const AdeCallError& e);
+  // The device records of one answer, as events of at most kDevicesPerEvent devices.
+  void record_page(const std::string& token, const std::string& phase,
+                   const std::string& from_cursor, DevicePage page);
 
   projector::AdeReader reader_;
   ingest::EventWriter& writer_;
@@ -70,8 +77,9 @@ class Syncer {
   struct TokenState {
     std::string credentials_sealed;  // what `client` was made from
     std::unique_ptr<Client> client;
-    std::chrono::steady_clock::time_point not_before{};
-    int failures = 0;  // in a row, for the backoff
+    std::chrono::steady_clock::time_point not_before{};         // the backoff's
+    std::chrono::steady_clock::time_point apple_asked_until{};  // Retry-After's
+    int failures = 0;                                           // in a row, for the backoff
   };
   std::map<std::string, TokenState> tokens_;  // the syncer thread's (or run_once's caller's)
 

@@ -108,18 +108,19 @@ struct Front {
                       crypto::TrustStore::from_pem_file(c.ota_device_ca_file)),
             c.public_url),
         expiry(authority, reader),
-        ade_enrollment(
-            profiles, store, writer,
-            c.ade_device_ca_file.empty()
-                ? nullptr
-                : std::make_shared<const crypto::TrustStore>(crypto::TrustStore::from_pem_file(
-                      c.ade_device_ca_file, crypto::TrustStore::Validity::kIgnored))),
+        ade_enrollment(profiles, store, writer,
+                       c.ade_device_ca_file.empty() ? nullptr
+                                                    : std::make_shared<const ade::DeviceCa>(
+                                                          read_file(c.ade_device_ca_file))),
         ade_syncer(ade_syncs_here ? std::make_unique<ade::Syncer>(store, writer, secrets,
                                                                   ade_options(c, ade_syncs_here))
                                   : nullptr),
         ade_api(writer, reader, secrets, ade_syncer.get()) {}
 
   ade::SyncerOptions ade_options(const NodeConfig& c, std::function<bool()> syncs_here) const {
+    // The session and the OAuth header would cross the network in clear.
+    if (!c.ade_url.starts_with("https://"))
+      throw std::invalid_argument("--ade-url must be an https:// URL");
     ade::SyncerOptions o;
     o.client.url = c.ade_url;
     o.client.ca_file = c.ade_ca_file;

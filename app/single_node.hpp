@@ -52,8 +52,8 @@ struct NodeConfig {
   // Automated Device Enrollment: the ADE service (Apple's; the ADE simulator's in tests), the CA
   // file its TLS certificate chains to (empty: the system's), how often each token syncs, and the
   // CA that must have issued the certificate signing devices' MachineInfo (Apple's iPhone Device
-  // CA chain, PEM; its validity is not checked, as Apple still uses it past 2014; empty: any
-  // signer, and the serial number alone gates an ADE enrollment).
+  // CA, PEM; its validity is not checked, as Apple still uses it past 2014; empty: ADE
+  // enrollments are refused, as a serial number alone would let anyone enroll).
   std::string ade_url = "https://mdmenrollment.apple.com";
   std::string ade_ca_file;
   std::chrono::milliseconds ade_sync_interval{std::chrono::minutes(5)};

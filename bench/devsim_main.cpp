@@ -27,6 +27,7 @@
 #include "common/json_writer.hpp"
 #include "crypto/certificate.hpp"
 #include "devsim/fleet.hpp"
+#include "ops/ade_simulator/ade_simulator.hpp"
 #include "ops/apns_simulator/apns_simulator.hpp"
 #include "plist/plist.hpp"
 
@@ -58,6 +59,14 @@ constexpr const char* kUsage = R"(usage: cairn-devsim [options]
                          passcode policy, a software update, a status subscription and a test
                          configuration), give it to every device (/v1/enrollment-sets/<id>, C at a
                          time), let each sync in its session, then have each send a status report
+  --ade N                Automated Device Enrollment: N new devices appear in the ADE simulator
+                         devsim hosts at --ade-sim HOST:PORT (127.0.0.1:2199; TLS certificate from
+                         the CA), devsim connects an ADE token and a profile through the admin API,
+                         the server syncs and assigns them all, and the first --devices of them
+                         enroll at first boot (MachineInfo signed by an identity from the CA, the
+                         profile, SCEP with a new RSA-2048 key each), then drain their commands
+                         (DeviceConfigured first). The server needs
+                         --ade-url https://HOST:PORT --ade-ca-file CA --ade-device-ca CA
 )";
 
 // The set --ddm gives every device: an activation naming four configurations.
@@ -147,24 +156,70 @@ std::unique_ptr<httplib::ClientImpl> admin_client(const std::string& url, const 
 }
 
 void expect_ok(const httplib::Result& r, const std::string& what) {
-  if (!r || r->status != 200)
+  if (!r || r->status / 100 != 2)
     throw std::runtime_error(
         what + " failed: " +
         (r ? std::to_string(r->status) + " " + r->body : httplib::to_string(r.error())));
 }
 
-// The APNs simulator on `listen` (HOST:PORT), with a server certificate and client
-// certificates from `ca`.
+// Where a simulator devsim hosts listens (`listen`: HOST:PORT, `option` names it in errors), and
+// its TLS certificate for that host from `ca` (PEM certificate and clear key).
+struct Listener {
+  std::string host;
+  int port = 0;
+  std::string cert_pem;
+  std::string key_pem;
+};
+Listener listener(const std::string& listen, const pki::Identity& ca, const char* option) {
+  const auto colon = listen.rfind(':');
+  if (colon == std::string::npos)
+    throw std::invalid_argument(std::string(option) + " wants HOST:PORT");
+  const std::string host = listen.substr(0, colon);
+  const auto server = pki::issue_certificate(ca, host, pki::CertUsage::kServer, {host}, 30);
+  return {host, std::stoi(listen.substr(colon + 1)), crypto::certificate_pem(server.cert.get()),
+          pki::private_key_pem(server.key.get(), nullptr)};
+}
+
+// The APNs simulator on `listen`, with client certificates (push certificates) from `ca_file`.
 std::unique_ptr<apns_sim::ApnsSimulator> host_apns_simulator(const std::string& listen,
                                                              const pki::Identity& ca,
                                                              const std::string& ca_file) {
-  const auto colon = listen.rfind(':');
-  if (colon == std::string::npos) throw std::invalid_argument("--apns-sim wants HOST:PORT");
-  const std::string host = listen.substr(0, colon);
-  const auto server = pki::issue_certificate(ca, host, pki::CertUsage::kServer, {host}, 30);
-  return std::make_unique<apns_sim::ApnsSimulator>(apns_sim::Options{
-      host, std::stoi(listen.substr(colon + 1)), crypto::certificate_pem(server.cert.get()),
-      pki::private_key_pem(server.key.get(), nullptr), ca_file});
+  auto l = listener(listen, ca, "--apns-sim");
+  return std::make_unique<apns_sim::ApnsSimulator>(
+      apns_sim::Options{l.host, l.port, l.cert_pem, l.key_pem, ca_file});
+}
+
+std::unique_ptr<ade_sim::AdeSimulator> host_ade_simulator(const std::string& listen,
+                                                          const pki::Identity& ca) {
+  auto l = listener(listen, ca, "--ade-sim");
+  return std::make_unique<ade_sim::AdeSimulator>(
+      ade_sim::Options{l.host, l.port, l.cert_pem, l.key_pem});
+}
+
+// An ADE token connected through the admin API, with a profile every device gets (awaiting
+// DeviceConfigured, as large fleets set up their devices), for `count` new devices in `sim`; the
+// server then syncs. Returns their serial numbers once the simulator has them all assigned.
+std::vector<std::string> connect_ade(httplib::ClientImpl& admin, ade_sim::AdeSimulator& sim,
+                                     const std::string& name, const std::string& server_url,
+                                     size_t count) {
+  auto cert = admin.Post(("/v1/ade/tokens/" + name + "/certificate").c_str());
+  expect_ok(cert, "making the ADE token certificate");
+  expect_ok(admin.Put(("/v1/ade/tokens/" + name).c_str(), sim.token_file(cert->body),
+                      "application/pkcs7-mime"),
+            "uploading the ADE token");
+  const std::string profile = R"({"profile_name":"devsim","is_supervised":true,)"
+                              R"("await_device_configured":true,"url":")" +
+                              server_url + R"(/ade/enroll"})";
+  for (const auto& [path, body] : {std::pair{"/v1/ade/profiles/" + name, profile},
+                                   std::pair{"/v1/ade/tokens/" + name + "/assignment",
+                                             R"({"default_profile":")" + name + "\"}"}}) {
+    expect_ok(admin.Put(path.c_str(), body, "application/json"), "storing " + path);
+  }
+  std::string serial_prefix = "DS";
+  for (char c : name)
+    if (std::isalnum(static_cast<unsigned char>(c)))
+      serial_prefix += static_cast<char>(std::toupper(c));
+  return sim.add_devices(count, serial_prefix + "N");
 }
 
 class Progress {
@@ -276,6 +331,9 @@ int main(int argc, char** argv) {
     if (o.contains("apns-sim")) {
       apns = host_apns_simulator(o["apns-sim"], ca, opt("ca-cert", "data/pki/ca.crt"));
       apns->on_accepted([&](const apns_sim::RecordedPush& p) { fleet->wake(p.token_hex); });
+    }
+    // Pushes need one, and so do enrollment profiles (ADE's).
+    if (apns || o.contains("ade")) {
       const auto push = pki::issue_push_certificate(ca, topic, 30);
       expect_ok(admin->Put("/v1/pushcert",
                            crypto::certificate_pem(push.cert.get()) +
@@ -283,8 +341,28 @@ int main(int argc, char** argv) {
                            "application/x-pem-file"),
                 "uploading the push certificate");
     }
-    // --enroll 0: the devices (same --prefix) are enrolled already, e.g. to queue more commands.
-    if (opt("enroll", "1") != "0") phase("enroll", [&] { fleet->enroll(concurrency, stats); });
+    std::unique_ptr<ade_sim::AdeSimulator> ade;
+    const size_t ade_devices = o.contains("ade") ? std::stoul(o["ade"]) : 0;
+    if (o.contains("ade")) {
+      if (ade_devices < devices)
+        throw std::invalid_argument("--ade N: N devices in ABM, of which --devices enroll");
+      ade = host_ade_simulator(opt("ade-sim", "127.0.0.1:2199"), ca);
+      std::vector<std::string> serials;
+      // Apple's side and the server's sync: the devices appear, the server fetches and assigns.
+      phase("ade_sync", [&] {
+        serials = connect_ade(*admin, *ade, prefix, urls.front(), ade_devices);
+        expect_ok(admin->Post(("/v1/ade/tokens/" + prefix + "/sync").c_str()), "ADE sync");
+        const auto deadline = Clock::now() + std::chrono::minutes(10);
+        while (ade->counts().assigned < static_cast<int>(ade_devices) && Clock::now() < deadline)
+          std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      });
+      stats.count("ade_assigned", ade->counts().assigned);
+      phase("enroll",
+            [&] { fleet->enroll_automated(concurrency, serials, ca, "/ade/enroll", stats); });
+    } else if (opt("enroll", "1") != "0") {
+      // --enroll 0: the devices (same --prefix) are enrolled already, e.g. to queue more commands.
+      phase("enroll", [&] { fleet->enroll(concurrency, stats); });
+    }
     const bool ddm = opt("ddm", "0") != "0";
     const std::string ddm_set = prefix + ".set";
     if (ddm) {
@@ -351,7 +429,9 @@ int main(int argc, char** argv) {
     if (apns) {
       // Devices start polling while commands are still being queued, as in production.
       int64_t expected = 0;
-      for (size_t i = 0; i < fleet->size(); ++i) expected += fleet->silent(i) ? 0 : commands;
+      // (An ADE device's DeviceConfigured comes first.)
+      for (size_t i = 0; i < fleet->size(); ++i)
+        expected += fleet->silent(i) ? 0 : commands + (ade ? 1 : 0);
       phase("drain", [&] {
         std::thread devices_woken_by_pushes([&] {
           push_loop_complete =
@@ -426,6 +506,23 @@ int main(int argc, char** argv) {
         j.field("server_cpu_us_per_status_report",
                 per(server_cpu["ddm_status"] * 1e6, status_reports));
       }
+      j.end_object();
+    }
+    if (ade) {
+      const auto c = ade->counts();
+      j.key("ade")
+          .begin_object()
+          .field("devices", static_cast<int64_t>(ade_devices))
+          .field("enrolled", static_cast<int64_t>(devices))
+          .field("assigned", c.assigned)
+          .field("sync_seconds", seconds["ade_sync"])
+          .field("sessions", c.sessions)
+          .field("fetch_calls", c.fetch_calls)
+          .field("sync_calls", c.sync_calls)
+          .field("enrollments_per_second", static_cast<double>(devices) / seconds["enroll"]);
+      if (measure_servers)
+        j.field("server_cpu_us_per_enrollment",
+                per(server_cpu["enroll"] * 1e6, static_cast<int64_t>(devices)));
       j.end_object();
     }
     j.key("stats").raw_object(stats.json());

@@ -58,8 +58,8 @@ commands:
               signing a device's attributes (Apple's device CA); default: any signer
             --ade-url URL (https://mdmenrollment.apple.com)  --ade-ca-file FILE (system trust)
             --ade-sync-interval-seconds N (300)   Automated Device Enrollment (docs/ade.md)
-            --ade-device-ca FILE   the CA chain that must have issued the certificate signing a
-              device's MachineInfo (Apple's iPhone Device CA); default: any signer
+            --ade-device-ca FILE   the CA that must have issued the certificate signing a device's
+              MachineInfo (Apple's iPhone Device CA, PEM); without it ADE enrollment is refused
             --user-channels on|off (on)   manage users' channels (a Mac's users, Shared iPad
               users); off declines them with 410, as Apple documents
   replay    rebuild the projection from the log into a fresh directory, print the digest

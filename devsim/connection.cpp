@@ -26,23 +26,31 @@ Endpoint parse_endpoint(const std::string& url) {
   return e;
 }
 
-DeviceConnection::DeviceConnection(const Endpoint& endpoint, const pki::Identity& identity)
-    : endpoint_(endpoint), identity_(identity) {
+std::unique_ptr<httplib::ClientImpl> make_client(const Endpoint& endpoint,
+                                                 const pki::Identity* tls_identity) {
+  std::unique_ptr<httplib::ClientImpl> client;
   if (endpoint.tls) {
-    auto tls = endpoint.identity == IdentityMode::kMtls
-                   ? std::make_unique<httplib::SSLClient>(endpoint.host, endpoint.port,
-                                                          identity.cert.get(), identity.key.get())
-                   : std::make_unique<httplib::SSLClient>(endpoint.host, endpoint.port);
+    auto tls = tls_identity ? std::make_unique<httplib::SSLClient>(endpoint.host, endpoint.port,
+                                                                   tls_identity->cert.get(),
+                                                                   tls_identity->key.get())
+                            : std::make_unique<httplib::SSLClient>(endpoint.host, endpoint.port);
     tls->enable_server_certificate_verification(!endpoint.server_ca_file.empty());
     if (!endpoint.server_ca_file.empty()) tls->set_ca_cert_path(endpoint.server_ca_file.c_str());
-    client_ = std::move(tls);
+    client = std::move(tls);
   } else {
-    client_ = std::make_unique<httplib::ClientImpl>(endpoint.host, endpoint.port);
+    client = std::make_unique<httplib::ClientImpl>(endpoint.host, endpoint.port);
   }
-  client_->set_keep_alive(true);
-  client_->set_tcp_nodelay(true);
-  client_->set_read_timeout(30, 0);
+  client->set_keep_alive(true);
+  client->set_tcp_nodelay(true);
+  client->set_read_timeout(30, 0);
+  return client;
 }
+
+DeviceConnection::DeviceConnection(const Endpoint& endpoint, const pki::Identity& identity)
+    : endpoint_(endpoint),
+      identity_(identity),
+      client_(
+          make_client(endpoint, endpoint.identity == IdentityMode::kMtls ? &identity : nullptr)) {}
 
 httplib::Result DeviceConnection::put(const std::string& path, const std::string& body,
                                       const char* content_type) {

@@ -28,6 +28,10 @@ struct Endpoint {
 // "https://host:port" or "http://host:port" into an Endpoint (other fields default).
 Endpoint parse_endpoint(const std::string& url);
 
+// A client of the endpoint, presenting `tls_identity` as client certificate when given (TLS only).
+std::unique_ptr<httplib::ClientImpl> make_client(const Endpoint& endpoint,
+                                                 const pki::Identity* tls_identity);
+
 // One device's connection: kept alive for a session, as a device does for a transaction burst.
 class DeviceConnection {
  public:

@@ -4,6 +4,7 @@
 #include <thread>
 
 #include "common/json_writer.hpp"
+#include "devsim/ade_first_boot.hpp"
 #include "devsim/declarative_sync.hpp"
 #include "plist/plist.hpp"
 
@@ -139,23 +140,53 @@ void Fleet::run(int concurrency, const std::function<void(Member&, std::mt19937_
   for (auto& t : workers) t.join();
 }
 
+bool Fleet::check_in_to_enroll(Member& m, Stats& stats) {
+  DeviceConnection connection(*m.endpoint, m.device->identity());
+  const bool user = m.device->is_user_channel();
+  const auto first = user ? std::pair{"user_authenticate", m.device->user_authenticate()}
+                          : std::pair{"authenticate", m.device->authenticate()};
+  for (const auto& [kind, body] : {first, std::pair{"token_update", m.device->token_update()}}) {
+    const auto start = Clock::now();
+    auto r = connection.checkin(body);
+    stats.record(kind, std::chrono::duration<double, std::micro>(Clock::now() - start).count(),
+                 error_of(r));
+    if (!r || r->status != 200) return false;
+  }
+  return true;
+}
+
 void Fleet::enroll(int concurrency, Stats& stats) {
   // Devices first: a user's channel speaks with its device's identity, once that is enrolled.
   for (const bool users : {false, true})
     run(concurrency, [&](Member& m, std::mt19937_64&) {
-      if (m.device->is_user_channel() != users) return;
-      DeviceConnection connection(*m.endpoint, m.device->identity());
-      const auto first = users ? std::pair{"user_authenticate", m.device->user_authenticate()}
-                               : std::pair{"authenticate", m.device->authenticate()};
-      for (const auto& [kind, body] :
-           {first, std::pair{"token_update", m.device->token_update()}}) {
-        const auto start = Clock::now();
-        auto r = connection.checkin(body);
-        stats.record(kind, std::chrono::duration<double, std::micro>(Clock::now() - start).count(),
-                     error_of(r));
-        if (!r || r->status != 200) return;
-      }
+      if (m.device->is_user_channel() == users) check_in_to_enroll(m, stats);
     });
+}
+
+void Fleet::enroll_automated(int concurrency, const std::vector<std::string>& serials,
+                             const pki::Identity& device_ca, const std::string& enroll_path,
+                             Stats& stats) {
+  std::atomic<size_t> next_serial{0};
+  run(concurrency, [&](Member& m, std::mt19937_64&) {
+    if (m.device->is_user_channel()) return;
+    const size_t i = next_serial++;
+    if (i >= serials.size()) return;
+    m.device->begin_automated_enrollment(serials[i]);
+    // Its hardware identity, as Apple's device CA would have issued it.
+    const auto signer =
+        pki::issue_certificate(device_ca, m.device->udid(), pki::CertUsage::kClient, {}, 30);
+    const auto start = Clock::now();
+    std::string error;
+    try {
+      m.device->adopt_identity(first_boot(*m.endpoint, enroll_path, *m.device, signer));
+    } catch (const std::exception& e) {
+      error = e.what();
+    }
+    stats.record("ade_first_boot",
+                 std::chrono::duration<double, std::micro>(Clock::now() - start).count(),
+                 error.substr(0, 80), 3);  // MachineInfo, GetCACert, PKIOperation
+    if (error.empty()) check_in_to_enroll(m, stats);
+  });
 }
 
 bool Fleet::session(Member& m, std::mt19937_64& rng, Stats& stats, bool first) {

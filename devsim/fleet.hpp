@@ -77,6 +77,14 @@ class Fleet {
   // Authenticate + TokenUpdate for every device, `concurrency` at a time; then UserAuthenticate +
   // TokenUpdate for every user channel.
   void enroll(int concurrency, Stats& stats);
+  // Automated Device Enrollment instead (device channels only): device i is the one Apple
+  // Business Manager knows as serials[i]; at first boot it sends its MachineInfo signed by an
+  // identity from `device_ca` to `enroll_path`, follows the profile to its identity
+  // (devsim/ade_first_boot), then Authenticate + TokenUpdate (AwaitingConfiguration). Stats:
+  // "ade_first_boot" (MachineInfo to identity), then as enroll().
+  void enroll_automated(int concurrency, const std::vector<std::string>& serials,
+                        const pki::Identity& device_ca, const std::string& enroll_path,
+                        Stats& stats);
   // One command session per (non-silent) device: Idle, then results until an empty answer;
   // devices that answered NotNow unlock and poll again until their queue is drained.
   void drain(int concurrency, Stats& stats);
@@ -121,6 +129,8 @@ class Fleet {
     bool pushed = false;
   };
   void run(int concurrency, const std::function<void(Member&, std::mt19937_64&)>& work);
+  // Authenticate (UserAuthenticate for a user channel) and TokenUpdate; false if one failed.
+  bool check_in_to_enroll(Member& m, Stats& stats);
   // One session; true if its last result was NotNow (the device then polls again later).
   // `first`: the device's first session of a drain (the only one that may start locked).
   bool session(Member& m, std::mt19937_64& rng, Stats& stats, bool first);

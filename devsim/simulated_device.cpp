@@ -182,6 +182,23 @@ std::string SimulatedDevice::token_update() const {
   // Only a device channel escrows an UnlockToken, and not a User Enrollment's.
   if (enrollment_ == Enrollment::kDevice && user_id_.empty())
     p.set_data("UnlockToken", unlock_token_);
+  if (awaiting_configuration_) p.set_bool("AwaitingConfiguration", true);
+  return p.to_xml();
+}
+
+void SimulatedDevice::begin_automated_enrollment(std::string serial) {
+  serial_ = std::move(serial);
+  awaiting_configuration_ = true;
+}
+
+std::string SimulatedDevice::machine_info() const {
+  Plist p = Plist::new_dict();
+  p.set_string("UDID", udid_);
+  p.set_string("SERIAL", serial_);
+  p.set_string("PRODUCT", "iPhone15,4");
+  p.set_string("VERSION", "21F90");
+  p.set_string("OS_VERSION", kOsVersion);
+  p.set_string("LANGUAGE", "en");
   return p.to_xml();
 }
 
@@ -236,6 +253,7 @@ std::string SimulatedDevice::execute(std::string_view command_plist) {
       {"RemoveApplication", &SimulatedDevice::remove_application},
       {"Settings", &SimulatedDevice::settings},
       {"DeclarativeManagement", &SimulatedDevice::declarative_management_command},
+      {"DeviceConfigured", &SimulatedDevice::device_configured},
   };
   const auto handler = kHandlers.find(type);
   // A request type the device does not know, answered as a real device answers it.
@@ -721,6 +739,16 @@ std::string SimulatedDevice::status_report() const {
   w.EndArray();
   w.EndObject();
   return buffer.GetString();
+}
+
+// Setup Assistant goes on; a device not waiting (not enrolled through ADE) refuses it, as real
+// ones do.
+void SimulatedDevice::device_configured(plist_t, Answer& answer) {
+  if (!awaiting_configuration_) {
+    answer.error(12078, "MCMDMErrorDomain", "The device is not awaiting configuration.");
+    return;
+  }
+  awaiting_configuration_ = false;
 }
 
 }  // namespace cairn::devsim

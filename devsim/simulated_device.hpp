@@ -47,6 +47,15 @@ class SimulatedDevice {
   // A user channel's first message: UserAuthenticate, without a DigestResponse.
   std::string user_authenticate() const;
 
+  // Automated Device Enrollment. At first boot the device is one Apple Business Manager knows by
+  // `serial`; it sends its MachineInfo (signed by a device identity, devsim/ade_first_boot), gets
+  // its identity through the enrollment profile (adopt_identity), and waits in Setup Assistant
+  // (its TokenUpdates say AwaitingConfiguration) until DeviceConfigured.
+  void begin_automated_enrollment(std::string serial);
+  std::string machine_info() const;  // the MachineInfo plist (UDID, SERIAL, PRODUCT, ...)
+  void adopt_identity(pki::Identity identity) { identity_ = std::move(identity); }
+  bool awaiting_configuration() const { return awaiting_configuration_; }
+
   // Performs a command the server sent and returns the result message. While locked (Data
   // Protection), commands the reference does not guarantee answer NotNow and change nothing.
   std::string execute(std::string_view command_plist);
@@ -100,6 +109,7 @@ class SimulatedDevice {
   void remove_application(plist_t command, Answer& answer);
   void settings(plist_t command, Answer& answer);
   void declarative_management_command(plist_t command, Answer& answer);
+  void device_configured(plist_t command, Answer& answer);
 
   struct Profile {
     std::string uuid;
@@ -126,6 +136,7 @@ class SimulatedDevice {
   std::mt19937_64 rng_;
   bool locked_ = false;
   bool erased_ = false;
+  bool awaiting_configuration_ = false;
   bool passcode_present_ = true;
   std::map<std::string, Profile> profiles_;                   // by PayloadIdentifier
   std::map<std::string, std::string> provisioning_profiles_;  // UUID → name

@@ -9,6 +9,7 @@
 #include "common/errors.hpp"
 #include "common/logging.hpp"
 #include "crypto/digest.hpp"
+#include "projector/ade.hpp"
 #include "protocol/command_catalog.hpp"
 #include "protocol/messages.hpp"
 
@@ -253,8 +254,12 @@ DeviceAnswer DeviceService::checkin(const Plist& message, std::string_view body,
 // waits in Setup Assistant (its TokenUpdates say AwaitingConfiguration) until DeviceConfigured.
 // Cairn queues it at once, behind whatever is queued for the device already: a device runs its
 // commands in order, so it is released when they are done. Queued once (not again while one is).
+// A profile with cairn_release "manual" leaves it to the administrator (projector/ade.hpp).
 void DeviceService::release_when_configured(const DeviceId& udid,
                                             std::vector<events::Event>& then) const {
+  if (const auto device = reader_.device(udid);
+      device && projector::AdeReader(reader_.store()).released_manually(device->serial_number))
+    return;  // the administrator sends DeviceConfigured when the device is ready
   const auto queue = reader_.queue(udid);
   if (std::any_of(queue.begin(), queue.end(), [](const projector::CommandRecord& c) {
         return c.request_type == kDeviceConfigured;

@@ -1,5 +1,7 @@
 #include "projector/ade.hpp"
 
+#include <rapidjson/document.h>
+
 #include <algorithm>
 
 #include "projector/keys.hpp"
@@ -42,6 +44,22 @@ void index_waiting(State& state, const AdeDeviceRecord& d) {
     state.erase(key);
 }
 
+void release_unseen(State& state, const AdeTokenRecord& t, const std::string& time) {
+  std::vector<std::string> unseen;
+  state.scan(keys::ade_member_prefix(t.token), "", [&](std::string_view key, std::string_view) {
+    unseen.emplace_back(key.substr(keys::ade_member_prefix(t.token).size()));
+    return true;
+  });
+  for (const auto& serial : unseen) {
+    auto d = store::load_record<AdeDeviceRecord>(state, keys::ade_device(serial));
+    if (!d || d->deleted || d->seen_in_fetch == t.fetch_generation) continue;
+    d->deleted = true;
+    d->last_synced_at = time;
+    state.erase(keys::ade_waiting(t.token, serial));
+    save(state, keys::ade_device(serial), *d);
+  }
+}
+
 }  // namespace
 
 bool is_ade_name(std::string_view name) {
@@ -78,20 +96,30 @@ void apply_ade(State& state, const events::Event& e, const events::AdeTokenStore
 
 void apply_ade(State& state, const events::Event& e, const events::AdeDevicesSynced& p) {
   auto t = token_record(state, p.token);
-  t.phase = p.phase == "fetch" && p.more_to_follow ? "fetch" : "sync";
+  // A page from where the token no longer stands: another syncer's, for a moment (Kafka, a
+  // rebalance), or from before the cursor was reset. The newer chain of pages wins.
+  if (p.from_cursor != (t.phase.empty() ? "" : t.cursor)) return;
+  const bool fetch = p.phase == "fetch";
+  if (fetch && t.phase.empty()) ++t.fetch_generation;  // a full fetch begins
+  t.phase = fetch && p.more_to_follow ? "fetch" : "sync";
   if (!p.cursor.empty()) t.cursor = p.cursor;
   t.last_synced_at = e.time;
   ++t.pages;
   clear_failure(t);
-  save(state, keys::ade_token(p.token), t);
   for (const auto& in : p.devices) {
     if (!is_serial_number(in.serial_number)) continue;  // checked when read; a hand-edited log
     const auto key = keys::ade_device(in.serial_number);
     auto d = store::load_record<AdeDeviceRecord>(state, key).value_or(AdeDeviceRecord{});
+    if (fetch) d.seen_in_fetch = t.fetch_generation;
     // A record may come again in a later page with an older op_date: the newest wins.
-    if (!d.op_date.empty() && !in.op_date.empty() && in.op_date < d.op_date) continue;
-    if (!d.token.empty() && d.token != p.token)
+    if (!d.op_date.empty() && !in.op_date.empty() && in.op_date < d.op_date) {
+      save(state, key, d);
+      continue;
+    }
+    if (!d.token.empty() && d.token != p.token) {  // moved to another MDM server in ABM
       state.erase(keys::ade_waiting(d.token, d.serial_number));
+      state.erase(keys::ade_member(d.token, d.serial_number));
+    }
     if (d.first_synced_at.empty()) d.first_synced_at = e.time;
     d.serial_number = in.serial_number;
     d.token = p.token;
@@ -112,9 +140,14 @@ void apply_ade(State& state, const events::Event& e, const events::AdeDevicesSyn
       d.device_assigned_date = in.device_assigned_date;
       d.device_assigned_by = in.device_assigned_by;
     }
+    state.put(keys::ade_member(d.token, d.serial_number), "");
     index_waiting(state, d);
     save(state, key, d);
   }
+  // A full fetch lists every device the MDM server has: one it did not list was released in ABM
+  // (while a cursor had expired, say, so no sync said so).
+  if (fetch && !p.more_to_follow) release_unseen(state, t, e.time);
+  save(state, keys::ade_token(p.token), t);
 }
 
 void apply_ade(State& state, const events::Event& e, const events::AdeSyncFailed& p) {
@@ -181,6 +214,7 @@ void apply_ade(State& state, const events::Event& e, const events::AdeEnrollment
   d->enrollment_udid = p.udid;
   d->enrollment_requested_at = e.time;
   d->enrollment_profile = p.enrollment_profile;
+  d->enrollment_signer = p.signer_fingerprint;
   save(state, key, *d);
 }
 
@@ -229,6 +263,20 @@ std::optional<AdeDeviceRecord> AdeReader::device(const std::string& serial) cons
 std::vector<AdeDeviceRecord> AdeReader::devices(const std::string& after, size_t limit) const {
   return read_all<AdeDeviceRecord>(store_, keys::kAdeDevicePrefix,
                                    after.empty() ? "" : keys::ade_device(after), limit);
+}
+
+bool AdeReader::released_manually(const std::string& serial) const {
+  const auto d = device(serial);
+  if (!d || d->assigned_profile.empty()) return false;
+  const auto p = profile(d->assigned_profile);
+  if (!p) return false;
+  rapidjson::Document content;
+  content.Parse(p->content.c_str(), p->content.size());
+  const rapidjson::Value& root = content;
+  if (content.HasParseError() || !root.IsObject()) return false;
+  const auto release = root.FindMember(std::string(kAdeReleaseKey).c_str());
+  return release != root.MemberEnd() && release->value.IsString() &&
+         std::string_view(release->value.GetString()) == "manual";
 }
 
 std::vector<AdeDeviceRecord> AdeReader::waiting(const std::string& token, size_t limit) const {

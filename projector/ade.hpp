@@ -16,6 +16,11 @@
 
 namespace cairn::projector {
 
+// A key of Cairn's own in a stored ADE profile, left out of what Apple is sent: "manual" keeps a
+// device that awaits configuration in Setup Assistant until an administrator sends
+// DeviceConfigured; "automatic" (the default) has Cairn queue it as soon as the device enrolls.
+inline constexpr std::string_view kAdeReleaseKey = "cairn_release";
+
 // Names of tokens and profiles: [A-Za-z0-9._-]{1,64}. Serial numbers: [A-Za-z0-9]{1,64}.
 bool is_ade_name(std::string_view name);
 bool is_serial_number(std::string_view serial);
@@ -42,6 +47,9 @@ class AdeReader {
   std::optional<AdeDeviceRecord> device(const std::string& serial) const;
   // Devices by serial number after `after`, at most `limit`.
   std::vector<AdeDeviceRecord> devices(const std::string& after, size_t limit) const;
+  // Whether the device of this serial number is to wait in Setup Assistant for an administrator's
+  // DeviceConfigured (its assigned profile says cairn_release "manual").
+  bool released_manually(const std::string& serial) const;
   // The token's devices without a profile at Apple, by serial number, at most `limit`.
   std::vector<AdeDeviceRecord> waiting(const std::string& token, size_t limit) const;
 

@@ -35,6 +35,7 @@
 //   Aj/<token>/<profile>        → AdeDefinedProfileRecord
 //   Ad/<serial number>          → AdeDeviceRecord
 //   Aw/<token>/<serial number>  → "" (the device has no profile at Apple: the syncer assigns one)
+//   Am/<token>/<serial number>  → "" (the token's devices, for a full fetch to release the unseen)
 // plus the store's own keys (store/database.hpp): the layout version (kLayoutVersion) and the
 // next log offset to apply per partition, in the same batch as the state it derived.
 // UDIDs and command UUIDs are restricted to [A-Za-z0-9._-] at ingest (a user channel adds ':' and
@@ -176,6 +177,12 @@ inline std::string ade_defined_profile(std::string_view token, std::string_view 
 }
 inline std::string ade_device(std::string_view serial) {
   return std::string(kAdeDevicePrefix) + std::string(serial);
+}
+inline std::string ade_member_prefix(std::string_view token) {
+  return "Am/" + std::string(token) + "/";
+}
+inline std::string ade_member(std::string_view token, std::string_view serial) {
+  return ade_member_prefix(token) + std::string(serial);
 }
 inline std::string ade_waiting_prefix(std::string_view token) {
   return "Aw/" + std::string(token) + "/";

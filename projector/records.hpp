@@ -303,13 +303,15 @@ struct AdeTokenRecord {
   std::string failed_at;
   std::string default_profile;
   std::string rules;  // JSON, as set
+  // Full fetches begun; a fetch that completes releases the token's devices it did not see.
+  uint64_t fetch_generation = 0;
 
   template <class Archive>
   void serialize(Archive& a) {
     a(token, certificate_pem, private_key_sealed, certificate_not_after, credentials_sealed,
       access_token_expiry, stored_at, stored_by, phase, cursor, last_synced_at, pages,
       failure_outcome, failure_call, failure_reason, failure_status, failed_at, default_profile,
-      rules);
+      rules, fetch_generation);
   }
 };
 
@@ -364,13 +366,16 @@ struct AdeDeviceRecord {
   std::string enrollment_udid;  // set by its MachineInfo (AdeEnrollmentRequested)
   std::string enrollment_requested_at;
   std::string enrollment_profile;
+  std::string enrollment_signer;  // the fingerprint of the identity that signed that MachineInfo
+  uint64_t seen_in_fetch = 0;     // the token's fetch_generation that last listed it
 
   template <class Archive>
   void serialize(Archive& a) {
     a(serial_number, token, model, description, color, asset_tag, os, device_family, profile_status,
       profile_uuid, profile_assign_time, profile_push_time, device_assigned_date,
       device_assigned_by, op_date, deleted, first_synced_at, last_synced_at, assigned_profile,
-      assign_status, assigned_at, enrollment_udid, enrollment_requested_at, enrollment_profile);
+      assign_status, assigned_at, enrollment_udid, enrollment_requested_at, enrollment_profile,
+      enrollment_signer, seen_in_fetch);
   }
 };
 

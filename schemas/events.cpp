@@ -183,9 +183,9 @@ void AdeDevice::serialize(Archive& a) {
 
 template <class Archive>
 void AdeDevicesSynced::serialize(Archive& a) {
-  a(make_nvp("token", token), make_nvp("phase", phase), make_nvp("cursor", cursor),
-    make_nvp("more_to_follow", more_to_follow), make_nvp("fetched_until", fetched_until),
-    make_nvp("devices", devices));
+  a(make_nvp("token", token), make_nvp("phase", phase), make_nvp("from_cursor", from_cursor),
+    make_nvp("cursor", cursor), make_nvp("more_to_follow", more_to_follow),
+    make_nvp("fetched_until", fetched_until), make_nvp("devices", devices));
 }
 
 template <class Archive>

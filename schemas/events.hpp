@@ -483,11 +483,15 @@ struct AdeDevice {
 
 // One page of a fetch (every device, `phase` "fetch") or a sync (changes since the cursor,
 // "sync"), with the cursor it reached: the next call starts there, on any node, after a replay.
+// A page of many devices is several events: all but the last with no cursor and more to follow.
+// `from_cursor` is where the call started ("" for a fetch from the start): a page from another
+// start than where the token stands (two syncers for a moment) changes nothing.
 struct AdeDevicesSynced {
   static constexpr std::string_view kType = "AdeDevicesSynced";
   static constexpr int kVersion = 1;
   std::string token;
   std::string phase;
+  std::string from_cursor;
   std::string cursor;
   bool more_to_follow = false;
   std::string fetched_until;

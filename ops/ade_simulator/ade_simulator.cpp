@@ -19,6 +19,7 @@
 #include "crypto/certificate.hpp"
 #include "crypto/digest.hpp"
 #include "crypto/openssl_handles.hpp"
+#include "pki/issuer.hpp"
 
 namespace cairn::ade_sim {
 namespace {
@@ -349,10 +350,15 @@ AdeSimulator::AdeSimulator(Options options) : state_(std::make_unique<State>()) 
   s.credentials = {
       "CK_" + hex_encode(crypto::random_bytes(8)), "CS_" + hex_encode(crypto::random_bytes(16)),
       "AT_" + hex_encode(crypto::random_bytes(8)), "AS_" + hex_encode(crypto::random_bytes(16))};
-  s.server =
-      std::make_unique<httplib::SSLServer>(s.options.cert_file.c_str(), s.options.key_file.c_str());
+  const auto cert = crypto::parse_certificate_pem(s.options.cert_pem);
+  const auto key = pki::parse_private_key_pem(s.options.key_pem, nullptr);
+  s.server = std::make_unique<httplib::SSLServer>([&](SSL_CTX& ctx) {
+    return SSL_CTX_use_certificate(&ctx, cert.get()) == 1 &&
+           SSL_CTX_use_PrivateKey(&ctx, key.get()) == 1;
+  });
   if (!s.server->is_valid())
-    throw std::runtime_error("ADE simulator: unusable TLS certificate or key");
+    throw std::runtime_error("ADE simulator: unusable TLS certificate or key: " +
+                             crypto::drain_openssl_errors());
   auto locked = [this](void (State::*handler)(const httplib::Request&, httplib::Response&)) {
     return [this, handler](const httplib::Request& req, httplib::Response& res) {
       std::lock_guard lock(state_->mu);

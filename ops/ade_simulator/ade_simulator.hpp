@@ -16,9 +16,9 @@ namespace cairn::ade_sim {
 
 struct Options {
   std::string listen_host = "127.0.0.1";
-  int port = 0;           // 0: any free port (see port())
-  std::string cert_file;  // the server's certificate chain (PEM)
-  std::string key_file;   // its private key (clear PEM)
+  int port = 0;          // 0: any free port (see port())
+  std::string cert_pem;  // the server's certificate
+  std::string key_pem;   // its private key (clear PEM)
   std::string server_name = "Cairn test MDM server";
   std::string org_name = "Example Org";
 };

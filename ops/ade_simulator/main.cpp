@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <string>
 
+#include "common/files.hpp"
 #include "common/json_writer.hpp"
 #include "ops/ade_simulator/ade_simulator.hpp"
 #include "ops/simulator_program.hpp"
@@ -18,7 +19,7 @@ namespace sim_program = cairn::sim_program;
 const char* kUsage =
     "usage: cairn-ade-sim --cert F --key F [--listen HOST:PORT (127.0.0.1:2199)]\n"
     "                     [--control HOST:PORT (127.0.0.1:2200)]\n"
-    "  --cert/--key    the simulator's TLS certificate (chain) and clear private key, PEM\n"
+    "  --cert/--key    the simulator's TLS certificate and clear private key, PEM\n"
     "control API (plain HTTP):\n"
     "  POST /token                   body: the token certificate (PEM) -> the token file\n"
     "  POST /devices?count=N&prefix=P[&family=iPhone&model=M]   new devices -> their serials\n"
@@ -44,7 +45,7 @@ int main(int argc, char** argv) {
   const sigset_t stop = sim_program::block_stop_signals();  // before any thread starts
   try {
     const auto [host, port] = sim_program::host_port(o["listen"]);
-    AdeSimulator sim({host, port, o["cert"], o["key"]});
+    AdeSimulator sim({host, port, cairn::read_file(o["cert"]), cairn::read_file(o["key"])});
     httplib::Server control;
     control.Post("/token", [&](const httplib::Request& req, httplib::Response& res) {
       res.set_content(sim.token_file(req.body), "application/pkcs7-mime");

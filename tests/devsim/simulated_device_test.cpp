@@ -98,6 +98,19 @@ TEST_F(SimulatedDeviceTest, LockedDeviceAnswersNotNowExceptToGuaranteedCommands)
   EXPECT_EQ(status(run("SecurityInfo")), "NotNow");
 }
 
+// Automated Device Enrollment: the device tells the server it waits in Setup Assistant until
+// DeviceConfigured; a device that is not waiting refuses the command.
+TEST_F(SimulatedDeviceTest, AnAutomatedEnrollmentWaitsForDeviceConfigured) {
+  EXPECT_EQ(status(run("DeviceConfigured")), "Error");
+  device.begin_automated_enrollment("C02ADE1");
+  EXPECT_EQ(Plist::parse(device.machine_info()).string("SERIAL"), "C02ADE1");
+  EXPECT_EQ(Plist::parse(device.token_update()).boolean("AwaitingConfiguration"), true);
+  EXPECT_EQ(Plist::parse(device.authenticate()).string("SerialNumber"), "C02ADE1");
+  EXPECT_EQ(status(run("DeviceConfigured")), "Acknowledged");
+  EXPECT_FALSE(device.awaiting_configuration());
+  EXPECT_FALSE(Plist::parse(device.token_update()).has("AwaitingConfiguration"));
+}
+
 TEST_F(SimulatedDeviceTest, UnknownOrMalformedCommandsGetCommandFormatError) {
   EXPECT_EQ(status(run("TeleportDevice")), "CommandFormatError");
   auto r = Plist::parse(

@@ -9,7 +9,9 @@
 
 #include <chrono>
 #include <functional>
+#include <list>
 #include <thread>
+#include <utility>
 
 #include "app/single_node.hpp"
 #include "common/files.hpp"
@@ -20,6 +22,7 @@
 #include "pki/scep.hpp"
 #include "plist/plist.hpp"
 #include "tests/support/ade.hpp"
+#include "tests/support/apns.hpp"
 #include "tests/support/eventually.hpp"
 #include "tests/support/messages.hpp"
 #include "tests/support/temp_dir.hpp"
@@ -41,11 +44,13 @@ class Ade : public ::testing::Test {
   TempDir dir_;
   TempDir files_;
   AdePki pki_{files_};
+  TestApns apns_{files_ / "apns-ca.pem"};  // pushes answered: no failed pushes retried later
   ade_sim::AdeSimulator sim_{pki_.simulator_options()};
   TestNode node_{dir_.path(), options()};
 
   TestNodeOptions options() const {
     auto o = pki_.node_options(sim_);
+    o.apns = apns_.client_options();
     o.refusal_record_interval = std::chrono::seconds(0);
     return o;
   }
@@ -96,10 +101,12 @@ class Ade : public ::testing::Test {
                                                 url + "\"}")
                   ->status,
               204);
-    ASSERT_EQ(put("/v1/ade/profiles/ipads",
-                  R"({"profile_name":"Shared iPads","is_supervised":true,"url":")" + url + "\"}")
-                  ->status,
-              204);
+    ASSERT_EQ(
+        put("/v1/ade/profiles/ipads", R"({"profile_name":"Shared iPads","is_supervised":true,)"
+                                      R"("cairn_release":"manual","url":")" +
+                                          url + "\"}")
+            ->status,
+        204);
     EXPECT_EQ(put("/v1/ade/profiles/bad", R"({"is_supervised":true})")->status, 400);
     auto rules = put("/v1/ade/tokens/acme/assignment",
                      R"({"default_profile":"staff","rules":[{"profile":"ipads",)"
@@ -122,6 +129,41 @@ class Ade : public ::testing::Test {
     info.set_string("OS_VERSION", "17.5.1");
     return crypto::sign_attached(info.to_xml(), signer.cert.get(), signer.key.get(), {});
   }
+  // The whole first boot: MachineInfo signed by `signer`, the enrollment profile, SCEP, then
+  // Authenticate and TokenUpdate (AwaitingConfiguration). Null if the server refused the device's
+  // Authenticate (the profile and SCEP must succeed).
+  std::unique_ptr<TestDevice> enroll_device(const std::string& serial, const std::string& udid,
+                                            const pki::Identity& signer) {
+    auto profile = enroll_at_first_boot(machine_info(udid, serial, signer));
+    EXPECT_EQ(profile->status, 200) << profile->body;
+    EXPECT_EQ(profile->get_header_value("Content-Type"), "application/x-apple-aspen-config");
+    const Plist enrollment = Plist::parse(crypto::verify_attached(
+        profile->body,
+        crypto::TrustStore::from_pem(crypto::certificate_pem(node_.ca().cert.get()))));
+    const Plist scep = *enrollment.array("PayloadContent")->at(1).dict("PayloadContent");
+    httplib::SSLClient anonymous("127.0.0.1", node_.port());
+    anonymous.set_ca_cert_path(node_.ca_file());
+    const auto ra = pki::scep::read_certs_only(anonymous.Get("/scep?operation=GetCACert")->body);
+    devsim::ScepRequestOptions o;
+    o.challenge = *scep.string("Challenge");
+    devsim::ScepClient client(ra.at(0).get(), o);
+    auto issued = client.read_reply(
+        anonymous
+            .Post("/scep?operation=PKIOperation", client.pkcs_req(), "application/x-pki-message")
+            ->body);
+    EXPECT_EQ(issued.pki_status, pki::scep::kSuccess) << issued.problem;
+    identities_.push_back(client.identity(std::move(issued.certificate)));
+    auto device = std::make_unique<TestDevice>(node_, udid, &identities_.back());
+    Plist authenticate = Plist::parse(authenticate_body(udid, kTopic));
+    authenticate.set_string("SerialNumber", serial);
+    if (device->checkin(authenticate.to_xml())->status != 200) return nullptr;
+    Plist token_update = Plist::parse(token_update_body(udid, "", kTopic));
+    token_update.set_bool("AwaitingConfiguration", true);
+    EXPECT_EQ(device->checkin(token_update.to_xml())->status, 200);
+    return device;
+  }
+  std::list<pki::Identity> identities_;  // the devices' (a TestDevice keeps a reference)
+
   httplib::Result enroll_at_first_boot(const std::string& body) const {
     httplib::SSLClient c("127.0.0.1", node_.port());
     c.set_ca_cert_path(node_.ca_file());
@@ -131,9 +173,13 @@ class Ade : public ::testing::Test {
 };
 
 TEST_F(Ade, SyncsAssignsEnrollsAndReleasesThroughTheSimulator) {
-  ASSERT_EQ(node_.upload_push_certificate(kTopic)->status, 200);
+  ASSERT_EQ(put("/v1/pushcert", apns_.push_certificate_upload(kTopic, 30), "application/x-pem-file")
+                ->status,
+            200);
   const auto ipads = sim_.add_devices(5, "IPAD", "iPad", "iPad Pro");
   const auto phones = sim_.add_devices(3, "PHONE", "iPhone", "iPhone 15");
+  // More than one event's worth (a page's devices are recorded 100 per event).
+  const auto macs = sim_.add_devices(230, "MAC", "Mac", "MacBook Air");
   connect();
 
   // The first sync is a full fetch; every device then gets its profile by rule or default.
@@ -141,8 +187,15 @@ TEST_F(Ade, SyncsAssignsEnrollsAndReleasesThroughTheSimulator) {
     return std::all_of(ipads.begin(), ipads.end(), [&](auto& s) { return assigned(s, "ipads"); }) &&
            std::all_of(phones.begin(), phones.end(), [&](auto& s) { return assigned(s, "staff"); });
   })) << node_.admin_get("/v1/ade/devices")->body;
-  EXPECT_EQ(sim_.counts().assigned, 8);
+  ASSERT_TRUE(eventually([&] { return sim_.counts().assigned == 238; }));
   EXPECT_EQ(sim_.counts().profiles_defined, 2);
+  EXPECT_TRUE(assigned(macs.back(), "staff"));
+  auto all = json_of(node_.admin_get("/v1/ade/devices?limit=1000")->body);
+  EXPECT_EQ(all["devices"].Size(), 238u);
+  // Apple is given its own fields: Cairn's cairn_release stays home, anchors are filled in.
+  const auto at_apple = sim_.cloud_configuration(ipads[0])->profile_json;
+  EXPECT_EQ(at_apple.find("cairn_release"), std::string::npos) << at_apple;
+  EXPECT_NE(at_apple.find("anchor_certs"), std::string::npos) << at_apple;
   EXPECT_EQ(sim_.counts().oauth_refused, 0);
   const auto device = ade_device(ipads[0]);
   EXPECT_STREQ(device["model"].GetString(), "iPad Pro");
@@ -173,56 +226,57 @@ TEST_F(Ade, SyncsAssignsEnrollsAndReleasesThroughTheSimulator) {
   ASSERT_EQ(post("/v1/ade/tokens/acme/sync")->status, 202);
   ASSERT_TRUE(eventually([&] { return assigned(throttled[0], "staff"); }));
 
-  // A device at first boot: Apple tells it its profile; it sends its signed MachineInfo there.
-  const auto config = sim_.cloud_configuration(ipads[0]);
-  ASSERT_TRUE(config);
-  const auto device_identity =
-      pki::issue_certificate(pki_.device_ca, "iPad device", pki::CertUsage::kClient, {}, 30);
-  auto profile = enroll_at_first_boot(machine_info("ADE-UDID-1", ipads[0], device_identity));
-  ASSERT_EQ(profile->status, 200) << profile->body;
-  EXPECT_EQ(profile->get_header_value("Content-Type"), "application/x-apple-aspen-config");
-  const Plist enrollment = Plist::parse(crypto::verify_attached(
-      profile->body, crypto::TrustStore::from_pem(crypto::certificate_pem(node_.ca().cert.get()))));
-  const auto payloads = *enrollment.array("PayloadContent");
-  const Plist scep = *payloads.at(1).dict("PayloadContent");
-
-  // It follows the SCEP payload to its identity and enrolls; it waits in Setup Assistant.
-  httplib::SSLClient anonymous("127.0.0.1", node_.port());
-  anonymous.set_ca_cert_path(node_.ca_file());
-  const auto ra = pki::scep::read_certs_only(anonymous.Get("/scep?operation=GetCACert")->body);
-  devsim::ScepRequestOptions o;
-  o.challenge = *scep.string("Challenge");
-  devsim::ScepClient client(ra.at(0).get(), o);
-  auto issued = client.read_reply(
-      anonymous
-          .Post("/scep?operation=PKIOperation", client.pkcs_req(), "application/x-pki-message")
-          ->body);
-  ASSERT_EQ(issued.pki_status, pki::scep::kSuccess) << issued.problem;
-  const auto identity = client.identity(std::move(issued.certificate));
-  TestDevice ipad(node_, "ADE-UDID-1", &identity);
-  ASSERT_EQ(ipad.checkin(authenticate_body("ADE-UDID-1", kTopic))->status, 200);
-  Plist token_update = Plist::parse(token_update_body("ADE-UDID-1", "", kTopic));
-  token_update.set_bool("AwaitingConfiguration", true);
-  ASSERT_EQ(ipad.checkin(token_update.to_xml())->status, 200);
-  // DeviceConfigured is queued for it: its next poll gets it, and it finishes Setup Assistant.
-  const auto command = ipad.report("Idle");
+  // A device at first boot: Apple tells it its profile; it sends its signed MachineInfo there,
+  // follows the enrollment profile's SCEP payload to its identity and enrolls; it waits in Setup
+  // Assistant. Its profile says cairn_release "automatic" (the default): DeviceConfigured is
+  // queued for it, its next poll gets it, and it finishes Setup Assistant.
+  ASSERT_TRUE(sim_.cloud_configuration(phones[1]));
+  const auto phone_identity =
+      pki::issue_certificate(pki_.device_ca, "iPhone device", pki::CertUsage::kClient, {}, 30);
+  auto phone = enroll_device(phones[1], "ADE-UDID-1", phone_identity);
+  ASSERT_TRUE(phone);
+  // The device is pushed (a real one would be asleep in Setup Assistant's screen).
+  EXPECT_TRUE(eventually([&] { return apns_.sim().push_count() >= 1; }));
+  const auto command = phone->report("Idle");
   ASSERT_EQ(command->status, 200);
   EXPECT_NE(command->body.find("DeviceConfigured"), std::string::npos) << command->body;
-  EXPECT_EQ(command_uuid_of(ipad.report("Acknowledged", command_uuid_of(command))), "");
-  token_update.set_bool("AwaitingConfiguration", false);
-  ASSERT_EQ(ipad.checkin(token_update.to_xml())->status, 200);
-  const auto enrolled = ade_device(ipads[0]);
+  EXPECT_EQ(command_uuid_of(phone->report("Acknowledged", command_uuid_of(command))), "");
+  const auto enrolled = ade_device(phones[1]);
   EXPECT_STREQ(enrolled["enrollment"].GetString(), "enrolled");
   EXPECT_STREQ(enrolled["udid"].GetString(), "ADE-UDID-1");
 
+  // The iPads' profile says cairn_release "manual": the device waits for the administrator.
+  const auto ipad_identity =
+      pki::issue_certificate(pki_.device_ca, "iPad device", pki::CertUsage::kClient, {}, 30);
+  auto ipad = enroll_device(ipads[0], "ADE-UDID-2", ipad_identity);
+  ASSERT_TRUE(ipad);
+  EXPECT_EQ(command_uuid_of(ipad->report("Idle")), "") << "nothing queued: it stays in Setup";
+  auto release = node_.admin()->Post(
+      "/api/v1/commands", R"({"request_type":"DeviceConfigured","devices":["ADE-UDID-2"]})",
+      "application/json");
+  ASSERT_EQ(release->status, 200) << release->body;
+  EXPECT_NE(ipad->report("Idle")->body.find("DeviceConfigured"), std::string::npos);
+
+  // Another device's identity (stolen) naming an enrolled UDID gets a profile, but its identity
+  // cannot take the UDID over; the same device set up again (same signer, same UDID) can.
+  const auto thief =
+      pki::issue_certificate(pki_.device_ca, "another device", pki::CertUsage::kClient, {}, 30);
+  EXPECT_FALSE(enroll_device(ipads[1], "ADE-UDID-1", thief)) << "took over ADE-UDID-1";
+  EXPECT_TRUE(enroll_device(phones[1], "ADE-UDID-1", phone_identity)) << "erased and set up again";
+
   // Refusals name why, and are events: an unknown serial, a signer that is not a device's.
-  auto unknown = enroll_at_first_boot(machine_info("ADE-UDID-2", "NOTOURS1", device_identity));
+  auto unknown = enroll_at_first_boot(machine_info("ADE-UDID-8", "NOTOURS1", phone_identity));
   EXPECT_EQ(unknown->status, 403);
   EXPECT_NE(unknown->body.find("not assigned to this MDM server"), std::string::npos)
       << unknown->body;
   const auto stranger =
       pki::issue_certificate(pki_.ca, "not a device", pki::CertUsage::kClient, {}, 30);
   auto forged = enroll_at_first_boot(machine_info("ADE-UDID-3", ipads[1], stranger));
+  EXPECT_NE(forged->body.find("not trusted"), std::string::npos) << forged->body;
+  // A file holding the device CA's root too would not make a CA's own certificate a device.
+  auto ca_signed = enroll_at_first_boot(machine_info("ADE-UDID-3", ipads[1], pki_.device_ca));
+  EXPECT_EQ(ca_signed->status, 400);
+  EXPECT_NE(ca_signed->body.find("is a CA"), std::string::npos) << ca_signed->body;
   EXPECT_EQ(forged->status, 400) << forged->body;
   EXPECT_EQ(enroll_at_first_boot("not CMS at all")->status, 400);
   EXPECT_GE(logged("EnrollmentRefused"), 3u);
@@ -230,7 +284,7 @@ TEST_F(Ade, SyncsAssignsEnrollsAndReleasesThroughTheSimulator) {
   // Released in Apple Business Manager: the next sync says so, and it may not enroll here.
   sim_.release_device(phones[0]);
   ASSERT_TRUE(eventually([&] { return ade_device(phones[0])["released"].GetBool(); }));
-  auto released = enroll_at_first_boot(machine_info("ADE-UDID-4", phones[0], device_identity));
+  auto released = enroll_at_first_boot(machine_info("ADE-UDID-4", phones[0], phone_identity));
   EXPECT_EQ(released->status, 403);
   EXPECT_NE(released->body.find("released"), std::string::npos) << released->body;
 
@@ -241,7 +295,14 @@ TEST_F(Ade, SyncsAssignsEnrollsAndReleasesThroughTheSimulator) {
     }
   }
 
-  // A replay rebuilds the same projection, ADE state included.
+  // A replay rebuilds the same projection, ADE state included (once the node is quiet: the
+  // syncer and the dispatcher write on their own).
+  std::string settled;
+  ASSERT_TRUE(eventually([&] {
+    const auto now = node_.admin_get("/v1/projection")->body;
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    return std::exchange(settled, now) == now;
+  }));
   auto live = node_.admin_get("/v1/projection");
   ASSERT_EQ(live->status, 200);
   node_.stop();
@@ -249,6 +310,24 @@ TEST_F(Ade, SyncsAssignsEnrollsAndReleasesThroughTheSimulator) {
   const auto replayed = app::replay(dir_.path(), std::nullopt, fresh / "projection");
   EXPECT_NE(live->body.find("\"digest\":\"" + replayed.digest + "\""), std::string::npos)
       << live->body << " vs " << replayed.digest;
+}
+
+// Without the device CA to check MachineInfo with, a serial number printed on a box would enroll
+// anyone: ADE enrollment is refused, saying why.
+TEST(AdeWithoutDeviceCa, RefusesEveryEnrollment) {
+  TempDir dir;
+  TestNode node(dir.path());
+  httplib::SSLClient c("127.0.0.1", node.port());
+  c.set_ca_cert_path(node.ca_file());
+  const auto signer = pki::make_ca("a device", 1);
+  Plist info = Plist::new_dict();
+  info.set_string("UDID", "UDID-1");
+  info.set_string("SERIAL", "C02ABC");
+  auto r = c.Post("/ade/enroll",
+                  crypto::sign_attached(info.to_xml(), signer.cert.get(), signer.key.get(), {}),
+                  "application/pkcs7-signature");
+  EXPECT_EQ(r->status, 503);
+  EXPECT_NE(r->body.find("--ade-device-ca"), std::string::npos) << r->body;
 }
 
 // A revoked token stops the syncer (no retry loop against Apple) until a new one is uploaded.

@@ -36,6 +36,11 @@ class AdeProjection : public ::testing::Test {
     d.op_date = std::move(op_date);
     return d;
   }
+  static events::AdeDevicesSynced page(std::string phase, std::string from, std::string cursor,
+                                       bool more, std::vector<events::AdeDevice> devices) {
+    return {"acme", std::move(phase),  std::move(from), std::move(cursor), more,
+            "",     std::move(devices)};
+  }
   std::vector<std::string> waiting(const std::string& token = "acme") const {
     std::vector<std::string> out;
     for (const auto& d : ade_.waiting(token, 100)) out.push_back(d.serial_number);
@@ -49,40 +54,56 @@ class AdeProjection : public ::testing::Test {
 };
 
 TEST_F(AdeProjection, AFetchThenSyncsKeepTheCursorAndTheDevices) {
-  apply(events::AdeDevicesSynced{"acme", "fetch", "c1", true, "", {device("A1"), device("A2")}});
+  apply(page("fetch", "", "c1", true, {device("A1"), device("A2")}));
   EXPECT_EQ(ade_.token("acme")->phase, "fetch");
   EXPECT_EQ(ade_.token("acme")->cursor, "c1");
-  apply(events::AdeDevicesSynced{"acme", "fetch", "c2", false, "", {device("A3", "", "", "P1")}});
+  apply(page("fetch", "c1", "c2", false, {device("A3", "", "", "P1")}));
   EXPECT_EQ(ade_.token("acme")->phase, "sync") << "a finished fetch goes on syncing";
   EXPECT_EQ(waiting(), (std::vector<std::string>{"A1", "A2"})) << "A3 has a profile already";
 
   // Released in ABM: kept (with its history), no longer waiting.
-  apply(events::AdeDevicesSynced{
-      "acme", "sync", "c3", false, "", {device("A1", "deleted", "2026-12-06T01:00:00Z")}});
+  apply(page("sync", "c2", "c3", false, {device("A1", "deleted", "2026-12-06T01:00:00Z")}));
   EXPECT_TRUE(ade_.device("A1")->deleted);
   EXPECT_EQ(waiting(), (std::vector<std::string>{"A2"}));
   // A record repeated with an older op_date changes nothing.
-  apply(events::AdeDevicesSynced{
-      "acme", "sync", "c4", false, "", {device("A1", "added", "2026-12-05T00:00:00Z")}});
+  apply(page("sync", "c3", "c4", false, {device("A1", "added", "2026-12-05T00:00:00Z")}));
   EXPECT_TRUE(ade_.device("A1")->deleted);
   EXPECT_EQ(ade_.token("acme")->cursor, "c4");
   EXPECT_EQ(ade_.token("acme")->pages, 4u);
+  // A page from where the token no longer stands (a second syncer for a moment) changes nothing.
+  apply(page("sync", "c2", "c9", false, {device("A9")}));
+  EXPECT_EQ(ade_.token("acme")->cursor, "c4");
+  EXPECT_FALSE(ade_.device("A9"));
 
   // An expired cursor starts a full fetch again; an exhausted one goes on syncing.
   apply(events::AdeSyncFailed{"acme", "sync", 400, "EXPIRED_CURSOR", "refetch", 0});
   EXPECT_EQ(ade_.token("acme")->phase, "");
   EXPECT_EQ(ade_.token("acme")->cursor, "");
   EXPECT_EQ(ade_.token("acme")->failure_outcome, "refetch");
-  apply(events::AdeDevicesSynced{"acme", "fetch", "c9", true, "", {}});
+  apply(page("fetch", "", "c9", true, {device("A2")}));
   EXPECT_EQ(ade_.token("acme")->failure_outcome, "") << "a page that came clears the failure";
   apply(events::AdeSyncFailed{"acme", "fetch", 400, "EXHAUSTED_CURSOR", "sync", 0});
   EXPECT_EQ(ade_.token("acme")->phase, "sync");
   EXPECT_EQ(ade_.token("acme")->cursor, "c9");
 }
 
+// A full fetch lists every device of the MDM server: one it did not list was released while no
+// sync could say so (its cursor had expired).
+TEST_F(AdeProjection, AFullFetchReleasesTheDevicesItDidNotList) {
+  apply(page("fetch", "", "c1", false, {device("A1"), device("A2"), device("A3")}));
+  apply(events::AdeSyncFailed{"acme", "sync", 400, "EXPIRED_CURSOR", "refetch", 0});
+  apply(page("fetch", "", "", true, {device("A1")}));  // a page in parts: no cursor until the last
+  EXPECT_FALSE(ade_.device("A2")->deleted) << "not before the fetch is complete";
+  apply(page("fetch", "", "d1", false, {device("A3")}));
+  EXPECT_FALSE(ade_.device("A1")->deleted);
+  EXPECT_TRUE(ade_.device("A2")->deleted);
+  EXPECT_FALSE(ade_.device("A3")->deleted);
+  EXPECT_EQ(waiting(), (std::vector<std::string>{"A1", "A3"}));
+  EXPECT_EQ(ade_.token("acme")->fetch_generation, 2u);
+}
+
 TEST_F(AdeProjection, AssignmentsAndEnrollmentsAreKeptPerDevice) {
-  apply(events::AdeDevicesSynced{
-      "acme", "fetch", "c1", false, "", {device("A1"), device("A2"), device("A3")}});
+  apply(page("fetch", "", "c1", false, {device("A1"), device("A2"), device("A3")}));
   apply(
       events::AdeProfileAssigned{"acme",
                                  "staff",
@@ -94,18 +115,18 @@ TEST_F(AdeProjection, AssignmentsAndEnrollmentsAreKeptPerDevice) {
   EXPECT_EQ(ade_.device("A2")->assign_status, "THROTTLED");
   // Throttled ones are tried again; one Apple refused waits for a change from ABM.
   EXPECT_EQ(waiting(), (std::vector<std::string>{"A2"}));
-  apply(events::AdeDevicesSynced{
-      "acme", "sync", "c2", false, "", {device("A3", "modified", "2026-12-06T02:00:00Z")}});
+  apply(page("sync", "c1", "c2", false, {device("A3", "modified", "2026-12-06T02:00:00Z")}));
   EXPECT_EQ(waiting(), (std::vector<std::string>{"A2", "A3"}));
 
   apply(events::AdeEnrollmentRequested{"A1", "UDID-1", "iPhone16,1", "17.5", "acme", "staff",
                                        std::string(64, 'f'), "PROFILE-UUID"});
   EXPECT_EQ(ade_.device("A1")->enrollment_udid, "UDID-1");
+  EXPECT_EQ(ade_.device("A1")->enrollment_signer, std::string(64, 'f'));
   apply(events::AdeEnrollmentRequested{"NOPE1", "UDID-2", "", "", "acme", "", "", ""});
   EXPECT_FALSE(ade_.device("NOPE1")) << "an enrollment makes no device Apple did not send";
 
   // A device moved to another token in ABM waits under its new token only.
-  apply(events::AdeDevicesSynced{"other", "fetch", "o1", false, "", {device("A2")}});
+  apply(events::AdeDevicesSynced{"other", "fetch", "", "o1", false, "", {device("A2")}});
   EXPECT_EQ(waiting("acme"), (std::vector<std::string>{"A3"}));
   EXPECT_EQ(waiting("other"), (std::vector<std::string>{"A2"}));
   EXPECT_EQ(ade_.devices("", 2).size(), 2u);

@@ -76,6 +76,7 @@ std::vector<Event> one_of_each() {
       AdeTokenStored{"acme", "v1.0123456789abcdef.AAAA", "2027-11-23T00:00:00Z"},
       AdeDevicesSynced{"acme",
                        "sync",
+                       "MTIzNDU2Nzg4OQ==",
                        "MTIzNDU2Nzg5MA==",
                        false,
                        "2026-12-06T00:00:00Z",

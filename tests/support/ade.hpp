@@ -24,7 +24,7 @@ struct AdePki {
     write_file(dir / "device-ca.crt", crypto::certificate_pem(device_ca.cert.get()), false);
   }
   ade_sim::Options simulator_options() const {
-    return {"127.0.0.1", 0, files + "/sim.crt", files + "/sim.key"};
+    return {"127.0.0.1", 0, read_file(files + "/sim.crt"), read_file(files + "/sim.key")};
   }
   // A node syncing with `sim` every 200 ms, trusting the device CA for MachineInfo.
   TestNodeOptions node_options(const ade_sim::AdeSimulator& sim) const {
