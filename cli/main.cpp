@@ -95,6 +95,14 @@ commands:
             --sha1 (the 2011 text's digest; SHA-256 otherwise)  --out FILE (push-request.b64)
   pushcert upload   send the push certificate Apple issued, with DIR/pki/push.key, to a node
             --data-dir DIR --cert FILE (PEM)  --server URL --api-key KEY --ca-file F (as profile)
+  ade token-cert   make the certificate to upload to Apple Business Manager for an ADE token (an
+            MDM server there) on a running node; its key stays in the node's log, sealed
+            --name NAME  --out FILE (NAME.pem)  [--replace]  --server URL --api-key KEY --ca-file F
+  ade token-upload   send the server token file Apple Business Manager gave (.p7m); the node
+            opens it with the certificate's key and seals the credentials; syncing starts
+            --name NAME  --file FILE  --server URL --api-key KEY --ca-file F
+  ade status   every ADE token's sync state (JSON)   --server URL --api-key KEY --ca-file F
+            (docs/ade.md; the README's "Automated Device Enrollment" walks through it)
 )";
 
 using Options = std::map<std::string, std::string>;
@@ -163,6 +171,8 @@ const std::set<std::string, std::less<>> kProfileOptions{
 const std::set<std::string, std::less<>> kPushcertOptions{
     "data-dir", "common-name", "out",    "csr",     "vendor-p12", "chain",
     "sha1",     "cert",        "server", "api-key", "ca-file"};
+const std::set<std::string, std::less<>> kAdeOptions{"name",   "out",     "replace", "file",
+                                                     "server", "api-key", "ca-file", "data-dir"};
 const std::set<std::string, std::less<>> kPkiOptions{"data-dir", "cert", "key", "ca-key"};
 const std::set<std::string, std::less<>> kApikeyOptions{"data-dir", "name", "role"};
 
@@ -181,7 +191,7 @@ Options parse_options(const std::vector<std::string>& args, size_t first,
     if (eq != std::string::npos) {
       o[a.substr(2, eq - 2)] = a.substr(eq + 1);
     } else if (a == "--no-tls" || a == "--sign-message" || a == "--development-apns" ||
-               a == "--sha1") {
+               a == "--sha1" || a == "--replace") {
       o[a.substr(2)] = "1";
     } else {
       if (i + 1 >= args.size()) throw UsageError(a + " needs a value");
@@ -381,7 +391,7 @@ httplib::Client admin_client(const Options& o) {
 
 void expect_ok(const httplib::Result& r) {
   if (!r) throw std::runtime_error("cannot reach the server: " + httplib::to_string(r.error()));
-  if (r->status != 200)
+  if (r->status / 100 != 2)
     throw std::runtime_error("the server answered " + std::to_string(r->status) + ": " + r->body);
 }
 
@@ -477,6 +487,39 @@ int pushcert(const std::string& step, const Options& o) {
   throw std::invalid_argument("pushcert takes csr, vendor-sign or upload");
 }
 
+// ADE through a running node's admin API: the token certificate, the token file, the sync state.
+int ade(const std::string& step, const Options& o) {
+  auto client = admin_client(o);
+  if (step == "token-cert") {
+    const std::string& name = required(o, "name");
+    const auto r = client.Post("/v1/ade/tokens/" + name + "/certificate" +
+                               (o.contains("replace") ? "?replace=1" : ""));
+    expect_ok(r);
+    const std::string out = opt(o, "out", name + ".pem");
+    cairn::write_file(out, r->body, false);
+    std::cout << "wrote " << out
+              << ": in Apple Business Manager, add an MDM server (Preferences, Your MDM Servers), "
+                 "upload this certificate, download the server token, then: cairn ade "
+                 "token-upload --name "
+              << name << " --file <the .p7m>\n";
+    return 0;
+  }
+  if (step == "token-upload") {
+    const auto r = client.Put("/v1/ade/tokens/" + required(o, "name"),
+                              cairn::read_file(required(o, "file")), "application/pkcs7-mime");
+    expect_ok(r);
+    std::cout << r->body << "\n";
+    return 0;
+  }
+  if (step == "status") {
+    const auto r = client.Get("/v1/ade/tokens");
+    expect_ok(r);
+    std::cout << r->body << "\n";
+    return 0;
+  }
+  throw UsageError("ade takes token-cert, token-upload or status");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -499,6 +542,7 @@ int main(int argc, char** argv) {
     if (cmd == "profile") return profile(parse_options(args, 2, kProfileOptions));
     if (cmd == "pushcert" && args.size() >= 3)
       return pushcert(args[2], parse_options(args, 3, kPushcertOptions));
+    if (cmd == "ade" && args.size() >= 3) return ade(args[2], parse_options(args, 3, kAdeOptions));
     if ((cmd == "pki" || cmd == "apikey") && args.size() >= 3) {
       const auto o = parse_options(args, 3, cmd == "pki" ? kPkiOptions : kApikeyOptions);
       const std::string data_dir = opt(o, "data-dir", "data");

@@ -25,6 +25,7 @@
 #include "tests/support/apns.hpp"
 #include "tests/support/eventually.hpp"
 #include "tests/support/messages.hpp"
+#include "tests/support/shell.hpp"
 #include "tests/support/temp_dir.hpp"
 #include "tests/support/test_node.hpp"
 
@@ -328,6 +329,32 @@ TEST(AdeWithoutDeviceCa, RefusesEveryEnrollment) {
                   "application/pkcs7-signature");
   EXPECT_EQ(r->status, 503);
   EXPECT_NE(r->body.find("--ade-device-ca"), std::string::npos) << r->body;
+}
+
+// What an administrator types: the token certificate to give Apple Business Manager, then the
+// token file it gives back.
+TEST_F(Ade, TheCommandLineConnectsAToken) {
+  const std::string cairn = std::string(CAIRN_BINARY) + " ade ";
+  const std::string node = " --server https://127.0.0.1:" + std::to_string(node_.port()) +
+                           " --api-key " + node_.api_key() + " --ca-file " + node_.ca_file();
+  int status = 1;
+  auto out = run_shell(cairn + "token-cert --name cli --out " + files_ / "cli.pem" + node + " 2>&1",
+                       status);
+  ASSERT_EQ(status, 0) << out;
+  EXPECT_NE(out.find("Apple Business Manager"), std::string::npos) << out;
+  write_file(files_ / "cli.p7m", sim_.token_file(read_file(files_ / "cli.pem")), false);
+  out = run_shell(cairn + "token-upload --name cli --file " + files_ / "cli.p7m" + node + " 2>&1",
+                  status);
+  ASSERT_EQ(status, 0) << out;
+  out = run_shell(cairn + "status" + node + " 2>&1", status);
+  EXPECT_EQ(status, 0);
+  EXPECT_NE(out.find(R"("token":"cli","certificate_not_after")"), std::string::npos) << out;
+  EXPECT_NE(out.find(R"("uploaded":true)"), std::string::npos) << out;
+  // The certificate is made once: a second would orphan the token files made for the first.
+  out = run_shell(cairn + "token-cert --name cli --out " + files_ / "again.pem" + node + " 2>&1",
+                  status);
+  EXPECT_NE(status, 0);
+  EXPECT_NE(out.find("409"), std::string::npos) << out;
 }
 
 // A revoked token stops the syncer (no retry loop against Apple) until a new one is uploaded.
