@@ -218,6 +218,7 @@ void AdeApi::write_device(JsonWriter& j, const projector::AdeDeviceRecord& d) co
       .field_if("assign_status", d.assign_status)
       .field_if("assigned_at", d.assigned_at)
       .field("released", d.deleted)
+      .field("held", d.held)
       .field("first_synced_at", d.first_synced_at)
       .field("last_synced_at", d.last_synced_at);
   // Enrolled: its MachineInfo came, and the UDID it gave is enrolled in Cairn now.
@@ -240,6 +241,16 @@ ApiResponse AdeApi::devices(const std::string& after, size_t limit) const {
   if (page.size() == limit) j.field("next", page.back().serial_number);
   j.end_object();
   return {200, j.str()};
+}
+
+ApiResponse AdeApi::hold(const std::string& serial, bool held, const ingest::Principal& actor) {
+  if (!projector::is_serial_number(serial)) throw BadRequest("not a serial number");
+  const auto d = writer_.find_caught_up([&] { return ade_.device(serial); });
+  if (!d) return ingest::not_found("ADE device");
+  writer_.append_and_wait_applied(
+      {writer_.make("", actor.name, events::AdeDevicesHeld{{serial}, held})});
+  if (syncer_) syncer_->wake(d->token);
+  return {204, ""};
 }
 
 ApiResponse AdeApi::device(const std::string& serial) const {

@@ -50,6 +50,9 @@ class AdeApi {
   // GET /v1/ade/devices?after=&limit= and /v1/ade/devices/{serial}: what Apple said of each
   // device, what Cairn assigned, and its enrollment (the UDID's state in Cairn when it has one).
   ingest::ApiResponse devices(const std::string& after, size_t limit) const;
+  // PUT|DELETE /v1/ade/devices/{serial}/hold: out of automatic assignment (its profile removed at
+  // Apple by the syncer, no rule gives it another), or back to the rules.
+  ingest::ApiResponse hold(const std::string& serial, bool held, const ingest::Principal& actor);
   ingest::ApiResponse device(const std::string& serial) const;
 
  private:

@@ -195,25 +195,49 @@ std::string Client::define_profile(const std::string& profile_json) {
   return read_answer("define", [&] { return read_profile_uuid(body); });
 }
 
-AssignAnswer Client::assign_profile(const std::string& profile_uuid,
-                                    const std::vector<std::string>& serials) {
+namespace {
+
+// {"profile_uuid"?, "devices": [serials]}: what assigning and removing send.
+std::string devices_request(const std::string& profile_uuid,
+                            const std::vector<std::string>& serials) {
   rapidjson::StringBuffer buffer;
   rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
   w.StartObject();
-  w.Key("profile_uuid");
-  w.String(profile_uuid.c_str(), static_cast<rapidjson::SizeType>(profile_uuid.size()));
+  if (!profile_uuid.empty()) {
+    w.Key("profile_uuid");
+    w.String(profile_uuid.c_str(), static_cast<rapidjson::SizeType>(profile_uuid.size()));
+  }
   w.Key("devices");
   w.StartArray();
   for (const auto& s : serials) w.String(s.c_str(), static_cast<rapidjson::SizeType>(s.size()));
   w.EndArray();
   w.EndObject();
-  const auto body = call("assign", "PUT", "/profile/devices", buffer.GetString());
-  auto answer = read_answer("assign", [&] { return read_assign(body); });
-  // Only the devices asked about: the answer is not trusted to speak of others.
+  return buffer.GetString();
+}
+
+// The answer per device, only about the devices asked about: it is not trusted to speak of others.
+AssignAnswer per_device(const std::string& call, const std::string& body,
+                        const std::vector<std::string>& serials) {
+  auto answer = read_answer(call, [&] { return read_assign(body); });
   std::erase_if(answer.devices, [&](const events::AdeDeviceOutcome& d) {
     return std::find(serials.begin(), serials.end(), d.serial_number) == serials.end();
   });
   return answer;
+}
+
+}  // namespace
+
+AssignAnswer Client::assign_profile(const std::string& profile_uuid,
+                                    const std::vector<std::string>& serials) {
+  return per_device(
+      "assign", call("assign", "PUT", "/profile/devices", devices_request(profile_uuid, serials)),
+      serials);
+}
+
+AssignAnswer Client::remove_profile(const std::vector<std::string>& serials) {
+  return per_device("remove",
+                    call("remove", "DELETE", "/profile/devices", devices_request("", serials)),
+                    serials);
 }
 
 }  // namespace cairn::ade

@@ -59,6 +59,7 @@ class Client {
   std::string define_profile(const std::string& profile_json);  // its profile_uuid
   AssignAnswer assign_profile(const std::string& profile_uuid,
                               const std::vector<std::string>& serials);
+  AssignAnswer remove_profile(const std::vector<std::string>& serials);
   int sessions_started() const { return sessions_started_; }
 
  private:

@@ -111,6 +111,7 @@ void Syncer::sync_token(const projector::AdeTokenRecord& token) {
     auto& client = client_for(token);
     pull_pages(token.token, client);
     assign(*reader_.token(token.token), client);
+    remove_held(token.token, client);
     std::lock_guard lock(mu_);
     tokens_[token.token].failures = 0;
   } catch (const AdeCallError& e) {
@@ -238,6 +239,21 @@ void Syncer::assign(const projector::AdeTokenRecord& token, Client& client) {
     }
   }
   if (first_failure) throw *first_failure;
+}
+
+void Syncer::remove_held(const std::string& token, Client& client) {
+  const auto held = reader_.removals(token, kMostAssignedPerRound);
+  for (size_t at = 0; at < held.size() && options_.may_run(); at += kDevicesPerAssignment) {
+    std::vector<std::string> serials;
+    for (size_t i = at; i < std::min(held.size(), at + kDevicesPerAssignment); ++i)
+      serials.push_back(held[i].serial_number);
+    auto answer = client.remove_profile(serials);
+    writer_.append_and_wait_applied(
+        {writer_.make("", kActor, events::AdeProfileRemoved{token, std::move(answer.devices)})});
+    if (answer.retry_after_seconds > 0)
+      throw AdeCallError("remove", 429, "some devices were throttled", "retry",
+                         answer.retry_after_seconds);
+  }
 }
 
 void Syncer::assign_profile(const std::string& token, const std::string& name,

@@ -61,6 +61,8 @@ class Syncer {
   void sync_token(const projector::AdeTokenRecord& token);
   void pull_pages(const std::string& token, Client& client);
   void assign(const projector::AdeTokenRecord& token, Client& client);
+  // Removes the profile at Apple from the devices an administrator held.
+  void remove_held(const std::string& token, Client& client);
   void assign_profile(const std::string& token, const std::string& profile,
                       const std::vector<std::string>& serials, Client& client);
   Client& client_for(const projector::AdeTokenRecord& token);

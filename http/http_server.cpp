@@ -479,6 +479,11 @@ void HttpServer::ade_routes(Admin admin, AdminRead admin_read) {
        return api.devices(req.get_param_value("after"),
                           static_cast<size_t>(std::clamp<int64_t>(limit, 1, 1000)));
      }));
+  for (const bool held : {true, false})
+    on(held ? "PUT" : "DELETE", "/v1/ade/devices/{serial}/hold",
+       admin(Role::kAdmin, [&api, held](const httplib::Request& req, const Principal& p) {
+         return api.hold(req.matches[1].str(), held, p);
+       }));
   on("GET", "/v1/ade/devices/{serial}",
      admin_read([&api](const httplib::Request& req, const Principal&) {
        return api.device(req.matches[1].str());

@@ -36,12 +36,19 @@ bool has_no_profile(const AdeDeviceRecord& d) {
   return d.profile_uuid.empty() || d.profile_status == "empty" || d.profile_status == "removed";
 }
 
+// The syncer's work lists: devices to give a profile (no profile, not held), and held devices
+// whose profile is still at Apple.
 void index_waiting(State& state, const AdeDeviceRecord& d) {
-  const auto key = keys::ade_waiting(d.token, d.serial_number);
-  if (!d.deleted && has_no_profile(d))
-    state.put(key, "");
+  const auto waiting = keys::ade_waiting(d.token, d.serial_number);
+  if (!d.deleted && !d.held && has_no_profile(d))
+    state.put(waiting, "");
   else
-    state.erase(key);
+    state.erase(waiting);
+  const auto removal = keys::ade_removal(d.token, d.serial_number);
+  if (!d.deleted && d.held && !has_no_profile(d))
+    state.put(removal, "");
+  else
+    state.erase(removal);
 }
 
 void release_unseen(State& state, const AdeTokenRecord& t, const std::string& time) {
@@ -207,6 +214,38 @@ void apply_ade(State& state, const events::Event& e, const events::AdeProfileAss
   }
 }
 
+void apply_ade(State& state, const events::Event&, const events::AdeDevicesHeld& p) {
+  for (const auto& serial : p.serial_numbers) {
+    const auto key = keys::ade_device(serial);
+    auto d = store::load_record<AdeDeviceRecord>(state, key);
+    if (!d) continue;
+    d->held = p.held;
+    index_waiting(state, *d);
+    save(state, key, *d);
+  }
+}
+
+void apply_ade(State& state, const events::Event& e, const events::AdeProfileRemoved& p) {
+  for (const auto& outcome : p.devices) {
+    const auto key = keys::ade_device(outcome.serial_number);
+    auto d = store::load_record<AdeDeviceRecord>(state, key);
+    if (!d) continue;
+    d->assign_status = outcome.status;
+    d->assigned_at = e.time;
+    if (outcome.status == "SUCCESS") {
+      d->profile_uuid.clear();
+      d->profile_status = "removed";
+      d->assigned_profile.clear();
+    }
+    // Throttled: tried again; refused: the removal waits for a change from ABM.
+    if (outcome.status == "THROTTLED")
+      index_waiting(state, *d);
+    else
+      state.erase(keys::ade_removal(d->token, d->serial_number));
+    save(state, key, *d);
+  }
+}
+
 void apply_ade(State& state, const events::Event& e, const events::AdeEnrollmentRequested& p) {
   const auto key = keys::ade_device(p.serial_number);
   auto d = store::load_record<AdeDeviceRecord>(state, key);
@@ -279,14 +318,21 @@ bool AdeReader::released_manually(const std::string& serial) const {
          std::string_view(release->value.GetString()) == "manual";
 }
 
-std::vector<AdeDeviceRecord> AdeReader::waiting(const std::string& token, size_t limit) const {
+std::vector<AdeDeviceRecord> AdeReader::listed(const std::string& prefix, size_t limit) const {
   std::vector<AdeDeviceRecord> out;
-  store_.scan(keys::ade_waiting_prefix(token), "", [&](std::string_view key, std::string_view) {
-    const auto serial = key.substr(keys::ade_waiting_prefix(token).size());
-    if (auto d = device(std::string(serial))) out.push_back(std::move(*d));
+  store_.scan(prefix, "", [&](std::string_view key, std::string_view) {
+    if (auto d = device(std::string(key.substr(prefix.size())))) out.push_back(std::move(*d));
     return out.size() < limit;
   });
   return out;
+}
+
+std::vector<AdeDeviceRecord> AdeReader::waiting(const std::string& token, size_t limit) const {
+  return listed(keys::ade_waiting_prefix(token), limit);
+}
+
+std::vector<AdeDeviceRecord> AdeReader::removals(const std::string& token, size_t limit) const {
+  return listed(keys::ade_removal_prefix(token), limit);
 }
 
 }  // namespace cairn::projector

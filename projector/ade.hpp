@@ -34,6 +34,8 @@ void apply_ade(State& state, const events::Event& e, const events::AdeProfileDef
 void apply_ade(State& state, const events::Event& e, const events::AdeAssignmentSet& p);
 void apply_ade(State& state, const events::Event& e, const events::AdeProfileAssigned& p);
 void apply_ade(State& state, const events::Event& e, const events::AdeEnrollmentRequested& p);
+void apply_ade(State& state, const events::Event& e, const events::AdeDevicesHeld& p);
+void apply_ade(State& state, const events::Event& e, const events::AdeProfileRemoved& p);
 
 class AdeReader {
  public:
@@ -52,8 +54,11 @@ class AdeReader {
   bool released_manually(const std::string& serial) const;
   // The token's devices without a profile at Apple, by serial number, at most `limit`.
   std::vector<AdeDeviceRecord> waiting(const std::string& token, size_t limit) const;
+  // The token's held devices whose profile is still at Apple, at most `limit`.
+  std::vector<AdeDeviceRecord> removals(const std::string& token, size_t limit) const;
 
  private:
+  std::vector<AdeDeviceRecord> listed(const std::string& prefix, size_t limit) const;
   const store::Reader& store_;
 };
 

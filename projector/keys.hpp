@@ -36,6 +36,7 @@
 //   Ad/<serial number>          → AdeDeviceRecord
 //   Aw/<token>/<serial number>  → "" (the device has no profile at Apple: the syncer assigns one)
 //   Am/<token>/<serial number>  → "" (the token's devices, for a full fetch to release the unseen)
+//   Ar/<token>/<serial number>  → "" (a held device whose profile is still at Apple: to remove)
 // plus the store's own keys (store/database.hpp): the layout version (kLayoutVersion) and the
 // next log offset to apply per partition, in the same batch as the state it derived.
 // UDIDs and command UUIDs are restricted to [A-Za-z0-9._-] at ingest (a user channel adds ':' and
@@ -183,6 +184,12 @@ inline std::string ade_member_prefix(std::string_view token) {
 }
 inline std::string ade_member(std::string_view token, std::string_view serial) {
   return ade_member_prefix(token) + std::string(serial);
+}
+inline std::string ade_removal_prefix(std::string_view token) {
+  return "Ar/" + std::string(token) + "/";
+}
+inline std::string ade_removal(std::string_view token, std::string_view serial) {
+  return ade_removal_prefix(token) + std::string(serial);
 }
 inline std::string ade_waiting_prefix(std::string_view token) {
   return "Aw/" + std::string(token) + "/";

@@ -232,6 +232,16 @@ void AdeEnrollmentRequested::serialize(Archive& a) {
 }
 
 template <class Archive>
+void AdeDevicesHeld::serialize(Archive& a) {
+  a(make_nvp("serial_numbers", serial_numbers), make_nvp("held", held));
+}
+
+template <class Archive>
+void AdeProfileRemoved::serialize(Archive& a) {
+  a(make_nvp("token", token), make_nvp("devices", devices));
+}
+
+template <class Archive>
 void PushSent::serialize(Archive& a) {
   a(make_nvp("topic", topic), make_nvp("token_hex", token_hex), make_nvp("apns_id", apns_id));
 }

@@ -572,6 +572,27 @@ struct AdeProfileAssigned {
   void serialize(Archive& a);
 };
 
+// An administrator took devices out of automatic assignment (`held`: their profile is removed at
+// Apple and no rule gives them another), or gave them back to the rules.
+struct AdeDevicesHeld {
+  static constexpr std::string_view kType = "AdeDevicesHeld";
+  static constexpr int kVersion = 1;
+  std::vector<std::string> serial_numbers;
+  bool held = false;
+  template <class Archive>
+  void serialize(Archive& a);
+};
+
+// Profiles removed at the ADE service from held devices, with Apple's answer per device.
+struct AdeProfileRemoved {
+  static constexpr std::string_view kType = "AdeProfileRemoved";
+  static constexpr int kVersion = 1;
+  std::string token;
+  std::vector<AdeDeviceOutcome> devices;
+  template <class Archive>
+  void serialize(Archive& a);
+};
+
 // A device at first boot sent its signed MachineInfo to the profile's URL and was given an
 // enrollment profile (refusals are EnrollmentRefused, stage "ade").
 struct AdeEnrollmentRequested {
@@ -597,7 +618,8 @@ using Payload = std::variant<
     BootstrapTokenReturned, UserAuthenticated, DeclarationStored, DeclarationDeleted,
     SetDeclarationChanged, EnrollmentSetChanged, DeclarativeRequested, StatusReported,
     AdeTokenCertificateCreated, AdeTokenStored, AdeDevicesSynced, AdeSyncFailed, AdeProfileStored,
-    AdeProfileDefined, AdeAssignmentSet, AdeProfileAssigned, AdeEnrollmentRequested>;
+    AdeProfileDefined, AdeAssignmentSet, AdeProfileAssigned, AdeEnrollmentRequested, AdeDevicesHeld,
+    AdeProfileRemoved>;
 
 struct Event {
   std::string id;

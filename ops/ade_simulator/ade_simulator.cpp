@@ -330,6 +330,37 @@ struct AdeSimulator::State {
     answer(res, 200, buffer.GetString());
   }
 
+  void remove(const httplib::Request& req, httplib::Response& res) {
+    if (!session_valid(req, res)) return;
+    const auto d = json_body(req, res);
+    if (!d) return;
+    if (!d->HasMember("devices") || !(*d)["devices"].IsArray() || (*d)["devices"].Empty())
+      return answer(res, 400, R"("DEVICE_ID_REQUIRED")");
+    rapidjson::StringBuffer buffer;
+    Writer w(buffer);
+    w.StartObject();
+    w.Key("devices");
+    w.StartObject();
+    const auto now = format_rfc3339(std::chrono::system_clock::now());
+    for (const auto& s : (*d)["devices"].GetArray()) {
+      if (!s.IsString()) continue;
+      const std::string serial = s.GetString();
+      auto it = devices.find(serial);
+      if (it == devices.end() || it->second.profile_uuid.empty()) {
+        field(w, serial.c_str(), "NOT_ACCESSIBLE");
+        continue;
+      }
+      it->second.profile_uuid.clear();
+      it->second.profile_status = "removed";
+      changes.push_back({serial, "modified", now});
+      ++counts.removed;
+      field(w, serial.c_str(), "SUCCESS");
+    }
+    w.EndObject();
+    w.EndObject();
+    answer(res, 200, buffer.GetString());
+  }
+
   void account(const httplib::Request& req, httplib::Response& res) {
     if (!session_valid(req, res)) return;
     rapidjson::StringBuffer buffer;
@@ -371,6 +402,7 @@ AdeSimulator::AdeSimulator(Options options) : state_(std::make_unique<State>()) 
   s.server->Post("/devices/sync", locked(&State::sync));
   s.server->Post("/profile", locked(&State::define));
   s.server->Put("/profile/devices", locked(&State::assign));
+  s.server->Delete("/profile/devices", locked(&State::remove));
   // Not Apple's: what a simulated device at first boot asks (Apple's cloud configuration).
   s.server->Get("/simulator/cloud-configuration",
                 [this](const httplib::Request& req, httplib::Response& res) {

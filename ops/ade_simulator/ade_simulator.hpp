@@ -70,6 +70,7 @@ class AdeSimulator {
     int sync_calls = 0;
     int profiles_defined = 0;
     int assigned = 0;       // devices given a profile
+    int removed = 0;        // devices whose profile was removed
     int refused_calls = 0;  // 401/403/429/400 answers
   };
   Counts counts() const;

@@ -90,6 +90,7 @@ int main(int argc, char** argv) {
           .field("sync_calls", c.sync_calls)
           .field("profiles_defined", c.profiles_defined)
           .field("assigned", c.assigned)
+          .field("removed", c.removed)
           .field("refused_calls", c.refused_calls)
           .end_object();
       res.set_content(j.str() + "\n", "application/json");

@@ -227,6 +227,22 @@ TEST_F(Ade, SyncsAssignsEnrollsAndReleasesThroughTheSimulator) {
   ASSERT_EQ(post("/v1/ade/tokens/acme/sync")->status, 202);
   ASSERT_TRUE(eventually([&] { return assigned(throttled[0], "staff"); }));
 
+  // Held by an administrator: its profile is removed at Apple and no rule gives it another, until
+  // it is given back to the rules.
+  ASSERT_EQ(node_.admin()->Put("/v1/ade/devices/" + ipads[4] + "/hold")->status, 204);
+  ASSERT_TRUE(eventually([&] {
+    const auto d = ade_device(ipads[4]);
+    return std::string(d["profile_status"].GetString()) == "removed" && d["held"].GetBool();
+  })) << node_.admin_get("/v1/ade/devices/" + ipads[4])->body;
+  EXPECT_EQ(sim_.counts().removed, 1);
+  EXPECT_FALSE(sim_.cloud_configuration(ipads[4])) << "a booting device would get no profile";
+  ASSERT_EQ(post("/v1/ade/tokens/acme/sync")->status, 202);  // Apple's change comes back...
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  EXPECT_FALSE(sim_.cloud_configuration(ipads[4])) << "...and no rule assigns it again";
+  ASSERT_EQ(node_.admin()->Delete("/v1/ade/devices/" + ipads[4] + "/hold")->status, 204);
+  ASSERT_TRUE(eventually([&] { return sim_.cloud_configuration(ipads[4]).has_value(); }));
+  EXPECT_EQ(node_.admin()->Put("/v1/ade/devices/NOSUCH1/hold")->status, 404);
+
   // A device at first boot: Apple tells it its profile; it sends its signed MachineInfo there,
   // follows the enrollment profile's SCEP payload to its identity and enrolls; it waits in Setup
   // Assistant. Its profile says cairn_release "automatic" (the default): DeviceConfigured is

@@ -272,6 +272,11 @@ TEST_F(OpenApi, AdeAnswersMatchTheirDescriptions) {
   expect_described("get", "/v1/ade/devices", admin->Get("/v1/ade/devices?limit=1"));
   expect_described("get", "/v1/ade/devices/{serial}", admin->Get("/v1/ade/devices/" + serials[0]));
   expect_described("get", "/v1/ade/devices/{serial}", admin->Get("/v1/ade/devices/NOSUCH1"));
+  expect_described("put", "/v1/ade/devices/{serial}/hold",
+                   admin->Put("/v1/ade/devices/" + serials[0] + "/hold"));
+  expect_described("delete", "/v1/ade/devices/{serial}/hold",
+                   admin->Delete("/v1/ade/devices/" + serials[0] + "/hold"));
+  expect_described("put", "/v1/ade/devices/{serial}/hold", admin->Put("/v1/ade/devices/x-y/hold"));
 }
 
 }  // namespace

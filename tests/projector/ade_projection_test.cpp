@@ -133,6 +133,22 @@ TEST_F(AdeProjection, AssignmentsAndEnrollmentsAreKeptPerDevice) {
   EXPECT_EQ(ade_.devices("A2", 10).front().serial_number, "A3");
 }
 
+// Held by an administrator: its profile goes (the syncer's removal list), no rule gives another.
+TEST_F(AdeProjection, AHeldDeviceLosesItsProfileAndIsNotAssignedAgain) {
+  apply(page("fetch", "", "c1", false, {device("A1", "", "", "P1"), device("A2")}));
+  apply(events::AdeDevicesHeld{{"A1", "A2", "NOPE1"}, true});
+  EXPECT_TRUE(waiting().empty());
+  EXPECT_EQ(ade_.removals("acme", 10).size(), 1u);
+  apply(events::AdeProfileRemoved{"acme", {{"A1", "SUCCESS"}}});
+  EXPECT_EQ(ade_.device("A1")->profile_status, "removed");
+  EXPECT_TRUE(ade_.removals("acme", 10).empty());
+  apply(page("sync", "c1", "c2", false, {device("A1", "modified", "2026-12-06T03:00:00Z")}));
+  EXPECT_TRUE(waiting().empty()) << "held: Apple's change does not bring it back";
+  apply(events::AdeDevicesHeld{{"A1"}, false});
+  EXPECT_EQ(waiting(), (std::vector<std::string>{"A1"}));
+  EXPECT_FALSE(ade_.device("NOPE1"));
+}
+
 TEST_F(AdeProjection, TokensProfilesAndRules) {
   apply(events::AdeTokenCertificateCreated{"acme", "PEM", "sealed-key", "2029-12-06T00:00:00Z"});
   apply(events::AdeSyncFailed{"acme", "session", 403, "token_rejected", "stopped", 0});

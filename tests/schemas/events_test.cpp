@@ -91,6 +91,8 @@ std::vector<Event> one_of_each() {
       AdeProfileAssigned{"acme", "staff", "6F8B1D3C2A", {{"C02XK0AAJGH5", "SUCCESS"}}, 0},
       AdeEnrollmentRequested{"C02XK0AAJGH5", "UDID-9", "iPad13,1", "17.5.1", "acme", "staff",
                              std::string(64, 'f'), "5B2C1E43-7A39-4F0A-9C1D-2E3F4A5B6C7D"},
+      AdeDevicesHeld{{"C02XK0AAJGH5"}, true},
+      AdeProfileRemoved{"acme", {{"C02XK0AAJGH5", "SUCCESS"}}},
   };
   EXPECT_EQ(payloads.size(), std::variant_size_v<Payload>);
   std::vector<Event> out;
