@@ -38,6 +38,7 @@ class AdeCallError : public std::runtime_error {
   int status;           // 0: no answer
   std::string outcome;  // "retry", "refetch", "sync" or "stopped" (AdeSyncFailed)
   int64_t retry_after_seconds;
+  std::string from_cursor;  // fetch and sync: where the call started (set by the syncer)
 };
 
 // What an answer means: nothing (2xx), a session to renew (true: 401, or 403 FORBIDDEN), or an

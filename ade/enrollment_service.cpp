@@ -30,9 +30,21 @@ enrollment::Reply EnrollmentService::enroll(std::string_view machine_info,
   if (device->deleted)
     refuse(403, "serial number " + info.serial_number +
                     " was released from this MDM server in Apple Business Manager");
+  if (device->held)
+    refuse(403, "serial number " + info.serial_number +
+                    " is held by an administrator (DELETE /v1/ade/devices/" + info.serial_number +
+                    "/hold gives it back)");
+  // The device identity that first enrolled a serial number is that device's: another one
+  // signing for it is another device (or a stolen identity), unless an administrator vouches.
+  if (!device->enrollment_signer.empty() && device->enrollment_signer != info.signer_fingerprint)
+    refuse(403, "serial number " + info.serial_number +
+                    " enrolled before with another device identity (a replaced logic board? PUT "
+                    "then DELETE /v1/ade/devices/" +
+                    info.serial_number + "/hold allows the new one)");
   enrollment::ProfileRequest request;
   request.host_url = host_url;
-  if (may_take_over(info, *device)) request.udid = info.udid;
+  const bool bound = may_take_over(info, *device);
+  if (bound) request.udid = info.udid;
   const auto issued = [&] {
     try {
       return profiles_.issue(request, "ade");
@@ -45,7 +57,7 @@ enrollment::Reply EnrollmentService::enroll(std::string_view machine_info,
       {writer_.make("", "device",
                     events::AdeEnrollmentRequested{
                         info.serial_number, info.udid, info.product, info.os_version, device->token,
-                        device->assigned_profile, info.signer_fingerprint, issued.uuid})});
+                        device->assigned_profile, info.signer_fingerprint, issued.uuid, bound})});
   logging::info("ADE enrollment",
                 {{"serial", info.serial_number}, {"udid", info.udid}, {"remote", remote}});
   return {200, issued.signed_der, "application/x-apple-aspen-config"};

@@ -37,9 +37,10 @@ class EnrollmentService {
 
  private:
   // Whether the identity the device gets may take over its UDID's enrollment (as a renewal does):
-  // when the UDID is not enrolled, or this serial number's last enrollment was this UDID signed
-  // by this same device identity (the device erased and set up again). A MachineInfo signed by
-  // another device (a stolen identity) naming an enrolled UDID gets an identity that cannot.
+  // when the UDID is not enrolled, or the serial number's last bound enrollment was this UDID (and
+  // its device identity, pinned, is this one: the device erased and set up again). Anything else
+  // naming an enrolled UDID gets an identity that cannot take it over, and its UDID is not
+  // recorded as the serial number's (so a second try gains nothing).
   bool may_take_over(const MachineInfo& info, const projector::AdeDeviceRecord& device) const;
 
   enrollment::ProfileService& profiles_;

@@ -110,8 +110,8 @@ void Syncer::sync_token(const projector::AdeTokenRecord& token) {
   try {
     auto& client = client_for(token);
     pull_pages(token.token, client);
+    remove_held(token.token, client);  // first: an assignment's failure must not hold it up
     assign(*reader_.token(token.token), client);
-    remove_held(token.token, client);
     std::lock_guard lock(mu_);
     tokens_[token.token].failures = 0;
   } catch (const AdeCallError& e) {
@@ -123,9 +123,9 @@ void Syncer::sync_token(const projector::AdeTokenRecord& token) {
   }
 }
 
-void Syncer::record_failure(const std::string& token, const AdeCallError& e) {
+void Syncer::record_failure(const std::string& token, const AdeCallError& e, bool back_off) {
   int failures = 0;
-  {
+  if (back_off) {
     std::lock_guard lock(mu_);
     auto& state = tokens_[token];
     failures = ++state.failures;
@@ -147,13 +147,13 @@ void Syncer::record_failure(const std::string& token, const AdeCallError& e) {
     writer_.append_and_wait_applied(
         {writer_.make("", kActor,
                       events::AdeSyncFailed{token, e.call, e.status, e.what(), e.outcome,
-                                            e.retry_after_seconds})});
+                                            e.retry_after_seconds, e.from_cursor})});
   } catch (const std::exception& failed) {
     logging::error("ADE failure not recorded", {{"token", token}, {"error", failed.what()}});
     return;
   }
   // The cursor was reset (or the fetch is over): go on at once, from the projection's new state.
-  if ((e.outcome == "refetch" || e.outcome == "sync") && failures < 3)
+  if ((e.outcome == "refetch" || e.outcome == "sync") && failures > 0 && failures < 3)
     if (const auto t = reader_.token(token)) sync_token(*t);
 }
 
@@ -169,7 +169,7 @@ void Syncer::record_page(const std::string& token, const std::string& phase,
     writer_.append_and_wait_applied(
         {writer_.make("", kActor,
                       events::AdeDevicesSynced{token, phase, from_cursor, last ? page.cursor : "",
-                                               last ? page.more_to_follow : true,
+                                               last ? page.more_to_follow : true, at > 0,
                                                page.fetched_until, std::move(part)})});
     at = end;
   } while (at < devices.size());
@@ -180,16 +180,25 @@ void Syncer::pull_pages(const std::string& token, Client& client) {
     const auto t = reader_.token(token);
     const bool fetching = t->phase != "sync";
     // A fetch starts without a cursor; one under way ("fetch") continues from its cursor.
-    const std::string cursor = t->phase.empty() ? "" : t->cursor;
-    auto answer = fetching ? client.fetch_devices(cursor, options_.page_size)
-                           : client.sync_devices(cursor, options_.page_size);
+    const std::string cursor = projector::where_it_stands(*t);
+    DevicePage answer;
+    try {
+      answer = fetching ? client.fetch_devices(cursor, options_.page_size)
+                        : client.sync_devices(cursor, options_.page_size);
+    } catch (AdeCallError& e) {
+      e.from_cursor = cursor;  // a cursor outcome applies from here only
+      throw;
+    }
     if (answer.dropped > 0)
       logging::warn("ADE device records dropped (no usable serial number, or too many)",
                     {{"token", token}, {"dropped", std::to_string(answer.dropped)}});
     const bool more = answer.more_to_follow;
     const bool empty = answer.devices.empty();
-    // Nothing changed since the last sync: nothing to record (a quiet fleet adds no events).
-    if (!fetching && empty && !more && (answer.cursor.empty() || answer.cursor == cursor)) return;
+    // Nothing changed since the last sync: nothing to record (a quiet fleet adds no events),
+    // unless a failure is on record, which this success ends.
+    if (!fetching && empty && !more && (answer.cursor.empty() || answer.cursor == cursor) &&
+        t->failure_outcome.empty())
+      return;
     record_page(token, fetching ? "fetch" : "sync", cursor, std::move(answer));
     if (!more || (empty && !fetching)) return;
   }
@@ -227,18 +236,17 @@ void Syncer::assign(const projector::AdeTokenRecord& token, Client& client) {
   for (const auto& device : reader_.waiting(token.token, kMostAssignedPerRound))
     if (auto profile = choose_profile(rules, token.default_profile, device); !profile.empty())
       by_profile[profile].push_back(device.serial_number);
-  // Each profile on its own: one that cannot be defined leaves the others' devices to go on.
-  std::optional<AdeCallError> first_failure;
+  // Each profile on its own: one that cannot be defined (or assigned) is recorded, and the others'
+  // devices go on; the token itself waits only for what concerns it all.
   for (const auto& [name, serials] : by_profile) {
     if (!options_.may_run()) return;
     try {
       assign_profile(token.token, name, serials, client);
     } catch (const AdeCallError& e) {
-      if (e.outcome == "stopped" || e.status == 429 || e.status == 503) throw;  // the token's
-      if (!first_failure) first_failure = e;
+      if (e.outcome == "stopped" || e.status == 429 || e.status == 503 || e.status == 0) throw;
+      record_failure(token.token, e, false);
     }
   }
-  if (first_failure) throw *first_failure;
 }
 
 void Syncer::remove_held(const std::string& token, Client& client) {
@@ -267,8 +275,9 @@ void Syncer::assign_profile(const std::string& token, const std::string& name,
   std::string json;
   try {
     json = apple_profile(profile->content);
-  } catch (const BadRequest& e) {
-    throw AdeCallError("define", 0, e.what(), "retry");
+  } catch (const BadRequest& e) {  // this profile's devices wait; the token goes on
+    record_failure(token, AdeCallError("define", 0, e.what(), "retry"), false);
+    return;
   }
   const auto sha = crypto::sha256_hex(json);
   auto defined = reader_.defined_profile(token, name);

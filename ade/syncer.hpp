@@ -66,7 +66,9 @@ class Syncer {
   void assign_profile(const std::string& token, const std::string& profile,
                       const std::vector<std::string>& serials, Client& client);
   Client& client_for(const projector::AdeTokenRecord& token);
-  void record_failure(const std::string& token, const AdeCallError& e);
+  // An AdeSyncFailed event and a log line; with `back_off`, the token waits before its next call
+  // (a profile that cannot be defined is that profile's problem, not the token's).
+  void record_failure(const std::string& token, const AdeCallError& e, bool back_off = true);
   // The device records of one answer, as events of at most kDevicesPerEvent devices.
   void record_page(const std::string& token, const std::string& phase,
                    const std::string& from_cursor, DevicePage page);

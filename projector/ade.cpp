@@ -36,16 +36,32 @@ bool has_no_profile(const AdeDeviceRecord& d) {
   return d.profile_uuid.empty() || d.profile_status == "empty" || d.profile_status == "removed";
 }
 
-// The syncer's work lists: devices to give a profile (no profile, not held), and held devices
-// whose profile is still at Apple.
+}  // namespace
+
+std::string where_it_stands(const AdeTokenRecord& t) {
+  return t.phase.empty() ? "" : t.cursor;
+}
+
+namespace {
+
+// Apple refused the device's last assignment or removal: not asked again until ABM says something
+// changed (a sync lists it) or an administrator holds or releases it.
+bool refused(const AdeDeviceRecord& d) {
+  return d.assign_status == "NOT_ACCESSIBLE" || d.assign_status == "FAILED";
+}
+
+// The syncer's work lists, from the device's state alone (so any order of events leaves them
+// right): devices to give a profile (no profile, not held), and held devices whose profile is
+// still at Apple.
 void index_waiting(State& state, const AdeDeviceRecord& d) {
+  const bool workable = !d.deleted && !refused(d);
   const auto waiting = keys::ade_waiting(d.token, d.serial_number);
-  if (!d.deleted && !d.held && has_no_profile(d))
+  if (workable && !d.held && has_no_profile(d))
     state.put(waiting, "");
   else
     state.erase(waiting);
   const auto removal = keys::ade_removal(d.token, d.serial_number);
-  if (!d.deleted && d.held && !has_no_profile(d))
+  if (workable && d.held && !has_no_profile(d))
     state.put(removal, "");
   else
     state.erase(removal);
@@ -105,9 +121,9 @@ void apply_ade(State& state, const events::Event& e, const events::AdeDevicesSyn
   auto t = token_record(state, p.token);
   // A page from where the token no longer stands: another syncer's, for a moment (Kafka, a
   // rebalance), or from before the cursor was reset. The newer chain of pages wins.
-  if (p.from_cursor != (t.phase.empty() ? "" : t.cursor)) return;
+  if (p.from_cursor != where_it_stands(t)) return;
   const bool fetch = p.phase == "fetch";
-  if (fetch && t.phase.empty()) ++t.fetch_generation;  // a full fetch begins
+  if (fetch && p.from_cursor.empty() && !p.continues) ++t.fetch_generation;  // a full fetch begins
   t.phase = fetch && p.more_to_follow ? "fetch" : "sync";
   if (!p.cursor.empty()) t.cursor = p.cursor;
   t.last_synced_at = e.time;
@@ -117,12 +133,17 @@ void apply_ade(State& state, const events::Event& e, const events::AdeDevicesSyn
     if (!is_serial_number(in.serial_number)) continue;  // checked when read; a hand-edited log
     const auto key = keys::ade_device(in.serial_number);
     auto d = store::load_record<AdeDeviceRecord>(state, key).value_or(AdeDeviceRecord{});
-    if (fetch) d.seen_in_fetch = t.fetch_generation;
-    // A record may come again in a later page with an older op_date: the newest wins.
+    // A record may come again in a later page with an older op_date: the newest wins. (A fetch
+    // listing it still counts as seeing it, when it is this token's.)
     if (!d.op_date.empty() && !in.op_date.empty() && in.op_date < d.op_date) {
-      save(state, key, d);
+      if (fetch && d.token == p.token) {
+        d.seen_in_fetch = t.fetch_generation;
+        save(state, key, d);
+      }
       continue;
     }
+    if (fetch) d.seen_in_fetch = t.fetch_generation;
+    if (refused(d)) d.assign_status.clear();       // listed again: worth asking Apple again
     if (!d.token.empty() && d.token != p.token) {  // moved to another MDM server in ABM
       state.erase(keys::ade_waiting(d.token, d.serial_number));
       state.erase(keys::ade_member(d.token, d.serial_number));
@@ -164,10 +185,13 @@ void apply_ade(State& state, const events::Event& e, const events::AdeSyncFailed
   t.failure_reason = p.reason;
   t.failure_status = p.http_status;
   t.failed_at = e.time;
-  if (p.outcome == "refetch") {
+  // A cursor outcome counts only from where the token stands (not a second syncer's, from
+  // elsewhere).
+  const bool from_here = p.from_cursor == where_it_stands(t);
+  if (from_here && p.outcome == "refetch") {
     t.phase.clear();
     t.cursor.clear();
-  } else if (p.outcome == "sync") {
+  } else if (from_here && p.outcome == "sync") {
     t.phase = "sync";
   }
   save(state, keys::ade_token(p.token), t);
@@ -204,12 +228,7 @@ void apply_ade(State& state, const events::Event& e, const events::AdeProfileAss
       d->profile_status = "assigned";
       d->profile_assign_time = e.time;
     }
-    // Throttled devices wait for the next round; one Apple refused (NOT_ACCESSIBLE, FAILED)
-    // waits for a change from Apple Business Manager, not for a retry every few minutes.
-    if (outcome.status == "THROTTLED")
-      index_waiting(state, *d);
-    else
-      state.erase(keys::ade_waiting(d->token, d->serial_number));
+    index_waiting(state, *d);  // throttled: tried again; refused: not until something changes
     save(state, key, *d);
   }
 }
@@ -220,6 +239,10 @@ void apply_ade(State& state, const events::Event&, const events::AdeDevicesHeld&
     auto d = store::load_record<AdeDeviceRecord>(state, key);
     if (!d) continue;
     d->held = p.held;
+    d->assign_status.clear();  // an administrator's act: Apple is asked again
+    // Released from a hold: the device may enroll with another device identity than before (a
+    // replaced logic board), which an administrator vouches for this way.
+    if (!p.held) d->enrollment_signer.clear();
     index_waiting(state, *d);
     save(state, key, *d);
   }
@@ -237,11 +260,7 @@ void apply_ade(State& state, const events::Event& e, const events::AdeProfileRem
       d->profile_status = "removed";
       d->assigned_profile.clear();
     }
-    // Throttled: tried again; refused: the removal waits for a change from ABM.
-    if (outcome.status == "THROTTLED")
-      index_waiting(state, *d);
-    else
-      state.erase(keys::ade_removal(d->token, d->serial_number));
+    index_waiting(state, *d);
     save(state, key, *d);
   }
 }
@@ -250,10 +269,14 @@ void apply_ade(State& state, const events::Event& e, const events::AdeEnrollment
   const auto key = keys::ade_device(p.serial_number);
   auto d = store::load_record<AdeDeviceRecord>(state, key);
   if (!d) return;
-  d->enrollment_udid = p.udid;
   d->enrollment_requested_at = e.time;
-  d->enrollment_profile = p.enrollment_profile;
-  d->enrollment_signer = p.signer_fingerprint;
+  // The first device identity to enroll the serial number is its own from then on.
+  if (d->enrollment_signer.empty()) d->enrollment_signer = p.signer_fingerprint;
+  if (p.udid_bound) {
+    d->enrollment_udid = p.udid;
+    d->enrollment_profile = p.enrollment_profile;
+    d->enrolled_with_profile = p.profile;
+  }
   save(state, key, *d);
 }
 
@@ -306,8 +329,11 @@ std::vector<AdeDeviceRecord> AdeReader::devices(const std::string& after, size_t
 
 bool AdeReader::released_manually(const std::string& serial) const {
   const auto d = device(serial);
-  if (!d || d->assigned_profile.empty()) return false;
-  const auto p = profile(d->assigned_profile);
+  if (!d) return false;
+  const auto& name =
+      d->enrolled_with_profile.empty() ? d->assigned_profile : d->enrolled_with_profile;
+  if (name.empty()) return false;
+  const auto p = profile(name);
   if (!p) return false;
   rapidjson::Document content;
   content.Parse(p->content.c_str(), p->content.size());

@@ -37,6 +37,11 @@ void apply_ade(State& state, const events::Event& e, const events::AdeEnrollment
 void apply_ade(State& state, const events::Event& e, const events::AdeDevicesHeld& p);
 void apply_ade(State& state, const events::Event& e, const events::AdeProfileRemoved& p);
 
+// The cursor the token's next call starts from: "" for a fetch from the start. The syncer calls
+// from there; a page or failure recorded from anywhere else is another syncer's and changes
+// nothing.
+std::string where_it_stands(const AdeTokenRecord& t);
+
 class AdeReader {
  public:
   explicit AdeReader(const store::Reader& store) : store_(store) {}

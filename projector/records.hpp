@@ -369,6 +369,7 @@ struct AdeDeviceRecord {
   std::string enrollment_signer;  // the fingerprint of the identity that signed that MachineInfo
   uint64_t seen_in_fetch = 0;     // the token's fetch_generation that last listed it
   bool held = false;  // an administrator's: no profile from the rules, its own removed at Apple
+  std::string enrolled_with_profile;  // the ADE profile (Cairn's name) it enrolled with
 
   template <class Archive>
   void serialize(Archive& a) {
@@ -376,7 +377,7 @@ struct AdeDeviceRecord {
       profile_uuid, profile_assign_time, profile_push_time, device_assigned_date,
       device_assigned_by, op_date, deleted, first_synced_at, last_synced_at, assigned_profile,
       assign_status, assigned_at, enrollment_udid, enrollment_requested_at, enrollment_profile,
-      enrollment_signer, seen_in_fetch, held);
+      enrollment_signer, seen_in_fetch, held, enrolled_with_profile);
   }
 };
 

@@ -185,14 +185,15 @@ template <class Archive>
 void AdeDevicesSynced::serialize(Archive& a) {
   a(make_nvp("token", token), make_nvp("phase", phase), make_nvp("from_cursor", from_cursor),
     make_nvp("cursor", cursor), make_nvp("more_to_follow", more_to_follow),
-    make_nvp("fetched_until", fetched_until), make_nvp("devices", devices));
+    make_nvp("continues", continues), make_nvp("fetched_until", fetched_until),
+    make_nvp("devices", devices));
 }
 
 template <class Archive>
 void AdeSyncFailed::serialize(Archive& a) {
   a(make_nvp("token", token), make_nvp("call", call), make_nvp("http_status", http_status),
     make_nvp("reason", reason), make_nvp("outcome", outcome),
-    make_nvp("retry_after_seconds", retry_after_seconds));
+    make_nvp("retry_after_seconds", retry_after_seconds), make_nvp("from_cursor", from_cursor));
 }
 
 template <class Archive>
@@ -228,7 +229,7 @@ void AdeEnrollmentRequested::serialize(Archive& a) {
   a(make_nvp("serial_number", serial_number), make_nvp("udid", udid), make_nvp("product", product),
     make_nvp("os_version", os_version), make_nvp("token", token), make_nvp("profile", profile),
     make_nvp("signer_fingerprint", signer_fingerprint),
-    make_nvp("enrollment_profile", enrollment_profile));
+    make_nvp("enrollment_profile", enrollment_profile), make_nvp("udid_bound", udid_bound));
 }
 
 template <class Archive>

@@ -494,6 +494,7 @@ struct AdeDevicesSynced {
   std::string from_cursor;
   std::string cursor;
   bool more_to_follow = false;
+  bool continues = false;  // a part of a page after its first (a full fetch begins on a first)
   std::string fetched_until;
   std::vector<AdeDevice> devices;
   template <class Archive>
@@ -513,6 +514,8 @@ struct AdeSyncFailed {
   std::string reason;
   std::string outcome;
   int64_t retry_after_seconds = 0;
+  // Where the failed call started (fetch, sync): a cursor outcome counts only from there.
+  std::string from_cursor;
   template <class Archive>
   void serialize(Archive& a);
 };
@@ -606,6 +609,9 @@ struct AdeEnrollmentRequested {
   std::string profile;
   std::string signer_fingerprint;
   std::string enrollment_profile;  // the PayloadUUID of the enrollment profile it was given
+  // Whether that profile's identity may take over the UDID (a new device, or the same one set up
+  // again); only then is the UDID recorded as this serial number's.
+  bool udid_bound = false;
   template <class Archive>
   void serialize(Archive& a);
 };

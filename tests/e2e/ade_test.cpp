@@ -279,7 +279,17 @@ TEST_F(Ade, SyncsAssignsEnrollsAndReleasesThroughTheSimulator) {
   const auto thief =
       pki::issue_certificate(pki_.device_ca, "another device", pki::CertUsage::kClient, {}, 30);
   EXPECT_FALSE(enroll_device(ipads[1], "ADE-UDID-1", thief)) << "took over ADE-UDID-1";
+  EXPECT_FALSE(enroll_device(ipads[1], "ADE-UDID-1", thief)) << "took it over on a second try";
   EXPECT_TRUE(enroll_device(phones[1], "ADE-UDID-1", phone_identity)) << "erased and set up again";
+  // A serial number's device identity is pinned at its first enrollment.
+  auto other = enroll_at_first_boot(machine_info("ADE-UDID-1", phones[1], thief));
+  EXPECT_EQ(other->status, 403);
+  EXPECT_NE(other->body.find("another device identity"), std::string::npos) << other->body;
+  // A held device does not enroll here.
+  ASSERT_EQ(node_.admin()->Put("/v1/ade/devices/" + ipads[3] + "/hold")->status, 204);
+  auto held = enroll_at_first_boot(machine_info("ADE-UDID-5", ipads[3], ipad_identity));
+  EXPECT_EQ(held->status, 403);
+  EXPECT_NE(held->body.find("held"), std::string::npos) << held->body;
 
   // Refusals name why, and are events: an unknown serial, a signer that is not a device's.
   auto unknown = enroll_at_first_boot(machine_info("ADE-UDID-8", "NOTOURS1", phone_identity));

@@ -38,7 +38,7 @@ class AdeProjection : public ::testing::Test {
   }
   static events::AdeDevicesSynced page(std::string phase, std::string from, std::string cursor,
                                        bool more, std::vector<events::AdeDevice> devices) {
-    return {"acme", std::move(phase),  std::move(from), std::move(cursor), more,
+    return {"acme", std::move(phase),  std::move(from), std::move(cursor), more, false,
             "",     std::move(devices)};
   }
   std::vector<std::string> waiting(const std::string& token = "acme") const {
@@ -76,13 +76,15 @@ TEST_F(AdeProjection, AFetchThenSyncsKeepTheCursorAndTheDevices) {
   EXPECT_FALSE(ade_.device("A9"));
 
   // An expired cursor starts a full fetch again; an exhausted one goes on syncing.
-  apply(events::AdeSyncFailed{"acme", "sync", 400, "EXPIRED_CURSOR", "refetch", 0});
+  apply(events::AdeSyncFailed{"acme", "sync", 400, "INVALID_CURSOR", "refetch", 0, "c2"});
+  EXPECT_EQ(ade_.token("acme")->cursor, "c4") << "another syncer's call, from elsewhere";
+  apply(events::AdeSyncFailed{"acme", "sync", 400, "EXPIRED_CURSOR", "refetch", 0, "c4"});
   EXPECT_EQ(ade_.token("acme")->phase, "");
   EXPECT_EQ(ade_.token("acme")->cursor, "");
   EXPECT_EQ(ade_.token("acme")->failure_outcome, "refetch");
   apply(page("fetch", "", "c9", true, {device("A2")}));
   EXPECT_EQ(ade_.token("acme")->failure_outcome, "") << "a page that came clears the failure";
-  apply(events::AdeSyncFailed{"acme", "fetch", 400, "EXHAUSTED_CURSOR", "sync", 0});
+  apply(events::AdeSyncFailed{"acme", "fetch", 400, "EXHAUSTED_CURSOR", "sync", 0, "c9"});
   EXPECT_EQ(ade_.token("acme")->phase, "sync");
   EXPECT_EQ(ade_.token("acme")->cursor, "c9");
 }
@@ -91,10 +93,12 @@ TEST_F(AdeProjection, AFetchThenSyncsKeepTheCursorAndTheDevices) {
 // sync could say so (its cursor had expired).
 TEST_F(AdeProjection, AFullFetchReleasesTheDevicesItDidNotList) {
   apply(page("fetch", "", "c1", false, {device("A1"), device("A2"), device("A3")}));
-  apply(events::AdeSyncFailed{"acme", "sync", 400, "EXPIRED_CURSOR", "refetch", 0});
+  apply(events::AdeSyncFailed{"acme", "sync", 400, "EXPIRED_CURSOR", "refetch", 0, "c1"});
   apply(page("fetch", "", "", true, {device("A1")}));  // a page in parts: no cursor until the last
   EXPECT_FALSE(ade_.device("A2")->deleted) << "not before the fetch is complete";
-  apply(page("fetch", "", "d1", false, {device("A3")}));
+  auto last_part = page("fetch", "", "d1", false, {device("A3")});
+  last_part.continues = true;
+  apply(last_part);
   EXPECT_FALSE(ade_.device("A1")->deleted);
   EXPECT_TRUE(ade_.device("A2")->deleted);
   EXPECT_FALSE(ade_.device("A3")->deleted);
@@ -119,14 +123,20 @@ TEST_F(AdeProjection, AssignmentsAndEnrollmentsAreKeptPerDevice) {
   EXPECT_EQ(waiting(), (std::vector<std::string>{"A2", "A3"}));
 
   apply(events::AdeEnrollmentRequested{"A1", "UDID-1", "iPhone16,1", "17.5", "acme", "staff",
-                                       std::string(64, 'f'), "PROFILE-UUID"});
+                                       std::string(64, 'f'), "PROFILE-UUID", true});
   EXPECT_EQ(ade_.device("A1")->enrollment_udid, "UDID-1");
   EXPECT_EQ(ade_.device("A1")->enrollment_signer, std::string(64, 'f'));
-  apply(events::AdeEnrollmentRequested{"NOPE1", "UDID-2", "", "", "acme", "", "", ""});
+  // Not bound (it named an enrolled UDID with another identity): the UDID is not recorded, and
+  // the first device identity stays the serial number's.
+  apply(events::AdeEnrollmentRequested{"A1", "VICTIM", "", "", "acme", "staff",
+                                       std::string(64, 'e'), "P2", false});
+  EXPECT_EQ(ade_.device("A1")->enrollment_udid, "UDID-1");
+  EXPECT_EQ(ade_.device("A1")->enrollment_signer, std::string(64, 'f'));
+  apply(events::AdeEnrollmentRequested{"NOPE1", "UDID-2", "", "", "acme", "", "", "", true});
   EXPECT_FALSE(ade_.device("NOPE1")) << "an enrollment makes no device Apple did not send";
 
   // A device moved to another token in ABM waits under its new token only.
-  apply(events::AdeDevicesSynced{"other", "fetch", "", "o1", false, "", {device("A2")}});
+  apply(events::AdeDevicesSynced{"other", "fetch", "", "o1", false, false, "", {device("A2")}});
   EXPECT_EQ(waiting("acme"), (std::vector<std::string>{"A3"}));
   EXPECT_EQ(waiting("other"), (std::vector<std::string>{"A2"}));
   EXPECT_EQ(ade_.devices("", 2).size(), 2u);
@@ -151,7 +161,7 @@ TEST_F(AdeProjection, AHeldDeviceLosesItsProfileAndIsNotAssignedAgain) {
 
 TEST_F(AdeProjection, TokensProfilesAndRules) {
   apply(events::AdeTokenCertificateCreated{"acme", "PEM", "sealed-key", "2029-12-06T00:00:00Z"});
-  apply(events::AdeSyncFailed{"acme", "session", 403, "token_rejected", "stopped", 0});
+  apply(events::AdeSyncFailed{"acme", "session", 403, "token_rejected", "stopped", 0, ""});
   apply(events::AdeTokenStored{"acme", "sealed-credentials", "2027-12-06T00:00:00Z"});
   const auto t = ade_.token("acme");
   EXPECT_EQ(t->certificate_pem, "PEM");
