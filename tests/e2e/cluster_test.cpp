@@ -195,8 +195,14 @@ TEST_F(Cluster, DispatchersShareThePartitionsAndTakeOverFromADeadOne) {
     return std::pair{dispatcher_->metric("cairn_dispatcher_owned_partitions"),
                      second->metric("cairn_dispatcher_owned_partitions")};
   };
-  for (int i = 0; i < 200 && !(owned().first > 0 && owned().second > 0); ++i)
+  // Settled: both own a share, every partition is owned, and it stays so for 1.5 s (a group may
+  // rebalance again right after its first assignment, when the second member's join lands).
+  int steady = 0;
+  for (int i = 0; i < 400 && steady < 30; ++i) {
+    const auto [first, second_share] = owned();
+    steady = first > 0 && second_share > 0 && first + second_share == 4 ? steady + 1 : 0;
     std::this_thread::sleep_for(50ms);
+  }
   ASSERT_EQ(owned().first + owned().second, 4) << "the group never settled";
   ASSERT_GT(owned().first, 0);
   upload_push_certificate();
