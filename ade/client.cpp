@@ -145,7 +145,6 @@ void Client::start_session() {
   } catch (const AdeAnswerError& e) {
     throw AdeCallError("session", answer.status, e.what(), "retry");
   }
-  ++sessions_started_;
   logging::info("ADE session started", {{"url", options_.url}});
 }
 
@@ -161,10 +160,6 @@ std::string Client::call(const std::string& name, const std::string& method,
   }
   classify(name, answer.status, answer.body, retry_after);
   return std::move(answer.body);
-}
-
-std::string Client::account() {
-  return call("account", "GET", "/account", "");
 }
 
 namespace {

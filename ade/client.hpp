@@ -54,14 +54,12 @@ class Client {
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;
 
-  std::string account();  // the account's JSON, as the service gave it (bounded)
   DevicePage fetch_devices(const std::string& cursor, int limit);
   DevicePage sync_devices(const std::string& cursor, int limit);
   std::string define_profile(const std::string& profile_json);  // its profile_uuid
   AssignAnswer assign_profile(const std::string& profile_uuid,
                               const std::vector<std::string>& serials);
   AssignAnswer remove_profile(const std::vector<std::string>& serials);
-  int sessions_started() const { return sessions_started_; }
 
  private:
   struct Answer {
@@ -79,7 +77,6 @@ class Client {
   ServerToken token_;
   std::unique_ptr<httplib::Client> http_;
   std::string session_;
-  int sessions_started_ = 0;
 };
 
 // The User-Agent Cairn sends (Apple has refused requests without a product token of their own).

@@ -160,19 +160,21 @@ void Syncer::record_failure(const std::string& token, const AdeCallError& e, boo
 void Syncer::record_page(const std::string& token, const std::string& phase,
                          const std::string& from_cursor, DevicePage page) {
   auto& devices = page.devices;
+  std::vector<events::Event> parts;  // one append and one wait for the whole page
   size_t at = 0;
   do {
     const size_t end = std::min(devices.size(), at + kDevicesPerEvent);
     const bool last = end == devices.size();
     std::vector<events::AdeDevice> part(std::make_move_iterator(devices.begin() + at),
                                         std::make_move_iterator(devices.begin() + end));
-    writer_.append_and_wait_applied(
-        {writer_.make("", kActor,
-                      events::AdeDevicesSynced{token, phase, from_cursor, last ? page.cursor : "",
-                                               last ? page.more_to_follow : true, at > 0,
-                                               page.fetched_until, std::move(part)})});
+    parts.push_back(
+        writer_.make("", kActor,
+                     events::AdeDevicesSynced{token, phase, from_cursor, last ? page.cursor : "",
+                                              last ? page.more_to_follow : true, at > 0,
+                                              page.fetched_until, std::move(part)}));
     at = end;
   } while (at < devices.size());
+  writer_.append_and_wait_applied(parts);
 }
 
 void Syncer::pull_pages(const std::string& token, Client& client) {
@@ -243,7 +245,8 @@ void Syncer::assign(const projector::AdeTokenRecord& token, Client& client) {
     try {
       assign_profile(token.token, name, serials, client);
     } catch (const AdeCallError& e) {
-      if (e.outcome == "stopped" || e.status == 429 || e.status == 503 || e.status == 0) throw;
+      if (e.outcome == "stopped" || e.retry_after_seconds > 0 || e.status == 503 || e.status == 0)
+        throw;
       record_failure(token.token, e, false);
     }
   }

@@ -486,12 +486,6 @@ std::vector<std::string> AdeSimulator::add_devices(size_t count, const std::stri
   return serials;
 }
 
-void AdeSimulator::change_description(const std::string& serial, const std::string& description) {
-  std::lock_guard lock(state_->mu);
-  state_->devices.at(serial).description = description;
-  state_->changes.push_back({serial, "modified", format_rfc3339(std::chrono::system_clock::now())});
-}
-
 void AdeSimulator::release_device(const std::string& serial) {
   std::lock_guard lock(state_->mu);
   state_->devices.at(serial).profile_status = "deleted";

@@ -49,7 +49,6 @@ class AdeSimulator {
   std::vector<std::string> add_devices(size_t count, const std::string& prefix,
                                        const std::string& device_family = "iPhone",
                                        const std::string& model = "iPhone 15");
-  void change_description(const std::string& serial, const std::string& description);
   void release_device(const std::string& serial);  // "deleted" in the next sync
 
   void end_sessions();    // every session token stops working (401): clients start new ones
