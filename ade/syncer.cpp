@@ -128,12 +128,15 @@ void Syncer::record_failure(const std::string& token, const AdeCallError& e, boo
   if (back_off) {
     std::lock_guard lock(mu_);
     auto& state = tokens_[token];
-    failures = ++state.failures;
     const auto now = std::chrono::steady_clock::now();
+    // Devices Apple throttled (the call itself answered 200): wait as long as it asked, no more.
     // A cursor to start again from is not a reason to wait; anything else is.
-    state.not_before = e.outcome == "refetch" || e.outcome == "sync"
-                           ? std::chrono::steady_clock::time_point{}
-                           : now + backoff(failures, 0);
+    if (e.status != 200) {
+      failures = ++state.failures;
+      state.not_before = e.outcome == "refetch" || e.outcome == "sync"
+                             ? std::chrono::steady_clock::time_point{}
+                             : now + backoff(failures, 0);
+    }
     if (e.retry_after_seconds > 0)
       state.apple_asked_until = now + std::chrono::seconds(e.retry_after_seconds);
   }
@@ -262,7 +265,7 @@ void Syncer::remove_held(const std::string& token, Client& client) {
     writer_.append_and_wait_applied(
         {writer_.make("", kActor, events::AdeProfileRemoved{token, std::move(answer.devices)})});
     if (answer.retry_after_seconds > 0)
-      throw AdeCallError("remove", 429, "some devices were throttled", "retry",
+      throw AdeCallError("remove", 200, "some devices were throttled", "retry",
                          answer.retry_after_seconds);
   }
 }
@@ -302,7 +305,7 @@ void Syncer::assign_profile(const std::string& token, const std::string& name,
                       events::AdeProfileAssigned{token, name, defined->profile_uuid,
                                                  std::move(answer.devices), retry_after})});
     if (retry_after > 0)
-      throw AdeCallError("assign", 429, "some devices were throttled", "retry", retry_after);
+      throw AdeCallError("assign", 200, "some devices were throttled", "retry", retry_after);
   }
 }
 

@@ -226,6 +226,15 @@ TEST_F(Ade, SyncsAssignsEnrollsAndReleasesThroughTheSimulator) {
   })) << node_.admin_get("/v1/ade/tokens")->body;
   ASSERT_EQ(post("/v1/ade/tokens/acme/sync")->status, 202);
   ASSERT_TRUE(eventually([&] { return assigned(throttled[0], "staff"); }));
+  // A device Apple answers THROTTLED is assigned again once its retry_after_seconds passed.
+  sim_.throttle_assignments(1);
+  const auto later = sim_.add_devices(1, "LATER", "iPhone", "iPhone 15");
+  ASSERT_TRUE(eventually([&] {
+    const auto d = ade_device(later[0]);
+    return d.IsObject() && d.HasMember("assign_status") &&
+           std::string(d["assign_status"].GetString()) == "THROTTLED";
+  })) << node_.admin_get("/v1/ade/devices/" + later[0])->body;
+  ASSERT_TRUE(eventually([&] { return assigned(later[0], "staff"); }));
 
   // Held by an administrator: its profile is removed at Apple and no rule gives it another, until
   // it is given back to the rules.
