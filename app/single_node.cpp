@@ -78,6 +78,7 @@ struct Front {
   ade::EnrollmentService ade_enrollment;
   std::unique_ptr<ade::Syncer> ade_syncer;  // on the node that syncs ADE tokens
   ade::AdeApi ade_api;
+  webhook::WebhookApi webhook_api;
 
   // `ade_syncs_here`: whether this node is the one syncing ADE tokens now; null: it never is.
   Front(const NodeConfig& c, eventlog::EventLog& log, projector::AppliedWatermark& watermark,
@@ -115,7 +116,8 @@ struct Front {
         ade_syncer(ade_syncs_here ? std::make_unique<ade::Syncer>(store, writer, secrets,
                                                                   ade_options(c, ade_syncs_here))
                                   : nullptr),
-        ade_api(writer, reader, secrets, ade_syncer.get()) {}
+        ade_api(writer, reader, secrets, ade_syncer.get()),
+        webhook_api(writer, reader, secrets) {}
 
   ade::SyncerOptions ade_options(const NodeConfig& c, std::function<bool()> syncs_here) const {
     // The session and the OAuth header would cross the network in clear.
@@ -139,6 +141,7 @@ struct Front {
             declarations,
             http::EnrollmentEndpoints{scep, profiles, ota, expiry},
             http::AdeEndpoints{ade_api, ade_enrollment},
+            webhook_api,
             identity};
   }
 
@@ -187,12 +190,15 @@ struct Front {
 };
 
 // A node that pushes (role dispatcher): its own store, the push certificates (decrypted only
-// here), the APNs connection and, on Kafka, its share of the partitions.
+// here), the APNs connection and, on Kafka, its share of the partitions. It delivers webhooks
+// too, from a store of its own, sharing the partitions the same way.
 struct Dispatch {
   dispatcher::ApnsPusher pusher;
   store::Database store;
   std::unique_ptr<eventlog::KafkaGroupMembership> group;  // dispatchers on Kafka share partitions
   dispatcher::Dispatcher dispatcher;
+  store::Database webhook_store;
+  webhook::Deliverer webhooks;
 
   Dispatch(const NodeConfig& c, eventlog::EventLog& log, const crypto::SecretBox& secrets,
            Metrics& metrics)
@@ -201,7 +207,19 @@ struct Dispatch {
         group(c.kafka ? std::make_unique<eventlog::KafkaGroupMembership>(
                             *c.kafka, c.dispatcher_group, c.dispatcher_session_timeout)
                       : nullptr),
-        dispatcher(log, store, secrets, pusher, metrics, options(c)) {}
+        dispatcher(log, store, secrets, pusher, metrics, options(c)),
+        webhook_store(c.data_dir + "/webhooks", webhook::kStoreLayout),
+        webhooks(log, webhook_store, secrets, metrics, webhook_options(c)) {}
+
+  webhook::DelivererOptions webhook_options(const NodeConfig& c) const {
+    auto o = c.webhooks;
+    o.node = c.node_name.empty() ? host_name() : c.node_name;
+    if (group) {
+      o.owns = [g = group.get()](PartitionId p) { return g->owns(p); };
+      o.progress_every = std::chrono::seconds(5);  // the standbys drop what was delivered
+    }
+    return o;
+  }
 
   dispatcher::DispatcherOptions options(const NodeConfig& c) const {
     auto o = c.dispatch;
@@ -224,6 +242,11 @@ struct Dispatch {
         "cairn_dispatcher_next_offset",
         "The next offset the dispatcher consumes; cairn_log_end_offset minus this is its lag",
         per_partition(log, [this](PartitionId p) { return store.next_offset(p).value(); }));
+    metrics.gauge(
+        "cairn_webhook_next_offset",
+        "The next offset the webhook deliverer consumes; cairn_log_end_offset minus this is its "
+        "lag",
+        per_partition(log, [this](PartitionId p) { return webhook_store.next_offset(p).value(); }));
     metrics.gauge("cairn_dispatcher_outbox_pushes", "Pushes waiting to be sent or retried", [this] {
       return std::vector<Metrics::Sample>{{{}, static_cast<double>(dispatcher.pending())}};
     });
@@ -347,7 +370,10 @@ void SingleNode::start() {
     front->projector.start();
     if (front->ade_syncer) front->ade_syncer->start();
   }
-  if (parts_->dispatch) parts_->dispatch->dispatcher.start();
+  if (parts_->dispatch) {
+    parts_->dispatch->dispatcher.start();
+    parts_->dispatch->webhooks.start();
+  }
   http_thread_ = std::thread([this] { parts_->http->serve(); });
   parts_->http->wait_until_serving();
   logging::info("cairn serving", {{"port", std::to_string(port_)}});
@@ -358,7 +384,10 @@ void SingleNode::stop() {
   parts_->http->stop();
   if (http_thread_.joinable()) http_thread_.join();
   if (parts_->front && parts_->front->ade_syncer) parts_->front->ade_syncer->stop();
-  if (parts_->dispatch) parts_->dispatch->dispatcher.stop();
+  if (parts_->dispatch) {
+    parts_->dispatch->webhooks.stop();
+    parts_->dispatch->dispatcher.stop();
+  }
   if (parts_->front) parts_->front->projector.stop();
 }
 

@@ -4,6 +4,7 @@
 //   <data>/log/events.log   the event log (source of truth), unless it is on Kafka
 //   <data>/projection/      RocksDB, rebuilt from the log by `cairn replay`
 //   <data>/dispatcher/      RocksDB: the dispatcher's push targets, outbox and log position
+//   <data>/webhooks/        RocksDB: the webhook deliverer's endpoints, outboxes and position
 //   <data>/pki/             development PKI (when no certificates are configured)
 //   <data>/secrets/keyring  the key that seals secrets at rest
 //   <data>/api_keys         admin API key hashes
@@ -19,6 +20,7 @@
 #include "eventlog/event_log.hpp"
 #include "eventlog/kafka_log.hpp"
 #include "http/http_server.hpp"
+#include "webhook/deliverer.hpp"
 
 namespace cairn::app {
 
@@ -74,6 +76,7 @@ struct NodeConfig {
   // Where pushes go (Apple's hosts by default; the APNs simulator's in tests and load tests).
   dispatcher::ApnsClient::Options apns;
   dispatcher::DispatcherOptions dispatch;
+  webhook::DelivererOptions webhooks;  // timeouts, retries, give-up time, receivers' CA file
 };
 
 class SingleNode {

@@ -372,6 +372,13 @@ GP
   echo "$micro"
   echo '```'
   echo
+  echo "### Webhooks"
+  echo
+  echo "\`BM_WebhookDelivery\` above: 2,000 command results appended to an embedded log, read by the"
+  echo "webhook deliverer into its outbox (RocksDB) and POSTed, signed, one at a time over a kept-alive"
+  echo "connection to a receiver in the same process that parses each body: deliveries/s for one"
+  echo "endpoint (items_per_second); \`BM_WebhookBody\` is one body and its signature."
+  echo
   echo "Where the time goes, what was changed, and what is next: [ANALYSIS.md](ANALYSIS.md)."
 } >bench/RESULTS.md
 echo "wrote bench/RESULTS.md and bench/concurrency.png"

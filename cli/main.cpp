@@ -60,6 +60,9 @@ commands:
             --ade-sync-interval-seconds N (300)   Automated Device Enrollment (docs/ade.md)
             --ade-device-ca FILE   the CA that must have issued the certificate signing a device's
               MachineInfo (Apple's iPhone Device CA, PEM); without it ADE enrollment is refused
+            --webhook-ca-file FILE (system trust)   CAs of https webhook receivers
+            --webhook-timeout-seconds N (10)  --webhook-give-up-hours N (24)   a delivery
+              failing that long is dead-lettered (docs/webhooks.md)
             --user-channels on|off (on)   manage users' channels (a Mac's users, Shared iPad
               users); off declines them with 410, as Apple documents
   replay    rebuild the projection from the log into a fresh directory, print the digest
@@ -162,7 +165,10 @@ const std::set<std::string, std::less<>> kServeOptions{"config",
                                                        "ade-url",
                                                        "ade-ca-file",
                                                        "ade-sync-interval-seconds",
-                                                       "ade-device-ca"};
+                                                       "ade-device-ca",
+                                                       "webhook-ca-file",
+                                                       "webhook-timeout-seconds",
+                                                       "webhook-give-up-hours"};
 const std::set<std::string, std::less<>> kReplayOptions{
     "config", "data-dir", "into", "kafka-brokers", "kafka-topic", "kafka-fetch-wait-ms", "node"};
 const std::set<std::string, std::less<>> kProfileOptions{
@@ -317,6 +323,9 @@ int serve(const Options& o, const std::string& role) {
   c.ade_ca_file = opt(o, "ade-ca-file", "");
   c.ade_sync_interval = seconds("ade-sync-interval-seconds", "300");
   c.ade_device_ca_file = opt(o, "ade-device-ca", "");
+  c.webhooks.ca_file = opt(o, "webhook-ca-file", "");
+  c.webhooks.timeout = seconds("webhook-timeout-seconds", "10");
+  c.webhooks.give_up_after = seconds("webhook-give-up-hours", "24") * 3600;
   const std::string user_channels = opt(o, "user-channels", "on");
   if (user_channels != "on" && user_channels != "off")
     throw UsageError("--user-channels takes on or off");

@@ -1,6 +1,7 @@
 #include "crypto/digest.hpp"
 
 #include <openssl/err.h>
+#include <openssl/hmac.h>
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 
@@ -29,6 +30,16 @@ std::string sha1(std::string_view bytes) {
   std::string out(SHA_DIGEST_LENGTH, '\0');
   SHA1(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(),
        reinterpret_cast<unsigned char*>(out.data()));
+  return out;
+}
+
+std::string hmac_sha256(std::string_view key, std::string_view data) {
+  std::string out(SHA256_DIGEST_LENGTH, '\0');
+  unsigned int length = 0;
+  if (!HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+            reinterpret_cast<const unsigned char*>(data.data()), data.size(),
+            reinterpret_cast<unsigned char*>(out.data()), &length))
+    throw std::runtime_error("HMAC-SHA256 failed");
   return out;
 }
 

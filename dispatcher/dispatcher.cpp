@@ -132,34 +132,32 @@ void Dispatcher::load_certificates() {
 }
 
 size_t Dispatcher::consume(std::chrono::milliseconds wait) {
-  size_t consumed = 0;
-  for (int32_t p = 0; p < log_.partition_count(); ++p) {
-    const PartitionId partition(p);
-    const auto records = log_.read(partition, store_.next_offset(partition), 1000, wait);
-    if (records.empty()) continue;
-    store::Batch state(store_);
-    PushStateUpdate update(state, partition, to_ms(options_.clock()), options_.coalesce_window);
-    for (const auto& record : records) {
-      events::Event e;
-      try {
-        e = events::decode(record.value, events::Bodies::kSkip);
-      } catch (const std::runtime_error& error) {
-        // A type or version this dispatcher cannot read (a newer writer): not a trigger it knows.
-        logging::error("dispatcher skipped an unreadable event",
-                       {{"offset", std::to_string(record.position.offset.value())},
-                        {"type", record.type},
-                        {"error", error.what()}});
-        continue;
-      }
-      update.apply(e);  // store trouble propagates: the batch and its position are not written
-    }
-    state.set_next_offset(partition, Offset(records.back().position.offset.value() + 1));
-    store_.write(state);
-    if (update.queued_push()) next_due_ms_ = 0;
-    for (const auto& [topic, c] : update.new_certificates()) install_certificate(topic, c);
-    consumed += records.size();
-  }
-  return consumed;
+  const auto position = [this](PartitionId p) { return store_.next_offset(p); };
+  return eventlog::read_each_partition(
+      log_, position, 1000, wait,
+      [&](PartitionId partition, const std::vector<eventlog::LogRecord>& records) {
+        store::Batch state(store_);
+        PushStateUpdate update(state, partition, to_ms(options_.clock()), options_.coalesce_window);
+        for (const auto& record : records) {
+          events::Event e;
+          try {
+            e = events::decode(record.value, events::Bodies::kSkip);
+          } catch (const std::runtime_error& error) {
+            // A type or version this dispatcher cannot read (a newer writer): not a trigger it
+            // knows.
+            logging::error("dispatcher skipped an unreadable event",
+                           {{"offset", std::to_string(record.position.offset.value())},
+                            {"type", record.type},
+                            {"error", error.what()}});
+            continue;
+          }
+          update.apply(e);  // store trouble propagates: the batch and its position stay unwritten
+        }
+        state.set_next_offset(partition, Offset(records.back().position.offset.value() + 1));
+        store_.write(state);
+        if (update.queued_push()) next_due_ms_ = 0;
+        for (const auto& [topic, c] : update.new_certificates()) install_certificate(topic, c);
+      });
 }
 
 size_t Dispatcher::pending() const {

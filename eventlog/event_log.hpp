@@ -4,6 +4,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -47,5 +48,23 @@ class EventLog {
   // One past the last durable offset of `partition`.
   virtual Offset end_offset(PartitionId partition) const = 0;
 };
+
+// One pass of a consumer that keeps its own position (the dispatcher, the webhook deliverer): for
+// each partition, up to `max` records from `position(partition)` on (waiting up to `wait` when
+// none is there), handed to `take` when there are any. Returns how many were read.
+inline size_t read_each_partition(
+    EventLog& log, const std::function<Offset(PartitionId)>& position, size_t max,
+    std::chrono::milliseconds wait,
+    const std::function<void(PartitionId, const std::vector<LogRecord>&)>& take) {
+  size_t read = 0;
+  for (int32_t p = 0; p < log.partition_count(); ++p) {
+    const PartitionId partition(p);
+    const auto records = log.read(partition, position(partition), max, wait);
+    if (records.empty()) continue;
+    take(partition, records);
+    read += records.size();
+  }
+  return read;
+}
 
 }  // namespace cairn::eventlog

@@ -434,6 +434,7 @@ void HttpServer::admin_routes(Admin admin) {
      }));
   declaration_routes(admin, admin_read);
   ade_routes(admin, admin_read);
+  webhook_routes(admin, admin_read);
   on("GET", "/v1/certificates", admin_read([this](const httplib::Request& req, const Principal&) {
        const auto days = number_param(req, "within_days", 30, 4, "from 0 to 9999");
        return ApiResponse{200, services_->enrollment.expiry.json(static_cast<int>(days))};
@@ -487,6 +488,33 @@ void HttpServer::ade_routes(Admin admin, AdminRead admin_read) {
   on("GET", "/v1/ade/devices/{serial}",
      admin_read([&api](const httplib::Request& req, const Principal&) {
        return api.device(req.matches[1].str());
+     }));
+}
+
+// Webhooks (webhook/webhook_api.hpp): endpoints carry a secret and choose what leaves the
+// server, so they are the admin's; a redelivery is an operator's.
+template <class Admin, class AdminRead>
+void HttpServer::webhook_routes(Admin admin, AdminRead admin_read) {
+  auto& api = services_->webhooks;
+  on("PUT", "/v1/webhooks/{name}",
+     admin(Role::kAdmin, [&api](const httplib::Request& req, const Principal& p) {
+       return api.set_endpoint(req.matches[1].str(), req.body, p);
+     }));
+  on("DELETE", "/v1/webhooks/{name}",
+     admin(Role::kAdmin, [&api](const httplib::Request& req, const Principal& p) {
+       return api.remove_endpoint(req.matches[1].str(), p);
+     }));
+  on("GET", "/v1/webhooks",
+     admin_read([&api](const httplib::Request&, const Principal&) { return api.endpoints(); }));
+  on("GET", "/v1/webhooks/{name}/dead-letters",
+     admin_read([&api](const httplib::Request& req, const Principal&) {
+       const auto limit = number_param(req, "limit", 100, 6, "from 1 to 1000");
+       return api.dead_letters(req.matches[1].str(), req.get_param_value("after"),
+                               static_cast<size_t>(std::clamp<int64_t>(limit, 1, 1000)));
+     }));
+  on("POST", "/v1/webhooks/{name}/redeliver",
+     admin(Role::kOperator, [&api](const httplib::Request& req, const Principal& p) {
+       return api.redeliver(req.matches[1].str(), req.body, p);
      }));
 }
 

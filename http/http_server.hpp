@@ -28,6 +28,7 @@
 #include "ingest/device_service.hpp"
 #include "ingest/identity.hpp"
 #include "ingest/push_certificate_api.hpp"
+#include "webhook/webhook_api.hpp"
 
 namespace cairn::http {
 
@@ -82,6 +83,7 @@ struct Services {
   ingest::DeclarationApi& declarations;
   EnrollmentEndpoints enrollment;
   AdeEndpoints ade;
+  webhook::WebhookApi& webhooks;
   const ingest::IdentityResolver& identity;
 };
 
@@ -119,6 +121,8 @@ class HttpServer {
   void declaration_routes(Admin admin, AdminRead admin_read);
   template <class Admin, class AdminRead>
   void ade_routes(Admin admin, AdminRead admin_read);
+  template <class Admin, class AdminRead>
+  void webhook_routes(Admin admin, AdminRead admin_read);
   // Registers `handler` at an OpenAPI-style path ("/v1/devices/{id}": each {param} one path
   // segment, matches[1..] in order) and remembers the route.
   void on(std::string_view method, const std::string& path, httplib::Server::Handler handler);

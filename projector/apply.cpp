@@ -8,6 +8,7 @@
 #include "projector/inventory.hpp"
 #include "projector/keys.hpp"
 #include "projector/records.hpp"
+#include "projector/webhooks.hpp"
 #include "protocol/messages.hpp"
 #include "store/record_codec.hpp"
 
@@ -494,6 +495,12 @@ struct Applier {
   template <class AdeEvent>
   requires requires(State& s, const events::Event& ev, const AdeEvent& p) { apply_ade(s, ev, p); }
   void operator()(const AdeEvent& p) { apply_ade(tx.state(), e, p); }
+  // Webhook endpoints and dead letters, for the admin API: projector/webhooks.
+  template <class WebhookEvent>
+  requires requires(State& s, const events::Event& ev, const WebhookEvent& p) {
+    apply_webhook(s, ev, p);
+  }
+  void operator()(const WebhookEvent& p) { apply_webhook(tx.state(), e, p); }
 
   void operator()(const events::EnrollmentRequested& p) {
     auto invitation = tx.load<InvitationRecord>(keys::invitation(p.invitation));

@@ -37,6 +37,9 @@
 //   Aw/<token>/<serial number>  → "" (the device has no profile at Apple: the syncer assigns one)
 //   Am/<token>/<serial number>  → "" (the token's devices, for a full fetch to release the unseen)
 //   Ar/<token>/<serial number>  → "" (a held device whose profile is still at Apple: to remove)
+// Webhooks (projector/webhooks.hpp), from device-less events:
+//   Wn/<endpoint>               → WebhookEndpointRecord
+//   Wd/<endpoint>/<partition>/<offset> → WebhookDeadLetterRecord
 // plus the store's own keys (store/database.hpp): the layout version (kLayoutVersion) and the
 // next log offset to apply per partition, in the same batch as the state it derived.
 // UDIDs and command UUIDs are restricted to [A-Za-z0-9._-] at ingest (a user channel adds ':' and
@@ -59,7 +62,7 @@ namespace cairn::projector::keys {
 
 // Bump when a record's encoding or the key layout changes: older projections are then refused
 // at open (rebuild from the log) instead of being misread.
-inline constexpr std::string_view kLayoutVersion = "18";
+inline constexpr std::string_view kLayoutVersion = "19";
 
 inline std::string device(std::string_view udid) {
   return "d/" + std::string(udid);

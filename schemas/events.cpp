@@ -243,6 +243,42 @@ void AdeProfileRemoved::serialize(Archive& a) {
 }
 
 template <class Archive>
+void WebhookEndpointSet::serialize(Archive& a) {
+  a(make_nvp("name", name), make_nvp("url", url), make_nvp("topics", topics),
+    make_nvp("secret_sealed", secret_sealed));
+}
+
+template <class Archive>
+void WebhookEndpointRemoved::serialize(Archive& a) {
+  a(make_nvp("name", name));
+}
+
+template <class Archive>
+void WebhookDeadLettered::serialize(Archive& a) {
+  a(make_nvp("endpoint", endpoint), make_nvp("event_id", event_id), make_nvp("topic", topic),
+    make_nvp("event_device", event_device), make_nvp("partition", partition),
+    make_nvp("offset", offset), make_nvp("attempts", attempts),
+    make_nvp("http_status", http_status), make_nvp("reason", reason),
+    make_nvp("first_attempt_at", first_attempt_at));
+}
+
+template <class Archive>
+void WebhookDeliveryRef::serialize(Archive& a) {
+  a(make_nvp("event_id", event_id), make_nvp("partition", partition), make_nvp("offset", offset));
+}
+
+template <class Archive>
+void WebhookRedeliveryRequested::serialize(Archive& a) {
+  a(make_nvp("endpoint", endpoint), make_nvp("deliveries", deliveries));
+}
+
+template <class Archive>
+void WebhooksDelivered::serialize(Archive& a) {
+  a(make_nvp("endpoint", endpoint), make_nvp("partition", partition),
+    make_nvp("below_offset", below_offset));
+}
+
+template <class Archive>
 void PushSent::serialize(Archive& a) {
   a(make_nvp("topic", topic), make_nvp("token_hex", token_hex), make_nvp("apns_id", apns_id));
 }

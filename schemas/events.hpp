@@ -616,6 +616,82 @@ struct AdeEnrollmentRequested {
   void serialize(Archive& a);
 };
 
+// Webhooks (webhook/deliverer.hpp). An administrator added or changed an endpoint: where its
+// deliveries are POSTed, which topics it takes (empty: all), and its HMAC secret, sealed
+// ("webhook-secret:<name>"; empty: deliveries go unsigned). Only events after this one reach it.
+struct WebhookEndpointSet {
+  static constexpr std::string_view kType = "WebhookEndpointSet";
+  static constexpr int kVersion = 1;
+  std::string name;
+  std::string url;
+  std::vector<std::string> topics;
+  std::string secret_sealed;
+  template <class Archive>
+  void serialize(Archive& a);
+};
+
+// The endpoint is gone: what waited for it is dropped.
+struct WebhookEndpointRemoved {
+  static constexpr std::string_view kType = "WebhookEndpointRemoved";
+  static constexpr int kVersion = 1;
+  std::string name;
+  template <class Archive>
+  void serialize(Archive& a);
+};
+
+// A delivery given up: the receiver refused it (an answer other than 2xx that retrying will not
+// change), or kept failing past the deliverer's give-up time. `partition`/`offset` locate the
+// event it carried, for a redelivery.
+struct WebhookDeadLettered {
+  static constexpr std::string_view kType = "WebhookDeadLettered";
+  static constexpr int kVersion = 1;
+  std::string endpoint;
+  std::string event_id;
+  std::string topic;
+  std::string event_device;
+  int partition = 0;
+  int64_t offset = 0;
+  int attempts = 0;
+  int http_status = 0;  // the last answer's; 0: no answer (connection, timeout)
+  std::string reason;
+  std::string first_attempt_at;  // RFC 3339
+  template <class Archive>
+  void serialize(Archive& a);
+};
+
+// A dead letter's place in the log, named again for a redelivery.
+struct WebhookDeliveryRef {
+  std::string event_id;
+  int partition = 0;
+  int64_t offset = 0;
+  template <class Archive>
+  void serialize(Archive& a);
+};
+
+// An administrator asked for dead letters to be delivered again (they leave the dead-letter list
+// and queue behind what the endpoint waits for now).
+struct WebhookRedeliveryRequested {
+  static constexpr std::string_view kType = "WebhookRedeliveryRequested";
+  static constexpr int kVersion = 1;
+  std::string endpoint;
+  std::vector<WebhookDeliveryRef> deliveries;
+  template <class Archive>
+  void serialize(Archive& a);
+};
+
+// Progress of the deliverer that owns `partition` (Kafka: deliverers share partitions like
+// dispatchers): every delivery of an event before `below_offset` is settled (delivered or dead
+// lettered), so the standbys drop their copies and a takeover repeats only what came after.
+struct WebhooksDelivered {
+  static constexpr std::string_view kType = "WebhooksDelivered";
+  static constexpr int kVersion = 1;
+  std::string endpoint;
+  int partition = 0;
+  int64_t below_offset = 0;
+  template <class Archive>
+  void serialize(Archive& a);
+};
+
 using Payload = std::variant<
     DeviceAuthenticated, TokenUpdated, DeviceCheckedOut, CommandEnqueued, CommandDelivered,
     CommandReported, PushRequested, MessageRejected, PushCertificateUploaded, PushSent, PushFailed,
@@ -625,7 +701,8 @@ using Payload = std::variant<
     SetDeclarationChanged, EnrollmentSetChanged, DeclarativeRequested, StatusReported,
     AdeTokenCertificateCreated, AdeTokenStored, AdeDevicesSynced, AdeSyncFailed, AdeProfileStored,
     AdeProfileDefined, AdeAssignmentSet, AdeProfileAssigned, AdeEnrollmentRequested, AdeDevicesHeld,
-    AdeProfileRemoved>;
+    AdeProfileRemoved, WebhookEndpointSet, WebhookEndpointRemoved, WebhookDeadLettered,
+    WebhookRedeliveryRequested, WebhooksDelivered>;
 
 struct Event {
   std::string id;

@@ -16,6 +16,7 @@
 #include "tests/support/messages.hpp"
 #include "tests/support/temp_dir.hpp"
 #include "tests/support/test_node.hpp"
+#include "tests/support/webhook_receiver.hpp"
 
 namespace cairn::testing {
 namespace {
@@ -236,6 +237,30 @@ TEST_F(OpenApi, AdminAnswersMatchTheirDescriptions) {
   expect_described("get", "/v1/enrollment/profile", admin->Get("/v1/enrollment/profile"));
   expect_described("get", "/metrics", admin->Get("/metrics"));
   expect_described("put", "/checkin", d.checkin(authenticate_body("OAS-1")));
+
+  // Webhooks: a receiver refusing everything leaves dead letters to list and redeliver.
+  WebhookReceiver receiver;
+  receiver.set_mode(WebhookReceiver::Mode::kRefuse);
+  expect_described("put", "/v1/webhooks/{name}",
+                   put("/v1/webhooks/oas", R"({"url":")" + receiver.url() +
+                                               R"(","topics":["mdm.Connect"],"secret":"x"})"));
+  expect_described("put", "/v1/webhooks/{name}", put("/v1/webhooks/oas", R"({"url":"ftp://x"})"));
+  expect_described("get", "/v1/webhooks", admin->Get("/v1/webhooks"));
+  ASSERT_EQ(d.report("Idle")->status, 200);
+  ASSERT_TRUE(eventually([&] { return receiver.attempts() > 0; }));
+  ASSERT_TRUE(eventually([&] {
+    return admin->Get("/v1/webhooks/oas/dead-letters")->body.find("event_id") != std::string::npos;
+  }));
+  expect_described("get", "/v1/webhooks/{name}/dead-letters",
+                   admin->Get("/v1/webhooks/oas/dead-letters?limit=1"));
+  expect_described("get", "/v1/webhooks/{name}/dead-letters",
+                   admin->Get("/v1/webhooks/nope/dead-letters"));
+  expect_described("post", "/v1/webhooks/{name}/redeliver",
+                   admin->Post("/v1/webhooks/oas/redeliver", "", "application/json"));
+  expect_described(
+      "post", "/v1/webhooks/{name}/redeliver",
+      admin->Post("/v1/webhooks/oas/redeliver", R"({"event_ids":["nope"]})", "application/json"));
+  expect_described("delete", "/v1/webhooks/{name}", admin->Delete("/v1/webhooks/oas"));
 }
 
 // The ADE admin API's answers, against the ADE simulator.

@@ -94,6 +94,13 @@ std::vector<Event> one_of_each() {
                              std::string(64, 'f'), "5B2C1E43-7A39-4F0A-9C1D-2E3F4A5B6C7D", true},
       AdeDevicesHeld{{"C02XK0AAJGH5"}, true},
       AdeProfileRemoved{"acme", {{"C02XK0AAJGH5", "SUCCESS"}}},
+      WebhookEndpointSet{
+          "inventory", "https://hooks.example.com/mdm", {"mdm.Authenticate"}, "c2VhbGVk"},
+      WebhookEndpointRemoved{"inventory"},
+      WebhookDeadLettered{"inventory", "5B2C1E43-7A39-4F0A-9C1D-2E3F4A5B6C7D", "mdm.Connect",
+                          "UDID-1", 0, 42, 3, 500, "HTTP 500", "2026-12-06T00:00:00.000Z"},
+      WebhookRedeliveryRequested{"inventory", {{"5B2C1E43-7A39-4F0A-9C1D-2E3F4A5B6C7D", 0, 42}}},
+      WebhooksDelivered{"inventory", 0, 43},
   };
   EXPECT_EQ(payloads.size(), std::variant_size_v<Payload>);
   std::vector<Event> out;

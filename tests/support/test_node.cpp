@@ -64,6 +64,7 @@ void TestNode::start() {
   config.apply_timeout = options_.apply_timeout;
   config.refusal_record_interval = options_.refusal_record_interval;
   config.apns = options_.apns;
+  config.webhooks = options_.webhooks;
   config.kafka = options_.kafka;
   config.dispatcher_session_timeout = options_.dispatcher_session_timeout;
   node_ = std::make_unique<app::SingleNode>(config, options_.wrap_log);
