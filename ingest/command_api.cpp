@@ -28,12 +28,21 @@ std::string command_xml(std::string_view body, const Plist& parsed) {
 
 }  // namespace
 
-std::string CommandApi::refusal(const std::string& udid,
+std::string CommandApi::refusal(const std::string& udid, bool& caught_up,
                                 std::optional<DeviceRecord>* device) const {
   if (!protocol::is_valid_channel_id(udid)) return "invalid device id";
   auto d = reader_.device(DeviceId(udid));
-  if (!d) return "unknown device";
-  if (d->state == projector::EnrollmentState::kCheckedOut) return "device checked out";
+  const auto why = [&]() -> std::string {
+    if (!d) return "unknown device";
+    if (d->state == projector::EnrollmentState::kCheckedOut) return "device checked out";
+    return {};
+  };
+  if (!why().empty() && !caught_up) {
+    writer_.wait_caught_up();
+    caught_up = true;
+    d = reader_.device(DeviceId(udid));
+  }
+  if (auto refused = why(); !refused.empty()) return refused;
   if (device) *device = std::move(d);
   return {};
 }
@@ -72,10 +81,11 @@ CommandApi::Queued CommandApi::enqueue_to(const std::vector<std::string>& ids,
     }
   };
   const CommandUuid uuid(command.uuid);
+  bool caught_up = false;
   for (size_t i = 0; i < ids.size(); ++i) {
     const std::string& id = ids[i];
     std::optional<DeviceRecord> d;
-    std::string why = refusal(id, &d);
+    std::string why = refusal(id, caught_up, &d);
     if (why.empty() && !command.fresh_uuid && reader_.command(DeviceId(id), uuid)) {
       why = "command UUID already used for this device";
     } else if (why.empty() && command.device_channel_only && protocol::is_user_channel_id(id)) {
@@ -247,8 +257,9 @@ ApiResponse CommandApi::push(const std::vector<std::string>& ids, const Principa
   if (ids.empty()) throw BadRequest("no device ids in the path");
   IdRefusals errors;
   std::vector<events::Event> batch;
+  bool caught_up = false;
   for (const auto& id : ids) {
-    if (auto why = refusal(id); !why.empty()) {
+    if (auto why = refusal(id, caught_up); !why.empty()) {
       errors.emplace_back(id, why);
       continue;
     }

@@ -36,7 +36,10 @@ class CommandApi {
 
  private:
   // Why a device cannot take commands, or empty if it can (then `device` receives its record).
-  std::string refusal(const std::string& udid,
+  // A device unknown or checked out here may have enrolled through another node a moment ago:
+  // the first such answer of a request waits until this node's projection has caught up with the
+  // log (`caught_up` then true) and looks again; later ones in the request are trusted as read.
+  std::string refusal(const std::string& udid, bool& caught_up,
                       std::optional<projector::DeviceRecord>* device = nullptr) const;
   struct Queued {
     IdRefusals refused;

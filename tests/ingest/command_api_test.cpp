@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <thread>
+
 #include "common/errors.hpp"
 #include "crypto/digest.hpp"
 #include "eventlog/embedded_log.hpp"
@@ -81,6 +83,38 @@ TEST_F(BulkEnqueue, ALogFailureMidwayAnswersWhatWasQueued) {
   EXPECT_FALSE(queued(kDevices - 1, "BULK-2"));
   // Nothing queued at all: a 503, and the admin retries the whole request.
   EXPECT_THROW(lock("BULK-3"), Unavailable);
+}
+
+// A device that another node enrolled a moment ago is in the log but not yet in this node's
+// projection: an admin's command or push for it waits for the projection to catch up before
+// calling it unknown. Here the projection is held back until after the request began.
+TEST(LaggingProjection, AnAdminWriteCatchesUpBeforeCallingADeviceUnknown) {
+  testing::TempDir dir;
+  eventlog::EmbeddedLog log(dir / "log");
+  projector::ProjectionStore store(dir / "db");
+  projector::AppliedWatermark watermark;
+  projector::Projector projector(log, store, watermark);
+  projector::ProjectionReader reader(store);
+  EventWriter writer(log, watermark, "test", std::chrono::seconds(30));
+  CommandApi commands(writer, reader);
+  writer.append(
+      {writer.make("ELSEWHERE", "device",
+                   events::DeviceAuthenticated{
+                       "com.apple.mgmt.t", "", crypto::sha256_hex("ELSEWHERE"), "tls", {}, ""})});
+  std::thread late([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    projector.start();
+  });
+  const Principal admin{"admin", Role::kAdmin};
+  const auto queued = commands.enqueue_typed(
+      R"({"request_type": "ProfileList", "command_uuid": "LAG-1", "devices": ["ELSEWHERE", "NOBODY"]})",
+      admin);
+  late.join();
+  EXPECT_EQ(queued.status, 207) << queued.json;
+  EXPECT_NE(queued.json.find("\"NOBODY\":\"unknown device\""), std::string::npos) << queued.json;
+  EXPECT_TRUE(reader.command(DeviceId("ELSEWHERE"), CommandUuid("LAG-1")).has_value());
+  EXPECT_EQ(commands.push({"ELSEWHERE"}, admin).status, 200);
+  projector.stop();
 }
 
 }  // namespace
