@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -12,6 +13,8 @@ std::string base64_encode(std::string_view bytes);
 // throws BadRequest on any other character.
 std::string base64_decode(std::string_view text);
 std::string hex_encode(std::string_view bytes);
+// nullopt unless `text` is an even number of hex digits (either case).
+std::optional<std::string> hex_decode(std::string_view text);
 // Decodes %XX escapes (as nginx's $ssl_client_escaped_cert produces); throws BadRequest if
 // malformed.
 std::string percent_decode(std::string_view text);

@@ -28,6 +28,7 @@ using X509StoreCtxPtr =
 using CipherCtxPtr =
     std::unique_ptr<EVP_CIPHER_CTX, OpensslDeleter<EVP_CIPHER_CTX, EVP_CIPHER_CTX_free>>;
 using PkeyCtxPtr = std::unique_ptr<EVP_PKEY_CTX, OpensslDeleter<EVP_PKEY_CTX, EVP_PKEY_CTX_free>>;
+using MdCtxPtr = std::unique_ptr<EVP_MD_CTX, OpensslDeleter<EVP_MD_CTX, EVP_MD_CTX_free>>;
 
 inline void free_x509_stack(STACK_OF(X509) * s) {
   sk_X509_pop_free(s, X509_free);

@@ -122,12 +122,13 @@ std::string SecretBox::open(std::string_view sealed, std::string_view aad) const
 }
 
 std::string SecretBox::derive_passphrase(std::string_view purpose) const {
-  unsigned char mac[EVP_MAX_MD_SIZE];
-  unsigned int mac_len = 0;
-  const Key& key = keys_.front();
-  HMAC(EVP_sha256(), key.bytes.data(), static_cast<int>(key.bytes.size()),
-       reinterpret_cast<const unsigned char*>(purpose.data()), purpose.size(), mac, &mac_len);
-  return hex_encode(std::string_view(reinterpret_cast<char*>(mac), mac_len));
+  return hex_encode(hmac_sha256(keys_.front().bytes, purpose));
+}
+
+std::vector<std::string> SecretBox::derive_seeds(std::string_view purpose) const {
+  std::vector<std::string> seeds;
+  for (const auto& key : keys_) seeds.push_back(hmac_sha256(key.bytes, purpose));
+  return seeds;
 }
 
 }  // namespace cairn::crypto

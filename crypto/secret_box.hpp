@@ -28,6 +28,9 @@ class SecretBox {
 
   // A passphrase derived from the current key, for formats that take one (encrypted PKCS#8).
   std::string derive_passphrase(std::string_view purpose) const;
+  // 32 bytes derived from each key for `purpose` (HMAC-SHA256), the current key's first: seeds
+  // of keys every node holding the keyring derives alike (the audit checkpoints' signing key).
+  std::vector<std::string> derive_seeds(std::string_view purpose) const;
 
  private:
   struct Key {

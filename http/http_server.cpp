@@ -389,9 +389,23 @@ void HttpServer::admin_routes(Admin admin) {
      admin_read([this](const httplib::Request& req, const Principal&) {
        return services_->admin.device_commands(req.matches[1].str());
      }));
+  on("GET", "/v1/commands", admin_read([this](const httplib::Request& req, const Principal&) {
+       const auto limit = number_param(req, "limit", 100, 6, "from 1 to 1000");
+       return services_->admin.commands(req.get_param_value("status"), req.get_param_value("after"),
+                                        static_cast<size_t>(std::clamp<int64_t>(limit, 1, 1000)));
+     }));
   on("GET", "/v1/commands/{uuid}",
      admin_read([this](const httplib::Request& req, const Principal&) {
        return services_->admin.command(req.matches[1].str());
+     }));
+  // POST /v1/commands/{uuid}/cancel[?devices=a,b]: where it is still queued (all its devices
+  // without `devices`).
+  on("POST", "/v1/commands/{uuid}/cancel",
+     admin(Role::kOperator, [this](const httplib::Request& req, const Principal& p) {
+       const auto devices = req.get_param_value("devices");
+       return services_->commands.cancel(
+           req.matches[1].str(), devices.empty() ? std::vector<std::string>{} : split_ids(devices),
+           p);
      }));
   // PEM (NanoMDM's format), or PKCS#12 by Content-Type with its password in a header (a query
   // string would end up in access logs).
@@ -434,7 +448,7 @@ void HttpServer::admin_routes(Admin admin) {
      }));
   declaration_routes(admin, admin_read);
   ade_routes(admin, admin_read);
-  webhook_routes(admin, admin_read);
+  webhook_routes(admin);
   on("GET", "/v1/certificates", admin_read([this](const httplib::Request& req, const Principal&) {
        const auto days = number_param(req, "within_days", 30, 4, "from 0 to 9999");
        return ApiResponse{200, services_->enrollment.expiry.json(static_cast<int>(days))};
@@ -492,9 +506,9 @@ void HttpServer::ade_routes(Admin admin, AdminRead admin_read) {
 }
 
 // Webhooks (webhook/webhook_api.hpp): endpoints carry a secret and choose what leaves the
-// server, so they are the admin's; a redelivery is an operator's.
-template <class Admin, class AdminRead>
-void HttpServer::webhook_routes(Admin admin, AdminRead admin_read) {
+// server, so they are the admin's; dead letters and their redelivery are an operator's.
+template <class Admin>
+void HttpServer::webhook_routes(Admin admin) {
   auto& api = services_->webhooks;
   on("PUT", "/v1/webhooks/{name}",
      admin(Role::kAdmin, [&api](const httplib::Request& req, const Principal& p) {
@@ -504,10 +518,12 @@ void HttpServer::webhook_routes(Admin admin, AdminRead admin_read) {
      admin(Role::kAdmin, [&api](const httplib::Request& req, const Principal& p) {
        return api.remove_endpoint(req.matches[1].str(), p);
      }));
-  on("GET", "/v1/webhooks",
-     admin_read([&api](const httplib::Request&, const Principal&) { return api.endpoints(); }));
+  // A receiver's URL may carry its own token: the list is the admin's too.
+  on("GET", "/v1/webhooks", admin(Role::kAdmin, [&api](const httplib::Request&, const Principal&) {
+       return api.endpoints();
+     }));
   on("GET", "/v1/webhooks/{name}/dead-letters",
-     admin_read([&api](const httplib::Request& req, const Principal&) {
+     admin(Role::kOperator, [&api](const httplib::Request& req, const Principal&) {
        const auto limit = number_param(req, "limit", 100, 6, "from 1 to 1000");
        return api.dead_letters(req.matches[1].str(), req.get_param_value("after"),
                                static_cast<size_t>(std::clamp<int64_t>(limit, 1, 1000)));

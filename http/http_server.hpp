@@ -121,8 +121,8 @@ class HttpServer {
   void declaration_routes(Admin admin, AdminRead admin_read);
   template <class Admin, class AdminRead>
   void ade_routes(Admin admin, AdminRead admin_read);
-  template <class Admin, class AdminRead>
-  void webhook_routes(Admin admin, AdminRead admin_read);
+  template <class Admin>
+  void webhook_routes(Admin admin);
   // Registers `handler` at an OpenAPI-style path ("/v1/devices/{id}": each {param} one path
   // segment, matches[1..] in order) and remembers the route.
   void on(std::string_view method, const std::string& path, httplib::Server::Handler handler);

@@ -11,6 +11,7 @@ namespace cairn::ingest {
 namespace {
 
 using projector::CommandRecord;
+using projector::CommandState;
 using projector::DeviceRecord;
 
 // What one device's own page shows beyond its record: the enrollment profile it installed (when
@@ -215,6 +216,25 @@ ApiResponse AdminApi::command(const std::string& uuid) const {
   j.begin_object().field("command_uuid", uuid).key("devices").begin_array();
   for (const auto& c : targets) write_command(j, c, true);
   j.end_array().end_object();
+  return {200, j.str()};
+}
+
+ApiResponse AdminApi::commands(const std::string& status, const std::string& after,
+                               size_t limit) const {
+  std::string known;
+  bool valid = false;
+  for (uint8_t s = 0; s <= static_cast<uint8_t>(CommandState::kCancelled); ++s) {
+    const auto name = projector::command_state_name(static_cast<CommandState>(s));
+    valid = valid || name == status;
+    known += (known.empty() ? "" : ", ") + std::string(name);
+  }
+  if (!valid) throw BadRequest("status must be one of " + known);
+  if (after.size() > 512) throw BadRequest("after is not a cursor this server gave");
+  const auto page = reader_.commands_in_state(status, after, limit);
+  JsonWriter j;
+  j.begin_object().field("status", status).key("commands").begin_array();
+  for (const auto& c : page.commands) write_command(j, c, false);
+  j.end_array().field_if("next_after", page.cursor).end_object();
   return {200, j.str()};
 }
 

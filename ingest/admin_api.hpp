@@ -37,7 +37,10 @@ class AdminApi {
   ApiResponse device(const std::string& udid) const;
   ApiResponse device_commands(const std::string& udid) const;  // queue and history
   ApiResponse command(const std::string& uuid) const;          // status on each device
-  ApiResponse projection() const;                              // digest and position
+  // GET /v1/commands?status=: the commands in one state across the fleet, oldest enqueued first,
+  // cursor paging like devices() (without results: GET /v1/commands/{uuid} reads them).
+  ApiResponse commands(const std::string& status, const std::string& after, size_t limit) const;
+  ApiResponse projection() const;  // digest and position
 
  private:
   // The device's final result for a command, read from the log where it is kept verbatim.

@@ -253,6 +253,55 @@ ApiResponse CommandApi::catalog() const {
   return {200, j.str()};
 }
 
+ApiResponse CommandApi::cancel(const std::string& uuid, const std::vector<std::string>& ids,
+                               const Principal& actor) {
+  if (!protocol::is_valid_identifier(uuid)) throw BadRequest("invalid command UUID");
+  const CommandUuid command(uuid);
+  writer_.wait_caught_up();  // every device it was queued for, through any node
+  std::vector<projector::CommandRecord> targets;
+  if (ids.empty()) {
+    targets = reader_.command_targets(command);
+  } else {
+    for (const auto& id : ids)
+      if (protocol::is_valid_channel_id(id))
+        if (auto c = reader_.command(DeviceId(id), command)) targets.push_back(std::move(*c));
+  }
+  if (targets.empty()) return not_found("command on these devices");
+  // Chunks, each applied before the next is written (as enqueue_to does for a large request).
+  constexpr size_t kChunk = 4096;
+  std::vector<events::Event> batch;
+  for (const auto& t : targets) {
+    if (!projector::is_queued(t.state)) continue;
+    batch.push_back(writer_.make(t.udid, actor.name, events::CommandCancelled{uuid}));
+    if (batch.size() == kChunk) {
+      writer_.append_and_wait_applied(batch);
+      batch.clear();
+    }
+  }
+  if (!batch.empty()) writer_.append_and_wait_applied(batch);
+  // What became of each, read back after the cancels applied: a device may have finished the
+  // command in between (the log decides which came first).
+  int64_t cancelled = 0;
+  JsonWriter j;
+  j.begin_object().field("command_uuid", uuid).key("devices").begin_object();
+  for (const auto& t : targets) {
+    const auto now = reader_.command(DeviceId(t.udid), command);
+    const auto state = now ? now->state : t.state;
+    std::string outcome;
+    if (state == projector::CommandState::kCancelled && projector::is_queued(t.state)) {
+      ++cancelled;
+      outcome = now->deliveries == 0 ? "cancelled"
+                                     : "cancelled after " + std::to_string(now->deliveries) +
+                                           " deliveries: the device may have run it";
+    } else {
+      outcome = "already " + std::string(projector::command_state_name(state));
+    }
+    j.field(t.udid, outcome);
+  }
+  j.end_object().field("cancelled", cancelled).end_object();
+  return {200, j.str()};
+}
+
 ApiResponse CommandApi::push(const std::vector<std::string>& ids, const Principal& actor) {
   if (ids.empty()) throw BadRequest("no device ids in the path");
   IdRefusals errors;

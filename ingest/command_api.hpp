@@ -31,6 +31,12 @@ class CommandApi {
   ApiResponse enqueue_typed(std::string_view json, const Principal& actor);
   // GET /api/v1/catalog: every request type with its access right and OS support.
   ApiResponse catalog() const;
+  // POST /v1/commands/{uuid}/cancel: cancels the command on `ids` (empty: every device it was
+  // queued for) where it is still queued, a CommandCancelled each; answers per device what
+  // became of it once applied: "cancelled", "cancelled after N deliveries: the device may have
+  // run it", or the state it had already reached. 404 when the UUID was queued for none of them.
+  ApiResponse cancel(const std::string& uuid, const std::vector<std::string>& ids,
+                     const Principal& actor);
   // GET /v1/push/{ids}: records PushRequested for each known device.
   ApiResponse push(const std::vector<std::string>& ids, const Principal& actor);
 

@@ -298,13 +298,21 @@ DeviceAnswer DeviceService::report(const Plist& message, std::string_view body,
   if (r.status == protocol::Status::kNotNow) return {};
   // An Idle poll starts a session (recorded by the projection): commands refused with NotNow in
   // an earlier session are offered again, those refused in this one are passed over.
-  auto next = reader_.next_command(udid);
-  if (!next) return {};
-  // Made before the delivery is recorded: a failure to make it records no delivery.
-  std::string delivered = as_delivered(r.channel, who, *next);
-  writer_.append(
-      {writer_.make(udid.value(), "server", events::CommandDelivered{next->command_uuid})});
-  return {std::move(delivered), std::move(next->command_uuid)};
+  // An administrator may cancel the command between the read and the delivery's record: the
+  // log orders the two, so the delivery is sent only once applied as one (the cancel came
+  // after); else the next command is tried. A few tries: each lost race needs a cancel.
+  for (int attempt = 0; attempt < 4; ++attempt) {
+    auto next = reader_.next_command(udid);
+    if (!next) return {};
+    // Made before the delivery is recorded: a failure to make it records no delivery.
+    std::string delivered = as_delivered(r.channel, who, *next);
+    writer_.append_and_wait_applied(
+        {writer_.make(udid.value(), "server", events::CommandDelivered{next->command_uuid})});
+    const auto cmd = reader_.command(udid, CommandUuid(next->command_uuid));
+    if (cmd && cmd->state == projector::CommandState::kDelivered)
+      return {std::move(delivered), std::move(next->command_uuid)};
+  }
+  return {};
 }
 
 std::optional<std::string> DeviceService::open_escrowed(const std::optional<std::string>& sealed,

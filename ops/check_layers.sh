@@ -12,7 +12,7 @@ declare -A layer=(
   [schemas]=3 [devsim]=3
   [projector]=4
   [dispatcher]=5 [ingest]=5
-  [enrollment]=6 [webhook]=6
+  [enrollment]=6 [webhook]=6 [audit]=6
   [ade]=7
   [http]=8
   [app]=9

@@ -57,6 +57,20 @@ DeviceRecord touch_device(Tx& tx, const events::Event& e) {
 }
 
 // A command leaves the queue: its entry and its body go, its record stays as history.
+// Saves a command whose state was `was` (nullopt: a new one), keeping the fleet-wide index by
+// state (keys::command_by_state) in step.
+void save_command(Tx& tx, const CommandRecord& cmd, std::optional<CommandState> was) {
+  if (was != cmd.state) {
+    if (was)
+      tx.erase(keys::command_by_state(command_state_name(*was), cmd.enqueued_at, cmd.udid,
+                                      cmd.command_uuid));
+    tx.put(keys::command_by_state(command_state_name(cmd.state), cmd.enqueued_at, cmd.udid,
+                                  cmd.command_uuid),
+           "");
+  }
+  tx.save(keys::command(cmd.udid, cmd.command_uuid), cmd);
+}
+
 void dequeue(Tx& tx, const std::string& udid, const std::string& uuid,
              const std::string& queue_key) {
   tx.erase(queue_key);
@@ -76,9 +90,10 @@ void cancel_queue(Tx& tx, DeviceRecord& device, const std::string& time, int64_t
   for (const auto& [queue_key, uuid] : entries) {
     const auto key = keys::command(udid, uuid);
     if (auto cmd = tx.load<CommandRecord>(key)) {
+      const auto was = cmd->state;
       cmd->state = CommandState::kCancelled;
       cmd->finished_at = time;
-      tx.save(key, *cmd);
+      save_command(tx, *cmd, was);
     }
     dequeue(tx, udid, uuid, queue_key);
   }
@@ -310,20 +325,41 @@ struct Applier {
     cmd.no_push = p.no_push;
     cmd.queue_sequence = position.offset.value();
     cmd.enqueued_at = e.time;
-    tx.save(key, cmd);
+    save_command(tx, cmd, std::nullopt);
     tx.put(keys::command_body(e.device, p.command_uuid), p.command_plist);
     tx.put(keys::queue_entry(e.device, cmd.queue_sequence), p.command_uuid);
     tx.put(keys::target(p.command_uuid, e.device), "");
   }
 
+  // The command if it is still queued (pending, delivered, or refused with NotNow).
+  std::optional<CommandRecord> queued_command(const std::string& uuid) {
+    auto cmd = tx.load<CommandRecord>(keys::command(e.device, uuid));
+    return cmd && is_queued(cmd->state) ? cmd : std::nullopt;
+  }
+
   void operator()(const events::CommandDelivered& p) {
-    const auto key = keys::command(e.device, p.command_uuid);
-    auto cmd = tx.load<CommandRecord>(key);
-    if (!cmd || !is_queued(cmd->state)) return;
+    auto cmd = queued_command(p.command_uuid);
+    if (!cmd) return;
+    const auto was = cmd->state;
     cmd->state = CommandState::kDelivered;
     cmd->last_delivered_at = e.time;
     ++cmd->deliveries;
-    tx.save(key, *cmd);
+    save_command(tx, *cmd, was);
+  }
+
+  // Out of the queue, never sent again; a finished command (or an unknown one) is left as it is.
+  void operator()(const events::CommandCancelled& p) {
+    auto cmd = queued_command(p.command_uuid);
+    if (!cmd) return;
+    const auto was = cmd->state;
+    cmd->state = CommandState::kCancelled;
+    cmd->finished_at = e.time;
+    save_command(tx, *cmd, was);
+    dequeue(tx, e.device, p.command_uuid, keys::queue_entry(e.device, cmd->queue_sequence));
+    if (auto device = tx.load<DeviceRecord>(keys::device(e.device))) {
+      advance_queue_floor(tx, *device, cmd->queue_sequence);
+      tx.save(keys::device(e.device), *device);
+    }
   }
 
   void operator()(const events::CommandReported& p) {
@@ -346,6 +382,7 @@ struct Applier {
     const auto key = keys::command(e.device, p.command_uuid);
     auto cmd = tx.load<CommandRecord>(key);
     if (!cmd) return;  // a result for a command we never queued: recorded in the log only
+    const auto was = cmd->state;
     if (!is_queued(cmd->state)) {
       ++cmd->duplicate_results;  // late or repeated: the queue is not touched
       tx.save(key, *cmd);
@@ -378,7 +415,7 @@ struct Applier {
       dequeue(tx, e.device, p.command_uuid, keys::queue_entry(e.device, cmd->queue_sequence));
       advance_queue_floor(tx, device, cmd->queue_sequence);
     }
-    tx.save(key, *cmd);
+    save_command(tx, *cmd, was);
   }
 
   void operator()(const events::PushCertificateUploaded& p) {
@@ -501,6 +538,8 @@ struct Applier {
     apply_webhook(s, ev, p);
   }
   void operator()(const WebhookEvent& p) { apply_webhook(tx.state(), e, p); }
+  // Checkpoints are the audit ledger's (audit/ledger.hpp); the projection keeps nothing of them.
+  void operator()(const events::AuditCheckpointed&) {}
 
   void operator()(const events::EnrollmentRequested& p) {
     auto invitation = tx.load<InvitationRecord>(keys::invitation(p.invitation));

@@ -14,6 +14,8 @@
 //   e/<profile PayloadUUID>     → EnrollmentProfileRecord (joined to devices when read: the
 //                                 profile and the device's events live in different partitions)
 //   u/<command uuid>/<udid>     → "" (which devices a command went to)
+//   g/<state>/<enqueued at>/<udid>/<command uuid> → "" (commands by state across the fleet,
+//                                 oldest first: GET /v1/commands?status=)
 //   f/<udid>/<field>            → InventoryRecord (projector/inventory: latest result values)
 //   x/<filter>=<value>/<udid>   → "" (inventory filter index, DDM status.<item> filters too;
 //                                  '/' and '%' in values escaped)
@@ -62,7 +64,7 @@ namespace cairn::projector::keys {
 
 // Bump when a record's encoding or the key layout changes: older projections are then refused
 // at open (rebuild from the log) instead of being misread.
-inline constexpr std::string_view kLayoutVersion = "19";
+inline constexpr std::string_view kLayoutVersion = "20";
 
 inline std::string device(std::string_view udid) {
   return "d/" + std::string(udid);
@@ -147,6 +149,14 @@ inline std::string targets_prefix(std::string_view uuid) {
 }
 inline std::string target(std::string_view uuid, std::string_view udid) {
   return targets_prefix(uuid) + std::string(udid);
+}
+inline std::string commands_by_state_prefix(std::string_view state) {
+  return "g/" + std::string(state) + "/";
+}
+inline std::string command_by_state(std::string_view state, std::string_view enqueued_at,
+                                    std::string_view udid, std::string_view uuid) {
+  return commands_by_state_prefix(state) + std::string(enqueued_at) + "/" + std::string(udid) +
+         "/" + std::string(uuid);
 }
 
 // Declarative device management: keys of one kind and one or two names, each name ending at '/'.

@@ -190,6 +190,28 @@ std::vector<CommandRecord> ProjectionReader::command_targets(const CommandUuid& 
   return out;
 }
 
+ProjectionReader::CommandPage ProjectionReader::commands_in_state(std::string_view state,
+                                                                  const std::string& after,
+                                                                  size_t limit) const {
+  CommandPage page;
+  const auto prefix = keys::commands_by_state_prefix(state);
+  const std::string start = after.empty() ? std::string() : prefix + after + '\0';
+  std::string last;
+  store_.scan(prefix, start, [&](std::string_view key, std::string_view) {
+    // <enqueued at>/<udid>/<command uuid>: neither the time nor the ids hold a '/'.
+    last = std::string(key.substr(prefix.size()));
+    const auto uuid_at = last.rfind('/');
+    const auto udid_at = last.rfind('/', uuid_at - 1);
+    if (uuid_at == std::string::npos || udid_at == std::string::npos) return true;
+    if (auto cmd = command(DeviceId(last.substr(udid_at + 1, uuid_at - udid_at - 1)),
+                           CommandUuid(last.substr(uuid_at + 1))))
+      page.commands.push_back(std::move(*cmd));
+    return page.commands.size() < limit;
+  });
+  if (page.commands.size() == limit) page.cursor = last;
+  return page;
+}
+
 std::vector<PushCertificateRecord> ProjectionReader::push_certificates() const {
   std::vector<PushCertificateRecord> out;
   store_.scan("k/", {}, [&](std::string_view, std::string_view v) {

@@ -64,6 +64,14 @@ class ProjectionReader {
   std::vector<CommandRecord> queue(const DeviceId& udid) const;     // FIFO order
   std::vector<CommandRecord> commands(const DeviceId& udid) const;  // all, by UUID
   std::vector<CommandRecord> command_targets(const CommandUuid& uuid) const;
+  // Commands in `state` (command_state_name) across the fleet, oldest enqueued first, starting
+  // after `after` (the previous page's cursor; empty for the first). `cursor` is "" at the end.
+  struct CommandPage {
+    std::vector<CommandRecord> commands;
+    std::string cursor;
+  };
+  CommandPage commands_in_state(std::string_view state, const std::string& after,
+                                size_t limit) const;
   std::vector<PushCertificateRecord> push_certificates() const;  // by topic
   std::optional<InvitationRecord> invitation(const std::string& token_sha256) const;
   std::optional<EnrollmentProfileRecord> enrollment_profile(const std::string& profile_uuid) const;

@@ -120,6 +120,11 @@ void CommandEnqueued::serialize(Archive& a) {
 }
 
 template <class Archive>
+void CommandCancelled::serialize(Archive& a) {
+  a(make_nvp("command_uuid", command_uuid));
+}
+
+template <class Archive>
 void CommandDelivered::serialize(Archive& a) {
   a(make_nvp("command_uuid", command_uuid));
 }
@@ -276,6 +281,14 @@ template <class Archive>
 void WebhooksDelivered::serialize(Archive& a) {
   a(make_nvp("endpoint", endpoint), make_nvp("partition", partition),
     make_nvp("below_offset", below_offset));
+}
+
+template <class Archive>
+void AuditCheckpointed::serialize(Archive& a) {
+  a(make_nvp("partition", partition), make_nvp("first_offset", first_offset),
+    make_nvp("next_offset", next_offset), make_nvp("chain", chain),
+    make_nvp("merkle_root", merkle_root), make_nvp("key_id", key_id),
+    make_nvp("signature", signature));
 }
 
 template <class Archive>

@@ -138,6 +138,17 @@ struct CommandDelivered {
   void serialize(Archive& a);
 };
 
+// An administrator cancelled a queued command for this device: it leaves the queue and is never
+// sent (again). Applied in log order with the device's messages: a command the device already
+// finished stays finished; one delivered and not yet answered is cancelled but may have run.
+struct CommandCancelled {
+  static constexpr std::string_view kType = "CommandCancelled";
+  static constexpr int kVersion = 1;
+  std::string command_uuid;
+  template <class Archive>
+  void serialize(Archive& a);
+};
+
 // Every command-channel message: Idle polls and results (Acknowledged, Error, CommandFormatError,
 // NotNow), including duplicates and results for unknown commands.
 // A link of an Error result's ErrorChain, as the device reported it.
@@ -692,6 +703,23 @@ struct WebhooksDelivered {
   void serialize(Archive& a);
 };
 
+// A signed statement of where a partition's audit chain stood (audit/, docs/audit.md): the chain
+// after the record at next_offset - 1, and the Merkle root over the records' digests from
+// first_offset to next_offset - 1. Signed with an Ed25519 key derived from the keyring.
+struct AuditCheckpointed {
+  static constexpr std::string_view kType = "AuditCheckpointed";
+  static constexpr int kVersion = 1;
+  int partition = 0;
+  int64_t first_offset = 0;
+  int64_t next_offset = 0;
+  std::string chain;        // hex
+  std::string merkle_root;  // hex
+  std::string key_id;       // first 8 bytes of SHA-256 of the public key, hex
+  std::string signature;    // base64 Ed25519 over audit::statement()
+  template <class Archive>
+  void serialize(Archive& a);
+};
+
 using Payload = std::variant<
     DeviceAuthenticated, TokenUpdated, DeviceCheckedOut, CommandEnqueued, CommandDelivered,
     CommandReported, PushRequested, MessageRejected, PushCertificateUploaded, PushSent, PushFailed,
@@ -702,7 +730,7 @@ using Payload = std::variant<
     AdeTokenCertificateCreated, AdeTokenStored, AdeDevicesSynced, AdeSyncFailed, AdeProfileStored,
     AdeProfileDefined, AdeAssignmentSet, AdeProfileAssigned, AdeEnrollmentRequested, AdeDevicesHeld,
     AdeProfileRemoved, WebhookEndpointSet, WebhookEndpointRemoved, WebhookDeadLettered,
-    WebhookRedeliveryRequested, WebhooksDelivered>;
+    WebhookRedeliveryRequested, WebhooksDelivered, CommandCancelled, AuditCheckpointed>;
 
 struct Event {
   std::string id;

@@ -26,17 +26,30 @@ std::string secret_sealing_context(std::string_view endpoint) {
 }
 
 constexpr size_t kDeliveriesPerRound = 200;
+// Bounds on memory whatever the bodies weigh (a device message may be megabytes): a sender's
+// round, the log records one consume() takes in, and what a receiver may answer.
+constexpr size_t kRoundBytes = 16 << 20;
+constexpr size_t kConsumeBytes = 32 << 20;
+constexpr size_t kMaxAnswerBytes = 64 << 10;
 constexpr const char* kDeliveriesTotal = "cairn_webhook_deliveries_total";
 constexpr const char* kDeliveriesHelp =
     "Webhook delivery attempts by endpoint and outcome: delivered (2xx), failed (retried), "
     "dead_lettered (refused by the receiver, or failing past the give-up time)";
 
-// How a receiver's answer is taken (see deliverer.hpp).
+// How a receiver's answer is taken (see deliverer.hpp). Only an answer that faults this body
+// dead-letters it at once: a redirect, 401, 403 or 404 says the receiver is misconfigured or
+// moved, and taken as a refusal it would dead-letter every message until someone fixed it.
 enum class Outcome { kDelivered, kRetry, kRefused };
 Outcome outcome_of(int status) {
   if (status >= 200 && status < 300) return Outcome::kDelivered;
-  if (status == 0 || status == 408 || status == 429 || status >= 500) return Outcome::kRetry;
-  return Outcome::kRefused;
+  if (status == 400 || status == 413 || status == 415 || status == 422) return Outcome::kRefused;
+  return Outcome::kRetry;
+}
+
+// Logged on the 1st, 2nd, 4th, 8th... consecutive failure: a receiver down for a day writes a
+// few dozen lines, not one per attempt.
+bool worth_logging(int failures) {
+  return (failures & (failures - 1)) == 0;
 }
 
 }  // namespace
@@ -56,6 +69,7 @@ class Deliverer::Sender {
     {
       std::lock_guard lock(mu_);
       stopping_ = true;
+      if (client_) client_->stop();  // a POST in flight ends now, not at its timeout
     }
     cv_.notify_all();
     if (thread_.joinable()) thread_.join();
@@ -130,25 +144,33 @@ class Deliverer::Sender {
       secret = secret_;
     }
     std::vector<std::pair<std::string, Delivery>> due;
+    size_t bytes = 0;
+    bool full = false;
     owner_.store_.scan(keys::outbox_prefix(endpoint.name), {},
                        [&](std::string_view key, std::string_view value) {
                          auto d = decode_record<Delivery>(value);
-                         if (owner_.options_.owns(PartitionId(d.partition)))
+                         if (owner_.options_.owns(PartitionId(d.partition))) {
+                           bytes += d.body.size();
                            due.emplace_back(std::string(key), std::move(d));
-                         return due.size() < kDeliveriesPerRound;
+                         }
+                         full = due.size() == kDeliveriesPerRound || bytes >= kRoundBytes;
+                         return !full;
                        });
+    bool paused = false;
     for (auto& [key, d] : due) {
       {
         std::lock_guard lock(mu_);
-        if (stopping_) return false;
+        if (stopping_) break;
       }
+      // The partition may have gone to another node since the scan (a Kafka rebalance).
+      if (!owner_.options_.owns(PartitionId(d.partition))) continue;
       if (!deliver(endpoint, secret, key, d)) {
-        OPENSSL_cleanse(secret.data(), secret.size());
-        return false;
+        paused = true;
+        break;
       }
     }
     OPENSSL_cleanse(secret.data(), secret.size());
-    return due.size() == kDeliveriesPerRound;
+    return full && !paused;
   }
 
   // One delivery. Returns false when the endpoint pauses (the rest waits).
@@ -176,11 +198,13 @@ class Deliverer::Sender {
     }
     ++failed_;
     const auto paused = backoff_ms(++failures_);
-    logging::warn("webhook delivery failed; the endpoint pauses",
-                  {{"endpoint", endpoint.name},
-                   {"status", std::to_string(status)},
-                   {"reason", reason},
-                   {"retry_in_ms", std::to_string(paused)}});
+    if (worth_logging(failures_))
+      logging::warn("webhook delivery failed; the endpoint pauses",
+                    {{"endpoint", endpoint.name},
+                     {"status", std::to_string(status)},
+                     {"reason", reason},
+                     {"consecutive_failures", std::to_string(failures_)},
+                     {"retry_in_ms", std::to_string(paused)}});
     if (now - d.first_attempt_ms >= owner_.options_.give_up_after.count()) {
       dead_letter(endpoint, key, d);
     } else {
@@ -216,7 +240,7 @@ class Deliverer::Sender {
     std::string reason;
   };
   Answer post(const Endpoint& endpoint, const std::string& secret, const std::string& body) {
-    if (!client_ || client_url_ != endpoint.url) connect(endpoint.url);
+    const auto client = client_for(endpoint.url);
     httplib::Request req;
     req.method = "POST";
     req.path = path_;
@@ -224,22 +248,36 @@ class Deliverer::Sender {
                    {"Content-Type", "application/json; charset=utf-8"}};
     if (!secret.empty()) req.headers.emplace("X-Hmac-Signature", signature_of(secret, body));
     req.body = body;
-    // Only the status counts: whatever the receiver answers is read and dropped, never kept (a
-    // hostile receiver's endless answer would otherwise grow in memory).
-    req.content_receiver = [](const char*, size_t, uint64_t, uint64_t) { return true; };
-    auto result = client_->send(req);
-    if (!result) {
-      client_.reset();  // a fresh connection next time
-      return {0, httplib::to_string(result.error())};
-    }
-    return {result->status, "HTTP " + std::to_string(result->status)};
+    // Only the status counts: the answer is read and dropped, and cut off past 64 KiB or when
+    // it trickles in for longer than a few timeouts (a hostile receiver would otherwise hold
+    // memory or the sender). Its status, known from the headers, still counts.
+    int status = 0;
+    size_t answer_bytes = 0;
+    const auto deadline = std::chrono::steady_clock::now() + 3 * owner_.options_.timeout;
+    req.response_handler = [&status](const httplib::Response& r) {
+      status = r.status;
+      return true;
+    };
+    req.content_receiver = [&](const char*, size_t n, uint64_t, uint64_t) {
+      answer_bytes += n;
+      return answer_bytes <= kMaxAnswerBytes && std::chrono::steady_clock::now() < deadline;
+    };
+    const auto result = client->send(req);
+    if (result) return {result->status, "HTTP " + std::to_string(result->status)};
+    drop_client();  // a fresh connection next time
+    if (status != 0)
+      return {status, "HTTP " + std::to_string(status) + ", its answer cut off (too long or slow)"};
+    return {0, httplib::to_string(result.error())};
   }
 
-  void connect(const std::string& url) {
+  // The kept-alive connection to `url`, made anew when there is none or the URL changed.
+  std::shared_ptr<httplib::Client> client_for(const std::string& url) {
+    std::lock_guard lock(mu_);
+    if (client_ && client_url_ == url) return client_;
     // scheme://host[:port][/path]: the client takes the first part, each POST the path.
     const auto host_start = url.find("://");
     const auto path_start = url.find('/', host_start == std::string::npos ? 0 : host_start + 3);
-    client_ = std::make_unique<httplib::Client>(url.substr(0, path_start));
+    client_ = std::make_shared<httplib::Client>(url.substr(0, path_start));
     path_ = path_start == std::string::npos ? "/" : url.substr(path_start);
     client_url_ = url;
     const auto timeout = owner_.options_.timeout;
@@ -252,6 +290,12 @@ class Deliverer::Sender {
     // receiver's delayed ACK (40 ms a delivery, measured: 28 deliveries/s).
     client_->set_tcp_nodelay(true);
     if (!owner_.options_.ca_file.empty()) client_->set_ca_cert_path(owner_.options_.ca_file);
+    return client_;
+  }
+
+  void drop_client() {
+    std::lock_guard lock(mu_);
+    client_.reset();
   }
 
   // Exponential with jitter (half to all of it), capped at retry_max.
@@ -274,9 +318,9 @@ class Deliverer::Sender {
   bool secret_missing_ = false;
   bool woken_ = false;
   bool stopping_ = false;
-  // The sender thread's own.
-  std::unique_ptr<httplib::Client> client_;
+  std::shared_ptr<httplib::Client> client_;  // under mu_: stopped by the destructor
   std::string client_url_, path_;
+  // The sender thread's own.
   int failures_ = 0;                  // consecutive failed attempts
   std::atomic<int64_t> pause_ms_{0};  // nothing is sent before this
   std::thread thread_;
@@ -295,9 +339,13 @@ Deliverer::Deliverer(eventlog::EventLog& log, store::Database& store,
     : log_(log), store_(store), secrets_(secrets), metrics_(metrics), options_(std::move(options)) {
   if (auto seq = store_.get(keys::kNextSeq)) next_seq_ = std::stoull(*seq, nullptr, 16);
   metrics_.gauge("cairn_webhook_outbox", "Webhook deliveries waiting per endpoint", [this] {
+    std::vector<std::string> names;
+    {
+      std::lock_guard lock(senders_mu_);  // not held while counting: a scan of each outbox
+      for (const auto& [name, sender] : senders_) names.push_back(name);
+    }
     std::vector<Metrics::Sample> samples;
-    std::lock_guard lock(senders_mu_);
-    for (const auto& [name, sender] : senders_)
+    for (const auto& name : names)
       samples.push_back({{{"endpoint", name}}, static_cast<double>(pending(name))});
     return samples;
   });
@@ -318,8 +366,12 @@ void Deliverer::start() {
 void Deliverer::stop() {
   stopping_ = true;
   if (thread_.joinable()) thread_.join();
-  std::lock_guard lock(senders_mu_);
-  senders_.clear();
+  std::map<std::string, std::unique_ptr<Sender>> senders;
+  {
+    std::lock_guard lock(senders_mu_);
+    senders.swap(senders_);
+  }
+  senders.clear();  // joins each sender, without holding the map's lock (the metrics gauge)
 }
 
 void Deliverer::start_sender(const Endpoint& endpoint) {
@@ -354,8 +406,15 @@ size_t Deliverer::consume(std::chrono::milliseconds wait) {
       log_, position, 1000, wait,
       [&](PartitionId partition, const std::vector<eventlog::LogRecord>& records) {
         ConsumeRound round(store_);
-        for (const auto& record : records) apply(record, round);
-        round.batch.set_next_offset(partition, Offset(records.back().position.offset.value() + 1));
+        size_t bytes = 0;
+        Offset next = records.front().position.offset;
+        for (const auto& record : records) {
+          if (bytes >= kConsumeBytes) break;  // the rest on the next call
+          bytes += record.value.size();
+          apply(record, round);
+          next = Offset(record.position.offset.value() + 1);
+        }
+        round.batch.set_next_offset(partition, next);
         round.batch.put(keys::kNextSeq, keys::hex16(next_seq_));
         store_.write(round.batch);
         // Senders see the written outbox: started, changed or woken only now.
@@ -442,7 +501,17 @@ void Deliverer::redeliver(const events::WebhookRedeliveryRequested& p, ConsumeRo
     if (records.empty() || records.front().position.offset.value() != ref.offset) continue;
     const auto topic = topic_of_type(records.front().type);
     if (!topic) continue;
-    const auto e = events::decode(records.front().value);
+    events::Event e;
+    try {
+      e = events::decode(records.front().value);
+    } catch (const std::runtime_error& error) {
+      // Skipped, not retried: an unreadable record stays unreadable, and throwing would stop
+      // the deliverer at this request forever.
+      logging::error(
+          "webhook redelivery skipped an unreadable event",
+          {{"endpoint", p.endpoint}, {"event_id", ref.event_id}, {"error", error.what()}});
+      continue;
+    }
     if (e.id != ref.event_id) continue;  // not the event the dead letter named
     queue(e, *topic, records.front().position, round, p.endpoint);
   }

@@ -8,13 +8,15 @@
 // event_id. Each endpoint has a sender thread of its own (a slow receiver delays only itself)
 // that sends its outbox in order, one POST at a time over a kept-alive connection:
 //   2xx                  delivered: out of the outbox;
-//   408, 429, 5xx, no answer (connection, timeout)
-//                        the receiver is in trouble: the endpoint pauses (exponential backoff
-//                        with jitter) and resumes with the same delivery, so a device's messages
-//                        arrive in order; past `give_up_after` since its first attempt the
-//                        delivery is dead-lettered instead;
-//   anything else        the receiver refuses this body (retrying will not change it):
-//                        dead-lettered at once, and the next one goes.
+//   400, 413, 415, 422   the receiver faults this body (retrying will not change it):
+//                        dead-lettered at once, and the next one goes;
+//   anything else, or no answer (connection, timeout)
+//                        the receiver is in trouble or misconfigured (a 5xx, 429, a redirect,
+//                        401/403/404): the endpoint pauses (exponential backoff with jitter) and
+//                        resumes with the same delivery, so a device's messages arrive in order;
+//                        past `give_up_after` since its first attempt the delivery is
+//                        dead-lettered instead.
+// What a receiver answers is read and dropped, cut off past 64 KiB or three timeouts.
 // A dead letter is an event (WebhookDeadLettered: listed by the admin API, redelivered on
 // request). On Kafka the deliverers of all dispatcher nodes consume every partition; the owner of
 // a partition (the dispatchers' group) sends its deliveries and records its progress

@@ -533,5 +533,75 @@ TEST_F(CommandChannel, ABootstrapTokenIsEscrowedSealedAndReturnedOnlyToItsDevice
   EXPECT_EQ(returned, (std::vector<bool>{true, false}));
 }
 
+// A cancelled command never reaches the device; one the device already finished stays finished,
+// one delivered and unanswered is cancelled with a warning that it may have run.
+TEST_F(CommandChannel, ACancelledCommandNeverReachesTheDevice) {
+  TestDevice a(*node, "CANCEL-A"), b(*node, "CANCEL-B");
+  a.enroll();
+  b.enroll();
+  for (const char* uuid : {"CX-1", "CX-2", "CX-3"}) enqueue("CANCEL-A,CANCEL-B", uuid);
+  auto admin = node->admin();
+  auto cancel = [&](const std::string& uuid, const std::string& query = "") {
+    return admin->Post(("/v1/commands/" + uuid + "/cancel" + query).c_str(), "", "text/plain");
+  };
+  // Every device of CX-2.
+  auto r = cancel("CX-2");
+  ASSERT_EQ(r->status, 200) << r->body;
+  EXPECT_EQ(r->body,
+            R"({"command_uuid":"CX-2","devices":{"CANCEL-A":"cancelled","CANCEL-B":"cancelled"},)"
+            R"("cancelled":2})");
+  // A: CX-1, then CX-3 (never CX-2).
+  EXPECT_EQ(answer(a, "Idle"), "CX-1");
+  EXPECT_EQ(answer(a, "Acknowledged", "CX-1"), "CX-3");
+  EXPECT_EQ(answer(a, "Acknowledged", "CX-3"), "");
+  EXPECT_EQ(
+      cancel("CX-1", "?devices=CANCEL-A")->body,
+      R"({"command_uuid":"CX-1","devices":{"CANCEL-A":"already acknowledged"},"cancelled":0})");
+  // B: CX-1 delivered and not answered, then cancelled: not sent again.
+  EXPECT_EQ(answer(b, "Idle"), "CX-1");
+  EXPECT_EQ(cancel("CX-1", "?devices=CANCEL-B")->body,
+            R"({"command_uuid":"CX-1","devices":{"CANCEL-B":"cancelled after 1 deliveries: the )"
+            R"(device may have run it"},"cancelled":1})");
+  EXPECT_EQ(answer(b, "Idle"), "CX-3");
+  EXPECT_EQ(answer(b, "Acknowledged", "CX-3"), "");
+  const auto status = node->admin_get("/v1/commands/CX-2")->body;
+  EXPECT_NE(status.find(R"("status":"cancelled")"), std::string::npos) << status;
+  EXPECT_EQ(cancel("NO-SUCH")->status, 404);
+  EXPECT_EQ(cancel("CX-3", "?devices=NOBODY")->status, 404);
+  EXPECT_EQ(cancel("bad%20uuid")->status, 400);
+  // Across the fleet by state: CX-2 on both, CX-1 on B.
+  const auto listed = node->admin_get("/v1/commands?status=cancelled")->body;
+  for (const auto* expected :
+       {R"("udid":"CANCEL-A","command_uuid":"CX-2")", R"("udid":"CANCEL-B","command_uuid":"CX-1")",
+        R"("udid":"CANCEL-B","command_uuid":"CX-2")"})
+    EXPECT_NE(listed.find(expected), std::string::npos) << expected << " in " << listed;
+  // Paged: one, then the other two from its cursor.
+  const auto count = [](const std::string& body) {
+    size_t n = 0;
+    for (auto at = body.find("\"command_uuid\""); at != std::string::npos;
+         at = body.find("\"command_uuid\"", at + 1))
+      ++n;
+    return n;
+  };
+  const auto page = node->admin_get("/v1/commands?status=cancelled&limit=1")->body;
+  EXPECT_EQ(count(page), 1u) << page;
+  const auto cursor_at = page.find(R"("next_after":")");
+  ASSERT_NE(cursor_at, std::string::npos) << page;
+  const auto cursor = page.substr(cursor_at + 14, page.find('"', cursor_at + 14) - cursor_at - 14);
+  const auto rest = node->admin_get("/v1/commands?status=cancelled&after=" + cursor)->body;
+  EXPECT_EQ(count(rest), 2u) << rest;
+  EXPECT_EQ(rest.find("next_after"), std::string::npos) << rest;
+  EXPECT_EQ(node->admin_get("/v1/commands?status=whatever")->status, 400);
+  // Recorded as events with the admin's name; the replayed projection is the live one.
+  size_t cancels = 0;
+  for (const auto& e : logged_events(dir.path()))
+    if (std::holds_alternative<events::CommandCancelled>(e.payload)) {
+      ++cancels;
+      EXPECT_NE(e.actor, "device");
+    }
+  EXPECT_EQ(cancels, 3u);
+  expect_replay_gives_the_live_projection();
+}
+
 }  // namespace
 }  // namespace cairn::testing

@@ -228,6 +228,10 @@ TEST_F(OpenApi, AdminAnswersMatchTheirDescriptions) {
   expect_described("get", "/v1/push/{ids}", admin->Get("/v1/push/OAS-1"));
   expect_described("get", "/v1/devices/{id}/commands", admin->Get("/v1/devices/OAS-1/commands"));
   expect_described("get", "/v1/commands/{uuid}", admin->Get(("/v1/commands/" + uuid).c_str()));
+  expect_described("get", "/v1/commands", admin->Get("/v1/commands?status=pending&limit=1"));
+  expect_described("get", "/v1/commands", admin->Get("/v1/commands?status=nonsense"));
+  expect_described("post", "/v1/commands/{uuid}/cancel",
+                   admin->Post("/v1/commands/NEVER-SENT/cancel", "", "text/plain"));
   expect_described("get", "/v1/projection", admin->Get("/v1/projection"));
   expect_described("post", "/v1/enrollment/invitations",
                    admin->Post("/v1/enrollment/invitations?ttl_seconds=60", "", "text/plain"));

@@ -140,6 +140,56 @@ TEST(Apply, BodiesAndSecretsLeaveWithTheirCommandsAndEnrollments) {
   EXPECT_EQ(p.reader().unlock_token_sealed(DeviceId(kUdid)), std::nullopt);
 }
 
+// A cancel and the device's messages are ordered by the log: whichever came first counts.
+TEST(Apply, ACancelledCommandLeavesTheQueueAndAFinishedOneStaysFinished) {
+  Projection p;
+  p.apply(enrolled_with_queue({"A", "B", "C"}));
+  p.apply(event(events::CommandCancelled{"B"}, "admin"));
+  EXPECT_EQ(p.state("B"), CommandState::kCancelled);
+  EXPECT_FALSE(p.has(keys::command_body(kUdid, "B")));
+  EXPECT_EQ(p.next(), "A");
+  p.apply({delivered("A"), reported("Acknowledged", "A")});
+  EXPECT_EQ(p.next(), "C");                                // B is skipped for good
+  p.apply(event(events::CommandCancelled{"A"}, "admin"));  // too late: finished first
+  EXPECT_EQ(p.state("A"), CommandState::kAcknowledged);
+  // A delivery recorded after the cancel (a session that read the queue just before it) does
+  // not bring the command back: the device path sees it cancelled and sends the next instead.
+  p.apply({event(events::CommandCancelled{"C"}, "admin"), delivered("C")});
+  EXPECT_EQ(p.state("C"), CommandState::kCancelled);
+  EXPECT_EQ(p.next(), std::nullopt);
+  p.apply(event(events::CommandCancelled{"NEVER-QUEUED"}, "admin"));
+  EXPECT_FALSE(p.reader().command(DeviceId(kUdid), CommandUuid("NEVER-QUEUED")));
+}
+
+static std::vector<std::string> uuids(const ProjectionReader::CommandPage& page) {
+  std::vector<std::string> out;
+  for (const auto& c : page.commands) out.push_back(c.command_uuid);
+  return out;
+}
+
+// GET /v1/commands?status= reads this index: each command under its current state only.
+TEST(Apply, ACommandIsListedUnderItsCurrentStateOnlyAndPaged) {
+  Projection p;
+  p.apply(enrolled_with_queue({"A", "B", "C"}));
+  const auto& r = p.reader();
+  auto first = r.commands_in_state("pending", "", 2);
+  EXPECT_EQ(uuids(first), (std::vector<std::string>{"A", "B"}));
+  ASSERT_FALSE(first.cursor.empty());
+  const auto second = r.commands_in_state("pending", first.cursor, 2);
+  EXPECT_EQ(uuids(second), (std::vector<std::string>{"C"}));
+  EXPECT_EQ(second.cursor, "");
+  p.apply(delivered("A"));
+  EXPECT_EQ(uuids(r.commands_in_state("delivered", "", 10)), (std::vector<std::string>{"A"}));
+  p.apply({reported("Acknowledged", "A"), event(events::CommandCancelled{"B"}, "admin")});
+  EXPECT_EQ(uuids(r.commands_in_state("pending", "", 10)), (std::vector<std::string>{"C"}));
+  EXPECT_TRUE(r.commands_in_state("delivered", "", 10).commands.empty());
+  EXPECT_EQ(uuids(r.commands_in_state("acknowledged", "", 10)), (std::vector<std::string>{"A"}));
+  EXPECT_EQ(uuids(r.commands_in_state("cancelled", "", 10)), (std::vector<std::string>{"B"}));
+  p.apply(reported("NotNow", "C"));
+  EXPECT_EQ(uuids(r.commands_in_state("not_now", "", 10)), (std::vector<std::string>{"C"}));
+  EXPECT_TRUE(r.commands_in_state("pending", "", 10).commands.empty());
+}
+
 TEST(Apply, PushOutcomesAndInactivityShowOnTheDevice) {
   Projection p;
   p.apply({authenticated(), token_updated()});

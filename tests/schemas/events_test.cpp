@@ -101,6 +101,9 @@ std::vector<Event> one_of_each() {
                           "UDID-1", 0, 42, 3, 500, "HTTP 500", "2026-12-06T00:00:00.000Z"},
       WebhookRedeliveryRequested{"inventory", {{"5B2C1E43-7A39-4F0A-9C1D-2E3F4A5B6C7D", 0, 42}}},
       WebhooksDelivered{"inventory", 0, 43},
+      CommandCancelled{"CMD-1"},
+      AuditCheckpointed{0, 0, 42, std::string(64, 'a'), std::string(64, 'b'), "0123456789abcdef",
+                        "c2lnbmF0dXJl"},
   };
   EXPECT_EQ(payloads.size(), std::variant_size_v<Payload>);
   std::vector<Event> out;

@@ -1,6 +1,6 @@
 // A webhook receiver for tests: a real HTTP server on loopback that records what it is sent and
-// answers as told (accept, fail, stall, refuse one event), and can go away and come back on the
-// same port.
+// answers as told (accept, fail, stall, refuse, answer 404 as a misconfigured one, accept with
+// an answer that never ends), and can go away and come back on the same port.
 #pragma once
 
 #include <httplib.h>
@@ -18,7 +18,7 @@ namespace cairn::testing {
 
 class WebhookReceiver {
  public:
-  enum class Mode { kAccept, kFail, kStall, kRefuse };
+  enum class Mode { kAccept, kFail, kStall, kRefuse, kNotFound, kEndlessAnswer };
   struct Received {
     std::string body;
     std::string signature;  // X-Hmac-Signature
@@ -97,7 +97,11 @@ class WebhookReceiver {
         case Mode::kRefuse:
           res.status = 422;
           return;
+        case Mode::kNotFound:
+          res.status = 404;
+          return;
         case Mode::kAccept:
+        case Mode::kEndlessAnswer:
           break;
       }
       std::lock_guard lock(mu_);
@@ -108,6 +112,15 @@ class WebhookReceiver {
       }
       accepted_.push_back(std::move(r));
       res.status = 200;
+      if (mode_ == Mode::kEndlessAnswer)
+        // 200, then a trickle of bytes for as long as the sender reads (at most 256 MiB).
+        res.set_chunked_content_provider(
+            "text/plain", [sent = size_t{0}](size_t, httplib::DataSink& sink) mutable {
+              const std::string chunk(1024, 'x');
+              std::this_thread::sleep_for(std::chrono::microseconds(100));
+              sent += chunk.size();
+              return sent < (size_t{256} << 20) && sink.write(chunk.data(), chunk.size());
+            });
     });
     if (port == 0) {
       port_ = server_.bind_to_any_port("127.0.0.1");

@@ -155,6 +155,35 @@ TEST_F(DelivererTest, AFailingReceiverDelaysDeliveriesButLosesNoneAndKeepsTheirO
   EXPECT_TRUE(logged<events::WebhookDeadLettered>().empty());
 }
 
+TEST_F(DelivererTest, AMisconfiguredReceiverPausesTheEndpointInsteadOfDeadLetteringAll) {
+  WebhookReceiver receiver;
+  receiver.set_mode(WebhookReceiver::Mode::kNotFound);  // a wrong path, a moved receiver
+  set_endpoint("hook", receiver.url());
+  const std::vector<std::string> expected{result("UDID-A", "Idle"), result("UDID-B", "Idle"),
+                                          result("UDID-A", "Acknowledged", "CMD-1")};
+  auto& d = deliverer();
+  ASSERT_TRUE(eventually([&] { return receiver.attempts() >= 3; }));
+  EXPECT_EQ(d.pending("hook"), expected.size());
+  EXPECT_TRUE(logged<events::WebhookDeadLettered>().empty());
+  receiver.set_mode(WebhookReceiver::Mode::kAccept);  // fixed
+  ASSERT_TRUE(eventually([&] { return receiver.accepted().size() >= expected.size(); }));
+  EXPECT_EQ(ids(receiver.accepted()), expected);
+}
+
+TEST_F(DelivererTest, AnAnswerThatNeverEndsIsCutOffAndItsStatusCounts) {
+  WebhookReceiver receiver;
+  receiver.set_mode(WebhookReceiver::Mode::kEndlessAnswer);
+  set_endpoint("hook", receiver.url());
+  const std::vector<std::string> expected{result("UDID-A", "Idle"), result("UDID-B", "Idle")};
+  auto& d = deliverer();
+  // Without the cut-off the sender would read the first answer forever.
+  ASSERT_TRUE(eventually([&] { return receiver.accepted().size() >= expected.size(); }));
+  ASSERT_TRUE(eventually([&] { return d.pending("hook") == 0; }));
+  std::this_thread::sleep_for(200ms);             // time for a repeat, were it to come
+  EXPECT_EQ(ids(receiver.accepted()), expected);  // each once: its 200 was taken
+  EXPECT_TRUE(logged<events::WebhookDeadLettered>().empty());
+}
+
 TEST_F(DelivererTest, AStallingReceiverIsTimedOutAndTriedAgain) {
   WebhookReceiver receiver;
   receiver.stall_for = 1000ms;  // past the deliverer's 300 ms timeout
