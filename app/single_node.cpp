@@ -12,6 +12,8 @@
 #include "ade/ade_api.hpp"
 #include "ade/enrollment_service.hpp"
 #include "ade/syncer.hpp"
+#include "audit/audit_api.hpp"
+#include "audit/ledger.hpp"
 #include "common/clock.hpp"
 #include "common/logging.hpp"
 #include "common/metrics.hpp"
@@ -79,6 +81,10 @@ struct Front {
   std::unique_ptr<ade::Syncer> ade_syncer;  // on the node that syncs ADE tokens
   ade::AdeApi ade_api;
   webhook::WebhookApi webhook_api;
+  store::Database audit_store;
+  audit::Signer audit_signer;
+  audit::Ledger ledger;
+  audit::AuditApi audit_api;
 
   // `ade_syncs_here`: whether this node is the one syncing ADE tokens now; null: it never is.
   Front(const NodeConfig& c, eventlog::EventLog& log, projector::AppliedWatermark& watermark,
@@ -117,7 +123,12 @@ struct Front {
                                                                   ade_options(c, ade_syncs_here))
                                   : nullptr),
         ade_api(writer, reader, secrets, ade_syncer.get()),
-        webhook_api(writer, reader, secrets) {}
+        webhook_api(writer, reader, secrets),
+        audit_store(c.data_dir + "/audit", audit::kStoreLayout),
+        audit_signer(secrets),
+        ledger(log, audit_store, audit_signer,
+               {c.node_name.empty() ? host_name() : c.node_name, c.audit_checkpoint_every}),
+        audit_api(log, ledger.reader()) {}
 
   ade::SyncerOptions ade_options(const NodeConfig& c, std::function<bool()> syncs_here) const {
     // The session and the OAuth header would cross the network in clear.
@@ -142,6 +153,7 @@ struct Front {
             http::EnrollmentEndpoints{scep, profiles, ota, expiry},
             http::AdeEndpoints{ade_api, ade_enrollment},
             webhook_api,
+            audit_api,
             identity};
   }
 
@@ -150,6 +162,10 @@ struct Front {
         "cairn_projection_next_offset",
         "The next offset the projector applies; cairn_log_end_offset minus this is its lag",
         per_partition(log, [this](PartitionId p) { return store.next_offset(p).value(); }));
+    metrics.gauge(
+        "cairn_audit_next_offset",
+        "The next offset the audit ledger chains; cairn_log_end_offset minus this is its lag",
+        per_partition(log, [this](PartitionId p) { return audit_store.next_offset(p).value(); }));
     // Counts kept by the projector since it started, read at scrape time.
     auto count = [](auto read) {
       return [read] { return std::vector<Metrics::Sample>{{{}, static_cast<double>(read())}}; };
@@ -368,6 +384,7 @@ void SingleNode::start() {
     const auto applied = front->projector.catch_up();
     if (applied > 0) logging::info("projection caught up", {{"events", std::to_string(applied)}});
     front->projector.start();
+    front->ledger.start();
     if (front->ade_syncer) front->ade_syncer->start();
   }
   if (parts_->dispatch) {
@@ -388,7 +405,10 @@ void SingleNode::stop() {
     parts_->dispatch->webhooks.stop();
     parts_->dispatch->dispatcher.stop();
   }
-  if (parts_->front) parts_->front->projector.stop();
+  if (parts_->front) {
+    parts_->front->ledger.stop();
+    parts_->front->projector.stop();
+  }
 }
 
 ReplayResult replay(const std::string& data_dir, const std::optional<eventlog::KafkaOptions>& kafka,

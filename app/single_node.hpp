@@ -5,6 +5,7 @@
 //   <data>/projection/      RocksDB, rebuilt from the log by `cairn replay`
 //   <data>/dispatcher/      RocksDB: the dispatcher's push targets, outbox and log position
 //   <data>/webhooks/        RocksDB: the webhook deliverer's endpoints, outboxes and position
+//   <data>/audit/           RocksDB: the audit ledger (every record's chain, devices' timelines)
 //   <data>/pki/             development PKI (when no certificates are configured)
 //   <data>/secrets/keyring  the key that seals secrets at rest
 //   <data>/api_keys         admin API key hashes
@@ -77,6 +78,8 @@ struct NodeConfig {
   dispatcher::ApnsClient::Options apns;
   dispatcher::DispatcherOptions dispatch;
   webhook::DelivererOptions webhooks;  // timeouts, retries, give-up time, receivers' CA file
+  // How often the audit ledger signs a checkpoint of each partition that moved (zero: never).
+  std::chrono::milliseconds audit_checkpoint_every{10000};
 };
 
 class SingleNode {

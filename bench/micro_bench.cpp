@@ -4,6 +4,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "audit/ledger.hpp"
+#include "audit/verify.hpp"
 #include "crypto/certificate.hpp"
 #include "crypto/cms_signature.hpp"
 #include "crypto/digest.hpp"
@@ -403,6 +405,60 @@ BENCHMARK(BM_WebhookDelivery)
     ->Iterations(3)
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
+
+// `n` command results of ~1.5 KiB (a DeviceInformation answer's plist) for 100 devices.
+void fill_with_results(eventlog::EventLog& log, int64_t n) {
+  const auto message =
+      events::raw_message(testing::fixture("device-messages/DeviceInformation.1.plist"));
+  for (int64_t done = 0; done < n; done += 1000) {
+    std::vector<eventlog::RecordToAppend> records;
+    for (int64_t i = 0; i < 1000; ++i)
+      records.push_back(events::to_record(
+          events::make_event("BENCH-" + std::to_string(i % 100), "bench", "device",
+                             events::CommandReported{"Acknowledged", "CMD-1", "", message, {}})));
+    log.append(std::move(records));
+  }
+}
+
+// The audit ledger over `Arg` command results already in an embedded log (each ~1.5 KiB, the
+// plist of a DeviceInformation answer): digest, chain, the entry and the device's index written
+// to its RocksDB with the position, then one signed checkpoint over them all. Then
+// `cairn audit verify` over the same log (the ledger as witness). Items: records/s.
+void BM_AuditLedger(benchmark::State& state) {
+  testing::TempDir dir;
+  eventlog::EmbeddedLog log(dir / "log");
+  fill_with_results(log, state.range(0));
+  const audit::Signer signer(crypto::SecretBox({crypto::random_bytes(32)}));
+  int round = 0;
+  for (auto _ : state) {
+    store::Database store(dir / ("audit-" + std::to_string(round++)), audit::kStoreLayout);
+    audit::Ledger ledger(log, store, signer, {"bench", std::chrono::milliseconds(0)});
+    while (ledger.consume(std::chrono::milliseconds(0)) > 0) {
+    }
+    ledger.checkpoint();
+  }
+  state.SetItemsProcessed(state.iterations() * state.range(0));
+}
+BENCHMARK(BM_AuditLedger)->Arg(20000)->Iterations(3)->Unit(benchmark::kMillisecond);
+
+void BM_AuditVerify(benchmark::State& state) {
+  testing::TempDir dir;
+  eventlog::EmbeddedLog log(dir / "log");
+  fill_with_results(log, state.range(0));
+  const audit::Signer signer(crypto::SecretBox({crypto::random_bytes(32)}));
+  store::Database store(dir / "audit", audit::kStoreLayout);
+  audit::Ledger ledger(log, store, signer, {"bench", std::chrono::milliseconds(0)});
+  while (ledger.consume(std::chrono::milliseconds(0)) > 0) {
+  }
+  ledger.checkpoint();
+  const audit::LedgerReader witness(store);
+  for (auto _ : state) {
+    const auto report = audit::verify_log(log, &witness, signer.public_keys());
+    if (!report.intact()) state.SkipWithError("the untouched log did not verify");
+  }
+  state.SetItemsProcessed(state.iterations() * state.range(0));
+}
+BENCHMARK(BM_AuditVerify)->Arg(20000)->Iterations(3)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 }  // namespace cairn

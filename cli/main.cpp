@@ -9,10 +9,13 @@
 #include <iostream>
 #include <map>
 #include <set>
+#include <sstream>
 #include <string>
 #include <vector>
 
+#include "app/audit_tool.hpp"
 #include "app/single_node.hpp"
+#include "common/encoding.hpp"
 #include "common/files.hpp"
 #include "common/logging.hpp"
 #include "crypto/certificate.hpp"
@@ -65,9 +68,21 @@ commands:
               failing that long is dead-lettered (docs/webhooks.md)
             --user-channels on|off (on)   manage users' channels (a Mac's users, Shared iPad
               users); off declines them with 410, as Apple documents
+            --audit-checkpoint-seconds N (10)   how often the audit ledger signs a checkpoint of
+              each partition that moved; 0: never (docs/audit.md)
   replay    rebuild the projection from the log into a fresh directory, print the digest
             --data-dir DIR  --into DIR (a new temporary directory when omitted)
             --kafka-brokers ... --kafka-topic T   replay from Kafka instead of DIR/log
+  audit verify   check the log against its signed checkpoints and name each event changed,
+            removed, inserted or moved since (docs/audit.md); exit status 1 when one is found
+            --data-dir DIR [--kafka-brokers ... --kafka-topic T]
+            --public-key HEX[,HEX...]   the keys trusted to sign (default: DIR's keyring)
+            --export FILE   check an export instead (needs only --public-key)
+  audit export   a device's events (or all) as JSON lines, each with its proof against a signed
+            checkpoint, for an auditor to check without the server   --data-dir DIR
+            [--device ID] [--since T] [--until T] [--type EventType] [--kafka-...]
+  audit public-key   print the checkpoints' public keys (hex; the signing one first)
+            --data-dir DIR
   pki init        create the development PKI in DIR/pki      --data-dir DIR [--ca-key ec|rsa]
   pki import-ca   make an external CA (e.g. an intermediate of your PKI) Cairn's issuing CA, in
             a data directory without one (before its first start)   --data-dir DIR
@@ -168,7 +183,12 @@ const std::set<std::string, std::less<>> kServeOptions{"config",
                                                        "ade-device-ca",
                                                        "webhook-ca-file",
                                                        "webhook-timeout-seconds",
-                                                       "webhook-give-up-hours"};
+                                                       "webhook-give-up-hours",
+                                                       "audit-checkpoint-seconds"};
+const std::set<std::string, std::less<>> kAuditOptions{
+    "config", "data-dir",   "kafka-brokers", "kafka-topic", "kafka-fetch-wait-ms",
+    "node",   "public-key", "export",        "device",      "since",
+    "until",  "type"};
 const std::set<std::string, std::less<>> kReplayOptions{
     "config", "data-dir", "into", "kafka-brokers", "kafka-topic", "kafka-fetch-wait-ms", "node"};
 const std::set<std::string, std::less<>> kProfileOptions{
@@ -326,6 +346,7 @@ int serve(const Options& o, const std::string& role) {
   c.webhooks.ca_file = opt(o, "webhook-ca-file", "");
   c.webhooks.timeout = seconds("webhook-timeout-seconds", "10");
   c.webhooks.give_up_after = seconds("webhook-give-up-hours", "24") * 3600;
+  c.audit_checkpoint_every = seconds("audit-checkpoint-seconds", "10");
   const std::string user_channels = opt(o, "user-channels", "on");
   if (user_channels != "on" && user_channels != "off")
     throw UsageError("--user-channels takes on or off");
@@ -363,6 +384,50 @@ int serve(const Options& o, const std::string& role) {
   cairn::logging::info("stopping", {{"signal", std::to_string(sig)}});
   node.stop();
   return 0;
+}
+
+int audit(const std::string& step, const Options& o) {
+  const std::string data_dir = opt(o, "data-dir", "data");
+  std::vector<std::string> keys;
+  if (o.contains("public-key")) {
+    std::stringstream list(o.at("public-key"));
+    for (std::string hex; std::getline(list, hex, ',');) {
+      auto key = cairn::hex_decode(hex);
+      if (!key || key->size() != 32) throw UsageError("--public-key takes 64 hex digits per key");
+      keys.push_back(std::move(*key));
+    }
+  }
+  if (step == "public-key") {
+    for (const auto& key : cairn::app::audit_public_keys(data_dir))
+      std::cout << cairn::hex_encode(key) << std::endl;
+    return 0;
+  }
+  if (step == "export") {
+    const cairn::audit::ExportFilter filter{opt(o, "device", ""), opt(o, "since", ""),
+                                            opt(o, "until", ""), opt(o, "type", "")};
+    const auto n =
+        cairn::app::export_audit(data_dir, kafka_options(o, "cairn-audit"), filter, std::cout);
+    std::cerr << n << " events exported" << std::endl;
+    return 0;
+  }
+  if (step != "verify") throw UsageError("audit takes verify, export or public-key");
+  cairn::audit::Report report;
+  if (o.contains("export")) {
+    if (keys.empty()) throw UsageError("checking an export needs --public-key");
+    std::ifstream in(o.at("export"));
+    if (!in) throw std::runtime_error("cannot read " + o.at("export"));
+    report = cairn::audit::verify_export(in, keys);
+  } else {
+    if (keys.empty()) keys = cairn::app::audit_public_keys(data_dir);
+    report = cairn::app::verify_audit_log(data_dir, kafka_options(o, "cairn-audit"), keys);
+  }
+  for (const auto& f : report.findings) std::cout << cairn::audit::describe(f) << std::endl;
+  std::cout << "records " << report.records << ", checkpoints verified "
+            << report.checkpoints_verified << ", records after the last checkpoint "
+            << report.unsigned_records << ": "
+            << (report.intact() ? "intact" : std::to_string(report.findings.size()) + " found")
+            << std::endl;
+  return report.intact() ? 0 : 1;
 }
 
 int replay(const Options& o) {
@@ -549,6 +614,8 @@ int main(int argc, char** argv) {
     if (cmd == "replay")
       return replay(with_config_file(parse_options(args, 2, kReplayOptions), kReplayOptions));
     if (cmd == "profile") return profile(parse_options(args, 2, kProfileOptions));
+    if (cmd == "audit" && args.size() >= 3)
+      return audit(args[2], with_config_file(parse_options(args, 3, kAuditOptions), kAuditOptions));
     if (cmd == "pushcert" && args.size() >= 3)
       return pushcert(args[2], parse_options(args, 3, kPushcertOptions));
     if (cmd == "ade" && args.size() >= 3) return ade(args[2], parse_options(args, 3, kAdeOptions));

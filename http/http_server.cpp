@@ -385,6 +385,15 @@ void HttpServer::admin_routes(Admin admin) {
        return services_->admin.allow_reenrollment(req.matches[1].str(), req.get_param_value("note"),
                                                   std::chrono::hours(hours), p);
      }));
+  // The device's events from the log (audit/audit_api.hpp), for an auditor's reader key.
+  on("GET", "/v1/devices/{id}/events",
+     admin_read([this](const httplib::Request& req, const Principal&) {
+       const auto limit = number_param(req, "limit", 100, 6, "from 1 to 1000");
+       return services_->audit.device_events(
+           req.matches[1].str(), req.get_param_value("since"), req.get_param_value("until"),
+           req.get_param_value("type"), req.get_param_value("after"),
+           static_cast<size_t>(std::clamp<int64_t>(limit, 1, 1000)));
+     }));
   on("GET", "/v1/devices/{id}/commands",
      admin_read([this](const httplib::Request& req, const Principal&) {
        return services_->admin.device_commands(req.matches[1].str());

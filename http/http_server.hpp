@@ -12,6 +12,7 @@
 
 #include "ade/ade_api.hpp"
 #include "ade/enrollment_service.hpp"
+#include "audit/audit_api.hpp"
 #include "common/address_ranges.hpp"
 #include "common/logging.hpp"
 #include "common/metrics.hpp"
@@ -84,6 +85,7 @@ struct Services {
   EnrollmentEndpoints enrollment;
   AdeEndpoints ade;
   webhook::WebhookApi& webhooks;
+  audit::AuditApi& audit;
   const ingest::IdentityResolver& identity;
 };
 

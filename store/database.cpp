@@ -34,7 +34,7 @@ void check(const rocksdb::Status& s, std::string_view what) {
 
 }  // namespace
 
-Database::Database(const std::string& path, std::string_view layout) {
+Database::Database(const std::string& path, std::string_view layout, Access access) {
   rocksdb::Options options;
   options.create_if_missing = true;
   options.IncreaseParallelism(2);
@@ -47,22 +47,23 @@ Database::Database(const std::string& path, std::string_view layout) {
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
   options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   rocksdb::DB* raw = nullptr;
-  auto status = rocksdb::DB::Open(options, path, &raw);
+  auto status = access == Access::kReadOnly ? rocksdb::DB::OpenForReadOnly(options, path, &raw)
+                                            : rocksdb::DB::Open(options, path, &raw);
   if (!status.ok())
     throw std::runtime_error("cannot open the store at " + path + ": " + status.ToString());
   db_.reset(raw);
-  check_layout(layout);
+  check_layout(layout, access);
 }
 
 Database::~Database() = default;
 
-void Database::check_layout(std::string_view expected) {
+void Database::check_layout(std::string_view expected, Access access) {
   const std::string key(kLayoutKey);
   const auto layout = get(key);
   if (layout == expected) return;
   bool empty = true;
   scan("", "", [&](std::string_view, std::string_view) { return empty = false; });
-  if (!layout && empty) {
+  if (!layout && empty && access == Access::kReadWrite) {
     check(db_->Put(rocksdb::WriteOptions(), key, std::string(expected)), "write");
     return;
   }

@@ -28,9 +28,14 @@ class Batch;
 
 class Database : public Reader {
  public:
-  // Opens or creates the database at `path`. Throws if it holds data of another `layout`: records
-  // are private to their consumer and change between versions, so it is rebuilt from the log.
-  Database(const std::string& path, std::string_view layout);
+  enum class Access {
+    kReadWrite,  // the consumer's own: opens or creates it
+    kReadOnly,   // a tool beside a running node (`cairn audit`): reads what is there, writes fail
+  };
+  // Opens (or, read-write, creates) the database at `path`. Throws if it holds data of another
+  // `layout`: records are private to their consumer and change between versions, so it is
+  // rebuilt from the log.
+  Database(const std::string& path, std::string_view layout, Access access = Access::kReadWrite);
   ~Database() override;
   Database(const Database&) = delete;
   Database& operator=(const Database&) = delete;
@@ -55,7 +60,7 @@ class Database : public Reader {
 
  private:
   friend class Batch;
-  void check_layout(std::string_view layout);
+  void check_layout(std::string_view layout, Access access);
   std::unique_ptr<rocksdb::DB> db_;
 };
 

@@ -227,6 +227,10 @@ TEST_F(OpenApi, AdminAnswersMatchTheirDescriptions) {
                    node.enqueue("NOBODY", command_body("RAW-3", "ProfileList")));
   expect_described("get", "/v1/push/{ids}", admin->Get("/v1/push/OAS-1"));
   expect_described("get", "/v1/devices/{id}/commands", admin->Get("/v1/devices/OAS-1/commands"));
+  expect_described("get", "/v1/devices/{id}/events",
+                   admin->Get("/v1/devices/OAS-1/events?limit=2"));
+  expect_described("get", "/v1/devices/{id}/events",
+                   admin->Get("/v1/devices/OAS-1/events?since=never"));
   expect_described("get", "/v1/commands/{uuid}", admin->Get(("/v1/commands/" + uuid).c_str()));
   expect_described("get", "/v1/commands", admin->Get("/v1/commands?status=pending&limit=1"));
   expect_described("get", "/v1/commands", admin->Get("/v1/commands?status=nonsense"));

@@ -65,6 +65,7 @@ void TestNode::start() {
   config.refusal_record_interval = options_.refusal_record_interval;
   config.apns = options_.apns;
   config.webhooks = options_.webhooks;
+  config.audit_checkpoint_every = options_.audit_checkpoint_every;
   config.kafka = options_.kafka;
   config.dispatcher_session_timeout = options_.dispatcher_session_timeout;
   node_ = std::make_unique<app::SingleNode>(config, options_.wrap_log);

@@ -36,9 +36,10 @@ struct TestNodeOptions {
   std::chrono::milliseconds apply_timeout{5000};
   std::chrono::seconds refusal_record_interval{10};  // in-process nodes
   http::ConnectionLimits connection_limits;          // in-process nodes
-  dispatcher::ApnsClient::Options apns;         // in-process nodes: where the dispatcher pushes
-  webhook::DelivererOptions webhooks;           // in-process nodes: retries, timeouts
-  std::optional<eventlog::KafkaOptions> kafka;  // the log on Kafka
+  dispatcher::ApnsClient::Options apns;  // in-process nodes: where the dispatcher pushes
+  webhook::DelivererOptions webhooks;    // in-process nodes: retries, timeouts
+  std::chrono::milliseconds audit_checkpoint_every{10000};     // in-process nodes
+  std::optional<eventlog::KafkaOptions> kafka;                 // the log on Kafka
   std::chrono::milliseconds dispatcher_session_timeout{3000};  // on Kafka: a quick takeover
   std::function<std::unique_ptr<eventlog::EventLog>(std::unique_ptr<eventlog::EventLog>)> wrap_log;
 };
