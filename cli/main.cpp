@@ -15,6 +15,9 @@
 
 #include "app/audit_tool.hpp"
 #include "app/single_node.hpp"
+#include "cli/admin_client.hpp"
+#include "cli/admin_commands.hpp"
+#include "cli/options.hpp"
 #include "common/encoding.hpp"
 #include "common/files.hpp"
 #include "common/logging.hpp"
@@ -26,6 +29,8 @@
 #include "pki/dev_pki.hpp"
 
 namespace {
+
+using namespace cairn::cli;
 
 constexpr const char* kUsage = R"(usage: cairn <command> [options]
 
@@ -97,6 +102,25 @@ commands:
               re-enrollment; reader: reads only; metrics: /metrics only
   apikey revoke   remove the key called NAME; running nodes refuse it within a second
             --data-dir DIR --name NAME
+  apikey list     every key's name and role (keys are made and revoked on a node's data
+            directory only: a stolen key cannot make itself a lasting one)   --data-dir DIR
+
+fleet commands, through a running node's admin API (the web console's API; docs/cli.md):
+  devices list [FILTER=VALUE ...]   devices, filtered on inventory (os_version=17.1,
+            status.passcode.is-compliant=false, …; GET /api/v1/devices lists the filters)
+  devices show UDID | commands UDID | events UDID [--since T --until T --type EventType]
+  commands send REQUEST_TYPE --devices UDID,... [KEY=VALUE ...] [--json FILE|-] [--no-push]
+            [--command-uuid U]   a typed command; each KEY=VALUE typed as the catalog says
+            (JSON for arrays, dictionaries and reals)
+  commands status UUID | list --status pending|delivered|not_now|acknowledged|error|... |
+            cancel UUID [--devices UDID,...] | catalog [REQUEST_TYPE]
+  push UDID,...   push now       certificates [--within-days N]   push and fleet certificates
+  declarations | sets   the declarations and sets stored for declarative management
+            every list: --limit N --after CURSOR, or --all for every page
+            every fleet command: --output table|json (table)  --server URL (https://127.0.0.1:8443)
+              --api-key KEY  --ca-file F (DIR/pki/ca.crt)   or CAIRN_SERVER, CAIRN_API_KEY,
+              CAIRN_CA_FILE, or "server = …" lines in --config F ($CAIRN_CONFIG,
+              ~/.config/cairn/cli.conf); the command line wins, then the environment
   profile   download a signed enrollment profile from a running node, check its signature and
             what it holds, write it and print a summary
             --server https://HOST:PORT (https://127.0.0.1:8443)  --api-key KEY ($CAIRN_API_KEY)
@@ -123,143 +147,68 @@ commands:
             (docs/ade.md; the README's "Automated Device Enrollment" walks through it)
 )";
 
-using Options = std::map<std::string, std::string>;
-
-// The command line itself is wrong (exit status 2, as for any Unix command); other failures,
-// e.g. a file that is missing, are std::exceptions (exit status 1).
-class UsageError : public std::invalid_argument {
- public:
-  using std::invalid_argument::invalid_argument;
-};
-
-const std::string& required(const Options& o, const std::string& name) {
-  const auto it = o.find(name);
-  if (it == o.end() || it->second.empty()) throw UsageError("--" + name + " is required");
-  return it->second;
-}
-
-// A mistyped option must stop the command, not be ignored (`--lisen` would otherwise serve on
-// the default address): every option a command reads is listed here.
-const std::set<std::string, std::less<>> kServeOptions{"config",
-                                                       "data-dir",
-                                                       "listen",
-                                                       "no-tls",
-                                                       "kafka-brokers",
-                                                       "kafka-topic",
-                                                       "kafka-fetch-wait-ms",
-                                                       "dispatcher-group",
-                                                       "dispatcher-session-timeout-ms",
-                                                       "tls-cert",
-                                                       "tls-key",
-                                                       "device-ca",
-                                                       "trusted-proxy-header",
-                                                       "trusted-proxy-from",
-                                                       "max-body-bytes",
-                                                       "threads",
-                                                       "max-connections-per-address",
-                                                       "max-connections",
-                                                       "handshake-timeout-ms",
-                                                       "header-timeout-ms",
-                                                       "request-timeout-ms",
-                                                       "max-header-bytes",
-                                                       "node",
-                                                       "apply-timeout-ms",
-                                                       "keep-alive-seconds",
-                                                       "refusal-record-interval-seconds",
-                                                       "apns-url",
-                                                       "apns-sandbox-url",
-                                                       "apns-ca-file",
-                                                       "push-expiration-seconds",
-                                                       "push-coalesce-seconds",
-                                                       "repush-silent-after-seconds",
-                                                       "inactive-after-seconds",
-                                                       "public-url",
-                                                       "identity-days",
-                                                       "ota-device-ca",
-                                                       "user-channels",
-                                                       "ade-url",
-                                                       "ade-ca-file",
-                                                       "ade-sync-interval-seconds",
-                                                       "ade-device-ca",
-                                                       "webhook-ca-file",
-                                                       "webhook-timeout-seconds",
-                                                       "webhook-give-up-hours",
-                                                       "audit-checkpoint-seconds"};
-const std::set<std::string, std::less<>> kAuditOptions{
+// Every option a command reads (options.hpp says why).
+const KnownOptions kServeOptions{"config",
+                                 "data-dir",
+                                 "listen",
+                                 "no-tls",
+                                 "kafka-brokers",
+                                 "kafka-topic",
+                                 "kafka-fetch-wait-ms",
+                                 "dispatcher-group",
+                                 "dispatcher-session-timeout-ms",
+                                 "tls-cert",
+                                 "tls-key",
+                                 "device-ca",
+                                 "trusted-proxy-header",
+                                 "trusted-proxy-from",
+                                 "max-body-bytes",
+                                 "threads",
+                                 "max-connections-per-address",
+                                 "max-connections",
+                                 "handshake-timeout-ms",
+                                 "header-timeout-ms",
+                                 "request-timeout-ms",
+                                 "max-header-bytes",
+                                 "node",
+                                 "apply-timeout-ms",
+                                 "keep-alive-seconds",
+                                 "refusal-record-interval-seconds",
+                                 "apns-url",
+                                 "apns-sandbox-url",
+                                 "apns-ca-file",
+                                 "push-expiration-seconds",
+                                 "push-coalesce-seconds",
+                                 "repush-silent-after-seconds",
+                                 "inactive-after-seconds",
+                                 "public-url",
+                                 "identity-days",
+                                 "ota-device-ca",
+                                 "user-channels",
+                                 "ade-url",
+                                 "ade-ca-file",
+                                 "ade-sync-interval-seconds",
+                                 "ade-device-ca",
+                                 "webhook-ca-file",
+                                 "webhook-timeout-seconds",
+                                 "webhook-give-up-hours",
+                                 "audit-checkpoint-seconds"};
+const KnownOptions kAuditOptions{
     "config", "data-dir",   "kafka-brokers", "kafka-topic", "kafka-fetch-wait-ms",
     "node",   "public-key", "export",        "device",      "since",
     "until",  "type"};
-const std::set<std::string, std::less<>> kReplayOptions{
+const KnownOptions kReplayOptions{
     "config", "data-dir", "into", "kafka-brokers", "kafka-topic", "kafka-fetch-wait-ms", "node"};
-const std::set<std::string, std::less<>> kProfileOptions{
+const KnownOptions kProfileOptions{
     "server",        "api-key",      "ca-file",          "out",         "identity", "topic",
-    "access-rights", "sign-message", "development-apns", "device-name", "data-dir"};
-const std::set<std::string, std::less<>> kPushcertOptions{
-    "data-dir", "common-name", "out",    "csr",     "vendor-p12", "chain",
-    "sha1",     "cert",        "server", "api-key", "ca-file"};
-const std::set<std::string, std::less<>> kAdeOptions{"name",   "out",     "replace", "file",
-                                                     "server", "api-key", "ca-file", "data-dir"};
-const std::set<std::string, std::less<>> kPkiOptions{"data-dir", "cert", "key", "ca-key"};
-const std::set<std::string, std::less<>> kApikeyOptions{"data-dir", "name", "role"};
-
-void check_known(const Options& o, const std::set<std::string, std::less<>>& known) {
-  for (const auto& [name, value] : o)
-    if (!known.contains(name)) throw UsageError("unknown option --" + name);
-}
-
-Options parse_options(const std::vector<std::string>& args, size_t first,
-                      const std::set<std::string, std::less<>>& known) {
-  Options o;
-  for (size_t i = first; i < args.size(); ++i) {
-    const auto& a = args[i];
-    if (!a.starts_with("--")) throw UsageError("unexpected argument " + a);
-    const auto eq = a.find('=');
-    if (eq != std::string::npos) {
-      o[a.substr(2, eq - 2)] = a.substr(eq + 1);
-    } else if (a == "--no-tls" || a == "--sign-message" || a == "--development-apns" ||
-               a == "--sha1" || a == "--replace") {
-      o[a.substr(2)] = "1";
-    } else {
-      if (i + 1 >= args.size()) throw UsageError(a + " needs a value");
-      o[a.substr(2)] = args[++i];
-    }
-  }
-  check_known(o, known);
-  return o;
-}
-
-// --config FILE: the same options, one "name = value" per line ('#' starts a comment), so every
-// role of a deployment reads one file. Options on the command line win.
-Options with_config_file(Options o, const std::set<std::string, std::less<>>& known) {
-  if (!o.contains("config")) return o;
-  std::ifstream in(o.at("config"));
-  if (!in) throw std::invalid_argument("cannot read " + o.at("config"));
-  auto trim = [](std::string t) {
-    t.erase(0, t.find_first_not_of(" \t"));
-    t.erase(t.find_last_not_of(" \t\r") + 1);
-    return t;
-  };
-  int number = 0;
-  for (std::string line; std::getline(in, line);) {
-    ++number;
-    line = trim(line.substr(0, line.find('#')));
-    if (line.empty()) continue;
-    const auto eq = line.find('=');
-    if (eq == std::string::npos)
-      throw std::invalid_argument(o.at("config") + ":" + std::to_string(number) +
-                                  ": expected name = value");
-    const std::string name = trim(line.substr(0, eq));
-    if (!known.contains(name))
-      throw UsageError(o.at("config") + ":" + std::to_string(number) + ": unknown option " + name);
-    o.try_emplace(name, trim(line.substr(eq + 1)));
-  }
-  return o;
-}
-
-std::string opt(const Options& o, const std::string& key, const std::string& fallback) {
-  auto it = o.find(key);
-  return it == o.end() ? fallback : it->second;
-}
+    "access-rights", "sign-message", "development-apns", "device-name", "data-dir", "config"};
+const KnownOptions kPushcertOptions{"data-dir",   "common-name", "out",     "csr",
+                                    "vendor-p12", "chain",       "sha1",    "cert",
+                                    "server",     "api-key",     "ca-file", "config"};
+const KnownOptions kAdeOptions{"name",    "out",     "replace",  "file",  "server",
+                               "api-key", "ca-file", "data-dir", "config"};
+const KnownOptions kPkiOptions{"data-dir", "cert", "key", "ca-key"};
+const KnownOptions kApikeyOptions{"data-dir", "name", "role"};
 
 // --kafka-brokers and its companions, or nothing (the embedded log).
 std::optional<cairn::eventlog::KafkaOptions> kafka_options(const Options& o,
@@ -446,32 +395,17 @@ int replay(const Options& o) {
   return 0;
 }
 
-// The CA file that vouches for the server (and what it signs): --ca-file or the dev PKI's.
-std::string ca_file_of(const Options& o) {
-  return opt(o, "ca-file", opt(o, "data-dir", "data") + "/pki/ca.crt");
-}
-
-// A client of a running node's admin API: --server, --api-key (or $CAIRN_API_KEY), --ca-file.
-httplib::Client admin_client(const Options& o) {
-  const char* env_key = std::getenv("CAIRN_API_KEY");
-  const std::string key = opt(o, "api-key", env_key ? env_key : "");
-  if (key.empty()) throw std::invalid_argument("give --api-key (or set CAIRN_API_KEY)");
-  httplib::Client client(opt(o, "server", "https://127.0.0.1:8443"));
-  client.set_ca_cert_path(ca_file_of(o));
-  client.enable_server_certificate_verification(true);
-  client.set_basic_auth("cairn", key);
-  return client;
-}
-
-void expect_ok(const httplib::Result& r) {
-  if (!r) throw std::runtime_error("cannot reach the server: " + httplib::to_string(r.error()));
-  if (r->status / 100 != 2)
-    throw std::runtime_error("the server answered " + std::to_string(r->status) + ": " + r->body);
+// The admin API's client, as the fleet commands make it (admin_client.hpp: flags, environment,
+// config file).
+AdminClient admin_client(const Options& o) {
+  return AdminClient(server_settings(o));
 }
 
 // `cairn profile`: the admin API's profile download, checked as a device would check it.
 int profile(const Options& o) {
-  auto client = admin_client(o);
+  const auto settings = server_settings(o);
+  AdminClient admin(settings);
+  auto& client = admin.http();
   std::string query;
   for (const char* name :
        {"identity", "topic", "access-rights", "sign-message", "development-apns", "device-name"}) {
@@ -484,7 +418,7 @@ int profile(const Options& o) {
   const auto r = client.Get("/v1/enrollment/profile" + query);
   expect_ok(r);
   const auto profile = cairn::Plist::parse(cairn::crypto::verify_attached(
-      r->body, cairn::crypto::TrustStore::from_pem_file(ca_file_of(o))));
+      r->body, cairn::crypto::TrustStore::from_pem_file(settings.ca_file)));
   cairn::enrollment::check_references(profile);
   const std::string out = opt(o, "out", "enroll.mobileconfig");
   std::ofstream(out, std::ios::binary) << r->body;
@@ -549,11 +483,11 @@ int pushcert(const std::string& step, const Options& o) {
     const auto secrets = cairn::crypto::SecretBox::load_or_create(data_dir);
     const auto key = cairn::pki::load_private_key(key_path, secrets);
     // The key is clear only inside TLS; the server seals it before recording it.
-    auto client = admin_client(o);
-    const auto r = client.Put("/v1/pushcert",
-                              cairn::read_file(opt(o, "cert", "push.pem")) +
-                                  cairn::pki::private_key_pem(key.get(), nullptr),
-                              "application/x-pem-file");
+    auto admin = admin_client(o);
+    const auto r = admin.http().Put("/v1/pushcert",
+                                    cairn::read_file(opt(o, "cert", "push.pem")) +
+                                        cairn::pki::private_key_pem(key.get(), nullptr),
+                                    "application/x-pem-file");
     expect_ok(r);
     std::cout << r->body << "\n";
     return 0;
@@ -563,7 +497,8 @@ int pushcert(const std::string& step, const Options& o) {
 
 // ADE through a running node's admin API: the token certificate, the token file, the sync state.
 int ade(const std::string& step, const Options& o) {
-  auto client = admin_client(o);
+  auto admin = admin_client(o);
+  auto& client = admin.http();
   if (step == "token-cert") {
     const std::string& name = required(o, "name");
     const auto r = client.Post("/v1/ade/tokens/" + name + "/certificate" +
@@ -613,6 +548,7 @@ int main(int argc, char** argv) {
       return serve(with_config_file(parse_options(args, 2, kServeOptions), kServeOptions), cmd);
     if (cmd == "replay")
       return replay(with_config_file(parse_options(args, 2, kReplayOptions), kReplayOptions));
+    if (is_admin_command(cmd)) return run_admin_command(args);
     if (cmd == "profile") return profile(parse_options(args, 2, kProfileOptions));
     if (cmd == "audit" && args.size() >= 3)
       return audit(args[2], with_config_file(parse_options(args, 3, kAuditOptions), kAuditOptions));
@@ -657,6 +593,11 @@ int main(int argc, char** argv) {
         if (!role) throw UsageError("--role must be admin, operator, reader or metrics");
         std::cout << cairn::ingest::ApiKeys::create(data_dir, required(o, "name"), *role)
                   << std::endl;
+        return 0;
+      }
+      if (cmd == "apikey" && args[2] == "list") {
+        for (const auto& key : cairn::ingest::ApiKeys(data_dir).principals())
+          std::cout << key.name << "  " << cairn::ingest::role_name(key.role) << "\n";
         return 0;
       }
       if (cmd == "apikey" && args[2] == "revoke") {

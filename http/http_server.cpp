@@ -11,6 +11,7 @@
 #include "common/errors.hpp"
 #include "common/json_writer.hpp"
 #include "common/logging.hpp"
+#include "console/assets.hpp"
 #include "crypto/certificate.hpp"
 #include "crypto/digest.hpp"
 #include "pki/issuer.hpp"
@@ -545,6 +546,34 @@ void HttpServer::webhook_routes(Admin admin) {
 
 // Declarative device management, in KMFDDM's shape (ingest/declaration_api): its paths, its
 // `nonotify`, its 204/304.
+// The web console's files are public (they hold no secret); every call the page makes carries an
+// API key like any admin client's. The policy lets the page run its own script and reach this
+// server only, so text a device reported can never run as code even if a page mishandled it.
+void HttpServer::console_routes() {
+  auto serve = [](std::string_view name, httplib::Response& res) {
+    const auto asset = console::asset(name);
+    if (!asset) {
+      res.status = 404;
+      res.set_content(error_json("the console has no file called that"), "application/json");
+      return;
+    }
+    res.set_header("Content-Security-Policy",
+                   "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
+                   "img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'");
+    res.set_header("X-Content-Type-Options", "nosniff");
+    res.set_header("Referrer-Policy", "no-referrer");
+    res.set_header("Cache-Control", "no-cache");
+    res.set_content(std::string(asset->body), std::string(asset->content_type));
+  };
+  on("GET", "/console",
+     [](const httplib::Request&, httplib::Response& res) { res.set_redirect("/console/", 308); });
+  on("GET", "/console/",
+     [serve](const httplib::Request&, httplib::Response& res) { serve("index.html", res); });
+  on("GET", "/console/{file}", [serve](const httplib::Request& req, httplib::Response& res) {
+    serve(req.matches[1].str(), res);
+  });
+}
+
 template <class Admin, class AdminRead>
 void HttpServer::declaration_routes(Admin admin, AdminRead admin_read) {
   auto& ddm = services_->declarations;
@@ -786,7 +815,10 @@ void HttpServer::routes() {
       handle_admin(req, res, needed, [&](const Principal& p) { return call(req, p); });
     };
   };
-  if (services_ && options_.admin_routes) admin_routes(admin);
+  if (services_ && options_.admin_routes) {
+    admin_routes(admin);
+    console_routes();
+  }
   // Prometheus scrapes with the same Basic credentials as any admin client.
   on("GET", "/metrics", admin(Role::kMetrics, [this](const httplib::Request&, const Principal&) {
        return ApiResponse{200, metrics_.prometheus_text(), "text/plain; version=0.0.4"};

@@ -125,6 +125,7 @@ class HttpServer {
   void ade_routes(Admin admin, AdminRead admin_read);
   template <class Admin>
   void webhook_routes(Admin admin);
+  void console_routes();
   // Registers `handler` at an OpenAPI-style path ("/v1/devices/{id}": each {param} one path
   // segment, matches[1..] in order) and remembers the route.
   void on(std::string_view method, const std::string& path, httplib::Server::Handler handler);

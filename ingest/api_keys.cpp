@@ -129,6 +129,14 @@ void ApiKeys::refresh() const {
   }
 }
 
+std::vector<Principal> ApiKeys::principals() const {
+  const std::lock_guard lock(mutex_);
+  refresh();
+  std::vector<Principal> all;
+  for (const auto& e : entries_) all.push_back(e.principal);
+  return all;
+}
+
 bool ApiKeys::empty() const {
   const std::lock_guard lock(mutex_);
   refresh();

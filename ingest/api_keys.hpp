@@ -46,6 +46,8 @@ class ApiKeys {
   static bool revoke(const std::string& data_dir, const std::string& name);
 
   bool empty() const;
+  // Every key's name and role (never the hashes), in the file's order.
+  std::vector<Principal> principals() const;
   // From an Authorization header value; nullopt if missing, malformed or unknown.
   std::optional<Principal> authenticate(const std::string& authorization_header) const;
 

@@ -247,7 +247,22 @@ ApiResponse CommandApi::catalog() const {
       j.key(os).begin_object().field("introduced", support.introduced);
       j.field_if("access_right", support.access_right).end_object();
     }
-    j.end_object().end_object();
+    // The Command dictionary's own keys, for clients that build forms (the console, `cairn
+    // commands send`); nested keys are checked when the command is sent.
+    j.end_object().key("keys").begin_array();
+    for (const auto& key : spec.keys) {
+      j.begin_object()
+          .field("name", key.name)
+          .field("type", protocol::value_type_name(key.type))
+          .field("required", key.required);
+      if (!key.range.empty()) {
+        j.key("range").begin_array();
+        for (const auto& v : key.range) j.value(v);
+        j.end_array();
+      }
+      j.end_object();
+    }
+    j.end_array().end_object();
   }
   j.end_array().end_object();
   return {200, j.str()};

@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 declare -A layer=(
   [common]=0
-  [crypto]=1 [plist]=1 [store]=1
+  [crypto]=1 [plist]=1 [store]=1 [console]=1
   [pki]=2 [protocol]=2 [eventlog]=2
   [schemas]=3 [devsim]=3
   [projector]=4

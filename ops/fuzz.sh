@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Builds the libFuzzer targets with clang (ASan + UBSan) into build-fuzz and runs each for
+# Builds the libFuzzer targets with clang (ASan + UBSan) into build-sanitize and runs each for
 # SECONDS (default 20), starting from the seeds in tests/fixtures and tests/fuzz/seeds. Any crash
-# fails the script and leaves its input in build-fuzz/crashes/TARGET/: turn it into a regression
+# fails the script and leaves its input in build-sanitize/crashes/TARGET/: turn it into a regression
 # test. Usage: ops/fuzz.sh [SECONDS] [TARGET...]
 # With FUZZ_RUNS=N each target instead runs N inputs from a fixed random seed: the same inputs
 # every time, so a run that passed here passes in CI (ops/test.sh does this). Explore for longer,
@@ -12,14 +12,14 @@ seconds=${1:-20}
 shift || true
 targets=("$@")
 ((${#targets[@]})) || targets=(plist device_message event mdm_signature scep ota typed_command intake declarative ade_token ade_answers
-  machine_info webhook audit_export)
-CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  -DCAIRN_FUZZ=ON -DCAIRN_SANITIZE=ON -DCAIRN_WERROR=OFF -DBUILD_TESTING=OFF -DCAIRN_BENCH=OFF \
-  >/dev/null
-cmake --build build-fuzz -j "${CAIRN_JOBS:-2}" --target "${targets[@]/#/cairn_fuzz_}"
+  machine_info webhook audit_export cli_table)
+# The sanitizer tree ops/test.sh also runs the suite in (clang, ASan + UBSan, coverage).
+CC=clang CXX=clang++ cmake -S . -B build-sanitize -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DCAIRN_FUZZ=ON -DCAIRN_SANITIZE=ON -DCAIRN_BENCH=OFF >/dev/null
+cmake --build build-sanitize -j "${CAIRN_JOBS:-2}" --target "${targets[@]/#/cairn_fuzz_}"
 
 if [ -n "${FUZZ_RUNS:-}" ]; then
-  rm -rf build-fuzz/corpus  # inputs kept from earlier runs would change what is explored
+  rm -rf build-sanitize/corpus  # inputs kept from earlier runs would change what is explored
 fi
 budget_for() {
   if [ -z "${FUZZ_RUNS:-}" ]; then
@@ -42,12 +42,12 @@ seeds_for() {
   esac
 }
 for t in "${targets[@]}"; do
-  corpus=build-fuzz/corpus/$t
-  crashes=build-fuzz/crashes/$t
+  corpus=build-sanitize/corpus/$t
+  crashes=build-sanitize/crashes/$t
   mkdir -p "$corpus" "$crashes"
   # shellcheck disable=SC2046
   UBSAN_OPTIONS=halt_on_error=1 ASAN_OPTIONS=detect_leaks=1 \
-    build-fuzz/tests/fuzz/cairn_fuzz_"$t" $(budget_for "$t") -max_len=262144 \
+    build-sanitize/tests/fuzz/cairn_fuzz_"$t" $(budget_for "$t") -max_len=262144 \
     -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 -artifact_prefix="$crashes/" \
     "$corpus" $(seeds_for "$t") 2>&1 | tail -n 12
 done

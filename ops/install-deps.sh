@@ -8,6 +8,7 @@ packages=(
   libnghttp2-dev libcurl4-openssl-dev nghttp2-client librdkafka-dev kcat
   libgtest-dev libgmock-dev libbenchmark-dev libyaml-cpp-dev
   wrk curl gnuplot-nox
+  chromium  # the web console's end-to-end tests drive it headless (tests/support/browser)
   certmonger  # its scep-submit is the SCEP client the tests check Cairn's SCEP server against
 )
 missing=()
