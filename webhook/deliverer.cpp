@@ -149,7 +149,7 @@ class Deliverer::Sender {
     owner_.store_.scan(keys::outbox_prefix(endpoint.name), {},
                        [&](std::string_view key, std::string_view value) {
                          auto d = decode_record<Delivery>(value);
-                         if (owner_.options_.owns(PartitionId(d.partition))) {
+                         if (owner_.options_.owns(PartitionId(d.queued_partition))) {
                            bytes += d.body.size();
                            due.emplace_back(std::string(key), std::move(d));
                          }
@@ -163,7 +163,7 @@ class Deliverer::Sender {
         if (stopping_) break;
       }
       // The partition may have gone to another node since the scan (a Kafka rebalance).
-      if (!owner_.options_.owns(PartitionId(d.partition))) continue;
+      if (!owner_.options_.owns(PartitionId(d.queued_partition))) continue;
       if (!deliver(endpoint, secret, key, d)) {
         paused = true;
         break;
@@ -439,19 +439,20 @@ void Deliverer::apply(const eventlog::LogRecord& record, ConsumeRound& round) {
                     {"error", error.what()}});
     return;
   }
-  if (topic) return queue(e, *topic, record.position, round);
+  if (topic) return queue(e, *topic, record.position, record.position, round);
   if (const auto* set = std::get_if<events::WebhookEndpointSet>(&e.payload))
     set_endpoint(*set, round);
   else if (const auto* removed = std::get_if<events::WebhookEndpointRemoved>(&e.payload))
     remove_endpoint(removed->name, round);
   else if (const auto* redelivery = std::get_if<events::WebhookRedeliveryRequested>(&e.payload))
-    redeliver(*redelivery, round);
+    redeliver(*redelivery, record.position, round);
   else if (const auto* progress = std::get_if<events::WebhooksDelivered>(&e.payload))
     drop_settled(*progress, round);
 }
 
 void Deliverer::queue(const events::Event& e, std::string_view topic, LogPosition position,
-                      ConsumeRound& round, const std::string& only_endpoint) {
+                      LogPosition queued_at, ConsumeRound& round,
+                      const std::string& only_endpoint) {
   std::string body;
   round.batch.scan(keys::kEndpointPrefix, {}, [&](std::string_view, std::string_view value) {
     const auto endpoint = decode_record<Endpoint>(value);
@@ -460,7 +461,8 @@ void Deliverer::queue(const events::Event& e, std::string_view topic, LogPositio
     if (body.empty()) body = body_of(e, topic);
     round.batch.save(keys::outbox(endpoint.name, next_seq_++),
                      Delivery{e.id, std::string(topic), e.device, position.partition.value(),
-                              position.offset.value(), body, 0, 0, 0, ""});
+                              position.offset.value(), body, 0, 0, 0, "",
+                              queued_at.partition.value(), queued_at.offset.value()});
     round.woken.insert(endpoint.name);
     return true;
   });
@@ -492,7 +494,8 @@ void Deliverer::remove_endpoint(const std::string& name, ConsumeRound& round) {
   round.changed[name] = std::nullopt;
 }
 
-void Deliverer::redeliver(const events::WebhookRedeliveryRequested& p, ConsumeRound& round) {
+void Deliverer::redeliver(const events::WebhookRedeliveryRequested& p, LogPosition requested_at,
+                          ConsumeRound& round) {
   if (!round.batch.has(keys::endpoint(p.endpoint))) return;
   for (const auto& ref : p.deliveries) {
     if (ref.partition < 0 || ref.partition >= log_.partition_count() || ref.offset < 0) continue;
@@ -513,7 +516,7 @@ void Deliverer::redeliver(const events::WebhookRedeliveryRequested& p, ConsumeRo
       continue;
     }
     if (e.id != ref.event_id) continue;  // not the event the dead letter named
-    queue(e, *topic, records.front().position, round, p.endpoint);
+    queue(e, *topic, records.front().position, requested_at, round, p.endpoint);
   }
 }
 
@@ -523,7 +526,7 @@ void Deliverer::drop_settled(const events::WebhooksDelivered& p, ConsumeRound& r
   round.batch.scan(keys::outbox_prefix(p.endpoint), {},
                    [&](std::string_view key, std::string_view value) {
                      const auto d = decode_record<Delivery>(value);
-                     if (d.partition == p.partition && d.offset < p.below_offset)
+                     if (d.queued_partition == p.partition && d.queued_offset < p.below_offset)
                        settled.emplace_back(key);
                      return true;
                    });
@@ -538,8 +541,8 @@ void Deliverer::record_progress() {
     std::map<int32_t, int64_t> lowest;
     store_.scan(keys::outbox_prefix(endpoint.name), {}, [&](std::string_view, std::string_view v) {
       const auto d = decode_record<Delivery>(v);
-      auto [it, fresh] = lowest.emplace(d.partition, d.offset);
-      if (!fresh) it->second = std::min(it->second, d.offset);
+      auto [it, fresh] = lowest.emplace(d.queued_partition, d.queued_offset);
+      if (!fresh) it->second = std::min(it->second, d.queued_offset);
       return true;
     });
     for (int32_t p = 0; p < log_.partition_count(); ++p) {

@@ -81,11 +81,14 @@ class Deliverer {
   class Sender;
   struct ConsumeRound;
   void apply(const eventlog::LogRecord& record, ConsumeRound& round);
+  // `e` (at `position`) into the outbox of each endpoint taking `topic` (or of `only_endpoint`),
+  // as queued by the record at `queued_at` (itself, or a redelivery request).
   void queue(const events::Event& e, std::string_view topic, LogPosition position,
-             ConsumeRound& round, const std::string& only_endpoint = "");
+             LogPosition queued_at, ConsumeRound& round, const std::string& only_endpoint = "");
   void set_endpoint(const events::WebhookEndpointSet& p, ConsumeRound& round);
   void remove_endpoint(const std::string& name, ConsumeRound& round);
-  void redeliver(const events::WebhookRedeliveryRequested& p, ConsumeRound& round);
+  void redeliver(const events::WebhookRedeliveryRequested& p, LogPosition requested_at,
+                 ConsumeRound& round);
   void drop_settled(const events::WebhooksDelivered& p, ConsumeRound& round);
   void record_progress();
   void start_sender(const Endpoint& endpoint);

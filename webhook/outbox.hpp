@@ -14,7 +14,8 @@
 
 namespace cairn::webhook {
 
-inline constexpr std::string_view kStoreLayout = "1";
+// 2: deliveries carry the position they were queued from (queued_partition, queued_offset).
+inline constexpr std::string_view kStoreLayout = "2";
 
 struct Endpoint {
   std::string name;
@@ -45,11 +46,16 @@ struct Delivery {
   int64_t first_attempt_ms = 0;
   int32_t last_status = 0;
   std::string last_reason;
+  // The record it was queued from: the event itself, or the redelivery request naming it.
+  // Ownership and recorded progress go by this position, not the event's: a redelivered event
+  // lies below progress already recorded, and a standby must not drop its copy by it.
+  int32_t queued_partition = 0;
+  int64_t queued_offset = 0;
 
   template <class Archive>
   void serialize(Archive& a) {
     a(event_id, topic, device, partition, offset, body, attempts, first_attempt_ms, last_status,
-      last_reason);
+      last_reason, queued_partition, queued_offset);
   }
 };
 

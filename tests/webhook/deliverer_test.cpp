@@ -307,6 +307,29 @@ TEST_F(DelivererTest, AStandbyKeepsCopiesUntilTheOwnerRecordsItsProgress) {
   EXPECT_GT(progress.back().below_offset, 0);
 }
 
+// The owner may record progress past an event before it reads a request to redeliver that event;
+// the standby's copy of the redelivery must outlive that progress, or a takeover loses it.
+TEST_F(DelivererTest, AStandbyKeepsARedeliveryThatProgressRecordedEarlierDoesNotCover) {
+  WebhookReceiver receiver;
+  set_endpoint("hook", receiver.url());
+  const auto [event, offset] =
+      append("UDID-A",
+             events::CommandReported{
+                 "Idle", "", "", events::raw_message(testing::report_body("UDID-A", "Idle")), {}});
+  append("", events::WebhookRedeliveryRequested{"hook", {{event.id, 0, offset}}});
+  // Settled below the event and the request alike would drop both; this covers the event only.
+  append("", events::WebhooksDelivered{"hook", 0, offset + 1});
+  auto standby_options = options_;
+  standby_options.owns = [](PartitionId) { return false; };
+  auto& standby = deliverer(standby_options, "standby");
+  ASSERT_TRUE(eventually([&] { return standby.pending("hook") == 1; }))
+      << standby.pending("hook") << " copies kept";
+  std::this_thread::sleep_for(200ms);
+  EXPECT_EQ(standby.pending("hook"), 1u) << "the redelivery's copy stays until it is settled";
+  append("", events::WebhooksDelivered{"hook", 0, offset + 3});
+  EXPECT_TRUE(eventually([&] { return standby.pending("hook") == 0; }));
+}
+
 TEST_F(DelivererTest, ARestartedDelivererResumesWhereItStopped) {
   WebhookReceiver receiver;
   set_endpoint("hook", receiver.url());
