@@ -16,7 +16,7 @@ ClientIdentity IdentityResolver::resolve(const IdentityEvidence& evidence,
       throw BadRequest(std::string(what) + " certificate is not a client certificate");
   };
   if (evidence.mdm_signature) {
-    auto signer = crypto::verify_mdm_signature(*evidence.mdm_signature, body, device_ca_.get());
+    auto signer = signatures_.verify(*evidence.mdm_signature, body);
     require_client(signer.get(), "Mdm-Signature");
     return {crypto::certificate_fingerprint(signer.get()), "mdm-signature"};
   }

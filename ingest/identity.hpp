@@ -9,6 +9,7 @@
 #include <string>
 
 #include "crypto/certificate.hpp"
+#include "crypto/cms_signature.hpp"
 
 namespace cairn::ingest {
 
@@ -26,7 +27,7 @@ struct IdentityEvidence {
 class IdentityResolver {
  public:
   explicit IdentityResolver(std::shared_ptr<const crypto::TrustStore> device_ca)
-      : device_ca_(std::move(device_ca)) {}
+      : device_ca_(device_ca), signatures_(std::move(device_ca)) {}
 
   // Throws BadRequest if there is no identity or it does not verify. (Not 401: a request that
   // lost its certificate on the way is not proof that the device is unmanaged.)
@@ -34,6 +35,7 @@ class IdentityResolver {
 
  private:
   std::shared_ptr<const crypto::TrustStore> device_ca_;
+  crypto::MdmSignatureVerifier signatures_;  // remembers each device's certificate
 };
 
 }  // namespace cairn::ingest

@@ -69,6 +69,64 @@ TEST(MdmSignature, AnUnknownDigestAlgorithmIsRefusedAndLeaksNothing) {
                BadRequest);
 }
 
+// The server's verifier remembers certificates, not answers: every outcome is the plain
+// function's, for a real device's BER and for devsim's DER, first time and after.
+TEST(MdmSignatureVerifier, AnswersAsTheFunctionDoesAndParsesEachCertificateOnce) {
+  const auto ca = pki::make_ca("Device CA", 1);
+  const auto trust =
+      std::make_shared<const TrustStore>(TrustStore::from_pem(certificate_pem(ca.cert.get())));
+  const MdmSignatureVerifier verifier(trust);
+  const auto a = pki::issue_certificate(ca, "DEVICE-A", pki::CertUsage::kClient, {}, 1);
+  const auto b = pki::issue_certificate(ca, "DEVICE-B", pki::CertUsage::kClient, {}, 1);
+  for (int round = 0; round < 2; ++round) {
+    for (const auto* device : {&a, &b}) {
+      const auto body = testing::report_body("DEVICE", "Idle", std::to_string(round));
+      const auto header =
+          sign_mdm_signature(body, device->cert.get(), device->key.get(), EVP_sha256());
+      const auto signer = verifier.verify(header, body);
+      EXPECT_EQ(certificate_fingerprint(signer.get()), certificate_fingerprint(device->cert.get()));
+      EXPECT_THROW(verifier.verify(header, body + " "), BadRequest) << "the body is checked";
+    }
+  }
+  EXPECT_EQ(verifier.remembered(), 2u);
+
+  // A stranger's certificate is refused every time, remembered or not.
+  const auto other_ca = pki::make_ca("Other CA", 1);
+  const auto stranger = pki::issue_certificate(other_ca, "X", pki::CertUsage::kClient, {}, 1);
+  const std::string body = "body";
+  const auto header = sign_mdm_signature(body, stranger.cert.get(), stranger.key.get(), EVP_sha1());
+  for (int i = 0; i < 2; ++i) {
+    try {
+      verifier.verify(header, body);
+      ADD_FAILURE() << "a stranger was accepted";
+    } catch (const BadRequest& e) {
+      EXPECT_NE(std::string(e.what()).find("not trusted"), std::string::npos) << e.what();
+    }
+  }
+
+  // A real device's header (indefinite lengths, SHA-1): the same signer as the function finds.
+  const MdmSignatureVerifier any_signer(nullptr);
+  const auto real = testing::fixture("mdm-signature/idle-request.mdm-signature");
+  const auto real_body = testing::fixture("mdm-signature/idle-request.body");
+  for (int i = 0; i < 2; ++i)
+    EXPECT_EQ(certificate_fingerprint(any_signer.verify(real, real_body).get()),
+              certificate_fingerprint(verify_mdm_signature(real, real_body, nullptr).get()));
+  EXPECT_EQ(any_signer.remembered(), 1u);
+  EXPECT_THROW(any_signer.verify(real, real_body + "x"), BadRequest);
+  EXPECT_THROW(any_signer.verify("bm90IGEgc2lnbmF0dXJl", real_body), BadRequest);
+}
+
+TEST(MdmSignatureVerifier, ForgetsEverythingAtCapacity) {
+  const auto ca = pki::make_ca("Device CA", 1);
+  const MdmSignatureVerifier verifier(nullptr, 2);
+  for (int i = 0; i < 5; ++i) {
+    const auto d =
+        pki::issue_certificate(ca, "D" + std::to_string(i), pki::CertUsage::kClient, {}, 1);
+    verifier.verify(sign_mdm_signature("x", d.cert.get(), d.key.get(), EVP_sha256()), "x");
+    EXPECT_LE(verifier.remembered(), 2u);
+  }
+}
+
 TEST(AttachedSignature, VerifiesAgainstTheSignersCaAndNothingElse) {
   const auto ca = pki::make_ca("Profile CA", 30);
   const auto intermediate_ca = pki::make_ca("Other CA", 30);
