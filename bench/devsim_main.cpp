@@ -54,6 +54,8 @@ constexpr const char* kUsage = R"(usage: cairn-devsim [options]
   --push-quiet S         push mode: give up after S seconds without progress (30)
   --server-pid PID[,PID...]  read the servers' CPU time and peak RSS from /proc (summed)
   --prefix S             UDID prefix (devsim-<pid>)       --seed N
+  --no-push 1            queue with ?nopush=1 (servers without a push certificate: NanoMDM
+                         answers an error when it cannot push)
   --enroll 0             skip enrollment: the devices (same --prefix) are enrolled already
   --ddm 1                declarative management: store a set of 5 declarations (an activation of a
                          passcode policy, a software update, a status subscription and a test
@@ -406,7 +408,10 @@ int main(int argc, char** argv) {
     }
     const int64_t enroll_requests = stats.requests();
 
-    // Queue through NanoMDM's API, many devices per call (URLs stay well under 8 KB).
+    // Queue through NanoMDM's API, many devices per call (URLs stay well under 8 KB). Each call
+    // has its own CommandUUID: NanoMDM refuses one it has stored already ("command already
+    // exists"), so one UUID across the calls of a command would stop at the 251st device.
+    const std::string enqueue_query = opt("no-push", "0") == "1" ? "?nopush=1" : "";
     auto enqueue = [&] {
       const std::vector<std::string> mix{"DeviceInformation", "ProfileList",
                                          "SecurityInfo",      "InstalledApplicationList",
@@ -414,14 +419,16 @@ int main(int argc, char** argv) {
       const auto udids = fleet->udids();
       for (int c = 0; c < commands; ++c) {
         const std::string request_type = type == "mixed" ? mix[c % mix.size()] : type;
-        const std::string body =
-            command_plist(prefix + "-cmd-" + std::to_string(c), request_type, c);
         for (size_t first = 0; first < udids.size(); first += 250) {
           std::string ids;
           for (size_t i = first; i < std::min(udids.size(), first + 250); ++i)
             ids += (ids.empty() ? "" : ",") + udids[i];
+          const std::string uuid =
+              prefix + "-cmd-" + std::to_string(c) + "-" + std::to_string(first / 250);
           fleet->commands_queued(first, first + 250);
-          expect_ok(admin->Put(("/v1/enqueue/" + ids).c_str(), body, "application/xml"), "enqueue");
+          expect_ok(admin->Put(("/v1/enqueue/" + ids + enqueue_query).c_str(),
+                               command_plist(uuid, request_type, c), "application/xml"),
+                    "enqueue");
         }
       }
     };

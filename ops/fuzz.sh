@@ -41,13 +41,21 @@ seeds_for() {
     *) echo "tests/fuzz/seeds/$1" ;;
   esac
 }
-for t in "${targets[@]}"; do
-  corpus=build-sanitize/corpus/$t
-  crashes=build-sanitize/crashes/$t
+# Each target in its own process, CAIRN_JOBS (2) at a time; a target's output is shown when it
+# ends, and any target's failure fails the script.
+fuzz_one() {
+  local t=$1 status=0
+  local corpus=build-sanitize/corpus/$t crashes=build-sanitize/crashes/$t
+  local log=build-sanitize/fuzz-$t.log
   mkdir -p "$corpus" "$crashes"
   # shellcheck disable=SC2046
   UBSAN_OPTIONS=halt_on_error=1 ASAN_OPTIONS=detect_leaks=1 \
     build-sanitize/tests/fuzz/cairn_fuzz_"$t" $(budget_for "$t") -max_len=262144 \
     -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 -artifact_prefix="$crashes/" \
-    "$corpus" $(seeds_for "$t") 2>&1 | tail -n 12
-done
+    "$corpus" $(seeds_for "$t") >"$log" 2>&1 || status=$?
+  printf '== %s (exit status %s)\n%s\n' "$t" "$status" "$(tail -n 12 "$log")"
+  return "$status"
+}
+export -f fuzz_one budget_for seeds_for
+export FUZZ_RUNS seconds
+printf '%s\n' "${targets[@]}" | xargs -P "${CAIRN_JOBS:-2}" -I{} bash -c 'fuzz_one "$1"' _ {}
