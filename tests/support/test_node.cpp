@@ -167,9 +167,17 @@ httplib::Result TestNode::admin_get(const std::string& path) const {
 }
 
 double TestNode::metric(const std::string& sample) const {
+  return metrics({sample}).front();
+}
+
+std::vector<double> TestNode::metrics(const std::vector<std::string>& samples) const {
   const auto body = admin_get("/metrics")->body;
-  const auto at = body.find("\n" + sample + " ");
-  return at == std::string::npos ? -1 : std::stod(body.substr(at + sample.size() + 2));
+  std::vector<double> values;
+  for (const auto& sample : samples) {
+    const auto at = body.find("\n" + sample + " ");
+    values.push_back(at == std::string::npos ? -1 : std::stod(body.substr(at + sample.size() + 2)));
+  }
+  return values;
 }
 
 httplib::Result TestNode::upload_push_certificate(const std::string& topic) const {

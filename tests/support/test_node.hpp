@@ -71,6 +71,8 @@ class TestNode {
   httplib::Result admin_get(const std::string& path) const;
   // A sample's value in the node's /metrics (`name{labels}` as written there), or -1.
   double metric(const std::string& sample) const;
+  // Several samples from one scrape (values that move together, read at one moment).
+  std::vector<double> metrics(const std::vector<std::string>& samples) const;
   // A push certificate for `topic` from the node's CA, with its key, through PUT /v1/pushcert.
   httplib::Result upload_push_certificate(const std::string& topic) const;
   httplib::Result enqueue(const std::string& ids, const std::string& command_plist,
