@@ -92,16 +92,19 @@ void TestNode::kill_hard() {
 void TestNode::start_process() {
   // The same options as an in-process node, as `cairn <role>` arguments (built before fork: no
   // allocation after it).
-  std::vector<std::string> args{"cairn",
-                                options_.role,
-                                "--data-dir",
-                                data_dir_,
-                                "--listen",
-                                "127.0.0.1:0",
-                                "--threads",
-                                "16",
-                                "--keep-alive-seconds",
-                                std::to_string(kKeepAliveSeconds)};
+  std::vector<std::string> args{
+      "cairn",
+      options_.role,
+      "--data-dir",
+      data_dir_,
+      "--listen",
+      "127.0.0.1:0",
+      "--threads",
+      "16",
+      "--keep-alive-seconds",
+      std::to_string(kKeepAliveSeconds),
+      "--audit-checkpoint-seconds",
+      std::to_string((options_.audit_checkpoint_every.count() + 999) / 1000)};
   if (options_.kafka)
     args.insert(args.end(),
                 {"--kafka-brokers", options_.kafka->bootstrap_servers, "--kafka-fetch-wait-ms",
