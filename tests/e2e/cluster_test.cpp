@@ -208,7 +208,9 @@ TEST_F(Cluster, DispatchersShareThePartitionsAndTakeOverFromADeadOne) {
   ASSERT_EQ(owned().first + owned().second, 4) << "the group never settled";
   ASSERT_GT(owned().first, 0);
   upload_push_certificate();
-  const auto devices = enroll(12, "SHARED-");
+  // Enough devices that every partition holds some: a dispatcher owning only an empty one would
+  // push nothing.
+  const auto devices = enroll(32, "SHARED-");
   const std::string ids = ids_of(devices);
   ASSERT_EQ(ingest_a_->enqueue(ids, command_body("SHARED-1", "ProfileList"))->status, 200);
   ASSERT_TRUE(all_pushed(devices));
