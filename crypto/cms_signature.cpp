@@ -274,10 +274,15 @@ std::shared_ptr<MdmSignatureVerifier::Certificates> MdmSignatureVerifier::certif
   }
   parsed->trust.resize(parsed->certs.size());
   parsed->recheck_at = now + recheck_;
-  const std::lock_guard lock(mu_);
-  if (cache_.size() >= capacity_) cache_.clear();
-  cache_[key] = parsed;
+  parsed->key = key;
   return parsed;
+}
+
+void MdmSignatureVerifier::remember(const std::shared_ptr<Certificates>& c) const {
+  const std::lock_guard lock(mu_);
+  if (cache_.contains(c->key) && cache_[c->key] == c) return;
+  if (cache_.size() >= capacity_) cache_.clear();
+  cache_[c->key] = c;
 }
 
 std::string MdmSignatureVerifier::trust_of(Certificates& c, size_t signer) const {
@@ -300,8 +305,12 @@ X509Ptr MdmSignatureVerifier::verify(std::string_view header_base64, std::string
   const std::string der = base64_decode(header_base64);
   if (!ber_within_depth(der, kMaxBerDepth))
     throw BadRequest("Mdm-Signature is not well-formed BER or nests deeper than 64");
+  // Only certificate sets of a size a device sends are remembered (a bound on the cache's memory).
+  constexpr size_t kMaxRemembered = 16 * 1024;
   const auto split = split_certificates(der);
-  const auto known = split ? certificates(split->carried, split->certificates) : nullptr;
+  const auto known = split && split->carried.size() <= kMaxRemembered
+                         ? certificates(split->carried, split->certificates)
+                         : nullptr;
   if (!known) {
     auto cms = parse_signed(der, "Mdm-Signature");
     return checked_signer(cms.get(), body_bio(body).get(), nullptr, trust_.get(), "Mdm-Signature");
@@ -324,6 +333,7 @@ X509Ptr MdmSignatureVerifier::verify(std::string_view header_base64, std::string
   if (index == known->certs.size()) throw BadRequest("Mdm-Signature must have exactly one signer");
   if (auto why = trust_of(*known, index); !why.empty())
     throw BadRequest("Mdm-Signature signer is not trusted: " + why);
+  remember(known);  // only what a trusted signer sent: strangers cannot fill the cache
   X509_up_ref(signer);
   return X509Ptr(signer);
 }

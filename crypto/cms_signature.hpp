@@ -37,7 +37,8 @@ X509Ptr verify_mdm_signature(std::string_view header_base64, std::string_view bo
 // checked. Thread-safe.
 class MdmSignatureVerifier {
  public:
-  // At most `capacity` certificate sets are remembered (all are forgotten when it is reached); a
+  // At most `capacity` certificate sets are remembered, each of a trusted signer and at most
+  // 16 KiB (all are forgotten when the capacity is reached); a
   // chain check is redone after `recheck` and whenever the signer has expired. A null `trust`
   // takes any signer (as verify_mdm_signature without one).
   explicit MdmSignatureVerifier(std::shared_ptr<const TrustStore> trust, size_t capacity = 8192,
@@ -51,10 +52,12 @@ class MdmSignatureVerifier {
     // The chain check's answer per certificate as signer ("" trusted), once asked.
     std::vector<std::optional<std::string>> trust;
     std::chrono::steady_clock::time_point recheck_at;
+    std::string key;  // SHA-256 of the certificates field as sent
   };
   std::shared_ptr<Certificates> certificates(std::string_view carried,
                                              const std::vector<std::string_view>& ders) const;
   std::string trust_of(Certificates& c, size_t signer) const;
+  void remember(const std::shared_ptr<Certificates>& c) const;
 
   std::shared_ptr<const TrustStore> trust_;
   size_t capacity_;
