@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "tests/support/apns.hpp"
+#include "tests/support/eventually.hpp"
 #include "tests/support/kafka_broker.hpp"
 #include "tests/support/messages.hpp"
 #include "tests/support/temp_dir.hpp"
@@ -219,8 +220,15 @@ TEST_F(Cluster, DispatchersShareThePartitionsAndTakeOverFromADeadOne) {
     for (const auto& d : devices) EXPECT_EQ(pushed_[token_hex_of(d->udid())], 1) << d->udid();
     pushed_.clear();
   }
-  EXPECT_GT(dispatcher_->metric("cairn_pushes_total{outcome=\"sent\"}"), 0);
-  EXPECT_GT(second->metric("cairn_pushes_total{outcome=\"sent\"}"), 0);
+  // A dispatcher counts a round's pushes once its outcomes are in the log, a moment after APNs
+  // accepted them.
+  const auto sent = [](const TestNode& node) {
+    return node.metric("cairn_pushes_total{outcome=\"sent\"}");
+  };
+  EXPECT_TRUE(eventually([&] { return sent(*dispatcher_) + sent(*second) == 32; }))
+      << sent(*dispatcher_) << " + " << sent(*second);
+  EXPECT_GT(sent(*dispatcher_), 0);
+  EXPECT_GT(sent(*second), 0);
   for (const auto& d : devices) {  // they poll and finish: the next command needs a new push
     EXPECT_EQ(command_uuid_of(d->report("Idle")), "SHARED-1");
     EXPECT_EQ(command_uuid_of(d->report("Acknowledged", "SHARED-1")), "");
