@@ -352,6 +352,8 @@ SingleNode::SingleNode(
     const std::string passphrase = secrets.derive_passphrase(pki::kKeyPassphrasePurpose);
     auto key = pki::parse_private_key_pem(read_file(config.tls_private_key_file), &passphrase);
     config.http.tls_private_key_pem = pki::private_key_pem(key.get(), nullptr);  // memory only
+    // Every node holding the keyring opens the others' session tickets (http/tls_tickets.hpp).
+    config.http.tls_ticket_secret = secrets.derive_seeds("cairn-tls-tickets").front();
   }
   std::unique_ptr<eventlog::EventLog> log;
   if (config.kafka)

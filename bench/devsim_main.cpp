@@ -43,6 +43,7 @@ constexpr const char* kUsage = R"(usage: cairn-devsim [options]
   --api-url URL          admin API base URL (the first --url)  --api-key KEY     NanoMDM-style API key
   --api-user NAME        Basic auth user (nanomdm)
   --identity MODE        mtls | signature (mtls)         --server-ca F     verify the server against F
+  --tls-resume 0         every connection a new TLS session (default: a device resumes its last)
   --ca-cert F --ca-key F [--ca-key-pass P]   CA that issues the device identities
   --devices N (100)  --commands K per device (10)  --concurrency C (32)  --request-type T|mixed (mixed)
   --locked P --duplicate P --lost P --checkout P --silent P   fault probabilities (0)
@@ -284,6 +285,7 @@ int main(int argc, char** argv) {
       endpoint.identity = opt("identity", "mtls") == "signature"
                               ? devsim::IdentityMode::kMdmSignature
                               : devsim::IdentityMode::kMtls;
+      endpoint.resume_tls = opt("tls-resume", "1") == "1";
     }
     const std::string pass = opt("ca-key-pass", "");
     pki::Identity ca{pki::parse_private_key_pem(read_file(opt("ca-key", "data/pki/ca.key")), &pass),
@@ -474,6 +476,9 @@ int main(int argc, char** argv) {
         .field("devices", static_cast<int64_t>(devices))
         .field("commands_per_device", commands);
     j.field("concurrency", concurrency).field("identity", opt("identity", "mtls"));
+    const auto [new_tls, resumed_tls] = fleet->tls_handshakes();
+    j.key("tls_handshakes").begin_object().field("new", new_tls).field("resumed", resumed_tls);
+    j.end_object();
     j.key("seconds").begin_object();
     for (const auto& [name, s] : seconds) j.field(name, s);
     j.end_object();

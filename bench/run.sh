@@ -6,6 +6,7 @@
 # DDM_DEVICES (10000) the declarative management row; the full run takes about 17 minutes.
 # ONLY=ddm runs the declarative management section alone and prints it; ONLY=ade the Automated
 # Device Enrollment section (ADE_DEVICES 10000 in Apple Business Manager, ADE_ENROLLED 1000 enroll).
+# ONLY=peer the side-by-side section: Cairn's rows, and another server's with PEER_URL (below).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ops/install-deps.sh >&2  # stdout is for what a section prints (ONLY=ddm)
@@ -117,12 +118,61 @@ ade_section() {
   echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
   field "$json" "f\"| {r['ade']['devices']} | {r['ade']['sync_seconds']:.2f} | {r['ade']['sessions']}, {r['ade']['fetch_calls']}, {r['ade']['sync_calls']} | {r['ade']['enrolled']} | {r['ade']['enrollments_per_second']:.1f} | {r['stats']['kinds']['ade_first_boot']['p50_us']/1000:.0f} | {r['stats']['kinds']['ade_first_boot']['p99_us']/1000:.0f} | {r['ade']['server_cpu_us_per_enrollment']/1000:.1f} | {r['round_trips']} | {r['server_peak_rss_kib']/1024:.0f} | $events | $replay_s | {sum(r['stats']['errors'].values())} |\""
 }
+# Side by side: Cairn and another MDM server (NanoMDM or any server speaking the protocol and
+# NanoMDM's /v1/enqueue), each driven by the same cairn-devsim load: PEER_DEVICES (250) devices x
+# 20 commands, 32 at once, a new connection per device session. The peer is started beforehand,
+# trusting PEER_CA_CERT for device identities (devsim issues them with PEER_CA_KEY, unencrypted
+# PEM); it is reached at PEER_URL with Mdm-Signature, its API with PEER_KEY (Basic auth as
+# PEER_API_USER, nanomdm); PEER_PID gives its CPU; PEER_CHECKIN_PATH (/checkin; NanoMDM without
+# -checkin: /mdm), PEER_NAME (peer), PEER_PUSH=1 if it has a push certificate. Prints its section.
+peer_section() {
+  local n=${PEER_DEVICES:-250} rows="" json
+  local load=(--devices "$n" --commands 20 --concurrency 32)
+  summary() {  # label, devsim json
+    field "$2" "f\"| $1 | {r['round_trips_per_second']:.0f} | {r.get('server_cpu_us_per_round_trip', float('nan')):.0f} | {r['stats']['kinds']['result']['p50_us']/1000:.1f} | {r['stats']['kinds']['result']['p99_us']/1000:.1f} | {r['tls_handshakes']['resumed']} of {r['tls_handshakes']['new'] + r['tls_handshakes']['resumed']} | {sum(r['stats']['errors'].values())} |\""
+  }
+  start_server "$work/peer-signature" 19510 --no-tls
+  json=$("$devsim" --url http://127.0.0.1:19510 --identity signature --api-key "$key" \
+    --ca-cert "$data/pki/ca.crt" --ca-key "$data/pki/ca.key" --ca-key-pass "$pass" \
+    --server-pid "$server_pid" "${load[@]}" --prefix sig 2>/dev/null)
+  stop_server
+  rows+=$(summary "Cairn, embedded log, HTTP + Mdm-Signature" "$json")$'\n'
+  for resume in 1 0; do
+    start_server "$work/peer-mtls-$resume" 19511
+    json=$(devsim "${load[@]}" --tls-resume "$resume" --prefix mtls)
+    stop_server
+    rows+=$(summary "Cairn, embedded log, TLS + mTLS$([ "$resume" = 1 ] && echo ', sessions resumed' || echo ', every session new')" "$json")$'\n'
+  done
+  if [ -n "${PEER_URL:-}" ]; then
+    json=$("$devsim" --url "$PEER_URL" --identity signature --api-key "${PEER_KEY:?PEER_KEY}" \
+      --api-user "${PEER_API_USER:-nanomdm}" --checkin-path "${PEER_CHECKIN_PATH:-/checkin}" \
+      --ca-cert "${PEER_CA_CERT:?PEER_CA_CERT}" --ca-key "${PEER_CA_KEY:?PEER_CA_KEY}" \
+      --no-push "$([ "${PEER_PUSH:-0}" = 1 ] && echo 0 || echo 1)" \
+      ${PEER_PID:+--server-pid "$PEER_PID"} "${load[@]}" --prefix "peer$$" 2>/dev/null)
+    rows+=$(summary "${PEER_NAME:-peer}, HTTP + Mdm-Signature" "$json")$'\n'
+  fi
+  echo "## Side by side"
+  echo
+  echo "One load, \`cairn-devsim --devices $n --commands 20 --concurrency 32\` (a new connection per"
+  echo "device session; with TLS a device resumes its last session unless \`--tls-resume 0\`), against"
+  echo "fresh Cairn nodes and, when \`PEER_URL\` is set, another server (\`bench/run.sh\` header)."
+  echo "Server CPU per round trip from /proc (nan: the peer's PID was not given)."
+  echo
+  echo "| server | round trips/s | server CPU µs/rt | result p50 ms | result p99 ms | TLS sessions resumed | errors |"
+  echo "|---|---|---|---|---|---|---|"
+  printf '%s' "$rows"
+}
+
 if [ "${ONLY:-}" = ddm ]; then  # this section alone, printed (RESULTS.md is left as it is)
   ddm_section
   exit 0
 fi
 if [ "${ONLY:-}" = ade ]; then
   ade_section
+  exit 0
+fi
+if [ "${ONLY:-}" = peer ]; then
+  peer_section
   exit 0
 fi
 
@@ -217,6 +267,8 @@ ddm_section >"$work/ddm.md"  # not in a subshell: the EXIT trap must see its ser
 ddm=$(cat "$work/ddm.md")
 ade_section >"$work/ade.md"
 ade=$(cat "$work/ade.md")
+peer_section >"$work/peer.md"
+peer=$(cat "$work/peer.md")
 
 # Slow clients: the same load with and without a stranger holding 1,000 slow connections from
 # four other addresses (250 each, within the per-address limit), half silent before the TLS
@@ -350,6 +402,8 @@ GP
   echo "$ddm"
   echo
   echo "$ade"
+  echo
+  echo "$peer"
   echo
   echo "## Slow clients"
   echo

@@ -140,8 +140,17 @@ void Fleet::run(int concurrency, const std::function<void(Member&, std::mt19937_
   for (auto& t : workers) t.join();
 }
 
+std::pair<int64_t, int64_t> Fleet::tls_handshakes() const {
+  std::pair<int64_t, int64_t> sum;
+  for (const auto& m : members_) {
+    sum.first += m.tls->new_handshakes;
+    sum.second += m.tls->resumed_handshakes;
+  }
+  return sum;
+}
+
 bool Fleet::check_in_to_enroll(Member& m, Stats& stats) {
-  DeviceConnection connection(*m.endpoint, m.device->identity());
+  DeviceConnection connection(*m.endpoint, m.device->identity(), m.tls.get());
   const bool user = m.device->is_user_channel();
   const auto first = user ? std::pair{"user_authenticate", m.device->user_authenticate()}
                           : std::pair{"authenticate", m.device->authenticate()};
@@ -191,7 +200,8 @@ void Fleet::enroll_automated(int concurrency, const std::vector<std::string>& se
 
 bool Fleet::session(Member& m, std::mt19937_64& rng, Stats& stats, bool first) {
   std::uniform_real_distribution<double> chance(0, 1);
-  auto connection = std::make_unique<DeviceConnection>(*m.endpoint, m.device->identity());
+  auto connection =
+      std::make_unique<DeviceConnection>(*m.endpoint, m.device->identity(), m.tls.get());
   auto timed = [&](const char* kind, const std::string& body) {
     const auto start = Clock::now();
     auto r = connection->report(body);
@@ -223,7 +233,8 @@ bool Fleet::session(Member& m, std::mt19937_64& rng, Stats& stats, bool first) {
     if (r && r->status == 200 && chance(rng) < faults_.lost) {
       // The answer never arrived: the device reconnects and sends the result again.
       stats.count("lost_result");
-      connection = std::make_unique<DeviceConnection>(*m.endpoint, m.device->identity());
+      connection =
+          std::make_unique<DeviceConnection>(*m.endpoint, m.device->identity(), m.tls.get());
       r = timed("result", result);
     }
     if (m.device->erased()) break;  // wiped: it does not poll again
@@ -250,7 +261,7 @@ void Fleet::sessions_until_drained(Member& m, std::mt19937_64& rng, Stats& stats
   for (bool first = true; session(m, rng, stats, first); first = false)
     stats.count("repoll_after_not_now");
   if (!m.checks_out || !may_check_out) return;
-  DeviceConnection connection(*m.endpoint, m.device->identity());
+  DeviceConnection connection(*m.endpoint, m.device->identity(), m.tls.get());
   const auto start = Clock::now();
   auto r = connection.checkin(m.device->checkout());
   stats.record("checkout", std::chrono::duration<double, std::micro>(Clock::now() - start).count(),
@@ -272,7 +283,7 @@ void Fleet::report_status(int concurrency, Stats& stats) {
   run(concurrency, [&](Member& m, std::mt19937_64&) {
     if (m.silent || m.checked_out || m.device->erased()) return;
     m.device->set_passcode_present(!m.device->passcode_present());
-    DeviceConnection connection(*m.endpoint, m.device->identity());
+    DeviceConnection connection(*m.endpoint, m.device->identity(), m.tls.get());
     const auto start = Clock::now();
     auto r =
         connection.checkin(m.device->declarative_management("status", m.device->status_report()));

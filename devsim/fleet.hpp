@@ -112,11 +112,14 @@ class Fleet {
   bool poll_on_push(int concurrency, int64_t expected_commands, std::chrono::milliseconds quiet,
                     Stats& stats);
   int64_t commands_completed() const { return commands_completed_; }
+  // TLS handshakes of every member's connections so far: {new sessions, resumed sessions}.
+  std::pair<int64_t, int64_t> tls_handshakes() const;
 
  private:
   struct Member {
     std::unique_ptr<SimulatedDevice> device;
-    const Endpoint* endpoint = nullptr;  // in endpoints_
+    const Endpoint* endpoint = nullptr;                                // in endpoints_
+    std::unique_ptr<TlsSession> tls = std::make_unique<TlsSession>();  // resumed by the next
     bool silent = false;
     bool checks_out = false;
     bool checked_out = false;

@@ -316,6 +316,7 @@ class BoundedTlsServer::WaitingRoom {
     if (c.phase == Connection::Phase::kHandshake) {
       const int rc = SSL_accept(ssl);
       if (rc != 1) return wait_or_close(c, rc);
+      ++(SSL_session_reused(ssl) ? counters_.resumed_sessions : counters_.new_sessions);
       c.phase = Connection::Phase::kHead;  // the first request is due now
       c.deadline = Clock::now() + limits_.headers;
     }

@@ -35,8 +35,10 @@ struct ConnectionLimits {
 };
 
 struct ConnectionCounters {
-  std::atomic<uint64_t>& refused;  // closed at once: over the per-address or total limit
-  std::atomic<uint64_t>& cut_off;  // handshakes and requests ended by a deadline or the budget
+  std::atomic<uint64_t>& refused;       // closed at once: over the per-address or total limit
+  std::atomic<uint64_t>& cut_off;       // handshakes and requests ended by a deadline or the budget
+  std::atomic<uint64_t>& new_sessions;  // handshakes completed in full
+  std::atomic<uint64_t>& resumed_sessions;  // handshakes that resumed a session
 };
 
 class BoundedTlsServer : public httplib::SSLServer {

@@ -22,6 +22,7 @@
 #include "enrollment/scep_service.hpp"
 #include "http/bounded_tls_server.hpp"
 #include "http/intake.hpp"
+#include "http/tls_tickets.hpp"
 #include "ingest/admin_api.hpp"
 #include "ingest/api_keys.hpp"
 #include "ingest/command_api.hpp"
@@ -38,8 +39,11 @@ struct HttpOptions {
   int port = 8443;  // 0: pick a free port
   bool tls = true;
   std::string tls_certificate_pem;
-  std::string tls_private_key_pem;   // decrypted
-  std::string client_ca_pem;         // device CA; client certificates are optional but verified
+  std::string tls_private_key_pem;  // decrypted
+  std::string client_ca_pem;        // device CA; client certificates are optional but verified
+  // 32 bytes from the keyring that every node derives alike: TLS session tickets any node opens
+  // (tls_tickets.hpp). Empty: OpenSSL's random keys, which only this process opens.
+  std::string tls_ticket_secret;
   std::string trusted_proxy_header;  // e.g. X-Ssl-Client-Cert; empty disables
   AddressRanges trusted_proxy_from;  // the only peers whose proxy header is believed
   size_t max_body_bytes = 4u << 20;
@@ -164,6 +168,7 @@ class HttpServer {
   const ingest::ApiKeys& api_keys_;
   ingest::EventWriter& writer_;
   Metrics& metrics_;
+  std::unique_ptr<TlsTicketKeys> tickets_;  // before server_: its TLS context points here
   std::unique_ptr<httplib::Server> server_;
   std::vector<Route> routes_;
   int listen_socket_ = -1;

@@ -8,7 +8,12 @@ namespace cairn::ingest {
 
 ClientIdentity IdentityResolver::resolve(const IdentityEvidence& evidence,
                                          std::string_view body) const {
-  if (evidence.tls_peer) return {crypto::certificate_fingerprint(evidence.tls_peer), "tls"};
+  if (evidence.tls_peer) {
+    // A resumed TLS session is not verified again: its certificate may have expired since.
+    if (X509_cmp_current_time(X509_get0_notAfter(evidence.tls_peer)) < 0)
+      throw BadRequest("TLS client certificate has expired: connect again without resuming");
+    return {crypto::certificate_fingerprint(evidence.tls_peer), "tls"};
+  }
   // Like the TLS handshake's check of a client certificate: a certificate of the device CA made
   // for something else (the SCEP RA's, a server's) is no device identity.
   auto require_client = [](X509* cert, const char* what) {
