@@ -1,7 +1,8 @@
 // The APNs provider API as an MDM server uses it: HTTP/2 over TLS with the push certificate as
 // client certificate, `POST /3/device/<token>` with the four headers Apple needs to store a push
-// for an offline device, and the body `{"mdm":"<PushMagic>"}`. libcurl's multi interface
-// multiplexes many pushes as streams over a few connections, which it keeps between batches.
+// for an offline device, and the body `{"mdm":"<PushMagic>"}`. On libnghttp2 directly: a batch of
+// pushes is multiplexed as streams over a few connections kept between batches, their frames
+// written in large TLS records, with no per-push handle or request state beyond the stream's.
 #pragma once
 
 #include <chrono>
@@ -38,11 +39,13 @@ class ApnsClient {
  public:
   struct Options {
     ApnsEndpoints endpoints;
-    std::chrono::milliseconds timeout{15000};  // per push, connection included
+    std::chrono::milliseconds timeout{15000};  // per batch, connecting included
     long max_connections_per_host = 2;
+    // Streams open at once on one connection (APNs's own limit, from its SETTINGS, also holds).
+    size_t max_streams_per_connection = 1000;
   };
-  // The certificate and key are PEM; the key is held in memory only, in clear, while the client
-  // lives (libcurl hands it to OpenSSL).
+  // The certificate (and any chain after it) and its key are PEM; the key is kept only in the
+  // TLS context, in memory, while the client lives.
   ApnsClient(Options options, std::string cert_pem, std::string key_pem);
   ~ApnsClient();
   ApnsClient(const ApnsClient&) = delete;

@@ -5,7 +5,7 @@ packages=(
   build-essential cmake ninja-build pkg-config ccache clang-format
   clang libclang-rt-14-dev  # libFuzzer and its sanitizers (ops/fuzz.sh)
   libssl-dev openssl libcpp-httplib-dev librocksdb-dev libplist-dev libcereal-dev rapidjson-dev
-  libnghttp2-dev libcurl4-openssl-dev nghttp2-client librdkafka-dev kcat
+  libnghttp2-dev nghttp2-client librdkafka-dev kcat
   libgtest-dev libgmock-dev libbenchmark-dev libyaml-cpp-dev
   wrk curl gnuplot-nox
   chromium  # the web console's end-to-end tests drive it headless (tests/support/browser)

@@ -141,8 +141,8 @@ class Connection {
     nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_close);
     nghttp2_session_server_new(&session_, cb, this);
     nghttp2_session_callbacks_del(cb);
-    // APNs allows many concurrent streams per connection; advertise as many.
-    nghttp2_settings_entry settings{NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, 1000};
+    nghttp2_settings_entry settings{NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS,
+                                    sim.options().max_concurrent_streams};
     nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, &settings, 1);
   }
   ~Connection() { nghttp2_session_del(session_); }
@@ -200,6 +200,13 @@ class Connection {
     body.read_callback = read_body;
     nghttp2_submit_response(session_, id, headers, 2,
                             stream.response_body.empty() ? nullptr : &body);
+    if (++answered_ == sim_.options().goaway_after_streams) {
+      static constexpr std::string_view kShutdown = R"({"reason":"Shutdown"})";
+      // Streams already received are still answered; later ones are not processed.
+      nghttp2_submit_goaway(session_, NGHTTP2_FLAG_NONE,
+                            nghttp2_session_get_last_proc_stream_id(session_), NGHTTP2_NO_ERROR,
+                            reinterpret_cast<const uint8_t*>(kShutdown.data()), kShutdown.size());
+    }
   }
 
   static ssize_t read_body(nghttp2_session*, int32_t id, uint8_t* buf, size_t length,
@@ -261,6 +268,7 @@ class Connection {
   nghttp2_session* session_ = nullptr;
   std::string client_topic_;
   std::map<int32_t, Stream> streams_;
+  size_t answered_ = 0;
 };
 
 }  // namespace

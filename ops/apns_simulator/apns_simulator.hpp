@@ -37,10 +37,14 @@ struct Failure {
 
 struct Options {
   std::string listen_host = "127.0.0.1";
-  int port = 0;                // 0: any free port (see port())
-  std::string cert_pem;        // the server's certificate chain
-  std::string key_pem;         // its private key (clear PEM)
-  std::string client_ca_file;  // client certificates must chain to this CA
+  int port = 0;                            // 0: any free port (see port())
+  std::string cert_pem;                    // the server's certificate chain
+  std::string key_pem;                     // its private key (clear PEM)
+  std::string client_ca_file;              // client certificates must chain to this CA
+  uint32_t max_concurrent_streams = 1000;  // advertised in SETTINGS, as APNs does
+  // After answering this many pushes a connection sends GOAWAY, as APNs does when it takes a
+  // server out of service; streams the client opened past it go unprocessed. 0: never.
+  size_t goaway_after_streams = 0;
 };
 
 class ApnsSimulator {
@@ -69,6 +73,7 @@ class ApnsSimulator {
 
   // Decides the answer to one push; public for the connection code.
   RecordedPush handle(RecordedPush request);
+  const Options& options() const { return options_; }
 
  private:
   void accept_loop();

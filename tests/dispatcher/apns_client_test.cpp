@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <set>
 
 #include "crypto/certificate.hpp"
 #include "ops/apns_simulator/apns_simulator.hpp"
@@ -71,22 +72,43 @@ TEST_F(ApnsClientTest, SendsExactlyWhatAppleRequiresOfAnMdmPush) {
   EXPECT_EQ(p.apns_id, results[0].apns_id);
 }
 
-TEST_F(ApnsClientTest, ManyPushesShareAFewConnections) {
-  auto apns = client(push_);
+std::vector<Push> batch_of(int count) {
   std::vector<Push> batch;
-  // 500: libcurl resets each finished stream, and nghttp2's rapid-reset guard renews a connection
-  // after ~1,000 resets (bench/ANALYSIS.md); this test is about multiplexing, not that.
-  for (int i = 0; i < 500; ++i) {
+  for (int i = 0; i < count; ++i) {
     char token[65];
     std::snprintf(token, sizeof token, "%064x", i);
-    batch.push_back(push(token));
+    batch.push_back(Push{token, kTopic, "3FA1-MAGIC", false, 1800000000});
   }
-  const auto results = apns.send(batch);
+  return batch;
+}
+
+TEST_F(ApnsClientTest, ManyPushesShareAFewConnections) {
+  auto apns = client(push_);
+  const auto results = apns.send(batch_of(5000));
   for (const auto& r : results) ASSERT_EQ(r.status, 200) << r.error << r.reason;
-  EXPECT_EQ(sim_->push_count(), 500u);
+  EXPECT_EQ(sim_->push_count(), 5000u);
   EXPECT_LE(sim_->connections_accepted(), 2u);
   apns.send({push()});  // the next batch reuses them
   EXPECT_LE(sim_->connections_accepted(), 2u);
+}
+
+// APNs limits the streams open on a connection (SETTINGS) and takes servers out of service with
+// GOAWAY: pushes beyond the limit wait for a stream, pushes it did not process are sent again on
+// a new connection, each exactly once.
+TEST_F(ApnsClientTest, StreamLimitsAndGoawayLoseAndRepeatNothing) {
+  auto options = sim_->options();
+  options.port = 0;
+  options.max_concurrent_streams = 10;
+  options.goaway_after_streams = 150;
+  sim_ = std::make_unique<apns_sim::ApnsSimulator>(options);
+  auto apns = client(push_);
+  const auto results = apns.send(batch_of(1000));
+  for (const auto& r : results) ASSERT_EQ(r.status, 200) << "error: " << r.error << r.reason;
+  EXPECT_EQ(sim_->push_count(), 1000u) << "a push sent twice or lost";
+  std::set<std::string> tokens;
+  for (const auto& p : sim_->pushes()) tokens.insert(p.token_hex);
+  EXPECT_EQ(tokens.size(), 1000u);
+  EXPECT_GE(sim_->connections_accepted(), 7u);  // one per 150 pushes at least
 }
 
 TEST_F(ApnsClientTest, RejectionsComeBackWithApnsReasons) {
