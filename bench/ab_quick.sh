@@ -6,8 +6,8 @@
 # AB_IDENTITY=signature: devices sign each request (Mdm-Signature) over plain HTTP (--no-tls), as
 # behind a TLS-terminating proxy, instead of mTLS.
 # AB_RESUME=0: every device session a new TLS session (default: a device resumes its last one).
-# AB_COMMANDS=N: commands per device (20); each device drains them in one session, so fewer
-# commands make handshakes a larger share of the work.
+# AB_DEVICES=N (250), AB_COMMANDS=N: commands per device (20); each device drains them in one
+# session, so fewer commands make handshakes a larger share of the work.
 set -euo pipefail
 cairn=$1
 devsim=$(dirname "$0")/../build/bench/cairn-devsim
@@ -24,6 +24,6 @@ fi
 pid=$!
 for _ in $(seq 100); do grep -q "cairn serving" "$data.out" 2>/dev/null && break; sleep 0.2; done
 pass=$("$cairn" pki passphrase --data-dir "$data")
-"$devsim" --url "$url" --identity "$identity" --api-key "$key" --ca-cert "$data/pki/ca.crt" --ca-key "$data/pki/ca.key" --ca-key-pass "$pass" --server-pid "$pid" --devices 250 --commands "${AB_COMMANDS:-20}" --concurrency 32 --tls-resume "${AB_RESUME:-1}" 2>/dev/null | python3 -c "import json,sys; r=json.load(sys.stdin); print(round(r['round_trips_per_second']), 'rt/s', round(r['server_cpu_us_per_round_trip']), 'us/rt', 'p50', r['stats']['kinds'].get('result',{}).get('p50_us'), 'p99', r['stats']['kinds'].get('result',{}).get('p99_us'), 'errors', sum(r['stats']['errors'].values()), 'tls new/resumed', r['tls_handshakes']['new'], r['tls_handshakes']['resumed'])"
+"$devsim" --url "$url" --identity "$identity" --api-key "$key" --ca-cert "$data/pki/ca.crt" --ca-key "$data/pki/ca.key" --ca-key-pass "$pass" --server-pid "$pid" --devices "${AB_DEVICES:-250}" --commands "${AB_COMMANDS:-20}" --concurrency 32 --tls-resume "${AB_RESUME:-1}" 2>/dev/null | python3 -c "import json,sys; r=json.load(sys.stdin); print(round(r['round_trips_per_second']), 'rt/s', round(r['server_cpu_us_per_round_trip']), 'us/rt', 'p50', r['stats']['kinds'].get('result',{}).get('p50_us'), 'p99', r['stats']['kinds'].get('result',{}).get('p99_us'), 'errors', sum(r['stats']['errors'].values()), 'tls new/resumed', r['tls_handshakes']['new'], r['tls_handshakes']['resumed'])"
 kill "$pid"
 wait "$pid" || true

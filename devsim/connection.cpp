@@ -56,14 +56,16 @@ TlsSession* session_of(const SSL* ssl) {
 // httplib's client has no hook between creating a connection's SSL and its handshake, so the TLS
 // context's callbacks do it: the kept session is set as the handshake starts (before the
 // ClientHello is written), and each session the server issues (a TLS 1.3 ticket arrives after
-// the handshake) replaces it.
-void resume_through(SSL_CTX& ctx, TlsSession& session) {
+// the handshake) replaces it. Handshakes are counted either way.
+void keep_sessions(SSL_CTX& ctx, TlsSession& session, bool resume) {
   SSL_CTX_set_ex_data(&ctx, session_index(), &session);
-  SSL_CTX_set_session_cache_mode(&ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
-  SSL_CTX_sess_set_new_cb(&ctx, [](SSL* ssl, SSL_SESSION* issued) {
-    session_of(ssl)->keep(issued);
-    return 1;  // the reference is kept
-  });
+  if (resume) {
+    SSL_CTX_set_session_cache_mode(&ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+    SSL_CTX_sess_set_new_cb(&ctx, [](SSL* ssl, SSL_SESSION* issued) {
+      session_of(ssl)->keep(issued);
+      return 1;  // the reference is kept
+    });
+  }
   SSL_CTX_set_info_callback(&ctx, [](const SSL* ssl, int where, int) {
     auto* kept = session_of(ssl);
     if (where & SSL_CB_HANDSHAKE_START) {
@@ -91,7 +93,7 @@ std::unique_ptr<httplib::ClientImpl> make_client(const Endpoint& endpoint,
                             : std::make_unique<httplib::SSLClient>(endpoint.host, endpoint.port);
     tls->enable_server_certificate_verification(!endpoint.server_ca_file.empty());
     if (!endpoint.server_ca_file.empty()) tls->set_ca_cert_path(endpoint.server_ca_file.c_str());
-    if (session && endpoint.resume_tls) resume_through(*tls->ssl_context(), *session);
+    if (session) keep_sessions(*tls->ssl_context(), *session, endpoint.resume_tls);
     client = std::move(tls);
   } else {
     client = std::make_unique<httplib::ClientImpl>(endpoint.host, endpoint.port);
