@@ -414,7 +414,7 @@ void SingleNode::stop() {
 }
 
 ReplayResult replay(const std::string& data_dir, const std::optional<eventlog::KafkaOptions>& kafka,
-                    const std::string& into) {
+                    const std::string& into, size_t memory_bytes) {
   if (std::filesystem::exists(into) && !std::filesystem::is_empty(into))
     throw std::runtime_error(into + " is not empty: replay builds a fresh projection");
   using Clock = std::chrono::steady_clock;
@@ -434,7 +434,7 @@ ReplayResult replay(const std::string& data_dir, const std::optional<eventlog::K
   projector::ProjectionStore store(into);
   projector::AppliedWatermark watermark;
   projector::Projector projector(*log, store, watermark);
-  result.events = projector.rebuild();
+  result.events = projector.rebuild(memory_bytes);
   result.apply_seconds = seconds_since(start);
   start = Clock::now();
   result.digest = store.digest().sha256;

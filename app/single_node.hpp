@@ -21,6 +21,7 @@
 #include "eventlog/event_log.hpp"
 #include "eventlog/kafka_log.hpp"
 #include "http/http_server.hpp"
+#include "projector/projector.hpp"
 #include "webhook/deliverer.hpp"
 
 namespace cairn::app {
@@ -113,8 +114,10 @@ struct ReplayResult {
   double apply_seconds = 0;   // decoding and applying every event, writing the store
   double digest_seconds = 0;  // hashing the rebuilt store
 };
-// The log is <data_dir>/log, or on Kafka when `kafka` is given.
+// The log is <data_dir>/log, or on Kafka when `kafka` is given; the rebuild holds at most
+// `memory_bytes` of projection in memory (Projector::rebuild).
 ReplayResult replay(const std::string& data_dir, const std::optional<eventlog::KafkaOptions>& kafka,
-                    const std::string& into);
+                    const std::string& into,
+                    size_t memory_bytes = projector::Projector::kRebuildMemoryBytes);
 
 }  // namespace cairn::app

@@ -78,6 +78,8 @@ commands:
   replay    rebuild the projection from the log into a fresh directory, print the digest
             --data-dir DIR  --into DIR (a new temporary directory when omitted)
             --kafka-brokers ... --kafka-topic T   replay from Kafka instead of DIR/log
+            --memory-mib N (384)   what the rebuild holds in memory; past it, sorted runs go to
+              the new projection on disk (measured: RSS N + ~300 MiB for 100,000 devices)
   audit verify   check the log against its signed checkpoints and name each event changed,
             removed, inserted or moved since (docs/audit.md); exit status 1 when one is found
             --data-dir DIR [--kafka-brokers ... --kafka-topic T]
@@ -197,8 +199,9 @@ const KnownOptions kAuditOptions{
     "config", "data-dir",   "kafka-brokers", "kafka-topic", "kafka-fetch-wait-ms",
     "node",   "public-key", "export",        "device",      "since",
     "until",  "type"};
-const KnownOptions kReplayOptions{
-    "config", "data-dir", "into", "kafka-brokers", "kafka-topic", "kafka-fetch-wait-ms", "node"};
+const KnownOptions kReplayOptions{"config",        "data-dir",    "into",
+                                  "kafka-brokers", "kafka-topic", "kafka-fetch-wait-ms",
+                                  "memory-mib",    "node"};
 const KnownOptions kProfileOptions{
     "server",        "api-key",      "ca-file",          "out",         "identity", "topic",
     "access-rights", "sign-message", "development-apns", "device-name", "data-dir", "config"};
@@ -387,7 +390,9 @@ int replay(const Options& o) {
     into = (std::filesystem::temp_directory_path() / ("cairn-replay-" + std::to_string(::getpid())))
                .string();
   }
-  const auto result = cairn::app::replay(data_dir, kafka_options(o, "cairn-replay"), into);
+  const size_t memory_mib = std::stoul(opt(o, "memory-mib", "384"));
+  const auto result =
+      cairn::app::replay(data_dir, kafka_options(o, "cairn-replay"), into, memory_mib << 20);
   std::cout << "events " << result.events << "\ndigest " << result.digest << std::endl;
   std::cerr << "log opened in " << result.open_seconds << " s, applied in " << result.apply_seconds
             << " s, digest in " << result.digest_seconds << " s" << std::endl;

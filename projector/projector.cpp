@@ -98,7 +98,7 @@ size_t Projector::apply_batch(PartitionId partition, std::chrono::milliseconds w
   return records.size();
 }
 
-uint64_t Projector::rebuild() {
+uint64_t Projector::rebuild(size_t memory_bytes) {
   for (int32_t p = 0; p < log_.partition_count(); ++p)
     if (watermark_.next(PartitionId(p)).value() != 0)
       throw std::runtime_error("rebuild needs an empty projection");
@@ -130,15 +130,17 @@ uint64_t Projector::rebuild() {
       }
       const Offset next(chunk.records.back().position.offset.value() + 1);
       if (next < end) pending = std::async(std::launch::async, read_chunk, partition, next);
-      for (size_t i = 0; i < chunk.records.size(); ++i)
+      for (size_t i = 0; i < chunk.records.size(); ++i) {
         if (chunk.events[i]) apply(*chunk.events[i], chunk.records[i].position, state);
+        if (state.bytes() > memory_bytes) store_.ingest_run(state.take(store_));
+      }
       applied += chunk.records.size();
       if (next >= end) break;
     }
     if (end.value() > 0) next_offsets[p] = end.value();
     watermark_.advance(partition, end);
   }
-  store_.bulk_load(state.contents(), next_offsets);
+  store_.bulk_load(state.take(store_), next_offsets);
   return applied;
 }
 

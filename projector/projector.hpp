@@ -35,9 +35,12 @@ class Projector {
   // Applies everything up to the current end of the log on the calling thread (used at start).
   // Returns the number of events applied.
   uint64_t catch_up();
-  // Builds an empty projection from the whole log in one pass in memory, then writes it once
-  // (`cairn replay`): the same projection function, without per-event RocksDB work.
-  uint64_t rebuild();
+  // Builds an empty projection from the whole log in one pass in memory (`cairn replay`): the
+  // same projection function, without per-event RocksDB work. What it holds is bounded: past
+  // `memory_bytes` it is written to the store as a sorted run, and reads of keys it no longer
+  // holds go to the store.
+  static constexpr size_t kRebuildMemoryBytes = size_t{384} << 20;
+  uint64_t rebuild(size_t memory_bytes = kRebuildMemoryBytes);
 
   // Events this version cannot decode (skipped), and results applied without their body (it
   // did not parse: see apply_event). Both stay in the log; metrics and a log line tell operators.

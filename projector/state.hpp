@@ -40,28 +40,29 @@ class BatchState final : public State {
   store::Batch& batch_;
 };
 
-// The whole projection in memory, for a rebuild into an empty store: no RocksDB work per event,
-// one sorted write at the end. Holds every live key and value (about 1 KiB per device).
+// A projection being rebuilt, in memory: no RocksDB work per event. When it grows past what the
+// rebuild may hold, its contents are spilled to the store as one sorted run (`take`), and from
+// then on reads fall through to the store (`below`) for keys not held here, and an erasure is
+// held as a tombstone (nullopt) so that it hides the key in the runs below.
 class MemoryState final : public State {
  public:
-  std::optional<std::string> get(const std::string& key) override {
-    auto it = map_.find(key);
-    return it == map_.end() ? std::nullopt : std::optional(it->second);
-  }
-  void put(std::string key, std::string value) override {
-    map_.insert_or_assign(std::move(key), std::move(value));
-  }
-  void erase(const std::string& key) override { map_.erase(key); }
-  void scan(const std::string& prefix, const std::string& start, const Visitor& visit) override {
-    for (auto it = map_.lower_bound(start.empty() ? prefix : start);
-         it != map_.end() && std::string_view(it->first).starts_with(prefix); ++it)
-      if (!visit(it->first, it->second)) break;
-  }
-  using Map = std::map<std::string, std::string, std::less<>>;
+  using Map = std::map<std::string, std::optional<std::string>, std::less<>>;
+
+  std::optional<std::string> get(const std::string& key) override;
+  void put(std::string key, std::string value) override;
+  void erase(const std::string& key) override;
+  void scan(const std::string& prefix, const std::string& start, const Visitor& visit) override;
+
+  // What is held (keys, values and tombstones), and about how many bytes of memory it takes.
   const Map& contents() const { return map_; }
+  size_t bytes() const { return bytes_; }
+  // Hands over everything held; reads then see `below` (the store the run went to) alone.
+  Map take(const store::Reader& below);
 
  private:
   Map map_;
+  size_t bytes_ = 0;
+  const store::Reader* below_ = nullptr;  // the spilled runs, once there are any
 };
 
 }  // namespace cairn::projector

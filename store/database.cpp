@@ -129,24 +129,25 @@ void Database::write(Batch& batch) {
   check(db_->Write(rocksdb::WriteOptions(), batch.batch_->GetWriteBatch()), "write");
 }
 
-void Database::bulk_load(const std::map<std::string, std::string, std::less<>>& contents,
-                         const std::map<int32_t, int64_t>& next_offsets) {
-  // The contents are sorted already: written as one SST file and ingested, they skip the
-  // memtable, the WAL and the compactions a stream of batches would cause (measured: a third
-  // of the rebuild's CPU went to those).
+void Database::ingest_run(const Run& run) {
+  if (run.empty()) return;
+  // Sorted already: one SST file ingested skips the memtable, the WAL and the compactions a
+  // stream of batches would cause (measured: a third of the rebuild's CPU went to those).
   const std::string file = db_->GetName() + "/bulk-load.sst";
   rocksdb::SstFileWriter writer(rocksdb::EnvOptions(), db_->GetOptions());
   check(writer.Open(file), "bulk load");
-  for (const auto& [key, value] : contents) {
+  for (const auto& [key, value] : run) {
     if (is_reserved(key)) throw std::logic_error("bulk load of the store's own key " + key);
-    check(writer.Put(key, value), "bulk load");
+    check(value ? writer.Put(key, *value) : writer.Delete(key), "bulk load");
   }
-  if (!contents.empty()) {
-    check(writer.Finish(), "bulk load");
-    rocksdb::IngestExternalFileOptions ingest;
-    ingest.move_files = true;
-    check(db_->IngestExternalFile({file}, ingest), "bulk load ingest");
-  }
+  check(writer.Finish(), "bulk load");
+  rocksdb::IngestExternalFileOptions ingest;
+  ingest.move_files = true;
+  check(db_->IngestExternalFile({file}, ingest), "bulk load ingest");
+}
+
+void Database::bulk_load(const Run& last_run, const std::map<int32_t, int64_t>& next_offsets) {
+  ingest_run(last_run);
   // Positions go last, after everything else is on disk: an interrupted load must not look like
   // a complete state (it would pass the ahead-of-log check and serve empty queues).
   rocksdb::WriteOptions options;

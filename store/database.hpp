@@ -45,9 +45,13 @@ class Database : public Reader {
   // Writes the batch atomically (unsynced: the log is the durable record, and the position in
   // the same batch goes back with the state after a crash).
   void write(Batch& batch);
-  // Writes a whole state into an empty store without the WAL, then the positions, then flushes.
-  void bulk_load(const std::map<std::string, std::string, std::less<>>& contents,
-                 const std::map<int32_t, int64_t>& next_offsets);
+  // A state rebuilt from the log, loaded in sorted runs, each written as one SST file and
+  // ingested (no memtable, WAL or compaction): values, and erasures (nullopt) of keys an earlier
+  // run holds. A later run wins.
+  using Run = std::map<std::string, std::optional<std::string>, std::less<>>;
+  void ingest_run(const Run& run);
+  // The last run, then the positions, then a flush: the rebuilt state is complete.
+  void bulk_load(const Run& last_run, const std::map<int32_t, int64_t>& next_offsets);
 
   // SHA-256 over every key and value in order (one consistent snapshot): equal digests mean equal
   // states. `positions` are the next offsets in that same snapshot.
