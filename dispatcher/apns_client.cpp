@@ -17,11 +17,13 @@
 
 #include <algorithm>
 #include <charconv>
+#include <csignal>
 #include <cstring>
 #include <deque>
 #include <functional>
 #include <limits>
 #include <map>
+#include <mutex>
 #include <stdexcept>
 
 #include "common/json_writer.hpp"
@@ -34,6 +36,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 constexpr size_t kMaxAnswerBytes = 4096;  // APNs answers with a line of JSON at most
+constexpr auto kConnectPerAddress = std::chrono::seconds(5);
 // A push refused unprocessed (GOAWAY, REFUSED_STREAM) is sent again, this often at most: a server
 // that refuses everything must not hold a batch until its deadline.
 constexpr int kMaxRefusals = 10;
@@ -99,7 +102,8 @@ bool wait_for(int fd, short events, Clock::time_point deadline) {
   return ::poll(&p, 1, static_cast<int>(left.count())) > 0;
 }
 
-// A TCP connection to `origin`, non-blocking, connected within the deadline. Throws.
+// A TCP connection to `origin`, non-blocking, connected within the deadline, each address given
+// a few seconds (an unreachable one must not take the whole batch's time). Throws.
 int connect_tcp(const Origin& origin, Clock::time_point deadline) {
   addrinfo hints{};
   hints.ai_socktype = SOCK_STREAM;
@@ -113,7 +117,8 @@ int connect_tcp(const Origin& origin, Clock::time_point deadline) {
     int error = 0;
     socklen_t length = sizeof error;
     if (::connect(fd, a->ai_addr, a->ai_addrlen) == 0 ||
-        (errno == EINPROGRESS && wait_for(fd, POLLOUT, deadline) &&
+        (errno == EINPROGRESS &&
+         wait_for(fd, POLLOUT, std::min(deadline, Clock::now() + kConnectPerAddress)) &&
          ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length) == 0 && error == 0)) {
       const int one = 1;
       ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
@@ -146,7 +151,7 @@ using OnClosed = std::function<void(Stream&, uint32_t error_code)>;
 class Connection {
  public:
   Connection(const Origin& origin, SSL_CTX& ctx, Clock::time_point deadline)
-      : socket_(connect_tcp(origin, deadline)), fd_(socket_.fd) {
+      : socket_{connect_tcp(origin, deadline)}, fd_(socket_.fd) {
     ssl_.reset(SSL_new(&ctx));
     if (!ssl_) throw std::runtime_error(tls_error("cannot create a TLS connection"));
     SSL_set_fd(ssl_.get(), fd_);
@@ -353,6 +358,17 @@ class Connection {
     return static_cast<ssize_t>(n);
   }
 
+  // Nothing may unwind through nghttp2's C frames: a throw (allocation) fails the connection.
+  template <typename Body>
+  static int guarded(Body&& body) noexcept {
+    try {
+      body();
+      return 0;
+    } catch (...) {
+      return NGHTTP2_ERR_CALLBACK_FAILURE;
+    }
+  }
+
   static int on_header(nghttp2_session*, const nghttp2_frame* frame, const uint8_t* name,
                        size_t name_length, const uint8_t* value, size_t value_length, uint8_t,
                        void* user) {
@@ -361,25 +377,27 @@ class Connection {
     if (it == self->open_.end()) return 0;
     const std::string_view n(reinterpret_cast<const char*>(name), name_length);
     const std::string_view v(reinterpret_cast<const char*>(value), value_length);
-    if (n == ":status") {
-      int status = 0;
-      const auto [end, error] = std::from_chars(v.data(), v.data() + v.size(), status);
-      it->second->status = error == std::errc() && end == v.data() + v.size() ? status : 0;
-    } else if (n == "apns-id") {
-      it->second->apns_id = std::string(v.substr(0, 64));
-    }
-    return 0;
+    return guarded([&] {
+      if (n == ":status") {
+        int status = 0;
+        const auto [end, error] = std::from_chars(v.data(), v.data() + v.size(), status);
+        it->second->status = error == std::errc() && end == v.data() + v.size() ? status : 0;
+      } else if (n == "apns-id") {
+        it->second->apns_id = std::string(v.substr(0, 64));
+      }
+    });
   }
 
   static int on_data(nghttp2_session*, uint8_t, int32_t stream_id, const uint8_t* data,
                      size_t length, void* user) {
     auto* self = static_cast<Connection*>(user);
-    if (const auto it = self->open_.find(stream_id); it != self->open_.end()) {
-      std::string& answer = it->second->answer;
+    const auto it = self->open_.find(stream_id);
+    if (it == self->open_.end()) return 0;
+    std::string& answer = it->second->answer;
+    return guarded([&] {
       answer.append(reinterpret_cast<const char*>(data),
                     std::min(length, kMaxAnswerBytes - std::min(answer.size(), kMaxAnswerBytes)));
-    }
-    return 0;
+    });
   }
 
   static int on_frame(nghttp2_session*, const nghttp2_frame* frame, void* user) {
@@ -396,8 +414,9 @@ class Connection {
     if (it == self->open_.end()) return 0;
     Stream& stream = *it->second;
     self->open_.erase(it);
-    if (self->closed_) (*self->closed_)(stream, error_code);
-    return 0;
+    return guarded([&] {
+      if (self->closed_) (*self->closed_)(stream, error_code);
+    });
   }
 
   struct Socket {
@@ -434,6 +453,30 @@ struct ApnsClient::Impl {
   std::unique_ptr<SSL_CTX, SslCtxFree> ctx;
   std::map<bool, std::vector<std::unique_ptr<Connection>>> connections;  // by sandbox
   std::map<bool, Origin> origins;
+  std::map<bool, bool>
+      connect_failed;  // in this batch, by sandbox: no more attempts until the next
+
+  // Drops kept connections that APNs closed while they were idle (EOF or GOAWAY, read now).
+  void drop_closed_idle() {
+    const OnClosed none = [](Stream&, uint32_t) {};
+    for (auto& [sandbox, open] : connections) {
+      for (auto& c : open)
+        if (c->open_streams() == 0) c->pump(none);
+      std::erase_if(open, [](const auto& c) { return c->finished() && c->open_streams() == 0; });
+    }
+  }
+
+  // Sends one batch: every push gets its result, or an error, by the deadline.
+  void send_batch(const std::vector<Push>& pushes, std::vector<Stream>& streams,
+                  std::vector<PushResult>& results);
+
+  // Forgets every open stream (a batch that throws): no connection may keep pointers into it.
+  void abandon_open_streams() noexcept {
+    const OnClosed none = [](Stream&, uint32_t) {};
+    for (auto& [sandbox, open] : connections)
+      for (auto& c : open)
+        if (c->open_streams() > 0) c->abandon("the batch was abandoned", none);
+  }
 
   // A connection to `sandbox`'s origin that takes a stream now, opened if need be and allowed;
   // null if every allowed connection is full. Throws when one cannot be opened.
@@ -449,11 +492,12 @@ struct ApnsClient::Impl {
     if (best && best->open_streams() == 0) return best;
     const auto usable =
         std::count_if(open.begin(), open.end(), [](const auto& c) { return c->accepts_streams(); });
-    if (usable < options.max_connections_per_host) {
+    if (usable < options.max_connections_per_host && !connect_failed[sandbox]) {
       try {
         open.push_back(std::make_unique<Connection>(origins.at(sandbox), *ctx, deadline));
         return open.back().get();
       } catch (const std::exception&) {
+        connect_failed[sandbox] = true;
         if (!best) throw;  // else the connection that works carries the batch
       }
     }
@@ -464,6 +508,11 @@ struct ApnsClient::Impl {
 ApnsClient::ApnsClient(Options options, std::string cert_pem, std::string key_pem)
     : impl_(std::make_unique<Impl>()) {
   impl_->options = std::move(options);
+  impl_->options.max_connections_per_host = std::max(1L, impl_->options.max_connections_per_host);
+  // A write to a connection APNs reset must fail, not end the process: OpenSSL writes to the
+  // socket with write(2), which raises SIGPIPE.
+  static std::once_flag ignore_sigpipe;
+  std::call_once(ignore_sigpipe, [] { std::signal(SIGPIPE, SIG_IGN); });
   impl_->origins[false] = parse_origin(impl_->options.endpoints.production);
   impl_->origins[true] = parse_origin(impl_->options.endpoints.sandbox);
   impl_->ctx.reset(SSL_CTX_new(TLS_client_method()));
@@ -495,13 +544,26 @@ ApnsClient::~ApnsClient() = default;
 std::vector<PushResult> ApnsClient::send(const std::vector<Push>& pushes) {
   std::vector<PushResult> results(pushes.size());
   std::vector<Stream> streams(pushes.size());
+  try {
+    impl_->send_batch(pushes, streams, results);
+  } catch (...) {
+    impl_->abandon_open_streams();  // before `streams` goes
+    throw;
+  }
+  return results;
+}
+
+void ApnsClient::Impl::send_batch(const std::vector<Push>& pushes, std::vector<Stream>& streams,
+                                  std::vector<PushResult>& results) {
+  connect_failed.clear();
+  drop_closed_idle();
   std::map<bool, std::deque<Stream*>> waiting;  // by sandbox
   for (size_t i = 0; i < pushes.size(); ++i) {
     streams[i].index = i;
     streams[i].body = mdm_body(pushes[i].push_magic);
     waiting[pushes[i].sandbox].push_back(&streams[i]);
   }
-  const auto deadline = Clock::now() + impl_->options.timeout;
+  const auto deadline = Clock::now() + options.timeout;
   size_t unsettled = pushes.size();
   std::vector<std::pair<Stream*, uint32_t>> closed;
   const std::function<void(Stream&, uint32_t)> on_closed = [&](Stream& s, uint32_t error) {
@@ -526,20 +588,20 @@ std::vector<PushResult> ApnsClient::send(const std::vector<Push>& pushes) {
       while (!queue.empty()) {
         Connection* c = nullptr;
         try {
-          c = impl_->connection_for(sandbox, deadline);
+          c = connection_for(sandbox, deadline);
         } catch (const std::exception& e) {
           fail_waiting(sandbox, e.what());
           break;
         }
         if (!c) break;
-        c->submit(*queue.front(), pushes[queue.front()->index], impl_->origins.at(sandbox));
+        c->submit(*queue.front(), pushes[queue.front()->index], origins.at(sandbox));
         queue.pop_front();
       }
     }
     if (unsettled == 0) break;
     std::vector<Connection*> active;
     std::vector<pollfd> polled;
-    for (auto& [sandbox, list] : impl_->connections)
+    for (auto& [sandbox, list] : connections)
       for (auto& c : list)
         if (!c->failed()) {
           active.push_back(c.get());
@@ -579,7 +641,6 @@ std::vector<PushResult> ApnsClient::send(const std::vector<Push>& pushes) {
     if (expired)
       for (auto& [sandbox, queue] : waiting) fail_waiting(sandbox, "no connection to APNs in time");
   }
-  return results;
 }
 
 }  // namespace cairn::dispatcher

@@ -27,7 +27,8 @@ namespace cairn::http {
 class TlsTicketKeys {
  public:
   using Clock = std::function<std::chrono::system_clock::time_point()>;
-  // How long one key seals tickets; also how long a ticket resumes a session at most.
+  // How long one key seals tickets; also how long after its last full handshake (certificate
+  // chain verified) a client may resume a session, however often it resumes in between.
   static constexpr std::chrono::seconds kWindow{3600};
 
   struct Key {
@@ -55,9 +56,11 @@ class TlsTicketKeys {
   // `ctx` must not outlive this object.
   void install(SSL_CTX& ctx) const;
 
+  int64_t now_seconds() const;  // by the clock given
+
  private:
   int64_t window_now() const;
-  const Key& key_of(int64_t window) const;  // with mutex_ held
+  const Key& key_of(int64_t window, int64_t now) const;  // with mutex_ held
 
   std::string secret_;  // HMAC(keyring secret, context)
   Clock clock_;

@@ -111,6 +111,20 @@ TEST_F(ApnsClientTest, StreamLimitsAndGoawayLoseAndRepeatNothing) {
   EXPECT_GE(sim_->connections_accepted(), 7u);  // one per 150 pushes at least
 }
 
+// A connection kept between batches that APNs closed meanwhile (a restart, an idle timeout) is
+// noticed before the next batch and replaced, not used.
+TEST_F(ApnsClientTest, AKeptConnectionClosedWhileIdleIsReplaced) {
+  auto apns = client(push_);
+  ASSERT_EQ(apns.send({push()})[0].status, 200);
+  auto options = sim_->options();
+  options.port = sim_->port();
+  sim_->stop();
+  sim_ = std::make_unique<apns_sim::ApnsSimulator>(options);
+  const auto results = apns.send({push(), push()});
+  for (const auto& r : results) EXPECT_EQ(r.status, 200) << r.error;
+  EXPECT_EQ(sim_->push_count(), 2u);
+}
+
 TEST_F(ApnsClientTest, RejectionsComeBackWithApnsReasons) {
   auto apns = client(push_);
   const std::string gone(64, 'b');
