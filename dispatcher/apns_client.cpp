@@ -1,7 +1,6 @@
 #include "dispatcher/apns_client.hpp"
 
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -27,6 +26,7 @@
 #include <stdexcept>
 
 #include "common/json_writer.hpp"
+#include "common/wait_ready.hpp"
 #include "crypto/openssl_handles.hpp"
 #include "pki/issuer.hpp"
 
@@ -41,12 +41,6 @@ constexpr auto kConnectPerAddress = std::chrono::seconds(5);
 // that refuses everything must not hold a batch until its deadline.
 constexpr int kMaxRefusals = 10;
 
-struct SslCtxFree {
-  void operator()(SSL_CTX* c) const { SSL_CTX_free(c); }
-};
-struct SslFree {
-  void operator()(SSL* s) const { SSL_free(s); }
-};
 struct SessionFree {
   void operator()(nghttp2_session* s) const { nghttp2_session_del(s); }
 };
@@ -95,13 +89,6 @@ std::string mdm_body(const std::string& push_magic) {
   return j.str();
 }
 
-bool wait_for(int fd, short events, Clock::time_point deadline) {
-  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-  if (left.count() <= 0) return false;
-  pollfd p{fd, events, 0};
-  return ::poll(&p, 1, static_cast<int>(left.count())) > 0;
-}
-
 // A TCP connection to `origin`, non-blocking, connected within the deadline, each address given
 // a few seconds (an unreachable one must not take the whole batch's time). Throws.
 int connect_tcp(const Origin& origin, Clock::time_point deadline) {
@@ -118,7 +105,7 @@ int connect_tcp(const Origin& origin, Clock::time_point deadline) {
     socklen_t length = sizeof error;
     if (::connect(fd, a->ai_addr, a->ai_addrlen) == 0 ||
         (errno == EINPROGRESS &&
-         wait_for(fd, POLLOUT, std::min(deadline, Clock::now() + kConnectPerAddress)) &&
+         wait_ready(fd, POLLOUT, std::min(deadline, Clock::now() + kConnectPerAddress)) &&
          ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length) == 0 && error == 0)) {
       const int one = 1;
       ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
@@ -145,16 +132,18 @@ struct Stream {
 };
 
 using OnClosed = std::function<void(Stream&, uint32_t error_code)>;
+// For pumping a connection whose streams nobody waits on (none open, or the batch is gone).
+const OnClosed kNobodyWaits = [](Stream&, uint32_t) {};
 
 // One HTTP/2 connection to APNs: TLS with the push certificate, nghttp2 for the framing, and
 // non-blocking I/O pumped by ApnsClient::send.
 class Connection {
  public:
   Connection(const Origin& origin, SSL_CTX& ctx, Clock::time_point deadline)
-      : socket_{connect_tcp(origin, deadline)}, fd_(socket_.fd) {
+      : socket_{connect_tcp(origin, deadline)} {
     ssl_.reset(SSL_new(&ctx));
     if (!ssl_) throw std::runtime_error(tls_error("cannot create a TLS connection"));
-    SSL_set_fd(ssl_.get(), fd_);
+    SSL_set_fd(ssl_.get(), socket_.fd);
     in6_addr ip;
     const bool is_ip = inet_pton(AF_INET, origin.host.c_str(), &ip) == 1 ||
                        inet_pton(AF_INET6, origin.host.c_str(), &ip) == 1;
@@ -175,7 +164,7 @@ class Connection {
                            : error == SSL_ERROR_WANT_WRITE ? POLLOUT
                                                            : 0;
       if (!wanted) throw std::runtime_error(tls_error("TLS handshake with APNs failed"));
-      if (!wait_for(fd_, wanted, deadline))
+      if (!wait_ready(socket_.fd, wanted, deadline))
         throw std::runtime_error("TLS handshake with APNs timed out");
     }
     const unsigned char* protocol = nullptr;
@@ -186,11 +175,10 @@ class Connection {
     start_session();
     // APNs's SETTINGS (its stream limit) before the first push: streams beyond the limit would
     // only queue here, and be refused with the rest if it then sent GOAWAY.
-    const OnClosed none = [](Stream&, uint32_t) {};
     while (!settings_received_) {
-      pump(none);
+      pump(kNobodyWaits);
       if (failed_) throw std::runtime_error(failure_);
-      if (!settings_received_ && !wait_for(fd_, events(), deadline))
+      if (!settings_received_ && !wait_ready(socket_.fd, events(), deadline))
         throw std::runtime_error("APNs sent no HTTP/2 settings in time");
     }
   }
@@ -203,7 +191,7 @@ class Connection {
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
-  int fd() const { return fd_; }
+  int fd() const { return socket_.fd; }
   size_t open_streams() const { return open_.size(); }
   bool failed() const { return failed_; }
   // False once APNs said it takes no more (GOAWAY) or the connection failed.
@@ -423,8 +411,7 @@ class Connection {
     int fd;
     ~Socket() { ::close(fd); }
   } socket_;  // first: closed last, and also when the constructor throws
-  const int fd_;
-  std::unique_ptr<SSL, SslFree> ssl_;
+  crypto::SslPtr ssl_;
   std::unique_ptr<nghttp2_session, SessionFree> session_;
   std::string outbox_;  // frames nghttp2 produced that TLS has not taken yet
   std::map<int32_t, Stream*> open_;
@@ -450,7 +437,7 @@ Outcome outcome_of(const Stream& stream, uint32_t error_code) {
 
 struct ApnsClient::Impl {
   Options options;
-  std::unique_ptr<SSL_CTX, SslCtxFree> ctx;
+  crypto::SslCtxPtr ctx;
   std::map<bool, std::vector<std::unique_ptr<Connection>>> connections;  // by sandbox
   std::map<bool, Origin> origins;
   std::map<bool, bool>
@@ -458,10 +445,9 @@ struct ApnsClient::Impl {
 
   // Drops kept connections that APNs closed while they were idle (EOF or GOAWAY, read now).
   void drop_closed_idle() {
-    const OnClosed none = [](Stream&, uint32_t) {};
     for (auto& [sandbox, open] : connections) {
       for (auto& c : open)
-        if (c->open_streams() == 0) c->pump(none);
+        if (c->open_streams() == 0) c->pump(kNobodyWaits);
       std::erase_if(open, [](const auto& c) { return c->finished() && c->open_streams() == 0; });
     }
   }
@@ -472,10 +458,9 @@ struct ApnsClient::Impl {
 
   // Forgets every open stream (a batch that throws): no connection may keep pointers into it.
   void abandon_open_streams() noexcept {
-    const OnClosed none = [](Stream&, uint32_t) {};
     for (auto& [sandbox, open] : connections)
       for (auto& c : open)
-        if (c->open_streams() > 0) c->abandon("the batch was abandoned", none);
+        if (c->open_streams() > 0) c->abandon("the batch was abandoned", kNobodyWaits);
   }
 
   // A connection to `sandbox`'s origin that takes a stream now, opened if need be and allowed;

@@ -17,6 +17,9 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/wait_ready.hpp"
+#include "crypto/openssl_handles.hpp"
+
 namespace cairn::http {
 namespace {
 
@@ -27,19 +30,6 @@ constexpr auto kDrainFor = std::chrono::seconds(2);
 
 // Set while a worker answers a request whose connection must end after the answer.
 thread_local std::optional<size_t> t_drain_then_close;
-
-// Waits until `fd` is ready for `events` or `deadline` passes (false).
-bool wait_ready(int fd, short events, Clock::time_point deadline) {
-  for (;;) {
-    const auto left =
-        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
-    if (left <= 0) return false;
-    pollfd p{fd, events, 0};
-    const int ready = ::poll(&p, 1, static_cast<int>(std::min<int64_t>(left, 60'000)));
-    if (ready > 0) return true;
-    if (ready < 0 && errno != EINTR) return false;
-  }
-}
 
 void set_blocking(int fd, bool blocking) {
   const int flags = ::fcntl(fd, F_GETFL);
@@ -78,10 +68,6 @@ bool head_complete(const std::string& buffered) {
   return buffered.find(kHeadEnd) != std::string::npos;
 }
 
-struct SslFree {
-  void operator()(SSL* s) const { SSL_free(s); }
-};
-
 }  // namespace
 
 // One client connection: owned by the waiting room while it waits for a request's head, by a
@@ -96,7 +82,7 @@ struct BoundedTlsServer::Connection {
   WaitingRoom& room;
   const int fd;
   const std::string address;
-  std::unique_ptr<SSL, SslFree> ssl;
+  crypto::SslPtr ssl;
   Phase phase = Phase::kHandshake;
   Clock::time_point deadline;
   std::string buffered;  // read from TLS, not yet given to httplib

@@ -29,8 +29,8 @@
 namespace cairn::apns_sim {
 namespace {
 
-using SslCtxPtr = std::unique_ptr<SSL_CTX, crypto::OpensslDeleter<SSL_CTX, SSL_CTX_free>>;
-using SslPtr = std::unique_ptr<SSL, crypto::OpensslDeleter<SSL, SSL_free>>;
+using crypto::SslCtxPtr;
+using crypto::SslPtr;
 
 SSL_CTX* ctx_of(const std::shared_ptr<void>& tls) {
   return static_cast<SSL_CTX*>(tls.get());

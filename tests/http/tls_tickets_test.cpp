@@ -7,6 +7,7 @@
 #include <memory>
 #include <utility>
 
+#include "crypto/openssl_handles.hpp"
 #include "pki/issuer.hpp"
 
 namespace cairn::http {
@@ -60,11 +61,6 @@ TEST_F(TlsTicketKeysTest, AKeySealsForAWindowAndOpensForOneMore) {
   EXPECT_TRUE(find(k, second.name));
 }
 
-struct CtxFree {
-  void operator()(SSL_CTX* c) const { SSL_CTX_free(c); }
-};
-using CtxPtr = std::unique_ptr<SSL_CTX, CtxFree>;
-
 // A TLS 1.3 handshake in memory between a client offering `resume` (or nothing) and `server`;
 // returns whether it resumed, and the ticket the server then sent in `issued`.
 bool handshake(SSL_CTX& client_ctx, SSL_CTX& server_ctx, SSL_SESSION* resume,
@@ -101,7 +97,8 @@ TEST_F(TlsTicketKeysTest, ResumingRenewsTheTicketButNotTheVerificationBehindIt) 
   const auto ca = pki::make_ca("tickets test CA", 1);
   const auto server_id =
       pki::issue_certificate(ca, "127.0.0.1", pki::CertUsage::kServer, {"127.0.0.1"}, 1);
-  const CtxPtr server(SSL_CTX_new(TLS_server_method())), client(SSL_CTX_new(TLS_client_method()));
+  const crypto::SslCtxPtr server(SSL_CTX_new(TLS_server_method())),
+      client(SSL_CTX_new(TLS_client_method()));
   SSL_CTX_use_certificate(server.get(), server_id.cert.get());
   SSL_CTX_use_PrivateKey(server.get(), server_id.key.get());
   SSL_CTX_set_min_proto_version(server.get(), TLS1_3_VERSION);

@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 
+#include "crypto/openssl_handles.hpp"
 #include "pki/issuer.hpp"
 
 namespace cairn::testing {
@@ -50,15 +51,9 @@ class RawTlsConnection {
   bool closed_by_server(int seconds);
 
  private:
-  struct CtxFree {
-    void operator()(SSL_CTX* c) const { SSL_CTX_free(c); }
-  };
-  struct SslFree {
-    void operator()(SSL* s) const { SSL_free(s); }
-  };
   TcpConnection tcp_;
-  std::unique_ptr<SSL_CTX, CtxFree> ctx_;
-  std::unique_ptr<SSL, SslFree> ssl_;
+  crypto::SslCtxPtr ctx_;
+  crypto::SslPtr ssl_;
   std::string buffered_;
 };
 
